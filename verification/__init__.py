@@ -1,0 +1,6 @@
+"""LFW-style face verification: pairs parsing, the k-fold protocol, metrics, embedding, reports.
+
+`verification.protocol.evaluate_pairs` is the single implementation of the protocol, used by
+eval_lfw.py and by train.py's in-training check (through `verification.lfw.LfwEvaluator`).
+The NumPy modules (pairs, metrics, protocol) import no TensorFlow.
+"""
