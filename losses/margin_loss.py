@@ -1,0 +1,79 @@
+"""Margin loss with distance-weighted sampling (Wu et al., "Sampling Matters", ICCV 2017)."""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from losses.base import LossLayer, l2_normalize
+from losses.distances import label_masks, pairwise_distances
+from losses.miners import distance_weighted_probabilities, sample_distance_weighted_negatives
+
+
+class MarginLoss(LossLayer):
+    """[alpha + y (D - beta)]+ with y = +1 for positive and -1 for negative pairs, D the
+    Euclidean distance between unit embeddings.
+
+    Pairs as in the authors' code: every (anchor, positive) pair of the batch, and for each one
+    negative of the anchor drawn by distance-weighted sampling. The sum over pairs is divided by
+    the number of pairs with non-zero loss (the authors' normalisation; 1 if there are none).
+    ``learnable_beta``: beta becomes a trainable per-class vector (the paper's beta(class); a
+    trainable scalar when ``num_classes`` is not given), read at the anchor's class, with the
+    regulariser ``nu * sum(beta)`` added to the numerator. Batches of 5 images per identity.
+    """
+
+    needs_pk_batches = True
+    hparam_names = ("alpha", "beta", "learnable_beta", "nu", "cutoff", "nonzero_loss_cutoff")
+
+    def __init__(self, embedding_size: int, num_classes: int | None = None, alpha: float = 0.2,
+                 beta: float = 1.2, learnable_beta: bool = False, nu: float = 0.0,
+                 cutoff: float = 0.5, nonzero_loss_cutoff: float = 1.4, seed: int | None = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if num_classes is not None and int(num_classes) < 1:
+            raise ValueError(f"MarginLoss: num_classes must be positive, got {num_classes}")
+        self.embedding_size = int(embedding_size)
+        self.num_classes = None if num_classes is None else int(num_classes)
+        self.alpha, self.beta, self.nu = float(alpha), float(beta), float(nu)
+        self.learnable_beta = bool(learnable_beta)
+        self.cutoff, self.nonzero_loss_cutoff = float(cutoff), float(nonzero_loss_cutoff)
+        self.seed = seed
+        if self.learnable_beta:
+            shape = (self.num_classes,) if self.num_classes else ()
+            self.betas = self.add_weight(shape=shape, name="beta",
+                                         initializer=keras.initializers.Constant(self.beta))
+
+    def beta_for(self, labels: tf.Tensor, dtype) -> tf.Tensor:
+        """beta per anchor, [B]."""
+        if not self.learnable_beta:
+            return tf.fill(tf.shape(labels), tf.constant(self.beta, dtype))
+        betas = tf.cast(self.betas, dtype)
+        if self.num_classes:
+            return tf.gather(betas, labels)
+        return tf.broadcast_to(betas, tf.shape(labels))
+
+    def compute(self, embeddings, labels, step, training):
+        x = l2_normalize(embeddings)
+        d = pairwise_distances(x)
+        positive, negative = label_masks(labels)
+        probabilities = distance_weighted_probabilities(
+            tf.stop_gradient(d), labels, self.embedding_size, self.cutoff, self.nonzero_loss_cutoff)
+        negative_index = sample_distance_weighted_negatives(probabilities, seed=self.seed)
+        pair_valid = tf.logical_and(positive, tf.reduce_any(negative, axis=-1, keepdims=True))
+        beta = self.beta_for(labels, d.dtype)[:, None]  # [B, 1], the anchor's beta
+        d_an = tf.gather(d, negative_index, axis=1, batch_dims=1)
+        positive_loss = tf.nn.relu(self.alpha + d - beta)
+        negative_loss = tf.nn.relu(self.alpha - (d_an - beta))
+        valid = tf.cast(pair_valid, d.dtype)
+        positive_loss, negative_loss = positive_loss * valid, negative_loss * valid
+        active = tf.reduce_sum(tf.cast(positive_loss > 0, d.dtype) + tf.cast(negative_loss > 0, d.dtype))
+        beta_used = tf.reduce_sum(beta * valid)
+        numerator = tf.reduce_sum(positive_loss + negative_loss) + self.nu * beta_used
+        loss = numerator / tf.maximum(active, 1.0)
+        return {"loss": loss, "positive": tf.reduce_sum(positive_loss) / tf.maximum(active, 1.0),
+                "negative": tf.reduce_sum(negative_loss) / tf.maximum(active, 1.0)}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(embedding_size=self.embedding_size, num_classes=self.num_classes,
+                      seed=self.seed)
+        return config

@@ -1,0 +1,78 @@
+"""Which pairs and triplets a metric loss uses, from a distance matrix and the labels.
+
+Pure functions of (distances, labels), so each choice can be checked on a hand-made matrix.
+Selection is not differentiated: only the chosen distances carry gradient.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from losses.distances import label_masks
+
+
+def semi_hard_negatives(distances: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """FaceNet's online semi-hard negative for every (anchor a, positive p) pair.
+
+    Returns ``negative`` [B, B] (index n for pair (a, p)) and ``valid`` [B, B] (p is a positive of
+    a and a has at least one negative). The negative is the closest one farther than the positive,
+    d(a, n) > d(a, p); where none is, the hardest (closest) negative. Uses a [B, B, B] tensor.
+    """
+    positive, negative = label_masks(labels)
+    big = tf.reduce_max(distances) + 1.0
+    # d_an[a, p, n] = d(a, n), masked to negatives of a.
+    d_an = tf.where(negative[:, None, :], distances[:, None, :], big)
+    farther = d_an > distances[:, :, None]
+    semi_hard = tf.argmin(tf.where(farther, d_an, big), axis=-1, output_type=tf.int32)
+    hardest = tf.argmin(d_an, axis=-1, output_type=tf.int32)
+    chosen = tf.where(tf.reduce_any(farther, axis=-1), semi_hard, hardest)
+    has_negative = tf.reduce_any(negative, axis=-1, keepdims=True)
+    return chosen, tf.logical_and(positive, has_negative)
+
+
+def batch_hard(distances: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Hermans et al.'s batch-hard choice per anchor: the farthest positive and closest negative.
+
+    Returns (hardest_positive [B], hardest_negative [B], valid [B]); valid anchors have both.
+    """
+    positive, negative = label_masks(labels)
+    big = tf.reduce_max(distances) + 1.0
+    hardest_positive = tf.argmax(tf.where(positive, distances, -1.0), axis=-1,
+                                 output_type=tf.int32)
+    hardest_negative = tf.argmin(tf.where(negative, distances, big), axis=-1,
+                                 output_type=tf.int32)
+    valid = tf.logical_and(tf.reduce_any(positive, axis=-1), tf.reduce_any(negative, axis=-1))
+    return hardest_positive, hardest_negative, valid
+
+
+def distance_weighted_probabilities(distances: tf.Tensor, labels: tf.Tensor, embedding_size: int,
+                                    cutoff: float = 0.5,
+                                    nonzero_loss_cutoff: float = 1.4) -> tf.Tensor:
+    """Wu et al.'s sampling distribution over negatives, [B, B] rows summing to 1.
+
+    For unit vectors in R^n the pairwise distance density is q(d) ~ d^(n-2) (1 - d^2/4)^((n-3)/2);
+    weighting by 1/q(d) (with d clipped below at ``cutoff``) spreads the chosen negatives over all
+    distances. Negatives at d >= ``nonzero_loss_cutoff`` get weight 0 (they contribute no loss).
+    Where an anchor has no negative inside the cutoff, the row is uniform over its negatives;
+    anchors without any negative get an all-zero row.
+    """
+    n = float(embedding_size)
+    _, negative = label_masks(labels)
+    # Clip into [cutoff, nonzero_loss_cutoff] so both logs stay finite (d -> 2 would give log 0).
+    d = tf.clip_by_value(distances, cutoff, nonzero_loss_cutoff)
+    log_weights = (2.0 - n) * tf.math.log(d) - (n - 3.0) / 2.0 * tf.math.log(1.0 - 0.25 * d * d)
+    allowed = tf.logical_and(negative, distances < nonzero_loss_cutoff)
+    log_weights = tf.where(allowed, log_weights, tf.fill(tf.shape(log_weights), -1e30))
+    weights = tf.exp(log_weights - tf.reduce_max(log_weights, axis=-1, keepdims=True))
+    weights = tf.where(allowed, weights, tf.zeros_like(weights))
+    uniform = tf.cast(negative, distances.dtype)
+    weights = tf.where(tf.reduce_any(allowed, axis=-1, keepdims=True), weights, uniform)
+    return tf.math.divide_no_nan(weights, tf.reduce_sum(weights, axis=-1, keepdims=True))
+
+
+def sample_distance_weighted_negatives(probabilities: tf.Tensor, seed=None) -> tf.Tensor:
+    """For each (anchor a, positive p) pair one negative drawn from row a: [B, B] indices."""
+    batch = tf.shape(probabilities)[0]
+    # A zero row (no negative at all) gets uniform logits; such pairs are masked out by the caller.
+    logits = tf.math.log(tf.where(probabilities > 0, probabilities,
+                                  tf.zeros_like(probabilities) + 1e-30))
+    return tf.random.categorical(tf.cast(logits, tf.float32), batch, dtype=tf.int32, seed=seed)
