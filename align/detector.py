@@ -1,0 +1,115 @@
+"""MTCNN face detection (the `mtcnn` package, weights shipped in its wheel) with batching.
+
+Images are rescaled for detection only (huge ones down, tiny ones up) and the boxes and landmarks
+are mapped back, so the warp always samples the full-resolution original.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detection in original-image pixels."""
+    box: tuple[float, float, float, float]  # x, y, w, h
+    confidence: float
+    landmarks: np.ndarray  # (5, 2) x, y: left eye, right eye, nose, left mouth, right mouth
+
+
+class FaceDetector:
+    """MTCNN with the facenet / article settings by default.
+
+    Args:
+        min_face_size: smallest face (px, in the detection image) searched for. Keep 20: mtcnn 1.0.0
+            crashes with larger values on large images.
+        thresholds: P-Net, R-Net, O-Net confidence thresholds.
+        scale_factor: image pyramid step.
+        max_detect_side: images whose longer side exceeds this are downscaled for detection.
+        min_detect_side: images whose shorter side is below this are upscaled for detection, so a
+            face filling a tiny image is still above the detector's minimum size.
+        max_batch: images per MTCNN call (same-size images share one call).
+    """
+
+    def __init__(self, min_face_size: int = 20, thresholds: Sequence[float] = (0.6, 0.7, 0.7),
+                 scale_factor: float = 0.709, max_detect_side: int = 1024,
+                 min_detect_side: int = 48, max_batch: int = 32):
+        from mtcnn import MTCNN  # imported lazily: pulls in TensorFlow
+
+        if len(thresholds) != 3:
+            raise ValueError(f"thresholds must be 3 values (P-Net, R-Net, O-Net), got {thresholds}")
+        if min_detect_side > max_detect_side:
+            raise ValueError(f"min_detect_side {min_detect_side} > max_detect_side {max_detect_side}")
+        self.min_face_size = int(min_face_size)
+        self.thresholds = tuple(float(t) for t in thresholds)
+        self.scale_factor = float(scale_factor)
+        self.max_detect_side = int(max_detect_side)
+        self.min_detect_side = int(min_detect_side)
+        self.max_batch = int(max_batch)
+        self._mtcnn = MTCNN(device="CPU:0")
+
+    def detection_scale(self, shape) -> float:
+        """Factor by which an image of `shape` is resized before detection."""
+        height, width = shape[0], shape[1]
+        if max(height, width) > self.max_detect_side:
+            return self.max_detect_side / max(height, width)
+        if min(height, width) < self.min_detect_side:
+            return min(self.min_detect_side / min(height, width),
+                       self.max_detect_side / max(height, width))
+        return 1.0
+
+    def detect(self, image_rgb: np.ndarray) -> list[Face]:
+        """All faces in one uint8 RGB image."""
+        return self.detect_batch([image_rgb])[0]
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+        """Faces per image. Images are grouped by (detection) size, because mtcnn pads mixed sizes
+        into one tensor and its un-padding of results is only correct when all pads are zero."""
+        prepared, scales = [], []
+        for image in images:
+            scale = self.detection_scale(image.shape)
+            prepared.append(_resize(image, scale).astype(np.float32))
+            scales.append(scale)
+
+        groups = defaultdict(list)
+        for index, image in enumerate(prepared):
+            groups[image.shape].append(index)
+
+        results: list[list[Face]] = [[] for _ in images]
+        for indices in groups.values():
+            for start in range(0, len(indices), self.max_batch):
+                chunk = indices[start:start + self.max_batch]
+                rows = self._run_mtcnn([prepared[i] for i in chunk])
+                for row in rows:
+                    index = chunk[int(row[0])]
+                    results[index].append(_face_from_row(row, scales[index]))
+        return results
+
+    def _run_mtcnn(self, batch: list[np.ndarray]) -> np.ndarray:
+        rows = self._mtcnn.detect_faces(
+            batch, box_format="xyxy", output_type="numpy",
+            min_face_size=self.min_face_size, scale_factor=self.scale_factor,
+            threshold_pnet=self.thresholds[0], threshold_rnet=self.thresholds[1],
+            threshold_onet=self.thresholds[2])
+        return np.asarray(rows, dtype=np.float64).reshape(-1, 16)
+
+
+def _resize(image: np.ndarray, scale: float) -> np.ndarray:
+    if scale == 1.0:
+        return image
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    return cv2.resize(image, size, interpolation=interpolation)
+
+
+def _face_from_row(row: np.ndarray, scale: float) -> Face:
+    """mtcnn numpy row [image, x1, y1, x2, y2, conf, lx1..lx5, ly1..ly5] -> Face in original pixels."""
+    x1, y1, x2, y2 = row[1:5] / scale
+    landmarks = np.stack([row[6:11], row[11:16]], axis=1) / scale
+    return Face(box=(float(x1), float(y1), float(x2 - x1), float(y2 - y1)),
+                confidence=float(row[5]), landmarks=landmarks)
