@@ -7,9 +7,9 @@ of 2B), so flip modes cost one model call per batch.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+import keras
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
@@ -90,7 +90,7 @@ def compiled_embed_fn(model: Callable, image_size: tuple[int, int]) -> EmbedFn:
 
     @tf.function(input_signature=signature, reduce_retracing=True)
     def embed(images):
-        output = model(images, training=False) if isinstance(model, tf.keras.Model) \
+        output = model(images, training=False) if isinstance(model, keras.Model) \
             else model(images)
         return output["embeddings"] if isinstance(output, dict) else output
 

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Evaluate face embeddings with the LFW verification protocol.
+
+    python eval_lfw.py --model RUN_DIR_OR_SAVED_MODEL_OR_NAME --lfw-dir ALIGNED_LFW --pairs PAIRS.txt
+    python eval_lfw.py --embeddings FILE.npz --pairs PAIRS.txt
+
+`--model` takes a run dir (runs/<name>, with export/embedder), an exported SavedModel folder, or
+a registry name such as `resface20` (an untrained, seeded network: the chance baseline).
+Embeddings are cached as .npz (the same format `--embeddings` reads) and reused on rerun.
+Prints a per-fold table; writes a ROC PNG, a gallery of the hardest errors, optional JSON and
+TensorBoard scalars (`--run-dir` and `--step`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from common.paths import CACHE_DIR, data_root
+from verification import protocol, report
+from verification.embeddings_file import EmbeddingTable, load_embedding_table
+from verification.pairs import Pairs, parse_pairs, resolve_images
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="run dir, exported SavedModel dir, or registry name")
+    source.add_argument("--embeddings", type=Path,
+                        help=".npz with paths, embeddings (and embeddings_flip for flip modes)")
+    parser.add_argument("--lfw-dir", type=Path,
+                        help="aligned LFW folder (required with --model; with --embeddings only "
+                             "needed for the error gallery)")
+    parser.add_argument("--pairs", type=Path, default=None,
+                        help="pairs file (default: <data root>/lfw_pairs.txt)")
+    parser.add_argument("--data-root", help="data root for the default pairs file")
+    parser.add_argument("--folds", type=int, default=None,
+                        help="evaluate only the first N folds (default: all)")
+    parser.add_argument("--flip", choices=protocol.FLIP_MODES, default="concat",
+                        help="test-time mirror images: none, concat or sum the features")
+    parser.add_argument("--similarity", choices=protocol.SIMILARITIES, default="cosine")
+    parser.add_argument("--subtract-mean", action="store_true",
+                        help="SphereFace: subtract the training folds' mean feature first")
+    parser.add_argument("--far-target", type=float, default=1e-3, help="FAR for VAL@FAR")
+    parser.add_argument("--image-size", default=None,
+                        help="HxW; for saved models it is read from model_info.json")
+    parser.add_argument("--width", type=float, default=1.0, help="registry models: width")
+    parser.add_argument("--embedding-size", type=int, default=512,
+                        help="registry models: embedding size")
+    parser.add_argument("--seed", type=int, default=0, help="registry models: init seed")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--no-cache", action="store_true", help="recompute embeddings")
+    parser.add_argument("--out-dir", type=Path, default=None,
+                        help="folder for PNGs and the embedding cache (default: the run dir's "
+                             "eval/ or cache/eval/<model>)")
+    parser.add_argument("--json", type=Path, help="write the summary and per-fold numbers here")
+    parser.add_argument("--gallery-size", type=int, default=8,
+                        help="hardest false accepts / rejects shown (0: no gallery)")
+    parser.add_argument("--run-dir", type=Path, help="write TensorBoard scalars to RUN_DIR/eval")
+    parser.add_argument("--step", type=int, help="TensorBoard step (with --run-dir)")
+    args = parser.parse_args(argv)
+    if (args.run_dir is None) != (args.step is None):
+        parser.error("--run-dir and --step go together")
+    if args.model and args.lfw_dir is None:
+        parser.error("--model needs --lfw-dir (the aligned LFW folder)")
+    if args.batch_size < 1:
+        parser.error("--batch-size must be >= 1")
+    return args
+
+
+def model_embeddings(args, pairs: Pairs, files: dict[str, Path]
+                     ) -> tuple[EmbeddingTable, Path, str]:
+    """Embed (or load from cache) every image of `pairs`; returns table, out dir, label."""
+    from verification import embedding, model_source
+
+    size = model_source.parse_image_size(args.image_size) if args.image_size else None
+    source = model_source.resolve_model(args.model, size, args.width, args.embedding_size,
+                                        args.seed)
+    out_dir = args.out_dir or source.out_dir
+    with_flip = args.flip != "none"
+    key = model_source.cache_key(source.identity, lfw_dir=str(args.lfw_dir.resolve()),
+                                 pairs=str(args.pairs.resolve()), with_flip=with_flip)
+    cache_path = out_dir / f"lfw_embeddings_{key}.npz"
+    stems = pairs.unique_stems()
+    if cache_path.is_file() and not args.no_cache:
+        table = load_embedding_table(cache_path)
+        table.rows_for(stems, str(cache_path))  # a stale cache fails here, loudly
+        print(f"reusing cached embeddings {cache_path}")
+        return table, out_dir, source.label
+    embed_fn = source.load()
+    started = time.perf_counter()
+    plain, flipped = embedding.embed_paths(embed_fn, [files[s] for s in stems],
+                                           source.image_size, args.batch_size, with_flip)
+    seconds = time.perf_counter() - started
+    print(f"embedded {len(stems)} images{' (+ mirrors)' if with_flip else ''} in {seconds:.1f} s "
+          f"({len(stems) / seconds:.1f} img/s)")
+    relative = [str(files[s].relative_to(args.lfw_dir)) for s in stems]
+    table = EmbeddingTable(tuple(relative), plain, flipped)
+    table.save(cache_path)
+    print(f"cached embeddings in {cache_path}")
+    return table, out_dir, source.label
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    args.pairs = args.pairs or data_root(args.data_root) / "lfw_pairs.txt"
+    pairs = parse_pairs(args.pairs)
+    if args.folds is not None:
+        pairs = pairs.first_folds(args.folds)
+    files = resolve_images(pairs, args.lfw_dir) if args.lfw_dir else None
+
+    if args.model:
+        table, out_dir, label = model_embeddings(args, pairs, files)
+        source_name = "embedding cache"
+    else:
+        table = load_embedding_table(args.embeddings)
+        out_dir = args.out_dir or CACHE_DIR / "eval" / args.embeddings.stem
+        label, source_name = args.embeddings.stem, str(args.embeddings)
+    if args.flip != "none" and table.embeddings_flip is None:
+        raise SystemExit(f"{source_name}: --flip {args.flip} needs 'embeddings_flip'; "
+                         "pass --flip none or add mirror-image embeddings")
+
+    left = table.rows_for(list(pairs.left), source_name)
+    right = table.rows_for(list(pairs.right), source_name)
+    features = protocol.combine_flip(table.embeddings, table.embeddings_flip, args.flip)
+    result = protocol.evaluate_pairs(features[left], features[right], pairs.is_same,
+                                     pairs.fold_ids, args.similarity, args.subtract_mean,
+                                     args.far_target)
+    summary = result.to_dict()
+    tag = (f"{Path(pairs.source).stem}_{args.flip}_{args.similarity}"
+           f"{'_meansub' if args.subtract_mean else ''}")
+    title = f"LFW {label} [{tag}]"
+    print(report.format_table(summary, title))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    roc_path = out_dir / f"roc_{tag}.png"
+    report.save_roc_png(result, roc_path, title)
+    print(f"ROC curve: {roc_path}")
+    if args.gallery_size > 0 and files is not None:
+        from PIL import Image
+
+        gallery_path = out_dir / f"hardest_errors_{tag}.png"
+        shown = report.save_error_gallery(
+            result, list(pairs.left), list(pairs.right),
+            lambda stem: np.asarray(Image.open(files[stem]).convert("RGB")), gallery_path,
+            args.gallery_size)
+        print(f"hardest errors ({shown[0]} false accepts, {shown[1]} false rejects): "
+              f"{gallery_path}")
+    elif args.gallery_size > 0:
+        print("no error gallery: pass --lfw-dir to show the images")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        summary.update(model=label, pairs=str(args.pairs), flip=args.flip)
+        args.json.write_text(json.dumps(summary, indent=2))
+        print(f"JSON: {args.json}")
+    if args.run_dir:
+        print(f"TensorBoard scalars: {report.write_tensorboard(args.run_dir, args.step, summary)}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except (ValueError, KeyError, FileNotFoundError) as error:
+        # One clear line (file, line, key) instead of a traceback for bad input.
+        sys.exit(f"eval_lfw.py: error: {error.args[0] if error.args else error}")

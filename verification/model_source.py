@@ -1,0 +1,113 @@
+"""What `eval_lfw.py --model` names: a run dir, an exported SavedModel, or a registry name.
+
+A source knows its image size, a cache identity (changes whenever the weights could) and where
+its reports belong, and loads its network only when embeddings are not already cached.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.paths import CACHE_DIR
+from verification.embedding import EmbedFn, compiled_embed_fn
+
+EXPORT_SUBDIR = Path("export") / "embedder"
+MODEL_INFO = "model_info.json"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A model to embed with; `load()` builds or reads it."""
+    label: str
+    image_size: tuple[int, int]
+    identity: dict
+    out_dir: Path
+    saved_model: Path | None = None
+    build_options: dict | None = None
+
+    def load(self) -> EmbedFn:
+        """The compiled embedding function (weights loaded or randomly initialised, seeded)."""
+        import keras
+        import models  # the sibling package; imported late so NumPy-only use stays light
+
+        if self.saved_model is not None:
+            return compiled_embed_fn(models.load_embedder(str(self.saved_model)), self.image_size)
+        options = dict(self.build_options)
+        keras.utils.set_random_seed(options.pop("seed"))
+        network = models.build(self.label, image_size=self.image_size, **options)
+        return compiled_embed_fn(network, self.image_size)
+
+
+def parse_image_size(text: str) -> tuple[int, int]:
+    """'112x96' -> (112, 96)."""
+    try:
+        height, width = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise ValueError(f"image size must be written HxW (e.g. 112x96), got {text!r}") from None
+    return height, width
+
+
+def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: float = 1.0,
+                  embedding_size: int = 512, seed: int = 0) -> ModelSource:
+    """Interpret `--model`: run dir (with export/embedder), SavedModel dir, or registry name.
+
+    `width`, `embedding_size` and `seed` only apply to registry names (an untrained, seeded
+    network: the chance baseline). For saved models the image size comes from model_info.json;
+    a conflicting `image_size` is an error.
+    """
+    path = Path(spec)
+    if path.is_dir():
+        if (path / EXPORT_SUBDIR).is_dir():
+            saved, info_path, out_dir = path / EXPORT_SUBDIR, path / "export" / MODEL_INFO, \
+                path / "eval"
+        elif (path / "saved_model.pb").is_file():
+            saved, info_path = path, path.parent / MODEL_INFO
+            out_dir = CACHE_DIR / "eval" / path.resolve().parent.name
+        else:
+            raise FileNotFoundError(f"--model {spec}: folder holds neither {EXPORT_SUBDIR}/ "
+                                    "(a run dir) nor saved_model.pb (an exported embedder)")
+        size = _size_from_info(info_path, image_size)
+        graph = saved / "saved_model.pb"
+        identity = {"saved_model": str(saved.resolve()), "mtime_ns": graph.stat().st_mtime_ns,
+                    "bytes": graph.stat().st_size, "image_size": list(size)}
+        return ModelSource(path.resolve().name, size, identity, out_dir, saved_model=saved)
+
+    import models
+
+    if spec not in models.available():
+        raise ValueError(f"--model {spec}: not a folder, and not a model name "
+                         f"(valid: {', '.join(models.available())})")
+    size = tuple(image_size or (112, 96))
+    options = {"width": width, "embedding_size": embedding_size, "seed": seed}
+    identity = {"registry": spec, "image_size": list(size), **options}
+    return ModelSource(spec, size, identity, CACHE_DIR / "eval" / f"{spec}_untrained_seed{seed}",
+                       build_options=options)
+
+
+def _size_from_info(info_path: Path, requested: tuple[int, int] | None) -> tuple[int, int]:
+    """Image size recorded at export (`image_size`: [H, W] or "HxW"), checked against a request."""
+    if not info_path.is_file():
+        if requested is None:
+            raise FileNotFoundError(f"{info_path} not found: pass --image-size HxW")
+        return tuple(requested)
+    recorded = json.loads(info_path.read_text()).get("image_size")
+    if recorded is None:
+        raise KeyError(f"{info_path}: no 'image_size' key")
+    size = parse_image_size(recorded) if isinstance(recorded, str) else tuple(int(v) for v in recorded)
+    if requested is not None and tuple(requested) != size:
+        raise ValueError(f"--image-size {requested[0]}x{requested[1]} conflicts with "
+                         f"{info_path} ({size[0]}x{size[1]})")
+    return size
+
+
+def cache_key(identity: dict, **options) -> str:
+    """Short stable hash of the model identity plus the embedding options."""
+    text = json.dumps({**identity, **options}, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def default_cache_path(source: ModelSource, key: str) -> Path:
+    """Where embeddings of `source` under options `key` are cached (an ignored folder)."""
+    return source.out_dir / f"lfw_embeddings_{key}.npz"
