@@ -1,0 +1,113 @@
+"""Export the embedding model as a plain TF SavedModel and load it back without our classes.
+
+Layout (docs/design.md): `<out_dir>/embedder/` is a SavedModel whose `serving_default` signature
+takes `images` (float32 [None, H, W, 3], pixels 0..255) and returns `embeddings` (the model in test
+mode); `<out_dir>/model_info.json` records image_size, embedding_size and the caller's info.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+EMBEDDER_DIR = "embedder"
+INFO_FILE = "model_info.json"
+SIGNATURE = "serving_default"
+
+
+class _EmbedderModule(tf.Module):
+    """What gets saved: the model plus a test-mode serving function with a fixed input spec."""
+
+    def __init__(self, model: keras.Model, image_size):
+        super().__init__()
+        self.model = model
+        spec = tf.TensorSpec([None, *image_size, 3], tf.float32, name="images")
+        self.serve = tf.function(self._serve, input_signature=[spec])
+
+    def _serve(self, images):
+        return {"embeddings": self.model(images, training=False)}
+
+
+def export_embedder(model: keras.Model, out_dir, image_size, info: dict | None = None,
+                    overwrite: bool = False) -> Path:
+    """Write out_dir/embedder (SavedModel) and out_dir/model_info.json; return out_dir.
+
+    Refuses to replace an existing export unless `overwrite` (nothing produced is lost silently).
+    """
+    out_dir = Path(out_dir)
+    image_size = tuple(int(v) for v in image_size)
+    model_size = tuple(model.input_shape[1:3])
+    if model_size != image_size:
+        raise ValueError(f"image_size {image_size} does not match the model's input {model_size}")
+    embedder_dir, info_path = out_dir / EMBEDDER_DIR, out_dir / INFO_FILE
+    existing = [p for p in (embedder_dir, info_path) if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{existing[0]} already exists; pass overwrite=True to replace it")
+    info = dict(info or {})
+    reserved = {"image_size", "embedding_size"} & set(info)
+    if reserved:
+        raise ValueError(f"info must not set {', '.join(sorted(reserved))}: they come from the model")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Write next to the target, then swap in, so a failed export never destroys the previous one.
+    staging = out_dir / f".{EMBEDDER_DIR}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    module = _EmbedderModule(model, image_size)
+    tf.saved_model.save(module, str(staging), signatures={SIGNATURE: module.serve})
+    if embedder_dir.exists():
+        shutil.rmtree(embedder_dir)
+    staging.rename(embedder_dir)
+    record = {"image_size": list(image_size), "embedding_size": int(model.output_shape[-1]), **info}
+    info_path.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    return out_dir
+
+
+class Embedder:
+    """A loaded export: `embedder(images) -> np.ndarray [N, embedding_size]` in test mode."""
+
+    def __init__(self, embedder_dir: Path, info: dict):
+        self.path = embedder_dir
+        self.info = info
+        self._serve = tf.saved_model.load(str(embedder_dir)).signatures[SIGNATURE]
+        spec = self._serve.structured_input_signature[1]["images"]
+        self.image_size = tuple(int(v) for v in info.get("image_size", spec.shape[1:3]))
+        self.embedding_size = int(info.get("embedding_size",
+                                           self._serve.structured_outputs["embeddings"].shape[-1]))
+
+    def __call__(self, images, batch_size: int = 256) -> np.ndarray:
+        """Embed float32 RGB pixels [N, H, W, 3] in 0..255, `batch_size` images per call."""
+        images = tf.convert_to_tensor(images, dtype=tf.float32)
+        expected = (*self.image_size, 3)
+        if images.shape.rank != 4 or tuple(images.shape[1:]) != expected:
+            raise ValueError(f"images must have shape [N, {', '.join(map(str, expected))}], "
+                             f"got {images.shape.as_list()}")
+        chunks = [self._serve(images=images[i:i + batch_size])["embeddings"].numpy()
+                  for i in range(0, int(images.shape[0]), batch_size)]
+        if not chunks:
+            return np.zeros((0, self.embedding_size), np.float32)
+        return np.concatenate(chunks)
+
+
+def load_embedder(path) -> Embedder:
+    """Load an export dir, its embedder/ dir, or a run dir containing export/."""
+    path = Path(path)
+    for export_dir in (path, path / "export"):
+        if (export_dir / EMBEDDER_DIR / "saved_model.pb").is_file():
+            return Embedder(export_dir / EMBEDDER_DIR, _read_info(export_dir / INFO_FILE))
+    if (path / "saved_model.pb").is_file():
+        return Embedder(path, _read_info(path.parent / INFO_FILE))
+    raise FileNotFoundError(f"no exported embedder at {path}: expected {path}/{EMBEDDER_DIR}/, "
+                            f"{path}/export/{EMBEDDER_DIR}/ or a SavedModel directory")
+
+
+def _read_info(info_path: Path) -> dict:
+    """model_info.json if present (a bare SavedModel still loads, sizes from its signature)."""
+    if not info_path.is_file():
+        return {}
+    try:
+        return json.loads(info_path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{info_path}: invalid JSON ({error})") from None

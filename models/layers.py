@@ -1,0 +1,163 @@
+"""Building blocks shared by every backbone: the train/test flag, batch norm modes, conv blocks.
+
+The contract (docs/design.md): `model(images, training=flag)` where `flag` is a Python bool or a
+scalar tf.bool tensor, so one traced tf.function serves both modes (the TF2 form of the article's
+`is_training` placeholder). Keras 3 passes a tensor `training` down to every layer, but its
+BatchNormalization and Dropout branch on it with a Python `if`; the two subclasses below branch
+with tf.cond instead.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import tensorflow as tf
+
+BN_MODES = ("switch", "always_train", "none")
+
+
+def _branch_on_flag(training, train_fn, test_fn):
+    """Run `train_fn` or `test_fn` by `training`: a Python bool, None (= test) or a tf.bool tensor."""
+    if training is None:
+        return test_fn()
+    if isinstance(training, bool):
+        return train_fn() if training else test_fn()
+    return tf.cond(tf.cast(training, tf.bool), train_fn, test_fn)
+
+
+@keras.saving.register_keras_serializable(package="facerec")
+class FlagBatchNormalization(keras.layers.BatchNormalization):
+    """Batch norm driven by a bool or tensor flag.
+
+    Train mode: batch statistics, moving averages updated. Test mode: moving averages, nothing
+    updated; or, with `always_batch_stats` (facenet's setting), batch statistics again but still
+    nothing updated, because in the TF1 references the update ops only ran with the train op.
+    """
+
+    def __init__(self, always_batch_stats: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.always_batch_stats = always_batch_stats
+
+    def call(self, inputs, training=None, mask=None):
+        return _branch_on_flag(training,
+                               lambda: self._normalize(inputs, train=True),
+                               lambda: self._normalize(inputs, train=False))
+
+    def _normalize(self, inputs, train: bool):
+        if train:
+            return super().call(inputs, training=True)
+        if self.always_batch_stats:
+            return self._normalize_with_batch_stats(inputs)
+        return super().call(inputs, training=False)
+
+    def _normalize_with_batch_stats(self, inputs):
+        reduction_axes = [i for i in range(len(inputs.shape)) if i != self.axis % len(inputs.shape)]
+        mean, variance = tf.nn.moments(inputs, axes=reduction_axes)
+        return tf.nn.batch_normalization(inputs, mean, variance, offset=self.beta, scale=self.gamma,
+                                         variance_epsilon=self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "always_batch_stats": self.always_batch_stats}
+
+
+@keras.saving.register_keras_serializable(package="facerec")
+class FlagDropout(keras.layers.Dropout):
+    """Dropout that is active only in train mode, for a bool or tensor flag."""
+
+    def call(self, inputs, training=None):
+        return _branch_on_flag(training,
+                               lambda: super(FlagDropout, self).call(inputs, training=True),
+                               lambda: tf.identity(inputs))
+
+
+@dataclass(frozen=True)
+class BatchNormConfig:
+    """How every backbone normalises: mode plus the article's TF settings (decay 0.995, eps 1e-3).
+
+    `none` means the original Caffe networks: no BN layers, biases on the convolutions instead.
+    """
+
+    mode: str = "switch"
+    decay: float = 0.995
+    epsilon: float = 1e-3
+
+    def __post_init__(self):
+        if self.mode not in BN_MODES:
+            raise ValueError(f"unknown bn_mode {self.mode!r}; valid: {', '.join(BN_MODES)}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "none"
+
+    def layer(self, name: str) -> FlagBatchNormalization:
+        """A BN layer with scale (gamma) and offset (beta), as the article's TF version."""
+        return FlagBatchNormalization(always_batch_stats=self.mode == "always_train",
+                                      momentum=self.decay, epsilon=self.epsilon, scale=True,
+                                      center=True, name=name)
+
+
+def pixel_normalization(name: str = "pixel_normalization") -> keras.layers.Layer:
+    """(x - 127.5) / 128, the first op of every model: pixels arrive as float32 in [0, 255]."""
+    return keras.layers.Rescaling(scale=1.0 / 128.0, offset=-127.5 / 128.0, name=name)
+
+
+def prelu(name: str, initial_slope: float = 0.25) -> keras.layers.PReLU:
+    """PReLU with one slope per channel (shared over height and width), 0.25 at start."""
+    return keras.layers.PReLU(alpha_initializer=keras.initializers.Constant(initial_slope),
+                              shared_axes=[1, 2], name=name)
+
+
+def scaled_channels(channels: int, width: float) -> int:
+    """round(channels * width), at least 1: the width multiplier for CPU-scale experiments."""
+    return max(1, int(round(channels * width)))
+
+
+def conv_bn(x, filters: int, kernel_size, bn: BatchNormConfig, name: str, strides=1,
+            padding: str = "same", kernel_initializer="glorot_uniform", bias: bool | None = None,
+            activation=None):
+    """Conv -> BN (if on) -> activation.
+
+    `bias=None` means "bias only where there is no BN" (a BN offset makes a bias redundant);
+    `activation` is None, "prelu", or a Keras activation name.
+    """
+    use_bias = (not bn.enabled) if bias is None else bias
+    x = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
+                            kernel_initializer=kernel_initializer, name=name)(x)
+    if bn.enabled:
+        x = bn.layer(f"{name}_bn")(x)
+    return _activate(x, activation, name)
+
+
+def depthwise_bn(x, kernel_size, bn: BatchNormConfig, name: str, strides=1, padding: str = "same",
+                 activation=None):
+    """Depthwise conv -> BN (if on) -> activation (MobileFaceNet)."""
+    x = keras.layers.DepthwiseConv2D(kernel_size, strides=strides, padding=padding,
+                                     use_bias=not bn.enabled, name=name)(x)
+    if bn.enabled:
+        x = bn.layer(f"{name}_bn")(x)
+    return _activate(x, activation, name)
+
+
+def embedding_head(x, embedding_size: int, bn: BatchNormConfig, dropout_keep: float,
+                   kernel_initializer="glorot_uniform", name: str = "embedding"):
+    """Dropout (train mode only) -> FC -> BN (if on): the un-normalised embedding.
+
+    The article's TF version puts BN on the FC embedding too, without an FC bias.
+    """
+    if not 0.0 < dropout_keep <= 1.0:
+        raise ValueError(f"dropout_keep must be in (0, 1], got {dropout_keep}")
+    if dropout_keep < 1.0:
+        x = FlagDropout(rate=1.0 - dropout_keep, name=f"{name}_dropout")(x)
+    x = keras.layers.Dense(embedding_size, use_bias=not bn.enabled,
+                           kernel_initializer=kernel_initializer, name=name)(x)
+    if bn.enabled:
+        x = bn.layer(f"{name}_bn")(x)
+    return x
+
+
+def _activate(x, activation, name: str):
+    if activation is None:
+        return x
+    if activation == "prelu":
+        return prelu(f"{name}_prelu")(x)
+    return keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
