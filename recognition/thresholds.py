@@ -1,0 +1,64 @@
+"""Decision thresholds: given on the command line or taken from an eval_lfw.py JSON report."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+
+def threshold_from_eval_json(path: str | Path, flip: str | None = None) -> float:
+    """Cosine threshold: the mean of the per-fold accuracy thresholds (`fold_thresholds`) of an
+    eval_lfw.py report. Euclidean reports (squared distance d2 of normalised features) are turned
+    into cosine with cos = 1 - d2 / 2; reports with mean subtraction are refused, since a raw
+    photo has no training folds to subtract."""
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: eval JSON not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a JSON file ({error})") from None
+    summary = _find_summary(report)
+    if summary is None:
+        raise ValueError(f"{path}: no 'fold_thresholds' key (expected eval_lfw.py's JSON)")
+    if summary.get("subtract_mean"):
+        raise ValueError(f"{path}: thresholds were chosen with mean subtraction, which a single "
+                         "photo cannot reproduce; evaluate without it or pass --threshold")
+    report_flip = summary.get("flip", report.get("flip") if isinstance(report, dict) else None)
+    if flip is not None and report_flip is not None and report_flip != flip:
+        warnings.warn(f"{path}: thresholds were chosen with --flip {report_flip}, "
+                      f"this run uses --flip {flip}")
+    thresholds = np.asarray(summary["fold_thresholds"], dtype=np.float64)
+    if thresholds.size == 0 or not np.all(np.isfinite(thresholds)):
+        raise ValueError(f"{path}: 'fold_thresholds' is empty or not finite")
+    mean = float(thresholds.mean())
+    similarity = summary.get("similarity", "cosine")
+    if similarity == "euclidean":
+        return 1.0 - mean / 2.0
+    if similarity != "cosine":
+        raise ValueError(f"{path}: unknown similarity {similarity!r}")
+    return mean
+
+
+def _find_summary(report) -> dict | None:
+    """The dict holding `fold_thresholds`: the report itself or one of its top-level values."""
+    if not isinstance(report, dict):
+        return None
+    if "fold_thresholds" in report:
+        return report
+    for value in report.values():
+        if isinstance(value, dict) and "fold_thresholds" in value:
+            return value
+    return None
+
+
+def resolve_threshold(threshold: float | None, threshold_from: str | None,
+                      flip: str | None = None) -> float:
+    """Exactly one source: an explicit cosine value or an eval JSON."""
+    if (threshold is None) == (threshold_from is None):
+        raise ValueError("give exactly one of --threshold or --threshold-from EVAL.json")
+    if threshold is not None:
+        return float(threshold)
+    return threshold_from_eval_json(threshold_from, flip)
