@@ -1,0 +1,76 @@
+"""Command-line options shared by verify.py and identify.py, and the objects they build."""
+from __future__ import annotations
+
+import argparse
+
+from recognition.photos import FLIP_MODES, PhotoEmbedder
+from recognition.quality import QUALITY_ACTIONS, QualityGate, QualityThresholds
+
+DEFAULT_QUALITY = QualityThresholds()
+
+
+def _limit(text: str) -> float | None:
+    """A quality limit; 'off' disables the check."""
+    return None if text.lower() == "off" else float(text)
+
+
+def _three_floats(text: str) -> tuple[float, float, float]:
+    values = tuple(float(v) for v in text.split(","))
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected three comma-separated numbers")
+    return values
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--model", required=required,
+                        help="exported embedder (runs/<name>/export) as written by train.py")
+    parser.add_argument("--flip", choices=FLIP_MODES, default="concat",
+                        help="combine with the mirror image's embedding, as eval_lfw.py does")
+
+
+def add_face_arguments(parser: argparse.ArgumentParser) -> None:
+    """Detector settings, the face choice and the quality gate."""
+    group = parser.add_argument_group("face detection")
+    group.add_argument("--min-face-size", type=int, default=20, help="MTCNN minimum face, px")
+    group.add_argument("--detector-thresholds", type=_three_floats, default=(0.6, 0.7, 0.7),
+                       help="MTCNN stage thresholds P,R,O")
+    group.add_argument("--scale-factor", type=float, default=0.709, help="MTCNN pyramid scale")
+    group.add_argument("--all-faces", action="store_true",
+                       help="use every face in a photo instead of the one align/ would choose")
+    gate = parser.add_argument_group("quality gate (any limit may be 'off')")
+    gate.add_argument("--quality-action", choices=QUALITY_ACTIONS, default="reject",
+                      help="drop failing faces, or keep them and flag the reason")
+    for name, help_text in [
+            ("min_confidence", "detector confidence"),
+            ("min_eye_distance", "eye distance in the photo, px"),
+            ("min_box_size", "shorter side of the face box, px"),
+            ("max_yaw", "|yaw| from the landmarks, degrees"),
+            ("max_roll", "|roll| of the eye line, degrees"),
+            ("min_sharpness", "variance of the Laplacian of the aligned crop")]:
+        gate.add_argument("--" + name.replace("_", "-"), type=_limit,
+                          default=getattr(DEFAULT_QUALITY, name),
+                          help=f"{help_text} (default %(default)s)")
+
+
+def add_threshold_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--threshold", type=float, help="cosine similarity threshold")
+    group.add_argument("--threshold-from", metavar="EVAL.json",
+                       help="use the mean per-fold threshold of an eval_lfw.py report")
+
+
+def quality_gate(args: argparse.Namespace) -> QualityGate:
+    thresholds = QualityThresholds(**{name: getattr(args, name)
+                                      for name in QualityThresholds.__dataclass_fields__})
+    return QualityGate(thresholds, args.quality_action)
+
+
+def photo_embedder(args: argparse.Namespace, model_path: str) -> PhotoEmbedder:
+    """Load the model and the detector (both slow: TensorFlow) and wire them to the gate."""
+    from align.detector import FaceDetector
+    from models import load_embedder
+
+    detector = FaceDetector(min_face_size=args.min_face_size,
+                            thresholds=args.detector_thresholds, scale_factor=args.scale_factor)
+    return PhotoEmbedder(load_embedder(model_path), detector, quality_gate(args),
+                         flip=args.flip, all_faces=args.all_faces)

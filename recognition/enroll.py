@@ -1,0 +1,50 @@
+"""Enrolment: identity folders of raw photos -> a Gallery."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from recognition.gallery import Gallery
+from recognition.photos import PhotoEmbedder, list_images
+
+
+def identity_folders(gallery_dir: str | Path) -> dict[str, list[Path]]:
+    """{folder name: its image files} for every sub-folder of `gallery_dir`."""
+    gallery_dir = Path(gallery_dir)
+    if not gallery_dir.is_dir():
+        raise NotADirectoryError(f"{gallery_dir}: not a folder of identity folders")
+    folders = {child.name: list_images([child]) for child in sorted(gallery_dir.iterdir())
+               if child.is_dir()}
+    if not folders:
+        raise ValueError(f"{gallery_dir}: no identity sub-folders (expected DIR/<person>/*.jpg)")
+    return folders
+
+
+def enroll(photos_by_identity: dict[str, list[Path]], embedder: PhotoEmbedder, mode: str,
+           max_photos: int | None = None, meta: dict | None = None,
+           log: Callable[[str], None] = print) -> Gallery:
+    """Embed each identity's photos in order, keeping at most `max_photos` usable ones.
+
+    A photo without a usable face is reported through `log` and skipped; with several usable
+    faces (--all-faces) it is skipped too, since it is unclear which one is the person.
+    """
+    enrolled: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for identity, photos in photos_by_identity.items():
+        enrolled[identity] = []
+        for photo in photos:
+            if max_photos is not None and len(enrolled[identity]) >= max_photos:
+                break
+            result = embedder.process(photo)
+            problem = result.problem()
+            if problem is None and len(result.usable) > 1:
+                problem = f"{photo}: {len(result.usable)} usable faces, cannot tell which is {identity}"
+            if problem:
+                log(f"skipped: {problem}")
+                continue
+            enrolled[identity].append((str(photo), result.usable[0].feature))
+        if not enrolled[identity]:
+            log(f"skipped identity {identity}: no usable photo")
+    meta = dict(meta or {}, flip=embedder.flip, image_size=list(embedder.image_size))
+    return Gallery.from_enrolled(enrolled, mode, meta)

@@ -1,0 +1,57 @@
+"""Identification (1:N) of the faces in raw photos: one result row per face or per failed photo."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from recognition.gallery import UNKNOWN, IdentitySearcher, decide
+from recognition.photos import PhotoEmbedder
+
+CSV_COLUMNS = ("photo", "face", "status", "identity", "score", "top_k", "box", "reason")  # reason: quality or error
+
+
+def identify_photos(photos: Iterable[Path], embedder: PhotoEmbedder, searcher: IdentitySearcher,
+                    threshold: float, k: int) -> Iterator[dict]:
+    """Rows with CSV_COLUMNS. `status`: identified, unknown, rejected (quality gate), no_face,
+    unreadable or detection_failed; `top_k` lists 'identity:score' best first."""
+    for photo in photos:
+        result = embedder.process(photo)
+        if result.error:
+            yield dict(photo=str(photo), face="", status=result.error_kind, identity="",
+                       score="", top_k="", box="", reason=result.error)
+            continue
+        usable = [face for face in result.faces if face.feature is not None]
+        matches = iter(searcher.search([f.feature for f in usable], k)) if usable else iter(())
+        for number, face in enumerate(result.faces):
+            row = dict(photo=str(photo), face=number, status="rejected", identity="", score="",
+                       top_k="", box=" ".join(f"{v:.0f}" for v in face.face.box),
+                       reason="; ".join(face.quality.reasons))
+            if face.feature is not None:
+                top = next(matches)
+                identity = decide(top, threshold)
+                row.update(status="unknown" if identity == UNKNOWN else "identified",
+                           identity=identity, score=f"{top[0].score:.4f}",
+                           top_k=";".join(f"{m.identity}:{m.score:.4f}" for m in top))
+            yield row
+
+
+def write_csv(rows: Iterable[dict], path: str | Path, overwrite: bool = False,
+              echo=None) -> int:
+    """Write rows to `path` as they come (a long batch keeps what it has done); returns the count.
+    `echo(row)` is called for each row, e.g. to print progress."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists: choose another --csv or pass --overwrite")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+            handle.flush()
+            count += 1
+            if echo:
+                echo(row)
+    return count
