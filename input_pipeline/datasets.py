@@ -1,0 +1,106 @@
+"""Training datasets: shuffled single images or P x K identity-balanced batches.
+
+Per step no Python runs: the file list is turned into constant tensors once, indices are
+shuffled in tf.data, files are read and decoded in parallel, and batches are prefetched.
+Bad files are skipped (see `decode.py`) and counted in `skipped_counter`.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from input_pipeline.decode import decode_contents, report_if_invalid
+from input_pipeline.file_list import FileList
+
+
+def _parallel(parallel_calls: int) -> int:
+    return tf.data.AUTOTUNE if parallel_calls < 0 else parallel_calls
+
+
+def single_image_dataset(file_list: FileList, image_size, batch_size: int, *, seed: int,
+                         random_flip: bool = True, parallel_calls: int = -1,
+                         skipped_counter: tf.Variable | None = None) -> tf.data.Dataset:
+    """Endless (images [B, H, W, 3] float32 0..255, labels [B] int32), reshuffled every epoch."""
+    paths = tf.constant(file_list.absolute_paths())
+    labels = tf.constant(file_list.labels)
+    # Shuffling indices, not path strings: 8 bytes per file keeps a full-epoch shuffle cheap.
+    indices = tf.data.Dataset.range(len(file_list.paths)).shuffle(
+        len(file_list.paths), seed=seed, reshuffle_each_iteration=True).repeat()
+
+    def load(index):
+        path = tf.gather(paths, index)
+        image, ok = decode_contents(tf.io.read_file(path), image_size)
+        return image, tf.gather(labels, index), ok, path
+
+    dataset = indices.map(load, num_parallel_calls=_parallel(parallel_calls))
+    dataset = dataset.filter(lambda image, label, ok, path: report_if_invalid(ok, path, skipped_counter))
+    dataset = dataset.ignore_errors(log_warning=True)  # unreadable file: logged by tf.data, skipped
+    return finish(dataset.map(lambda image, label, ok, path: (image, label)),
+                  batch_size, random_flip, seed, parallel_calls)
+
+
+def finish(dataset: tf.data.Dataset, batch_size: int, random_flip: bool, seed: int,
+           parallel_calls: int) -> tf.data.Dataset:
+    """Flip, batch (full batches only) and prefetch."""
+    if random_flip:
+        dataset = dataset.map(lambda image, label: (tf.image.random_flip_left_right(image, seed=seed), label),
+                              num_parallel_calls=_parallel(parallel_calls))
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def pk_index_batches(labels, num_classes: int, identities: int, images: int, seed: int) -> tf.data.Dataset:
+    """Endless [P*K] file indices: P distinct identities, K images each (repeats only when an
+    identity has fewer than K images). `labels` must be sorted (as FileList builds them)."""
+    if identities > num_classes:
+        raise ValueError(f"P x K batches need P <= number of identities ({identities} > {num_classes})")
+    labels = tf.constant(labels, tf.int32)
+    counts = tf.math.bincount(labels, minlength=num_classes, dtype=tf.int32)
+    offsets = tf.cumsum(counts, exclusive=True)
+    max_count = int(tf.reduce_max(counts))
+
+    def draw(random_value):
+        key = tf.stack([random_value, tf.constant(0, tf.int64)])
+        class_scores = tf.random.stateless_uniform([num_classes], seed=key)
+        classes = tf.argsort(class_scores)[:identities]
+        class_counts = tf.gather(counts, classes)
+        scores = tf.random.stateless_uniform([identities, max_count], seed=key + [0, 1])
+        # Positions past an identity's image count sort last; modulo repeats images only if count < K.
+        beyond = tf.range(max_count)[None, :] >= class_counts[:, None]
+        scores = tf.where(beyond, 2.0, scores)
+        picks = tf.argsort(scores, axis=1)[:, :images] % class_counts[:, None]
+        return tf.reshape(tf.gather(offsets, classes)[:, None] + picks, [-1])
+
+    return tf.data.Dataset.random(seed=seed).map(draw)
+
+
+def pk_dataset(file_list: FileList, image_size, identities: int, images: int, *, seed: int,
+               random_flip: bool = True, parallel_calls: int = -1,
+               skipped_counter: tf.Variable | None = None) -> tf.data.Dataset:
+    """Endless P x K batches, ordered identity by identity (K consecutive images share a label).
+
+    A batch holding an unreadable file is dropped as a whole so every batch keeps its P x K shape.
+    """
+    paths = tf.constant(file_list.absolute_paths())
+    labels = tf.constant(file_list.labels)
+    height, width = image_size
+
+    def load_batch(index_batch):
+        batch_paths = tf.gather(paths, index_batch)
+        images_, oks = tf.map_fn(
+            lambda path: decode_contents(tf.io.read_file(path), image_size), batch_paths,
+            fn_output_signature=(tf.TensorSpec((height, width, 3), tf.float32), tf.TensorSpec((), tf.bool)))
+        return images_, tf.gather(labels, index_batch), oks, batch_paths
+
+    def all_valid(images_, labels_, oks, batch_paths):
+        bad = tf.boolean_mask(batch_paths, tf.logical_not(oks))
+        return report_if_invalid(tf.reduce_all(oks), tf.strings.reduce_join(bad, separator=" "),
+                                 skipped_counter)
+
+    dataset = pk_index_batches(file_list.labels, file_list.num_classes, identities, images, seed)
+    dataset = dataset.map(load_batch, num_parallel_calls=_parallel(parallel_calls))
+    dataset = dataset.filter(all_valid).ignore_errors(log_warning=True)
+    dataset = dataset.map(lambda images_, labels_, oks, batch_paths: (images_, labels_))
+    if random_flip:
+        # On a 4-D batch each image is flipped independently.
+        dataset = dataset.map(lambda images_, labels_: (tf.image.random_flip_left_right(images_, seed=seed),
+                                                        labels_))
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,96 @@
+"""TFRecord route: shards of (encoded image bytes, label, identity) and their reader.
+
+The writer stores the original encoded file bytes (no re-encoding, no quality loss). The shard
+folder also holds `labels.txt` (identity per line, line index = label) like a run directory.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from input_pipeline.datasets import _parallel, finish
+from input_pipeline.decode import decode_contents, report_if_invalid
+from input_pipeline.file_list import FileList
+
+SHARD_PATTERN = "train-{index:05d}-of-{count:05d}.tfrecord"
+FEATURES = {
+    "image": tf.io.FixedLenFeature([], tf.string),
+    "label": tf.io.FixedLenFeature([], tf.int64),
+    "path": tf.io.FixedLenFeature([], tf.string),
+}
+
+
+def _example(contents: bytes, label: int, path: bytes) -> bytes:
+    feature = {
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[contents])),
+        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+        "path": tf.train.Feature(bytes_list=tf.train.BytesList(value=[path])),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def write_shards(file_list: FileList, output_dir: str | Path, shards: int, seed: int = 0,
+                 progress=None) -> dict:
+    """Write `shards` TFRecord files (files in shuffled order, round-robin); returns counts.
+
+    An unreadable file is reported in the returned `skipped` list and left out. Existing shards
+    are never overwritten: the output folder must be empty or absent.
+    """
+    output_dir = Path(output_dir)
+    if output_dir.exists() and any(output_dir.iterdir()):
+        raise FileExistsError(f"{output_dir}: output folder is not empty; choose a new one")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    order = np.random.default_rng(seed).permutation(len(file_list.paths))
+    writers = [tf.io.TFRecordWriter(str(output_dir / SHARD_PATTERN.format(index=i, count=shards)))
+               for i in range(shards)]
+    written, skipped = 0, []
+    try:
+        for position, index in enumerate(order):
+            path = file_list.paths[index]
+            try:
+                contents = (file_list.root / path.decode()).read_bytes()
+            except OSError as error:
+                skipped.append(f"{path.decode()}: {error}")
+                continue
+            writers[position % shards].write(_example(contents, file_list.labels[index], path))
+            written += 1
+            if progress is not None:
+                progress(1)
+    finally:
+        for writer in writers:
+            writer.close()
+    (output_dir / "labels.txt").write_text("".join(f"{name}\n" for name in file_list.identities))
+    return {"written": written, "skipped": skipped, "shards": shards}
+
+
+def read_identities(tfrecord_dir: str | Path) -> list[str]:
+    path = Path(tfrecord_dir) / "labels.txt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found (write shards with input_pipeline.write_tfrecords)")
+    return path.read_text().splitlines()
+
+
+def tfrecord_dataset(tfrecord_dir: str | Path, image_size, batch_size: int, *, seed: int,
+                     shuffle_buffer: int, random_flip: bool = True, parallel_calls: int = -1,
+                     skipped_counter: tf.Variable | None = None) -> tf.data.Dataset:
+    """Endless shuffled batches from the shards of `tfrecord_dir` (interleaved reads)."""
+    files = sorted(str(p) for p in Path(tfrecord_dir).glob("*.tfrecord"))
+    if not files:
+        raise FileNotFoundError(f"{tfrecord_dir}: no *.tfrecord shards")
+    dataset = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed).repeat()
+    dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
+                                 num_parallel_calls=_parallel(parallel_calls), deterministic=False)
+    dataset = dataset.shuffle(shuffle_buffer, seed=seed)
+
+    def load(record):
+        parsed = tf.io.parse_single_example(record, FEATURES)
+        image, ok = decode_contents(parsed["image"], image_size)
+        return image, tf.cast(parsed["label"], tf.int32), ok, parsed["path"]
+
+    dataset = dataset.map(load, num_parallel_calls=_parallel(parallel_calls))
+    dataset = dataset.filter(lambda image, label, ok, path: report_if_invalid(ok, path, skipped_counter))
+    dataset = dataset.ignore_errors(log_warning=True)
+    return finish(dataset.map(lambda image, label, ok, path: (image, label)),
+                  batch_size, random_flip, seed, parallel_calls)

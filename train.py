@@ -1,0 +1,44 @@
+"""Train a face-embedding model from a YAML config.
+
+    python train.py --config experiments/configs/NAME.yaml [--set key=value ...] [--overwrite]
+
+Rerunning the same command resumes from the run's last checkpoint; a finished run is left alone.
+See experiments/configs/README.md for the config format.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+# oneDNN kernels on CPU: must be set before TensorFlow is imported.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="experiments/configs/NAME.yaml")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key (dotted, e.g. optimizer.weight_decay=5e-4); repeatable")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh even if the run dir holds another run (it is moved aside)")
+    parser.add_argument("--data-root", default=None, help="data root (default $FACEREC_DATA or ../shared/data)")
+    args = parser.parse_args(argv)
+
+    from training.config import ConfigError, load_config
+    from training.loop import NonFiniteLossError, run_training
+    from training.run_dir import RunDirError
+    from training.schedules import ScheduleError
+
+    try:
+        config = load_config(args.config, args.overrides)
+        run_training(config, overwrite=args.overwrite, data_dir=args.data_root)
+    except (ConfigError, RunDirError, ScheduleError, NonFiniteLossError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""Typed experiment configuration: YAML files with a `base:` chain plus `--set key=value` overrides.
+
+The dataclasses below are the schema (names and types only); every value comes from the YAML
+files, so `experiments/configs/base.yaml` is the single place holding the defaults. Unknown keys,
+missing keys and values of the wrong type are errors that name the dotted key and the file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the schema (the message names the key)."""
+
+
+@dataclasses.dataclass
+class DataConfig:
+    train_dir: str                       # aligned identity folders root/<identity>/<image>
+    format: str                          # "folders" or "tfrecord"
+    tfrecord_dir: Optional[str]          # shards written by input_pipeline.write_tfrecords
+    min_images_per_identity: int
+    image_size: list[int]                # [H, W]
+    random_flip: bool
+    shuffle_buffer: int
+    parallel_calls: int                  # -1 = tf.data.AUTOTUNE
+    pk_identities: int                   # P of P x K batches (metric losses only)
+    pk_images: int                       # K of P x K batches
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    name: str
+    width: float
+    embedding_size: int
+    bn_mode: str                         # switch / always_train / none
+    dropout_keep: float
+
+
+@dataclasses.dataclass
+class LossConfig:
+    name: str
+    hparams: dict                        # free-form, passed to losses.build(**hparams)
+
+
+@dataclasses.dataclass
+class ScheduleConfig:
+    file: Optional[str]                  # `epoch: lr` file (article format); wins over boundaries
+    steps_per_epoch: int
+    boundaries: list[int]                # piecewise steps (used when file is null)
+    values: list[float]                  # len(boundaries) + 1 learning rates
+    warmup_steps: int                    # linear warm-up from 0 to the scheduled value
+
+
+@dataclasses.dataclass
+class OptimizerConfig:
+    name: str                            # adam / momentum / sgd
+    momentum: float
+    weight_decay: float                  # explicit L2 added to the loss, see training/optimizers.py
+    decay_exclude: list[str]             # substrings of variable paths exempt from weight decay
+    schedule: ScheduleConfig
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    batch_size: int                      # global batch (all replicas); P*K when P x K is used
+    max_steps: int
+    ema_decay: float                     # 0 disables the moving average of weights
+    jit_compile: bool
+    mixed_precision: bool                # GPU only
+    strategy: str                        # default / mirrored / multi_worker
+    log_every_steps: int
+    checkpoint_every_steps: int
+    keep_checkpoints: int
+
+
+@dataclasses.dataclass
+class EvalConfig:
+    lfw_every_steps: int                 # 0 disables LFW evaluation during training
+    lfw_dir: str
+    pairs: str                           # relative to the data root unless absolute
+    folds: Optional[int]                 # evaluate on the first n folds (null = all 10)
+    flip: str                            # concat / sum / none
+    batch_size: int
+
+
+@dataclasses.dataclass
+class SummaryConfig:
+    histogram_every_steps: int
+    images_every_steps: int
+    max_images: int
+
+
+@dataclasses.dataclass
+class Config:
+    name: Optional[str]                  # run name; null = the config file's stem
+    run_dir: Optional[str]               # null = runs/<name>
+    seed: int
+    data: DataConfig
+    model: ModelConfig
+    loss: LossConfig
+    optimizer: OptimizerConfig
+    train: TrainConfig
+    eval: EvalConfig
+    summaries: SummaryConfig
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        with open(path) as handle:
+            content = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: invalid YAML: {error}") from None
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of keys")
+    return content
+
+
+def _merge(base: dict, override: dict) -> dict:
+    """Deep merge: nested mappings merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "hparams":
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_raw(path: str | Path, _seen: tuple = ()) -> dict:
+    """The merged mapping of `path` and its `base:` chain (paths relative to the naming file)."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ConfigError(f"{path}: circular `base:` chain")
+    content = _read_yaml(path)
+    base_name = content.pop("base", None)
+    if base_name is None:
+        return content
+    return _merge(load_raw(path.parent / base_name, _seen + (path,)), content)
+
+
+def _check_type(value: Any, annotation: Any, key: str, source: str) -> Any:
+    """`value` converted to `annotation` (int -> float allowed), else a ConfigError naming `key`."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union:
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if value is None:
+            return None
+        return _check_type(value, options[0], key, source)
+    if origin is list:
+        (item_type,) = typing.get_args(annotation)
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: key {key!r} must be a list, got {value!r}")
+        return [_check_type(item, item_type, f"{key}[{i}]", source) for i, item in enumerate(value)]
+    if annotation is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: key {key!r} must be a mapping, got {value!r}")
+        return value
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation is int and isinstance(value, bool):
+        raise ConfigError(f"{source}: key {key!r} must be int, got {value!r}")
+    if not isinstance(value, annotation):
+        raise ConfigError(
+            f"{source}: key {key!r} must be {annotation.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _build(cls, raw: dict, prefix: str, source: str):
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: key {prefix.rstrip('.')!r} must be a mapping")
+    hints = typing.get_type_hints(cls)
+    names = {field.name for field in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in names:
+            raise ConfigError(f"{source}: unknown key {prefix + str(key)!r}")
+    values = {}
+    for name in names:
+        dotted = prefix + name
+        if name not in raw:
+            raise ConfigError(f"{source}: missing key {dotted!r} (the base config must define it)")
+        annotation = hints[name]
+        if dataclasses.is_dataclass(annotation):
+            values[name] = _build(annotation, raw[name], dotted + ".", source)
+        else:
+            values[name] = _check_type(raw[name], annotation, dotted, source)
+    return cls(**values)
+
+
+def _set_dotted(raw: dict, dotted: str, value: Any, source: str) -> None:
+    """Set `a.b.c` in the nested mapping; the key must already exist (except inside hparams)."""
+    parts = dotted.split(".")
+    node = raw
+    for depth, part in enumerate(parts[:-1]):
+        if not isinstance(node.get(part), dict):
+            raise ConfigError(f"{source}: unknown key {'.'.join(parts[:depth + 1])!r}")
+        node = node[part]
+    if parts[-1] not in node and parts[-2:-1] != ["hparams"]:
+        raise ConfigError(f"{source}: unknown key {dotted!r}")
+    node[parts[-1]] = value
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply `key=value` strings; values are parsed as YAML (`0.1`, `true`, `[112, 96]`, `null`)."""
+    raw = _merge(raw, {})
+    for override in overrides:
+        if "=" not in override:
+            raise ConfigError(f"--set {override!r}: expected key=value")
+        key, text = override.split("=", 1)
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"--set {override!r}: value is not valid YAML: {error}") from None
+        _set_dotted(raw, key.strip(), value, f"--set {override!r}")
+    return raw
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """The typed, validated config of `path` (with its base chain) and `--set` overrides."""
+    raw = load_raw(path)
+    raw = apply_overrides(raw, list(overrides))
+    if raw.get("name") is None:
+        raw["name"] = Path(path).stem
+    config = _build(Config, raw, "", str(path))
+    validate(config, str(path))
+    return config
+
+
+CHOICES = {
+    "data.format": ("folders", "tfrecord"),
+    "model.bn_mode": ("switch", "always_train", "none"),
+    "optimizer.name": ("adam", "momentum", "sgd"),
+    "train.strategy": ("default", "mirrored", "multi_worker"),
+    "eval.flip": ("concat", "sum", "none"),
+}
+
+
+def validate(config: Config, source: str) -> None:
+    """Value checks that types alone cannot express."""
+    flat = config.to_dict()
+    for dotted, allowed in CHOICES.items():
+        section, key = dotted.split(".")
+        if flat[section][key] not in allowed:
+            raise ConfigError(f"{source}: key {dotted!r} must be one of {allowed}, "
+                              f"got {flat[section][key]!r}")
+    if len(config.data.image_size) != 2:
+        raise ConfigError(f"{source}: key 'data.image_size' must be [H, W]")
+    schedule = config.optimizer.schedule
+    if schedule.file is None and len(schedule.values) != len(schedule.boundaries) + 1:
+        raise ConfigError(f"{source}: key 'optimizer.schedule.values' needs "
+                          "len(boundaries) + 1 entries")
+    if not 0.0 <= config.train.ema_decay < 1.0:
+        raise ConfigError(f"{source}: key 'train.ema_decay' must be in [0, 1)")
+    if config.data.format == "tfrecord" and not config.data.tfrecord_dir:
+        raise ConfigError(f"{source}: key 'data.tfrecord_dir' is required when data.format is tfrecord")
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    with open(path, "w") as handle:
+        yaml.safe_dump(config.to_dict(), handle, sort_keys=False)

@@ -1,0 +1,305 @@
+"""The training run: data, model, loss head, optimizer, checkpoints, summaries, LFW checks, export.
+
+`run_training(config)` is everything `train.py` does. It resumes from the run dir's latest
+checkpoint, saves every `train.checkpoint_every_steps` and on SIGINT/SIGTERM, stops on a
+non-finite loss without saving, and at the end exports the embedder (EMA weights when enabled).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from common.paths import REPO_ROOT, RUNS_DIR, data_root
+from input_pipeline import datasets, tfrecords
+from input_pipeline.file_list import scan_identity_folders
+from training import run_dir as run_dirs
+from training import summaries
+from training.config import Config
+from training.ema import WeightAverage
+from training.optimizers import build_optimizer, decayed_variables
+from training.schedules import build_schedule
+from training.step import TrainState, make_replica_step, make_train_step
+from training.strategy import make_strategy, set_precision
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training stopped on a NaN/Inf loss; the message names the step and the kept checkpoint."""
+
+
+def resolve(path: str, base: Path) -> Path:
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def make_logger(run_dir: Path) -> logging.Logger:
+    logger = logging.getLogger(f"train.{run_dir}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    if not logger.handlers:
+        formatter = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+        for handler in (logging.FileHandler(run_dir / "train.log"), logging.StreamHandler()):
+            handler.setFormatter(formatter)
+            logger.addHandler(handler)
+    return logger
+
+
+class StopSignals:
+    """Turns SIGINT/SIGTERM into a flag checked between steps (checkpoint, then exit)."""
+
+    def __init__(self):
+        self.received: int | None = None
+
+    @contextlib.contextmanager
+    def installed(self):
+        previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _handle(self, signum, frame):
+        self.received = signum
+
+
+def scan_identities(config: Config):
+    """(identities, FileList or None): the label map, scanned once from the folders or shards."""
+    if config.data.format == "tfrecord":
+        return tfrecords.read_identities(resolve(config.data.tfrecord_dir, REPO_ROOT)), None
+    file_list = scan_identity_folders(resolve(config.data.train_dir, REPO_ROOT),
+                                      config.data.min_images_per_identity)
+    return file_list.identities, file_list
+
+
+def training_data(config: Config, file_list, seed: int, needs_pk: bool, counter: tf.Variable):
+    """The endless batch dataset of the configured route (folders, P x K or TFRecords)."""
+    data = config.data
+    image_size = tuple(data.image_size)
+    common = dict(seed=seed, random_flip=data.random_flip, parallel_calls=data.parallel_calls,
+                  skipped_counter=counter)
+    if data.format == "tfrecord":
+        if needs_pk:
+            raise ValueError("P x K batches need data.format: folders (TFRecords have no per-identity index)")
+        return tfrecords.tfrecord_dataset(resolve(data.tfrecord_dir, REPO_ROOT), image_size,
+                                          config.train.batch_size, shuffle_buffer=data.shuffle_buffer,
+                                          **common)
+    if needs_pk:
+        if data.pk_identities * data.pk_images != config.train.batch_size:
+            raise ValueError(f"train.batch_size {config.train.batch_size} must equal data.pk_identities "
+                             f"x data.pk_images = {data.pk_identities * data.pk_images}")
+        return datasets.pk_dataset(file_list, image_size, data.pk_identities, data.pk_images, **common)
+    return datasets.single_image_dataset(file_list, image_size, config.train.batch_size, **common)
+
+
+def build_lfw_evaluator(config: Config, data_dir: Path):
+    """The LFW evaluator (images loaded once), or None when evaluation is off."""
+    if config.eval.lfw_every_steps <= 0:
+        return None
+    from verification.lfw import LfwEvaluator
+    return LfwEvaluator(resolve(config.eval.lfw_dir, REPO_ROOT), resolve(config.eval.pairs, data_dir),
+                        tuple(config.data.image_size), folds=config.eval.folds,
+                        batch_size=config.eval.batch_size)
+
+
+class Trainer:
+    """Holds the built objects of one run and drives its steps."""
+
+    def __init__(self, config: Config, run_dir: Path, data_dir: Path, logger: logging.Logger):
+        import losses
+        import models
+
+        self.config, self.run_dir, self.log = config, run_dir, logger
+        set_precision(config.train.mixed_precision)
+        keras.utils.set_random_seed(config.seed)
+        self.strategy = make_strategy(config.train.strategy)
+        self.skipped = tf.Variable(0, dtype=tf.int64, trainable=False)
+        with self.strategy.scope():
+            self.state = TrainState()
+            self.model = models.build(config.model.name, image_size=tuple(config.data.image_size),
+                                      embedding_size=config.model.embedding_size,
+                                      bn_mode=config.model.bn_mode, width=config.model.width,
+                                      dropout_keep=config.model.dropout_keep)
+            self.identities, self.file_list = scan_identities(config)
+            self.loss_layer = losses.build(config.loss.name, num_classes=len(self.identities),
+                                           embedding_size=config.model.embedding_size,
+                                           **config.loss.hparams)
+            optimizer = build_optimizer(config.optimizer.name, config.optimizer.momentum)
+            if config.train.mixed_precision:
+                optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
+            self.optimizer = optimizer
+            self.variables = self.model.trainable_variables + self.loss_layer.trainable_variables
+            self.optimizer.build(self.variables)
+            self.ema = WeightAverage(self.variables, config.train.ema_decay) \
+                if config.train.ema_decay > 0 else None
+        self.decayed = decayed_variables(self.variables, config.optimizer.decay_exclude)
+        self.schedule = build_schedule(config.optimizer.schedule, REPO_ROOT)
+        replica_step = make_replica_step(
+            self.model, self.loss_layer, self.optimizer, self.schedule, self.state,
+            decayed_variables=self.decayed, weight_decay=config.optimizer.weight_decay, ema=self.ema,
+            class_kernel=getattr(self.loss_layer, "kernel", None), num_classes=len(self.identities))
+        self.train_step = make_train_step(self.strategy, replica_step, config.train.jit_compile)
+        tracked = {"model": self.model, "loss_layer": self.loss_layer, "optimizer": self.optimizer,
+                   "state": self.state}
+        if self.ema is not None:
+            tracked["ema"] = self.ema
+        self.checkpoint = tf.train.Checkpoint(**tracked)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(run_dir / "checkpoints"),
+                                                  max_to_keep=config.train.keep_checkpoints,
+                                                  step_counter=self.state.step)
+        self.lfw = build_lfw_evaluator(config, data_dir)
+
+    def restore(self) -> int:
+        """Restore the latest checkpoint if any; returns the step to continue from."""
+        latest = self.manager.latest_checkpoint
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            self.log.info(f"resumed from {latest} at step {int(self.state.step)}")
+        return int(self.state.step)
+
+    def make_dataset(self, start_step: int):
+        # Seeding with the start step: a resumed run draws new batches instead of replaying.
+        needs_pk = bool(getattr(self.loss_layer, "needs_pk_batches", False))
+        dataset = training_data(self.config, self.file_list, self.config.seed + start_step, needs_pk,
+                                self.skipped)
+        return self.strategy.experimental_distribute_dataset(dataset)
+
+    @contextlib.contextmanager
+    def evaluation_weights(self):
+        """EMA weights while evaluating/exporting when enabled, else the live weights."""
+        with (self.ema.swapped_in() if self.ema is not None else contextlib.nullcontext()):
+            yield
+
+    def evaluate_lfw(self) -> dict | None:
+        if self.lfw is None:
+            return None
+        from verification.embedding import compiled_embed_fn
+        embed_fn = compiled_embed_fn(self.model, tuple(self.config.data.image_size))
+        with self.evaluation_weights():
+            return self.lfw.evaluate(embed_fn, flip=self.config.eval.flip)
+
+    def export(self) -> Path:
+        import models
+        info = {"config": self.config.to_dict(), "step": int(self.state.step),
+                "ema": self.ema is not None, "labels_file": str(self.run_dir / "labels.txt")}
+        with self.evaluation_weights():
+            return models.export_embedder(self.model, self.run_dir / "export",
+                                          tuple(self.config.data.image_size), info)
+
+    def check_finite(self) -> None:
+        bad = int(self.state.nonfinite_step)
+        if bad >= 0:
+            kept = self.manager.latest_checkpoint or "none (no checkpoint was written yet)"
+            raise NonFiniteLossError(f"non-finite loss (NaN/Inf) at step {bad}; training stopped, "
+                                     f"the last good checkpoint is kept: {kept}")
+
+    def save(self) -> None:
+        self.check_finite()  # never save a state after a non-finite step
+        path = self.manager.save(checkpoint_number=int(self.state.step))
+        self.log.info(f"checkpoint {path}")
+
+
+def _first_local(value):
+    """The first replica's tensor of a (possibly) distributed value."""
+    local = getattr(value, "values", None)
+    return local[0] if local else value
+
+
+def run_training(config: Config, overwrite: bool = False, data_dir: str | None = None) -> dict:
+    """Train (or resume) the run of `config`; returns the summary also written to DONE.json."""
+    run_dir = resolve(config.run_dir, REPO_ROOT) if config.run_dir else RUNS_DIR / config.name
+    status = run_dirs.prepare(config, run_dir, overwrite)
+    logger = make_logger(run_dir)
+    if status == "finished":
+        logger.info(f"{run_dir} already finished (DONE.json); nothing to do. Use --overwrite to retrain.")
+        return {"status": "finished", "run_dir": str(run_dir)}
+    trainer = Trainer(config, run_dir, data_root(data_dir), logger)
+    if status == "new":
+        (run_dir / "labels.txt").write_text("".join(f"{name}\n" for name in trainer.identities))
+        if trainer.file_list is not None:
+            trainer.file_list.save(run_dir)
+    else:
+        run_dirs.check_labels(run_dir, trainer.identities)
+    start = trainer.restore()
+    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
+    with writer.as_default():
+        summaries.write_hparams(config, config.name)
+    result = _train(trainer, writer, start)
+    summary = {"status": "done", "run_dir": str(run_dir), "steps": int(trainer.state.step),
+               "skipped_images": int(trainer.skipped), **result}
+    writer.flush()
+    summary["export"] = str(trainer.export())
+    run_dirs.mark_done(run_dir, summary)
+    logger.info(f"done: {summary}")
+    return summary
+
+
+def _log_lfw(trainer: Trainer, step: int) -> dict:
+    started = time.time()
+    result = trainer.evaluate_lfw()
+    summaries.write_scalars({summaries.LFW_ACCURACY_TAG: result["accuracy_mean"],
+                             "lfw/accuracy_std": result["accuracy_std"],
+                             "lfw/val_at_far1e-3": result["val_mean"], "lfw/auc": result["auc"]}, step)
+    trainer.log.info(f"step {step} LFW accuracy {result['accuracy_mean']:.4f} +- {result['accuracy_std']:.4f} "
+                     f"VAL@FAR=1e-3 {result['val_mean']:.4f} ({time.time() - started:.0f}s)")
+    return result
+
+
+def _train(trainer: Trainer, writer, start: int) -> dict:
+    config, log = trainer.config, trainer.log
+    train, every = config.train, config.summaries
+    if start >= train.max_steps:
+        log.info(f"checkpoint is at step {start} >= max_steps {train.max_steps}; finishing")
+    iterator = iter(trainer.make_dataset(start))
+    signals = StopSignals()
+    lfw_result = None
+    window_start, window_steps = time.time(), 0
+    run_start = time.time()
+    step = start
+    with signals.installed(), writer.as_default():
+        while step < train.max_steps:
+            images, labels = next(iterator)
+            stats = trainer.train_step(images, labels)
+            step += 1
+            window_steps += 1
+            if step % train.log_every_steps == 0 or step == train.max_steps:
+                trainer.check_finite()
+                values = {name: float(value) for name, value in stats.items()}
+                elapsed = time.time() - window_start
+                values["steps_per_sec"] = window_steps / elapsed
+                values["images_per_sec"] = window_steps * train.batch_size / elapsed
+                values["skipped_images"] = int(trainer.skipped)
+                summaries.write_scalars(values, step, prefix="train/")
+                eta = (train.max_steps - step) / max(values["steps_per_sec"], 1e-9)
+                log.info(f"step {step}/{train.max_steps} loss {values['total_loss']:.4f} "
+                         f"acc {values.get('batch_accuracy', float('nan')):.3f} "
+                         f"lr {values['learning_rate']:.2e} {values['images_per_sec']:.1f} img/s "
+                         f"ETA {eta / 60:.1f} min")
+                window_start, window_steps = time.time(), 0
+            if every.images_every_steps > 0 and step % every.images_every_steps == 0:
+                summaries.write_images(_first_local(images), step, every.max_images)
+            if every.histogram_every_steps > 0 and step % every.histogram_every_steps == 0:
+                summaries.write_histograms(trainer.variables, step)
+            if config.eval.lfw_every_steps > 0 and step % config.eval.lfw_every_steps == 0:
+                lfw_result = _log_lfw(trainer, step)
+                window_start = time.time()
+            if step % train.checkpoint_every_steps == 0:
+                trainer.save()
+            if signals.received is not None:
+                trainer.save()
+                log.info(f"signal {signals.received} received: checkpoint saved at step {step}, stopping")
+                raise SystemExit(128 + signals.received)
+    trainer.check_finite()
+    if trainer.manager.latest_checkpoint is None or \
+            int(trainer.manager.latest_checkpoint.rsplit("-", 1)[1]) != step:
+        trainer.save()
+    if trainer.lfw is not None and (lfw_result is None or step % config.eval.lfw_every_steps != 0):
+        with writer.as_default():
+            lfw_result = _log_lfw(trainer, step)
+    log.info(f"trained {step - start} steps in {(time.time() - run_start) / 60:.1f} min")
+    return {"lfw": lfw_result}

@@ -1,0 +1,87 @@
+"""Run directories: resolved config, git state, label map; resume / finished / conflict rules.
+
+Rerunning the same command resumes; a finished run (DONE.json) is left alone; a different config
+into an existing run dir is an error unless `overwrite`, which moves the old dir aside (nothing
+produced is lost).
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from common.paths import REPO_ROOT
+from training.config import Config, save_config
+
+CONFIG_FILE = "config.yaml"
+DONE_FILE = "DONE.json"
+
+
+class RunDirError(RuntimeError):
+    """The run directory holds a run that this command must not continue or replace."""
+
+
+def _normalised(mapping: dict) -> dict:
+    return yaml.safe_load(yaml.safe_dump(mapping))
+
+
+def _first_difference(old, new, prefix="") -> str | None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            found = _first_difference(old.get(key), new.get(key), f"{prefix}{key}.")
+            if found:
+                return found
+        return None
+    return None if old == new else f"{prefix.rstrip('.')}: {old!r} -> {new!r}"
+
+
+def prepare(config: Config, run_dir: Path, overwrite: bool = False) -> str:
+    """Create or check `run_dir`; returns "new", "resume" or "finished"."""
+    config_path = run_dir / CONFIG_FILE
+    if run_dir.exists() and overwrite and any(run_dir.iterdir()):
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        aside = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}")
+        run_dir.rename(aside)
+    if config_path.exists():
+        with open(config_path) as handle:
+            saved = _normalised(yaml.safe_load(handle))
+        difference = _first_difference(saved, _normalised(config.to_dict()))
+        if difference:
+            raise RunDirError(f"{run_dir} holds a run with a different config ({difference}); "
+                              "use another name or pass --overwrite (the old run is moved aside)")
+        return "finished" if (run_dir / DONE_FILE).exists() else "resume"
+    if run_dir.exists() and any(p.name != "train.log" for p in run_dir.iterdir()):
+        raise RunDirError(f"{run_dir} is not empty and has no {CONFIG_FILE}; refusing to write into it")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, config_path)
+    record_git_state(run_dir)
+    return "new"
+
+
+def record_git_state(run_dir: Path) -> None:
+    """`git.txt` (revision and status) and `git.diff` (uncommitted changes to tracked files)."""
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                                  timeout=30).stdout
+        except (OSError, subprocess.SubprocessError) as error:
+            return f"unavailable: {error}\n"
+
+    (run_dir / "git.txt").write_text(f"revision: {git('rev-parse', 'HEAD').strip()}\n"
+                                     f"status:\n{git('status', '--porcelain')}")
+    (run_dir / "git.diff").write_text(git("diff", "HEAD"))
+
+
+def check_labels(run_dir: Path, identities: list[str]) -> None:
+    """On resume the label map must be the one the checkpoint was trained with."""
+    saved = (run_dir / "labels.txt").read_text().splitlines()
+    if saved != identities:
+        raise RunDirError(f"{run_dir / 'labels.txt'} differs from the identities now in the "
+                          f"training data ({len(saved)} saved vs {len(identities)} now); cannot resume")
+
+
+def mark_done(run_dir: Path, summary: dict) -> None:
+    (run_dir / DONE_FILE).write_text(json.dumps(summary, indent=2) + "\n")

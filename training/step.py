@@ -1,0 +1,94 @@
+"""The compiled training step: forward in train mode, loss + L2 weight decay, guarded update.
+
+A non-finite loss or gradient skips the update (weights, optimizer, EMA and step stay as they
+were) and records the step in `state.nonfinite_step`, so the loop can stop and keep the last good
+checkpoint. The BN flag is a tf.bool tensor (one traced graph, docs/design.md).
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from training import summaries
+from training.optimizers import l2_penalty
+
+
+class TrainState(tf.Module):
+    """Everything a checkpoint holds besides model, head and optimizer: step and failure mark."""
+
+    def __init__(self):
+        super().__init__(name="train_state")
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.nonfinite_step = tf.Variable(-1, dtype=tf.int64, trainable=False, name="nonfinite_step")
+
+
+def make_replica_step(model, loss_layer, optimizer, schedule, state: TrainState, *,
+                      decayed_variables, weight_decay: float, ema=None, class_kernel=None,
+                      num_classes: int):
+    """Per-replica step(images, labels) -> dict of batch statistics (not yet reduced)."""
+    variables = model.trainable_variables + loss_layer.trainable_variables
+    scaled_optimizer = isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer)
+    training = tf.constant(True)
+
+    def replica_step(images, labels):
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            embeddings = tf.cast(model(images, training=training), tf.float32)
+            outputs = loss_layer(embeddings, labels, step=state.step)
+            decay = l2_penalty(decayed_variables, weight_decay)
+            total = outputs["loss"] + decay
+            # Each replica's loss is a mean over its own batch: divide so the summed gradient
+            # is the gradient of the global-batch mean.
+            objective = total / replicas
+            if scaled_optimizer:
+                objective = optimizer.scale_loss(objective)
+        gradients = tape.gradient(objective, variables)
+        finite = tf.logical_and(tf.math.is_finite(total),
+                                tf.math.is_finite(tf.linalg.global_norm(gradients)))
+        context = tf.distribute.get_replica_context()
+        bad_replicas = context.all_reduce("sum", 1 - tf.cast(finite, tf.int32))
+        learning_rate = schedule(state.step)
+
+        def update():
+            optimizer.learning_rate.assign(learning_rate)
+            optimizer.apply_gradients(zip(gradients, variables))
+            if ema is not None:
+                ema.update(state.step)
+            state.step.assign_add(1)
+            return tf.constant(True)
+
+        def record_failure():
+            state.nonfinite_step.assign(tf.where(state.nonfinite_step < 0, state.step,
+                                                 state.nonfinite_step))
+            return tf.constant(False)
+
+        tf.cond(bad_replicas == 0, update, record_failure)
+        stats = {name: tf.cast(value, tf.float32) for name, value in outputs.items()
+                 if name != "logits" and value.shape.rank == 0}
+        stats.update({
+            "total_loss": total,
+            "weight_decay_loss": decay,
+            "learning_rate": learning_rate,
+            "embedding_norm": summaries.mean_embedding_norm(embeddings),
+            "centre_angle_deg": summaries.mean_angle_to_centres(embeddings, labels, class_kernel,
+                                                                num_classes),
+        })
+        if "logits" in outputs:
+            stats["batch_accuracy"] = summaries.batch_accuracy(outputs["logits"], labels)
+        return stats
+
+    return replica_step
+
+
+def make_train_step(strategy: tf.distribute.Strategy, replica_step, jit_compile: bool):
+    """Compiled global step over a distributed batch; statistics are averaged over replicas."""
+    # XLA compiles the replica computation; the cross-replica wrapper stays a plain tf.function.
+    compiled_replica_step = tf.function(replica_step, jit_compile=jit_compile) if jit_compile \
+        else replica_step
+
+    @tf.function
+    def train_step(images, labels):
+        per_replica = strategy.run(compiled_replica_step, args=(images, labels))
+        return {name: strategy.reduce("mean", value, axis=None) for name, value in per_replica.items()}
+
+    return train_step
