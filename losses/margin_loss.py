@@ -52,25 +52,30 @@ class MarginLoss(LossLayer):
         return tf.broadcast_to(betas, tf.shape(labels))
 
     def compute(self, embeddings, labels, step, training):
-        x = l2_normalize(embeddings)
-        d = pairwise_distances(x)
-        positive, negative = label_masks(labels)
+        d = pairwise_distances(l2_normalize(embeddings))
         probabilities = distance_weighted_probabilities(
             tf.stop_gradient(d), labels, self.embedding_size, self.cutoff, self.nonzero_loss_cutoff)
         negative_index = sample_distance_weighted_negatives(probabilities, seed=self.seed)
+        return self.loss_for_negatives(d, labels, negative_index)
+
+    def loss_for_negatives(self, d, labels, negative_index):
+        """The loss from the [B, B] distances between unit embeddings once negatives are chosen:
+        ``negative_index[a, p]`` is the negative paired with the (anchor a, positive p) pair
+        (entries for non-positive pairs are ignored)."""
+        positive, negative = label_masks(labels)
         pair_valid = tf.logical_and(positive, tf.reduce_any(negative, axis=-1, keepdims=True))
         beta = self.beta_for(labels, d.dtype)[:, None]  # [B, 1], the anchor's beta
         d_an = tf.gather(d, negative_index, axis=1, batch_dims=1)
-        positive_loss = tf.nn.relu(self.alpha + d - beta)
-        negative_loss = tf.nn.relu(self.alpha - (d_an - beta))
         valid = tf.cast(pair_valid, d.dtype)
-        positive_loss, negative_loss = positive_loss * valid, negative_loss * valid
-        active = tf.reduce_sum(tf.cast(positive_loss > 0, d.dtype) + tf.cast(negative_loss > 0, d.dtype))
-        beta_used = tf.reduce_sum(beta * valid)
-        numerator = tf.reduce_sum(positive_loss + negative_loss) + self.nu * beta_used
-        loss = numerator / tf.maximum(active, 1.0)
-        return {"loss": loss, "positive": tf.reduce_sum(positive_loss) / tf.maximum(active, 1.0),
-                "negative": tf.reduce_sum(negative_loss) / tf.maximum(active, 1.0)}
+        positive_loss = tf.nn.relu(self.alpha + (d - beta)) * valid
+        negative_loss = tf.nn.relu(self.alpha - (d_an - beta)) * valid
+        active = tf.reduce_sum(tf.cast(positive_loss > 0, d.dtype)
+                               + tf.cast(negative_loss > 0, d.dtype))
+        normaliser = tf.maximum(active, 1.0)
+        numerator = tf.reduce_sum(positive_loss + negative_loss) + self.nu * tf.reduce_sum(beta * valid)
+        return {"loss": numerator / normaliser,
+                "positive": tf.reduce_sum(positive_loss) / normaliser,
+                "negative": tf.reduce_sum(negative_loss) / normaliser}
 
     def get_config(self):
         config = super().get_config()
