@@ -80,13 +80,16 @@ def model_embeddings(args, pairs: Pairs, files: dict[str, Path]
     """Embed (or load from cache) every image of `pairs`; returns table, out dir, label."""
     from verification import embedding, model_source
 
-    size = model_source.parse_image_size(args.image_size) if args.image_size else None
+    import models
+
+    size = models.parse_image_size(args.image_size) if args.image_size else None
     source = model_source.resolve_model(args.model, size, args.width, args.embedding_size,
                                         args.seed)
     out_dir = args.out_dir or source.out_dir
     with_flip = args.flip != "none"
     key = model_source.cache_key(source.identity, lfw_dir=str(args.lfw_dir.resolve()),
-                                 pairs=str(args.pairs.resolve()), with_flip=with_flip)
+                                 pairs=str(args.pairs.resolve()), folds=args.folds,
+                                 with_flip=with_flip)
     cache_path = out_dir / f"lfw_embeddings_{key}.npz"
     stems = pairs.unique_stems()
     if cache_path.is_file() and not args.no_cache:

@@ -81,17 +81,12 @@ def embed_array(embed_fn: EmbedFn, images: np.ndarray, batch_size: int = 64,
     return embed_batches(embed_fn, batches, with_flip, total=len(images), progress=progress)
 
 
-def compiled_embed_fn(model: Callable, image_size: tuple[int, int]) -> EmbedFn:
-    """Wrap a Keras model or SavedModel callable in one traced tf.function (test mode).
-
-    A callable returning a dict (a SavedModel signature) gives its `embeddings` entry.
-    """
+def compiled_embed_fn(model: keras.Model, image_size: tuple[int, int]) -> EmbedFn:
+    """Wrap a Keras model in one traced tf.function in test mode (any batch size)."""
     signature = [tf.TensorSpec([None, *image_size, 3], tf.float32, name="images")]
 
-    @tf.function(input_signature=signature, reduce_retracing=True)
+    @tf.function(input_signature=signature)
     def embed(images):
-        output = model(images, training=False) if isinstance(model, keras.Model) \
-            else model(images)
-        return output["embeddings"] if isinstance(output, dict) else output
+        return model(images, training=False)
 
     return lambda images: embed(tf.convert_to_tensor(images, tf.float32)).numpy()

@@ -33,20 +33,13 @@ class ModelSource:
         import models  # the sibling package; imported late so NumPy-only use stays light
 
         if self.saved_model is not None:
-            return compiled_embed_fn(models.load_embedder(str(self.saved_model)), self.image_size)
+            # An Embedder already maps float32 pixel batches to NumPy through the SavedModel's
+            # traced serving signature: it is the compiled path itself.
+            return models.load_embedder(self.saved_model)
         options = dict(self.build_options)
         keras.utils.set_random_seed(options.pop("seed"))
         network = models.build(self.label, image_size=self.image_size, **options)
         return compiled_embed_fn(network, self.image_size)
-
-
-def parse_image_size(text: str) -> tuple[int, int]:
-    """'112x96' -> (112, 96)."""
-    try:
-        height, width = (int(v) for v in str(text).lower().split("x"))
-    except ValueError:
-        raise ValueError(f"image size must be written HxW (e.g. 112x96), got {text!r}") from None
-    return height, width
 
 
 def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: float = 1.0,
@@ -87,7 +80,7 @@ def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: f
 
 
 def _size_from_info(info_path: Path, requested: tuple[int, int] | None) -> tuple[int, int]:
-    """Image size recorded at export (`image_size`: [H, W] or "HxW"), checked against a request."""
+    """Image size recorded at export (`image_size`: [H, W]), checked against a request."""
     if not info_path.is_file():
         if requested is None:
             raise FileNotFoundError(f"{info_path} not found: pass --image-size HxW")
@@ -95,7 +88,7 @@ def _size_from_info(info_path: Path, requested: tuple[int, int] | None) -> tuple
     recorded = json.loads(info_path.read_text()).get("image_size")
     if recorded is None:
         raise KeyError(f"{info_path}: no 'image_size' key")
-    size = parse_image_size(recorded) if isinstance(recorded, str) else tuple(int(v) for v in recorded)
+    size = tuple(int(v) for v in recorded)
     if requested is not None and tuple(requested) != size:
         raise ValueError(f"--image-size {requested[0]}x{requested[1]} conflicts with "
                          f"{info_path} ({size[0]}x{size[1]})")
