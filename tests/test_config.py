@@ -1,0 +1,94 @@
+"""Config loading: base chain, overrides with type checks, and errors that name the key."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from common.paths import REPO_ROOT
+from training.config import ConfigError, load_config
+
+CONFIGS = REPO_ROOT / "experiments" / "configs"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def experiment(tmp_path, text: str) -> Path:
+    return write(tmp_path / "exp.yaml", f"base: {CONFIGS / 'base.yaml'}\n{text}")
+
+
+def test_base_and_every_example_config_load():
+    names = sorted(p.name for p in CONFIGS.glob("*.yaml"))
+    assert "base.yaml" in names and len(names) >= 3
+    for path in CONFIGS.glob("*.yaml"):
+        config = load_config(path)
+        assert config.name == path.stem
+
+
+def test_experiment_overrides_only_named_keys(tmp_path):
+    config = load_config(experiment(tmp_path, "optimizer:\n  name: momentum\n  weight_decay: 5.0e-4\n"))
+    base = load_config(CONFIGS / "base.yaml")
+    assert config.optimizer.name == "momentum" and config.optimizer.weight_decay == 5e-4
+    assert config.optimizer.momentum == base.optimizer.momentum  # sibling key kept from the base
+    assert config.optimizer.schedule == base.optimizer.schedule
+    assert config.name == "exp"
+
+
+def test_loss_hparams_replace_as_a_whole(tmp_path):
+    config = load_config(experiment(tmp_path, "loss:\n  name: arcface\n  hparams: {margin: 0.5}\n"))
+    assert config.loss.hparams == {"margin": 0.5}
+
+
+@pytest.mark.parametrize("text, key", [
+    ("bogus: 1\n", "'bogus'"),
+    ("optimizer:\n  momemtum: 0.9\n", "'optimizer.momemtum'"),
+    ("optimizer:\n  schedule:\n    warmup: 5\n", "'optimizer.schedule.warmup'"),
+])
+def test_unknown_key_is_named(tmp_path, text, key):
+    with pytest.raises(ConfigError, match=f"unknown key {key}"):
+        load_config(experiment(tmp_path, text))
+
+
+def test_missing_key_is_named(tmp_path):
+    path = write(tmp_path / "lonely.yaml", "seed: 1\n")
+    with pytest.raises(ConfigError, match="missing key"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.max_steps=abc", "'train.max_steps' must be int"),
+    ("train.max_steps=1.5", "'train.max_steps' must be int"),
+    ("train.jit_compile=3", "'train.jit_compile' must be bool"),
+    ("data.image_size=112", "'data.image_size' must be a list"),
+    ("model.bn_mode=sometimes", "'model.bn_mode' must be one of"),
+    ("optimizer.nme=sgd", "unknown key 'optimizer.nme'"),
+    ("nosuch.key=1", "unknown key 'nosuch'"),
+    ("train.max_steps", "expected key=value"),
+])
+def test_bad_overrides(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(CONFIGS / "base.yaml", [override])
+
+
+def test_overrides_are_typed():
+    config = load_config(CONFIGS / "base.yaml", [
+        "optimizer.weight_decay=1", "data.image_size=[112, 112]", "eval.folds=null",
+        "loss.hparams.margin=0.2", "train.jit_compile=true"])
+    assert config.optimizer.weight_decay == 1.0 and isinstance(config.optimizer.weight_decay, float)
+    assert config.data.image_size == [112, 112]
+    assert config.eval.folds is None
+    assert config.loss.hparams["margin"] == 0.2 and config.train.jit_compile is True
+
+
+def test_circular_base_and_invalid_yaml(tmp_path):
+    write(tmp_path / "a.yaml", "base: b.yaml\n")
+    write(tmp_path / "b.yaml", "base: a.yaml\n")
+    with pytest.raises(ConfigError, match="circular"):
+        load_config(tmp_path / "a.yaml")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_config(write(tmp_path / "bad.yaml", "seed: [1\n"))
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "absent.yaml")
