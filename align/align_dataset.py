@@ -70,10 +70,13 @@ def init_worker(config: AlignConfig) -> None:
     if config.tf_threads > 0:
         tf.config.threading.set_intra_op_parallelism_threads(config.tf_threads)
         tf.config.threading.set_inter_op_parallelism_threads(config.tf_threads)
+    settings = (config.min_face_size, config.thresholds, config.scale_factor, config.max_detect_side)
+    if _worker_state.get("detector_settings") != settings:  # inline reruns reuse the detector
+        _worker_state["detector"] = FaceDetector(
+            min_face_size=config.min_face_size, thresholds=config.thresholds,
+            scale_factor=config.scale_factor, max_detect_side=config.max_detect_side)
+        _worker_state["detector_settings"] = settings
     _worker_state["config"] = config
-    _worker_state["detector"] = FaceDetector(
-        min_face_size=config.min_face_size, thresholds=config.thresholds,
-        scale_factor=config.scale_factor, max_detect_side=config.max_detect_side)
 
 
 def process_chunk(relative_paths: list[str]) -> list[tuple[str, dict, bytes | None]]:
