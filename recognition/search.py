@@ -8,7 +8,8 @@ from typing import Iterable, Iterator
 from recognition.gallery import UNKNOWN, IdentitySearcher, decide
 from recognition.photos import PhotoEmbedder
 
-CSV_COLUMNS = ("photo", "face", "status", "identity", "score", "top_k", "box", "reason")  # reason: quality or error
+# `reason`: the quality gate's reasons for a face, or the error of a photo that failed.
+CSV_COLUMNS = ("photo", "face", "status", "identity", "score", "top_k", "box", "reason")
 
 
 def identify_photos(photos: Iterable[Path], embedder: PhotoEmbedder, searcher: IdentitySearcher,

@@ -1,0 +1,101 @@
+"""identify.py enroll + search end to end on real CelebA photos (raw, unaligned)."""
+import csv
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from recognition.gallery import Gallery
+from tests.test_recognition_cli_fixtures import odd_photos, run_cli, tiny_model  # noqa: F401
+
+IDENTITIES = ("07201", "07202", "07203")
+
+
+def side_by_side(first, second, out):
+    """Two photos pasted next to each other, unscaled: one image with two faces."""
+    left, right = np.asarray(Image.open(first)), np.asarray(Image.open(second))
+    height = max(left.shape[0], right.shape[0])
+    canvas = np.zeros((height, left.shape[1] + right.shape[1], 3), np.uint8)
+    canvas[:left.shape[0], :left.shape[1]] = left
+    canvas[:right.shape[0], left.shape[1]:] = right
+    Image.fromarray(canvas).save(out, quality=98)
+    return out
+
+
+@pytest.fixture(scope="module")
+def people(data_dir, tmp_path_factory, odd_photos):
+    """Gallery folder (2 photos per identity, a broken file, an empty identity) and held-out photos."""
+    root = tmp_path_factory.mktemp("people")
+    held_out = {}
+    for name in IDENTITIES:
+        photos = sorted((data_dir / "celeba299" / name).glob("*.jpg"))
+        (root / name).mkdir()
+        for photo in photos[:2]:
+            shutil.copy(photo, root / name / photo.name)
+        held_out[name] = photos[-1]
+    shutil.copy(odd_photos[0], root / IDENTITIES[0] / "broken.jpg")
+    (root / "nobody").mkdir()
+    return root, held_out
+
+
+def test_enroll_then_search_writes_one_row_per_face_or_failure(people, tiny_model, odd_photos,
+                                                               tmp_path):
+    root, held_out = people
+    gallery_path = tmp_path / "gallery.npz"
+    enroll = run_cli("identify.py", "enroll", "--gallery", root, "--model", tiny_model,
+                     "--out", gallery_path, "--mode", "all")
+    assert enroll.returncode == 0, enroll.stderr
+    assert "broken.jpg: unreadable" in enroll.stderr and "identity nobody" in enroll.stderr
+    gallery = Gallery.load(gallery_path)
+    assert gallery.identities == list(IDENTITIES) and len(gallery) == 6
+    assert gallery.meta["flip"] == "concat" and gallery.meta["enroll_mode"] == "all"
+
+    # Queries: an enrolled photo, a held-out one, two faces in one photo, and two bad files.
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    enrolled_photo = shutil.copy(sorted((root / IDENTITIES[1]).glob("*.jpg"))[0], queries / "a.jpg")
+    shutil.copy(held_out[IDENTITIES[0]], queries / "b.jpg")
+    side_by_side(sorted((root / IDENTITIES[0]).glob("[!b]*.jpg"))[0],  # not broken.jpg
+                 sorted((root / IDENTITIES[2]).glob("*.jpg"))[0], queries / "c.jpg")
+    shutil.copy(odd_photos[0], queries / "d.jpg")
+    shutil.copy(odd_photos[1], queries / "e.jpg")
+    out_csv = tmp_path / "attendance.csv"
+    search = run_cli("identify.py", "search", queries, "--gallery", gallery_path,
+                     "--threshold", "0.999", "--top-k", "2", "--all-faces", "--index", "hnsw",
+                     "--csv", out_csv)
+    assert search.returncode == 0, search.stderr
+    rows = list(csv.DictReader(out_csv.open()))
+    by_photo = {}
+    for row in rows:
+        by_photo.setdefault(row["photo"].rsplit("/", 1)[-1], []).append(row)
+
+    exact = by_photo["a.jpg"][0]  # the very photo enrolled: cosine 1 with its own row
+    assert exact["status"] == "identified" and exact["identity"] == IDENTITIES[1]
+    assert float(exact["score"]) == pytest.approx(1.0, abs=1e-3)
+    held = by_photo["b.jpg"][0]   # another photo: below the strict threshold -> unknown
+    assert held["status"] == "unknown" and float(held["score"]) < 0.999
+    assert len(held["top_k"].split(";")) == 2
+    two_faces = by_photo["c.jpg"]
+    assert [row["face"] for row in two_faces] == ["0", "1"]
+    assert {row["top_k"].split(":")[0] for row in two_faces} == {IDENTITIES[0], IDENTITIES[2]}
+    assert by_photo["d.jpg"][0]["status"] == "unreadable"
+    assert by_photo["e.jpg"][0]["status"] == "no_face"
+    assert "no face detected" in by_photo["e.jpg"][0]["reason"]
+
+    # Nothing already produced is overwritten: both refusals come before any model loading.
+    before = (gallery_path.read_bytes(), out_csv.read_bytes())
+    again = run_cli("identify.py", "enroll", "--gallery", root, "--model", tiny_model,
+                    "--out", gallery_path)
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+    again = run_cli("identify.py", "search", queries, "--gallery", gallery_path,
+                    "--threshold", "0.5", "--csv", out_csv)
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+    assert (gallery_path.read_bytes(), out_csv.read_bytes()) == before
+
+
+def test_search_rejects_a_file_that_is_not_a_gallery(tmp_path):
+    np.savez(tmp_path / "other.npz", x=np.ones(2))
+    run = run_cli("identify.py", "search", "x.jpg", "--gallery", tmp_path / "other.npz",
+                  "--threshold", "0.5")
+    assert run.returncode == 2 and "other.npz: not a gallery" in run.stderr

@@ -1,0 +1,70 @@
+"""verify.py end to end on real LFW photos, against the evaluation's own alignment and scoring."""
+import json
+
+import numpy as np
+import pytest
+
+from tests.test_recognition_cli_fixtures import odd_photos, run_cli, tiny_model  # noqa: F401
+
+
+def eval_style_similarity(model_dir, photos):
+    """Score as eval_lfw.py would: align/ pipeline crops, verification embedding and protocol."""
+    from align.detector import FaceDetector
+    from align.image_io import load_rgb
+    from align.pipeline import DETECTED, align_image
+    from models import load_embedder
+    from verification import embedding, protocol
+
+    embedder = load_embedder(model_dir)
+    detector = FaceDetector()
+    crops = []
+    for photo in photos:
+        result = align_image(load_rgb(photo), detector, embedder.image_size)
+        assert result.status == DETECTED
+        crops.append(result.crop)
+    plain, flipped = embedding.embed_array(embedder, np.stack(crops), with_flip=True)
+    features = protocol.combine_flip(plain, flipped, "concat")
+    return float(protocol.pair_scores(features[:1], features[1:])[0])
+
+
+def test_verify_pair_matches_evaluation_score_and_fold_threshold(data_dir, tiny_model, tmp_path):
+    photos = [data_dir / "lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg",
+              data_dir / "lfw/Aaron_Peirsol/Aaron_Peirsol_0002.jpg"]
+    eval_json = tmp_path / "eval.json"
+    eval_json.write_text(json.dumps(dict(fold_thresholds=[0.2, 0.3, 0.4], flip="concat",
+                                         similarity="cosine", subtract_mean=False)))
+    run = run_cli("verify.py", *photos, "--model", tiny_model, "--threshold-from", eval_json,
+                  "--json")
+    assert run.returncode == 0, run.stderr
+    verdict = json.loads(run.stdout)
+    assert verdict["threshold"] == pytest.approx(0.3)
+    assert verdict["same"] == (verdict["similarity"] >= 0.3)
+    assert verdict["similarity"] == pytest.approx(eval_style_similarity(tiny_model, photos),
+                                                  abs=1e-4)
+    for photo in verdict["photos"]:
+        assert photo["error"] is None and photo["faces"][0]["status"] == "ok"
+        assert photo["faces"][0]["quality"]["eye_distance"] > 20  # 250 px LFW photos
+
+
+def test_verify_refuses_with_per_file_reasons(data_dir, tiny_model, odd_photos):
+    broken, no_face = odd_photos
+    run = run_cli("verify.py", broken, no_face, "--model", tiny_model, "--threshold", "0.3")
+    assert run.returncode == 3, run.stderr
+    refusal = run.stdout.strip().splitlines()[-1]
+    assert refusal.startswith("refused:")
+    assert f"{broken}: unreadable" in refusal and f"{no_face}: no face detected" in refusal
+
+
+def test_verify_reports_the_quality_gate_reason(data_dir, tiny_model, odd_photos):
+    photo = data_dir / "lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg"
+    # An eye distance limit no LFW face meets: the gate must refuse and say why.
+    run = run_cli("verify.py", photo, photo, "--model", tiny_model, "--threshold", "0.3",
+                  "--min-eye-distance", "500", "--min-sharpness", "off")
+    assert run.returncode == 3, run.stderr
+    assert "rejected by the quality gate (eye distance" in run.stdout
+    assert "blur" not in run.stdout  # a check switched off is not applied
+
+
+def test_verify_needs_a_threshold_source(tiny_model):
+    run = run_cli("verify.py", "a.jpg", "b.jpg", "--model", tiny_model)
+    assert run.returncode == 2 and "--threshold" in run.stderr
