@@ -21,7 +21,7 @@ def semi_hard_negatives(distances: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Ten
     big = tf.reduce_max(distances) + 1.0
     # d_an[a, p, n] = d(a, n), masked to negatives of a.
     d_an = tf.where(negative[:, None, :], distances[:, None, :], big)
-    farther = d_an > distances[:, :, None]
+    farther = tf.logical_and(negative[:, None, :], d_an > distances[:, :, None])
     semi_hard = tf.argmin(tf.where(farther, d_an, big), axis=-1, output_type=tf.int32)
     hardest = tf.argmin(d_an, axis=-1, output_type=tf.int32)
     chosen = tf.where(tf.reduce_any(farther, axis=-1), semi_hard, hardest)
@@ -61,7 +61,7 @@ def distance_weighted_probabilities(distances: tf.Tensor, labels: tf.Tensor, emb
     d = tf.clip_by_value(distances, cutoff, nonzero_loss_cutoff)
     log_weights = (2.0 - n) * tf.math.log(d) - (n - 3.0) / 2.0 * tf.math.log(1.0 - 0.25 * d * d)
     allowed = tf.logical_and(negative, distances < nonzero_loss_cutoff)
-    log_weights = tf.where(allowed, log_weights, tf.fill(tf.shape(log_weights), -1e30))
+    log_weights = tf.where(allowed, log_weights, tf.fill(tf.shape(log_weights), tf.constant(-1e30, log_weights.dtype)))
     weights = tf.exp(log_weights - tf.reduce_max(log_weights, axis=-1, keepdims=True))
     weights = tf.where(allowed, weights, tf.zeros_like(weights))
     uniform = tf.cast(negative, distances.dtype)

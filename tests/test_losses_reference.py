@@ -149,7 +149,7 @@ def margin_loss(x, labels, negative_index, alpha, beta_of_anchor, nu=0.0) -> flo
             pos = max(0.0, alpha + d[a, p] - beta)
             neg = max(0.0, alpha - (d[a, n] - beta))
             total += pos + neg
-            active += (pos > 0) + (neg > 0)
+            active += int(pos > 0) + int(neg > 0)  # int: numpy bools add as logical or
             beta_sum += beta
     return (total + nu * beta_sum) / max(active, 1)
 
