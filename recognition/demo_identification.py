@@ -1,0 +1,119 @@
+"""Must-show for identification on real raw photos: enroll CelebA identities, search held-out ones.
+
+    python -m recognition.demo_identification --model runs/<name>/export --threshold-from eval.json
+
+Identities with at least --min-photos photos are shuffled (--seed); the first --num-known are
+enrolled from their first --enroll-photos photos and probed with the next --probe-photos; the
+next --num-unknown identities are never enrolled and probe the "unknown" decision. Reports
+closed-set top-1 accuracy, the open-set identification rate (correct and above threshold) and
+the rejection rate of unknown identities, over probes that yielded a usable face.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from common.paths import require_data
+from recognition import cli
+from recognition.enroll import enroll
+from recognition.gallery import IdentitySearcher
+from recognition.photos import list_images
+from recognition.thresholds import resolve_threshold
+
+
+def split_identities(root: Path, min_photos: int, num_known: int, num_unknown: int,
+                     enroll_photos: int, probe_photos: int, seed: int):
+    """({identity: enrolment photos}, {identity: probe photos}, {identity: unknown probes})."""
+    rng = random.Random(seed)
+    folders = {d.name: list_images([d]) for d in sorted(root.iterdir()) if d.is_dir()}
+    eligible = sorted(name for name, photos in folders.items() if len(photos) >= min_photos)
+    if len(eligible) < num_known + num_unknown:
+        raise ValueError(f"{root}: {len(eligible)} identities with >= {min_photos} photos, "
+                         f"{num_known} known + {num_unknown} unknown requested")
+    rng.shuffle(eligible)
+    enrolment, probes, unknown = {}, {}, {}
+    for name in eligible[:num_known]:
+        photos = rng.sample(folders[name], len(folders[name]))
+        enrolment[name] = photos[:enroll_photos]  # a fixed split: a failed enrolment photo is
+        probes[name] = photos[enroll_photos:enroll_photos + probe_photos]  # never replaced by a probe
+    for name in eligible[num_known:num_known + num_unknown]:
+        unknown[name] = rng.sample(folders[name], len(folders[name]))[:probe_photos]
+    return enrolment, probes, unknown
+
+
+def top1(embedder, searcher, photos_by_identity):
+    """[(true identity, predicted identity, score)] for probes with a usable face; failure count."""
+    outcomes, failures = [], 0
+    for name, photos in photos_by_identity.items():
+        for photo in photos:
+            result = embedder.process(photo)
+            if result.problem():
+                failures += 1
+                continue
+            match = searcher.search([result.usable[0].feature], k=1)[0][0]
+            outcomes.append((name, match.identity, match.score))
+    return outcomes, failures
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    cli.add_model_arguments(parser)
+    cli.add_threshold_arguments(parser)
+    cli.add_face_arguments(parser)
+    parser.add_argument("--data-root", help="data root holding celeba299/")
+    parser.add_argument("--min-photos", type=int, default=10)
+    parser.add_argument("--num-known", type=int, default=100)
+    parser.add_argument("--num-unknown", type=int, default=50)
+    parser.add_argument("--enroll-photos", type=int, default=5)
+    parser.add_argument("--probe-photos", type=int, default=3)
+    parser.add_argument("--mode", choices=("mean", "all"), default="mean")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args(argv)
+    threshold = resolve_threshold(args.threshold, args.threshold_from, args.flip)
+    if args.json and args.json.exists():
+        parser.error(f"{args.json} exists: choose another --json")
+
+    started = time.time()
+    enrolment, probes, unknown = split_identities(
+        require_data("celeba299", args.data_root), args.min_photos, args.num_known,
+        args.num_unknown, args.enroll_photos, args.probe_photos, args.seed)
+    embedder = cli.photo_embedder(args, args.model)
+    gallery = enroll(enrolment, embedder, args.mode, meta=dict(model=args.model),
+                     log=lambda message: print(message, file=sys.stderr))
+    searcher = IdentitySearcher(gallery)
+    known, known_failures = top1(embedder, searcher, probes)
+    strangers, stranger_failures = top1(embedder, searcher, unknown)
+
+    correct = np.array([truth == predicted for truth, predicted, _ in known])
+    accepted = np.array([score >= threshold for _, _, score in known])
+    rejected_strangers = np.array([score < threshold for _, _, score in strangers])
+    numbers = dict(
+        model=args.model, threshold=threshold, flip=args.flip, enroll_mode=args.mode,
+        seed=args.seed, enrolled_identities=len(gallery.identities),
+        enrolled_photos=len(gallery.sources) if args.mode == "all"
+        else sum(s.count("|") + 1 for s in gallery.sources),
+        known_probes=len(known), known_probe_failures=known_failures,
+        top1_accuracy=float(correct.mean()) if len(known) else None,
+        open_set_identification_rate=float((correct & accepted).mean()) if len(known) else None,
+        unknown_probes=len(strangers), unknown_probe_failures=stranger_failures,
+        unknown_rejection_rate=float(rejected_strangers.mean()) if len(strangers) else None,
+        seconds=round(time.time() - started, 1))
+    for key, value in numbers.items():
+        print(f"{key}: {value}")
+    if args.json:
+        args.json.write_text(json.dumps(numbers, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
