@@ -37,7 +37,11 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as error:
         parser.error(str(error))
 
-    embedder = cli.photo_embedder(args, args.model)
+    try:
+        embedder = cli.photo_embedder(args, args.model)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     results = [embedder.process(photo) for photo in args.photos]
     verdict = verify_photos(*results, threshold)
     if args.json:

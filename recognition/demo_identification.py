@@ -43,8 +43,9 @@ def split_identities(root: Path, min_photos: int, num_known: int, num_unknown: i
     enrolment, probes, unknown = {}, {}, {}
     for name in eligible[:num_known]:
         photos = rng.sample(folders[name], len(folders[name]))
-        enrolment[name] = photos[:enroll_photos]  # a fixed split: a failed enrolment photo is
-        probes[name] = photos[enroll_photos:enroll_photos + probe_photos]  # never replaced by a probe
+        # A fixed split: a failed enrolment photo is never replaced by one of the probes.
+        enrolment[name] = photos[:enroll_photos]
+        probes[name] = photos[enroll_photos:enroll_photos + probe_photos]
     for name in eligible[num_known:num_known + num_unknown]:
         unknown[name] = rng.sample(folders[name], len(folders[name]))[:probe_photos]
     return enrolment, probes, unknown
@@ -116,4 +117,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (OSError, ValueError) as error:
+        sys.exit(f"error: {error}")

@@ -39,7 +39,8 @@ def enroll(photos_by_identity: dict[str, list[Path]], embedder: PhotoEmbedder, m
             result = embedder.process(photo)
             problem = result.problem()
             if problem is None and len(result.usable) > 1:
-                problem = f"{photo}: {len(result.usable)} usable faces, cannot tell which is {identity}"
+                problem = (f"{photo}: {len(result.usable)} usable faces, "
+                           f"cannot tell which is {identity}")
             if problem:
                 log(f"skipped: {problem}")
                 continue

@@ -44,7 +44,7 @@ class Gallery:
     @classmethod
     def from_enrolled(cls, enrolled: dict[str, list[tuple[str, np.ndarray]]], mode: str,
                       meta: dict | None = None) -> "Gallery":
-        """Build from {identity: [(photo, embedding), ...]}; identities without photos are left out."""
+        """Build from {identity: [(photo, embedding), ...]}; photo-less identities are left out."""
         if mode not in ENROLL_MODES:
             raise ValueError(f"enroll mode {mode!r}: expected one of {ENROLL_MODES}")
         identities = sorted(name for name, photos in enrolled.items() if photos)
@@ -87,7 +87,8 @@ class Gallery:
         except FileNotFoundError:
             raise FileNotFoundError(f"{path}: gallery file not found") from None
         except (KeyError, ValueError, OSError) as error:
-            raise ValueError(f"{path}: not a gallery written by identify.py enroll ({error})") from None
+            raise ValueError(f"{path}: not a gallery written by identify.py enroll "
+                             f"({error})") from None
 
 
 @dataclass(frozen=True)

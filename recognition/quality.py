@@ -96,7 +96,7 @@ def sharpness(crop_rgb: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class QualityGate:
-    """Measures faces against `thresholds`; `action` says whether failures are dropped or flagged."""
+    """Measures faces against `thresholds`; `action`: drop failing faces or only flag them."""
 
     thresholds: QualityThresholds = QualityThresholds()
     action: str = "reject"

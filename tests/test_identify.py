@@ -25,7 +25,7 @@ def side_by_side(first, second, out):
 
 @pytest.fixture(scope="module")
 def people(data_dir, tmp_path_factory, odd_photos):
-    """Gallery folder (2 photos per identity, a broken file, an empty identity) and held-out photos."""
+    """Gallery folder (2 photos per identity, a broken file, an empty identity), held-out photos."""
     root = tmp_path_factory.mktemp("people")
     held_out = {}
     for name in IDENTITIES:

@@ -1,4 +1,4 @@
-"""Quality gate: pose from landmarks against hand-worked geometry, blur against a NumPy Laplacian."""
+"""Quality gate: pose from landmarks vs hand-worked geometry, blur vs a NumPy Laplacian."""
 import math
 from dataclasses import dataclass
 
