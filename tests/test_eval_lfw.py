@@ -1,0 +1,130 @@
+"""eval_lfw.py end to end through the command line (subprocess), on small synthetic inputs."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from verification.pairs import parse_pairs
+from verification.protocol import combine_flip, evaluate_pairs
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, cwd=REPO):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, str(REPO / "eval_lfw.py"), *map(str, args)],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def make_problem(tmp_path, folds=3, per_class=20, image_size=None, dim=8, seed=0):
+    """Pairs file, embeddings .npz (noisy identity vectors) and optionally an image folder."""
+    rng = np.random.default_rng(seed)
+    lines, person = [f"{folds} {per_class}"], 0
+    for _ in range(folds):
+        for _ in range(per_class):
+            lines.append(f"P{person} 1 2")
+            person += 1
+        for _ in range(per_class):
+            lines.append(f"P{person} 1 P{person + 1} 1")
+            person += 2
+    pairs_path = tmp_path / "pairs.txt"
+    pairs_path.write_text("\n".join(lines) + "\n")
+    stems = parse_pairs(pairs_path).unique_stems()
+    identity = {p: rng.normal(size=dim) for p in {s.split("/")[0] for s in stems}}
+    embeddings = np.array([identity[s.split("/")[0]] + 0.9 * rng.normal(size=dim) for s in stems])
+    flipped = embeddings + 0.3 * rng.normal(size=embeddings.shape)
+    npz = tmp_path / "emb.npz"
+    np.savez(npz, paths=np.array([s + ".jpg" for s in stems]), embeddings=embeddings,
+             embeddings_flip=flipped)
+    images = None
+    if image_size:
+        images = tmp_path / "aligned"
+        for s in stems:
+            (images / s).parent.mkdir(parents=True, exist_ok=True)
+            pixels = rng.integers(0, 256, size=(*image_size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(images / f"{s}.jpg")
+    return pairs_path, npz, images
+
+
+def test_npz_route_matches_in_process_protocol(tmp_path):
+    pairs_path, npz, images = make_problem(tmp_path, image_size=(16, 12))
+    out = tmp_path / "out"
+    result = run_cli("--embeddings", npz, "--pairs", pairs_path, "--lfw-dir", images,
+                     "--flip", "sum", "--subtract-mean", "--json", tmp_path / "r.json",
+                     "--out-dir", out)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "r.json").read_text())
+    for key in ("accuracy_mean", "accuracy_std", "val_mean", "val_std", "far_mean", "auc", "eer",
+                "fold_accuracies", "fold_thresholds"):
+        assert key in summary
+    pairs = parse_pairs(pairs_path)
+    data = np.load(npz)
+    features = combine_flip(data["embeddings"], data["embeddings_flip"], "sum")
+    row = {p[:-4]: i for i, p in enumerate(data["paths"])}
+    expected = evaluate_pairs(features[[row[s] for s in pairs.left]],
+                              features[[row[s] for s in pairs.right]], pairs.is_same,
+                              pairs.fold_ids, subtract_mean=True).to_dict()
+    assert summary["fold_accuracies"] == pytest.approx(expected["fold_accuracies"])
+    assert summary["auc"] == pytest.approx(expected["auc"])
+    assert 0.6 < summary["accuracy_mean"] < 1.0 and len(summary["fold_thresholds"]) == 3
+    assert "accuracy" in result.stdout and "+-" in result.stdout
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["hardest_errors_pairs_sum_cosine_meansub.png", "roc_pairs_sum_cosine_meansub.png"]
+    assert all((out / name).stat().st_size > 5000 for name in pngs)
+
+
+def test_malformed_pairs_line_is_one_clear_error(tmp_path):
+    pairs_path, npz, _ = make_problem(tmp_path)
+    lines = pairs_path.read_text().splitlines()
+    lines[5] = "P4 1"  # a same-person line missing its second image number
+    pairs_path.write_text("\n".join(lines) + "\n")
+    result = run_cli("--embeddings", npz, "--pairs", pairs_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert f"{pairs_path}:6: expected a same-person pair" in result.stderr
+
+
+def test_missing_embedding_and_missing_flip_are_clear_errors(tmp_path):
+    pairs_path, npz, _ = make_problem(tmp_path)
+    data = dict(np.load(npz))
+    np.savez(tmp_path / "short.npz", paths=data["paths"][1:], embeddings=data["embeddings"][1:])
+    result = run_cli("--embeddings", tmp_path / "short.npz", "--pairs", pairs_path,
+                     "--flip", "none")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "short.npz: no embedding for 1 images, first 'P0/P0_0001'" in result.stderr
+    result = run_cli("--embeddings", tmp_path / "short.npz", "--pairs", pairs_path)
+    assert result.returncode != 0 and "needs 'embeddings_flip'" in result.stderr
+
+
+def test_missing_image_names_pairs_line(tmp_path):
+    pairs_path, npz, images = make_problem(tmp_path, image_size=(8, 6))
+    (images / "P3" / "P3_0002.jpg").unlink()
+    result = run_cli("--embeddings", npz, "--pairs", pairs_path, "--lfw-dir", images)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"{pairs_path}:5: image P3/P3_0002" in result.stderr
+
+
+def test_untrained_registry_model_caches_embeddings_and_logs_tensorboard(tmp_path):
+    pairs_path, _, images = make_problem(tmp_path, folds=2, per_class=4, image_size=(112, 96))
+    common = ["--model", "resface20", "--width", "0.0625", "--embedding-size", "16",
+              "--lfw-dir", images, "--pairs", pairs_path, "--out-dir", tmp_path / "out",
+              "--batch-size", "8", "--json", tmp_path / "r.json"]
+    first = run_cli(*common, "--run-dir", tmp_path / "run", "--step", "7")
+    assert first.returncode == 0, first.stderr
+    assert "cached embeddings in" in first.stdout
+    cache = list((tmp_path / "out").glob("lfw_embeddings_*.npz"))
+    assert len(cache) == 1
+    assert np.load(cache[0])["embeddings"].shape == (32, 16)
+    assert list((tmp_path / "run" / "eval").glob("events.out.tfevents.*"))
+    second = run_cli(*common)
+    assert second.returncode == 0, second.stderr
+    assert "reusing cached embeddings" in second.stdout
+    table = lambda out: out.split("LFW ")[1].split("ROC curve")[0]
+    assert table(first.stdout) == table(second.stdout)
