@@ -114,3 +114,12 @@ def test_decide_unknown_below_threshold_and_same_at_threshold():
     assert decide(matches, 0.40) == "amy"   # same rule as eval: accept when score >= threshold
     assert decide(matches, 0.41) == UNKNOWN
     assert decide([], 0.0) == UNKNOWN
+
+
+def test_missing_faiss_gives_a_clear_error(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "faiss", None)  # makes `import faiss` raise ImportError
+    with pytest.raises(ImportError, match="pip install faiss-cpu.*--index brute"):
+        HnswIndex(np.eye(4))
+    assert len(BruteForceIndex(np.eye(4))) == 4  # the default index needs no faiss
