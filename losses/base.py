@@ -45,6 +45,12 @@ class LossLayer(keras.layers.Layer):
     needs_pk_batches: bool = False
     hparam_names: tuple[str, ...] = ()
 
+    def __init__(self, **kwargs):
+        # Losses compute in float32 even under a mixed_float16 global policy: the norm floors and
+        # large-scale logits are not representable in float16. Pass dtype="float64" for checks.
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+
     def call(self, embeddings, labels, step=None, training=True):
         embeddings = tf.convert_to_tensor(embeddings, dtype=self.compute_dtype)
         labels = tf.reshape(tf.cast(labels, tf.int32), [-1])

@@ -25,7 +25,9 @@ class CenterLoss(SoftmaxLoss):
         self.center_weight = float(center_weight)
         self.alpha = float(alpha)
         self.centers = self.add_weight(shape=(self.num_classes, self.embedding_size),
-                                       initializer="zeros", trainable=False, name="centers")
+                                       initializer="zeros", trainable=False, name="centers",
+                                       # Under a multi-replica strategy, average the replicas' updates.
+                                       aggregation="mean")
 
     def compute(self, embeddings, labels, step, training):
         logits = self.logits_of(embeddings)

@@ -59,3 +59,14 @@ def test_missing_sizes_are_reported():
         losses.build("softmax", embedding_size=4)
     with pytest.raises(ValueError, match="needs embedding_size"):
         losses.build("margin")
+
+
+def test_losses_compute_in_float32_under_a_mixed_precision_policy():
+    import keras
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        layer = losses.build("arcface", num_classes=3, embedding_size=4)
+        out = layer(np.zeros((2, 4), np.float16), np.array([0, 1]))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert out["loss"].dtype == "float32" and np.isfinite(float(out["loss"]))
