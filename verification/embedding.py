@@ -43,20 +43,25 @@ def load_images(paths: Sequence[str | os.PathLike], image_size: tuple[int, int],
     return np.concatenate(batches) if batches else np.zeros((0, *image_size, 3), np.uint8)
 
 
+def with_mirrors(images: tf.Tensor) -> tf.Tensor:
+    """float32 batch [2B, H, W, 3]: the B images followed by their horizontal mirrors."""
+    images = tf.cast(images, tf.float32)
+    return tf.concat([images, tf.reverse(images, axis=[2])], axis=0)
+
+
 def embed_batches(embed_fn: EmbedFn, batches: Iterable, with_flip: bool, total: int | None = None,
                   progress: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """Embed uint8 or float batches; returns (embeddings, mirror-image embeddings or None)."""
+    """Embed model-ready float32 batches; with `with_flip` each batch holds B images followed by
+    their B mirrors (see `with_mirrors`). Returns (embeddings, mirror embeddings or None)."""
     plain, mirrored = [], []
     with tqdm(total=total, unit="img", desc="embedding", disable=not progress) as bar:
-        for batch in batches:
-            images = tf.cast(batch, tf.float32)
-            size = int(images.shape[0])
-            if with_flip:
-                images = tf.concat([images, tf.reverse(images, axis=[2])], axis=0)
+        for images in batches:
+            rows = int(images.shape[0])
             output = np.asarray(embed_fn(images), dtype=np.float32)
-            if output.ndim != 2 or output.shape[0] != images.shape[0]:
+            if output.ndim != 2 or output.shape[0] != rows:
                 raise ValueError(f"embed_fn returned shape {output.shape} for a batch of "
-                                 f"{images.shape[0]} images; expected [batch, embedding]")
+                                 f"{rows} images; expected [batch, embedding]")
+            size = rows // 2 if with_flip else rows
             plain.append(output[:size])
             mirrored.append(output[size:])
             bar.update(size)
@@ -68,17 +73,24 @@ def embed_batches(embed_fn: EmbedFn, batches: Iterable, with_flip: bool, total: 
 def embed_paths(embed_fn: EmbedFn, paths: Sequence[str | os.PathLike],
                 image_size: tuple[int, int], batch_size: int = 64, with_flip: bool = True,
                 progress: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """Embed image files in order (parallel decode overlapping the model); see embed_batches."""
-    return embed_batches(embed_fn, image_dataset(paths, image_size, batch_size), with_flip,
-                         total=len(paths), progress=progress)
+    """Embed image files in order; decoding, float conversion and mirroring run inside tf.data,
+    in parallel with and prefetched ahead of the model. See embed_batches."""
+    prepare = with_mirrors if with_flip else (lambda images: tf.cast(images, tf.float32))
+    batches = image_dataset(paths, image_size, batch_size).map(
+        prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return embed_batches(embed_fn, batches, with_flip, total=len(paths), progress=progress)
 
 
 def embed_array(embed_fn: EmbedFn, images: np.ndarray, batch_size: int = 64,
                 with_flip: bool = True, progress: bool = False
                 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Embed an in-memory uint8 image array [N, H, W, 3] in batches; see embed_batches."""
-    batches = (images[i:i + batch_size] for i in range(0, len(images), batch_size))
-    return embed_batches(embed_fn, batches, with_flip, total=len(images), progress=progress)
+    def batches():
+        for start in range(0, len(images), batch_size):
+            chunk = images[start:start + batch_size].astype(np.float32)
+            yield np.concatenate([chunk, chunk[:, :, ::-1]]) if with_flip else chunk
+
+    return embed_batches(embed_fn, batches(), with_flip, total=len(images), progress=progress)
 
 
 def compiled_embed_fn(model: keras.Model, image_size: tuple[int, int]) -> EmbedFn:
