@@ -15,19 +15,31 @@ import tensorflow as tf
 
 from losses.base import ClassificationHead, l2_normalize, safe_norm, sparse_cross_entropy
 
-# cos is clipped to [-1 + COS_EPSILON, 1 - COS_EPSILON] wherever it feeds acos or sqrt(1 - cos^2):
-# the derivative of both is infinite at +-1.
+# The derivatives of acos and of sqrt(1 - cos^2) are infinite at cos = +-1. Both helpers return
+# exact values but floor 1 - cos^2 at COS_EPSILON inside their gradients, so gradients stay finite.
 COS_EPSILON = 1e-7
 
 
+@tf.custom_gradient
 def sin_from_cos(cos: tf.Tensor) -> tf.Tensor:
-    """sin(theta) for theta in [0, pi], with 1 - cos^2 floored so the gradient stays finite."""
-    return tf.sqrt(tf.clip_by_value(1.0 - tf.square(cos), COS_EPSILON, 1.0))
+    """sin(theta) = sqrt(1 - cos^2) for theta in [0, pi], with a bounded gradient."""
+    one_minus_square = tf.maximum(1.0 - tf.square(cos), 0.0)
+
+    def gradient(upstream):
+        return upstream * -cos * tf.math.rsqrt(tf.maximum(one_minus_square, COS_EPSILON))
+
+    return tf.sqrt(one_minus_square), gradient
 
 
+@tf.custom_gradient
 def angle_from_cos(cos: tf.Tensor) -> tf.Tensor:
-    """theta = acos(cos) with cos clipped off +-1 (acos' is infinite there)."""
-    return tf.acos(tf.clip_by_value(cos, -1.0 + COS_EPSILON, 1.0 - COS_EPSILON))
+    """theta = acos(cos) in [0, pi], with a bounded gradient."""
+    clipped = tf.clip_by_value(cos, -1.0, 1.0)
+
+    def gradient(upstream):
+        return upstream * -tf.math.rsqrt(tf.maximum(1.0 - tf.square(clipped), COS_EPSILON))
+
+    return tf.acos(clipped), gradient
 
 
 class MarginSoftmax(ClassificationHead):

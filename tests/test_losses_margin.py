@@ -92,3 +92,14 @@ def test_config_round_trip_keeps_hyperparameters():
     layer = CombinedMargin(num_classes=3, embedding_size=4, scale=32.0, m1=0.9, m2=0.4, m3=0.15)
     clone = CombinedMargin.from_config(layer.get_config())
     assert (clone.m1, clone.m2, clone.m3, float(clone.scale)) == (0.9, 0.4, 0.15, 32.0)
+
+
+def test_target_logits_are_exact_at_cos_plus_minus_one():
+    """The gradient guards must not bend the values at the ends of the curve."""
+    cos = tf.constant([1.0, -1.0], tf.float64)
+    arc = ArcFace(num_classes=2, embedding_size=2, margin=0.5, dtype="float64")
+    combined = CombinedMargin(num_classes=2, embedding_size=2, dtype="float64")
+    np.testing.assert_allclose(arc.target_logit(cos), [math.cos(0.5), -1 - 0.5 * math.sin(0.5)],
+                               atol=1e-12)
+    np.testing.assert_allclose(combined.target_logit(cos),
+                               [math.cos(0.3) - 0.2, math.cos(math.pi + 0.3) - 0.2], atol=1e-12)
