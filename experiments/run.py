@@ -1,0 +1,94 @@
+"""Run a set of the article's experiments and regenerate its results table and curves.
+
+    python experiments/run.py SET [--scale cpu|full] [--only ROW ...] [--report-only] [--dry-run]
+
+SET is a file stem of experiments/sets/ (optimizer_bn, margin, metric, backbones). Each row of a
+set is one config, experiments/configs/<SET>/<scale>_<row>.yaml, trained by train.py into
+runs/<scale>/<SET>/<row>/ and evaluated on LFW View 2 by eval_lfw.py. Finished rows are not
+retrained (train.py leaves a run with DONE.json alone) and interrupted rows resume, so rerunning
+the command after a stop only does what is left. The table and the figure in
+experiments/results/ are rebuilt from the run directories every time.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common.paths import REPO_ROOT, RUNS_DIR, data_root  # noqa: E402
+from experiments.results_table import RowResult, collect_row, write_curves, write_table  # noqa: E402
+from experiments.experiment_sets import ExperimentSet, load_set, set_names  # noqa: E402
+
+RESULTS_DIR = REPO_ROOT / "experiments" / "results"
+
+
+def row_commands(exp_set: ExperimentSet, row_name: str, scale: str, data: Path) -> tuple[list, list]:
+    """The train.py and eval_lfw.py command lines of one row (relative paths, as a user types them)."""
+    config = exp_set.config_path(row_name, scale).relative_to(REPO_ROOT)
+    run_dir = exp_set.run_dir(row_name, scale).relative_to(REPO_ROOT)
+    train = ["python", "train.py", "--config", str(config), "--set", f"run_dir={run_dir}"]
+    lfw_dir = exp_set.lfw_dir(row_name, scale)
+    evaluate = ["python", "eval_lfw.py", "--model", str(run_dir), "--lfw-dir", str(lfw_dir),
+                "--pairs", str(data / "lfw_pairs.txt"), "--json", str(run_dir / "eval" / "lfw_view2.json")]
+    return train, evaluate
+
+
+def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, dry_run: bool) -> None:
+    train, evaluate = row_commands(exp_set, row_name, scale, data)
+    if "--data-root" not in train:
+        train += ["--data-root", str(data)]
+    for command in (train, evaluate):
+        print("$ " + shlex.join(command), flush=True)
+        if dry_run:
+            continue
+        if command is evaluate and (REPO_ROOT / command[command.index("--json") + 1]).exists():
+            print("  (evaluation already done)")
+            continue
+        result = subprocess.run(command, cwd=REPO_ROOT)
+        if result.returncode != 0:
+            # A diverged row (e.g. ArcFace used directly) is a result, not a reason to stop the set.
+            print(f"  row {row_name!r} stopped with exit code {result.returncode}; recorded, continuing")
+            return
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("set", choices=set_names(), help="experiment set (a file of experiments/sets/)")
+    parser.add_argument("--scale", choices=("cpu", "full"), default="cpu")
+    parser.add_argument("--only", nargs="+", metavar="ROW", help="run only these rows (the table keeps all)")
+    parser.add_argument("--report-only", action="store_true", help="rebuild table and figure, train nothing")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    parser.add_argument("--data-root", help="data root (default $FACEREC_DATA or ../shared/data)")
+    args = parser.parse_args(argv)
+
+    exp_set = load_set(args.set)
+    data = data_root(args.data_root)
+    rows = exp_set.row_names()
+    unknown = sorted(set(args.only or ()) - set(rows))
+    if unknown:
+        parser.error(f"unknown row(s) {unknown} in set {args.set!r}; rows: {rows}")
+    if not args.report_only:
+        for row_name in args.only or rows:
+            print(f"== {args.set} / {row_name} ({args.scale})", flush=True)
+            run_row(exp_set, row_name, args.scale, data, args.dry_run)
+    if args.dry_run:
+        return 0
+
+    results: list[RowResult] = []
+    for row in exp_set.rows:
+        train, evaluate = row_commands(exp_set, row.name, args.scale, data)
+        results.append(collect_row(row, exp_set.run_dir(row.name, args.scale), train, evaluate))
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stem = f"{args.set}_{args.scale}"
+    table = write_table(exp_set, args.scale, results, RESULTS_DIR / f"{stem}.md", f"{stem}_curves.png")
+    write_curves(results, RESULTS_DIR / f"{stem}_curves.png", exp_set.title)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
