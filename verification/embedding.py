@@ -7,6 +7,8 @@ of 2B), so flip modes cost one model call per batch.
 from __future__ import annotations
 
 import os
+import re
+from contextlib import contextmanager
 from typing import Callable, Iterable, Sequence
 
 import keras
@@ -26,6 +28,16 @@ def _decode(path: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
     return image
 
 
+@contextmanager
+def decode_errors_as_value_errors():
+    """Turn a tf.data decode/size failure into a one-line ValueError naming the file."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as error:
+        found = re.search(r"\[(image has the wrong size[^\]]*)\]", error.message)
+        raise ValueError(found.group(1) if found else error.message.splitlines()[0]) from None
+
+
 def image_dataset(paths: Sequence[str | os.PathLike], image_size: tuple[int, int],
                   batch_size: int) -> tf.data.Dataset:
     """uint8 batches [B, H, W, 3] of `paths` in order, decoded in parallel and prefetched."""
@@ -39,7 +51,8 @@ def image_dataset(paths: Sequence[str | os.PathLike], image_size: tuple[int, int
 def load_images(paths: Sequence[str | os.PathLike], image_size: tuple[int, int],
                 batch_size: int = 256) -> np.ndarray:
     """All `paths` decoded into one uint8 array [N, H, W, 3] (kept in memory by the caller)."""
-    batches = [b.numpy() for b in image_dataset(paths, image_size, batch_size)]
+    with decode_errors_as_value_errors():
+        batches = [b.numpy() for b in image_dataset(paths, image_size, batch_size)]
     return np.concatenate(batches) if batches else np.zeros((0, *image_size, 3), np.uint8)
 
 
@@ -54,7 +67,8 @@ def embed_batches(embed_fn: EmbedFn, batches: Iterable, with_flip: bool, total: 
     """Embed model-ready float32 batches; with `with_flip` each batch holds B images followed by
     their B mirrors (see `with_mirrors`). Returns (embeddings, mirror embeddings or None)."""
     plain, mirrored = [], []
-    with tqdm(total=total, unit="img", desc="embedding", disable=not progress) as bar:
+    with tqdm(total=total, unit="img", desc="embedding", disable=not progress) as bar, \
+            decode_errors_as_value_errors():
         for images in batches:
             rows = int(images.shape[0])
             output = np.asarray(embed_fn(images), dtype=np.float32)
