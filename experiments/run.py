@@ -12,6 +12,7 @@ experiments/results/ are rebuilt from the run directories every time.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import subprocess
 import sys
@@ -32,15 +33,15 @@ def row_commands(exp_set: ExperimentSet, row_name: str, scale: str, data: Path) 
     run_dir = exp_set.run_dir(row_name, scale).relative_to(REPO_ROOT)
     train = ["python", "train.py", "--config", str(config), "--set", f"run_dir={run_dir}"]
     lfw_dir = exp_set.lfw_dir(row_name, scale)
+    pairs = os.path.relpath(data / "lfw_pairs.txt", REPO_ROOT)
     evaluate = ["python", "eval_lfw.py", "--model", str(run_dir), "--lfw-dir", str(lfw_dir),
-                "--pairs", str(data / "lfw_pairs.txt"), "--json", str(run_dir / "eval" / "lfw_view2.json")]
+                "--pairs", pairs, "--json", str(run_dir / "eval" / "lfw_view2.json")]
     return train, evaluate
 
 
 def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, dry_run: bool) -> None:
     train, evaluate = row_commands(exp_set, row_name, scale, data)
-    if "--data-root" not in train:
-        train += ["--data-root", str(data)]
+    train += ["--data-root", os.path.relpath(data, REPO_ROOT)]
     for command in (train, evaluate):
         print("$ " + shlex.join(command), flush=True)
         if dry_run:
