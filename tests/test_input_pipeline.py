@@ -1,0 +1,137 @@
+"""Input pipeline on real images: file list, decoding, bad files, P x K batches, TFRecords."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from common.paths import REPO_ROOT
+from input_pipeline.datasets import pk_dataset, pk_index_batches, single_image_dataset
+from input_pipeline.decode import decode_contents
+from input_pipeline.file_list import scan_identity_folders
+from input_pipeline.tfrecords import read_identities, tfrecord_dataset
+from tests.test_train_support import standin_train_dir  # noqa: F401  (fixture)
+
+SIZE = (112, 96)
+
+
+@pytest.fixture()
+def train_dir(standin_train_dir, tmp_path):  # noqa: F811
+    """A writable copy of the stand-in folders (tests add bad files to it)."""
+    return shutil.copytree(standin_train_dir, tmp_path / "train")
+
+
+def identity(root, index: int):
+    return sorted(p for p in root.iterdir() if p.is_dir())[index]
+
+
+def test_file_list_labels_sorted_identities_and_min_images(train_dir, tmp_path):
+    (train_dir / "zz_single").mkdir()
+    shutil.copy(next((identity(train_dir, 0)).glob("*.png")), train_dir / "zz_single" / "a.png")
+    (identity(train_dir, 0) / "notes.txt").write_text("not an image")
+    file_list = scan_identity_folders(train_dir, min_images=2)
+    assert file_list.identities == sorted(p.name for p in train_dir.iterdir() if p.name != "zz_single")
+    assert len(file_list.paths) == 4 * 6 and np.all(np.diff(file_list.labels) >= 0)
+    for path, label in zip(file_list.paths, file_list.labels):
+        assert path.decode().split("/")[0] == file_list.identities[label]
+    assert scan_identity_folders(train_dir, min_images=1).num_classes == 5
+    file_list.save(tmp_path)
+    assert (tmp_path / "labels.txt").read_text().splitlines() == file_list.identities
+    first = (tmp_path / "file_list.tsv").read_text().splitlines()[0]
+    assert first == f"0\t{file_list.paths[0].decode()}"
+    with pytest.raises(ValueError, match=">= 99 images"):
+        scan_identity_folders(train_dir, min_images=99)
+
+
+def test_decode_real_png_and_jpeg_equal_pil(data_dir, train_dir):
+    png = next((identity(train_dir, 0)).glob("*.png"))
+    image, ok = decode_contents(tf.constant(png.read_bytes()), SIZE)
+    assert bool(ok) and image.dtype == tf.float32
+    np.testing.assert_array_equal(image.numpy(), np.asarray(Image.open(png), np.float32))
+    jpeg = next((data_dir / "lfw").rglob("*.jpg"))  # 250x250: resized to the target size
+    image, ok = decode_contents(tf.constant(jpeg.read_bytes()), SIZE)
+    assert bool(ok) and image.shape == (*SIZE, 3) and 0 <= float(tf.reduce_min(image)) <= 255
+
+
+@pytest.mark.parametrize("contents", [b"", b"not an image at all", b"\x00\x01\x02\x03" * 10])
+def test_decode_flags_invalid_bytes(contents):
+    image, ok = decode_contents(tf.constant(contents), SIZE)
+    assert not bool(ok) and image.shape == (*SIZE, 3)
+
+
+def test_unreadable_images_are_skipped_and_counted(train_dir):
+    (identity(train_dir, 0) / "broken.jpg").write_bytes(b"garbage")
+    (identity(train_dir, 0) / "empty.png").write_bytes(b"")
+    truncated = identity(train_dir, 1) / "truncated.png"
+    truncated.write_bytes(next((identity(train_dir, 1)).glob("*.png")).read_bytes()[:100])
+    file_list = scan_identity_folders(train_dir, 2)
+    counter = tf.Variable(0, dtype=tf.int64)
+    batches = list(single_image_dataset(file_list, SIZE, 9, seed=0, random_flip=False,
+                                        skipped_counter=counter).take(len(file_list.paths) * 2 // 9))
+    seen = np.concatenate([labels.numpy() for _, labels in batches])
+    # Two epochs' worth of batches of the 24 good images; the 3 bad files never arrive.
+    assert len(seen) == 2 * 27 // 9 * 9 and int(counter) >= 2
+    for images, _ in batches:
+        assert float(tf.reduce_max(images)) > 0  # no zero placeholder image slipped through
+
+
+def test_pk_batches_have_p_identities_times_k_distinct_images(train_dir):
+    file_list = scan_identity_folders(train_dir, 2)
+    for images, labels in pk_dataset(file_list, SIZE, identities=3, images=2, seed=3,
+                                     random_flip=False).take(8):
+        labels = labels.numpy()
+        assert images.shape == (6, *SIZE, 3)
+        groups = labels.reshape(3, 2)
+        assert np.all(groups == groups[:, :1]) and len(set(groups[:, 0])) == 3
+        flat = images.numpy().reshape(3, 2, -1)
+        assert all(not np.array_equal(flat[g, 0], flat[g, 1]) for g in range(3))
+
+
+def test_pk_indices_distinct_and_repeats_only_when_needed():
+    labels = np.array([0, 0, 0, 1, 1, 2], np.int32)  # identity 2 has one image only
+    for indices in pk_index_batches(labels, 3, identities=3, images=2, seed=1).take(20):
+        groups = indices.numpy().reshape(3, 2)
+        for group in groups:
+            label = labels[group[0]]
+            assert np.all(labels[group] == label)
+            assert group[0] != group[1] or label == 2
+    with pytest.raises(ValueError, match="P <= number of identities"):
+        pk_index_batches(labels, 3, identities=4, images=2, seed=0)
+
+
+def test_pk_batch_with_unreadable_file_is_dropped_whole(train_dir):
+    (identity(train_dir, 0) / "broken.png").write_bytes(b"garbage")
+    file_list = scan_identity_folders(train_dir, 2)
+    counter = tf.Variable(0, dtype=tf.int64)
+    for images, labels in pk_dataset(file_list, SIZE, identities=2, images=3, seed=0,
+                                     skipped_counter=counter).take(30):
+        assert images.shape[0] == 6 and float(tf.reduce_min(tf.reduce_max(images, [1, 2, 3]))) > 0
+        groups = labels.numpy().reshape(2, 3)
+        assert np.all(groups == groups[:, :1])
+    assert int(counter) >= 1  # some of the 30 + dropped batches drew the broken file
+
+
+def test_write_tfrecords_cli_and_reader_round_trip(train_dir, tmp_path):
+    out = tmp_path / "shards"
+    command = [sys.executable, "-m", "input_pipeline.write_tfrecords", "--input-dir", str(train_dir),
+               "--output-dir", str(out), "--shards", "3"]
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "wrote 24 images of 4 identities into 3 shards" in done.stdout
+    assert len(list(out.glob("*.tfrecord"))) == 3
+    file_list = scan_identity_folders(train_dir)
+    assert read_identities(out) == file_list.identities
+    # Every image decoded from the shards equals the file it came from, with the right label.
+    by_pixels = {np.asarray(Image.open(train_dir / p.decode()), np.float32).tobytes(): label
+                 for p, label in zip(file_list.paths, file_list.labels)}
+    images, labels = next(iter(tfrecord_dataset(out, SIZE, 24, seed=0, shuffle_buffer=24,
+                                                random_flip=False)))
+    for image, label in zip(images.numpy(), labels.numpy()):
+        assert by_pixels[image.tobytes()] == label
+    again = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "not empty" in again.stderr
