@@ -30,7 +30,7 @@ class ModelSource:
     def load(self) -> EmbedFn:
         """The compiled embedding function (weights loaded or randomly initialised, seeded)."""
         import keras
-        import models  # the sibling package; imported late so NumPy-only use stays light
+        import models  # imported on use: it builds Keras layers at import
 
         if self.saved_model is not None:
             # An Embedder already maps float32 pixel batches to NumPy through the SavedModel's
@@ -99,8 +99,3 @@ def cache_key(identity: dict, **options) -> str:
     """Short stable hash of the model identity plus the embedding options."""
     text = json.dumps({**identity, **options}, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
-
-
-def default_cache_path(source: ModelSource, key: str) -> Path:
-    """Where embeddings of `source` under options `key` are cached (an ignored folder)."""
-    return source.out_dir / f"lfw_embeddings_{key}.npz"
