@@ -12,14 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from recognition.index import build_index
+from verification.protocol import l2_normalize
 
 ENROLL_MODES = ("mean", "all")
 UNKNOWN = "unknown"
-
-
-def l2_normalize(vectors: np.ndarray, axis: int = -1) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=axis, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
 
 
 @dataclass
@@ -53,7 +49,7 @@ class Gallery:
             photos = [photo for photo, _ in enrolled[name]]
             vectors = l2_normalize(np.stack([vector for _, vector in enrolled[name]]))
             if mode == "mean":
-                rows.append(l2_normalize(vectors.mean(axis=0)))
+                rows.append(l2_normalize(vectors.mean(axis=0, keepdims=True))[0])
                 labels.append(label)
                 sources.append("|".join(photos))
             else:
