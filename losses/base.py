@@ -16,7 +16,7 @@ NORM_EPSILON = 1e-12
 
 
 def l2_normalize(x: tf.Tensor, axis: int = -1) -> tf.Tensor:
-    """x / ||x|| with the squared norm floored, so a zero vector maps to zero with a finite gradient."""
+    """x / ||x|| with the squared norm floored: a zero vector maps to zero, gradient finite."""
     return tf.math.l2_normalize(x, axis=axis, epsilon=NORM_EPSILON)
 
 
@@ -27,7 +27,7 @@ def safe_norm(x: tf.Tensor, axis: int = -1, keepdims: bool = True) -> tf.Tensor:
 
 
 def safe_sqrt(squared: tf.Tensor) -> tf.Tensor:
-    """sqrt of a non-negative tensor with gradient 0 where the input is ~0 (sqrt'(0) is infinite)."""
+    """sqrt of a non-negative tensor, with gradient 0 where the input is ~0 (sqrt'(0) = inf)."""
     positive = squared > NORM_EPSILON
     # Feed 1 to sqrt where the value is ~0 so neither branch of tf.where has an infinite gradient.
     root = tf.sqrt(tf.where(positive, squared, tf.ones_like(squared)))

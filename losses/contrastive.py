@@ -26,8 +26,8 @@ class ContrastiveLoss(LossLayer):
         d = pairwise_distances(x)
         positive, negative = label_masks(labels)
         # Each unordered pair once: the upper triangle.
-        upper = tf.linalg.band_part(tf.ones_like(d), 0, -1) - tf.linalg.band_part(tf.ones_like(d), 0, 0)
-        upper = upper > 0
+        index = tf.range(tf.shape(labels)[0])
+        upper = index[:, None] < index[None, :]
         positive, negative = tf.logical_and(positive, upper), tf.logical_and(negative, upper)
         pull = 0.5 * tf.square(d)
         push = 0.5 * tf.square(tf.nn.relu(self.margin - d))

@@ -72,7 +72,8 @@ class MarginLoss(LossLayer):
         active = tf.reduce_sum(tf.cast(positive_loss > 0, d.dtype)
                                + tf.cast(negative_loss > 0, d.dtype))
         normaliser = tf.maximum(active, 1.0)
-        numerator = tf.reduce_sum(positive_loss + negative_loss) + self.nu * tf.reduce_sum(beta * valid)
+        regulariser = self.nu * tf.reduce_sum(beta * valid)
+        numerator = tf.reduce_sum(positive_loss + negative_loss) + regulariser
         return {"loss": numerator / normaliser,
                 "positive": tf.reduce_sum(positive_loss) / normaliser,
                 "negative": tf.reduce_sum(negative_loss) / normaliser}
