@@ -33,7 +33,8 @@ def count_parameters(model: keras.Model) -> dict[str, int]:
     """Trainable, non-trainable (BN moving statistics) and total parameter counts."""
     trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
     non_trainable = sum(math.prod(w.shape) for w in model.non_trainable_weights)
-    return {"trainable": trainable, "non_trainable": non_trainable, "total": trainable + non_trainable}
+    return {"trainable": trainable, "non_trainable": non_trainable,
+            "total": trainable + non_trainable}
 
 
 def count_macs(model: keras.Model) -> int:

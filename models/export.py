@@ -50,7 +50,8 @@ def export_embedder(model: keras.Model, out_dir, image_size, info: dict | None =
     info = dict(info or {})
     reserved = {"image_size", "embedding_size"} & set(info)
     if reserved:
-        raise ValueError(f"info must not set {', '.join(sorted(reserved))}: they come from the model")
+        raise ValueError(f"info must not set {', '.join(sorted(reserved))}: "
+                         "they come from the model")
     out_dir.mkdir(parents=True, exist_ok=True)
     # Write next to the target, then swap in, so a failed export never destroys the previous one.
     staging = out_dir / f".{EMBEDDER_DIR}.tmp"

@@ -17,7 +17,7 @@ BN_MODES = ("switch", "always_train", "none")
 
 
 def _branch_on_flag(training, train_fn, test_fn):
-    """Run `train_fn` or `test_fn` by `training`: a Python bool, None (= test) or a tf.bool tensor."""
+    """Run `train_fn` or `test_fn` by `training`: Python bool, None (= test) or tf.bool tensor."""
     if training is None:
         return test_fn()
     if isinstance(training, bool):
@@ -121,8 +121,9 @@ def conv_bn(x, filters: int, kernel_size, bn: BatchNormConfig, name: str, stride
     `activation` is None, "prelu", or a Keras activation name.
     """
     use_bias = (not bn.enabled) if bias is None else bias
-    x = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
-                            kernel_initializer=kernel_initializer, name=name)(x)
+    x = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
+                            use_bias=use_bias, kernel_initializer=kernel_initializer,
+                            name=name)(x)
     if bn.enabled:
         x = bn.layer(f"{name}_bn")(x)
     return _activate(x, activation, name)

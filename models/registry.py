@@ -30,9 +30,10 @@ def build(name: str, image_size=(112, 96), embedding_size: int = 512, bn_mode: s
           width: float = 1.0, dropout_keep: float = 0.8, **extra) -> keras.Model:
     """Build backbone `name`: float32 RGB pixels [B, H, W, 3] in 0..255 -> un-normalised embeddings.
 
-    image_size: (112, 96) or (112, 112) (or "112x96"). bn_mode: switch | always_train | none. width scales every
-    channel count (1.0 = the paper's network). dropout_keep: keep probability of the dropout before
-    the embedding FC, applied in train mode only (1.0 = no dropout). extra: bn_decay, bn_epsilon.
+    image_size: (112, 96) or (112, 112), or "112x96". bn_mode: switch | always_train | none.
+    width scales every channel count (1.0 = the paper's network). dropout_keep: keep probability
+    of the dropout before the embedding FC, train mode only (1.0 = no dropout).
+    extra: bn_decay, bn_epsilon.
     """
     if name not in BACKBONES:
         raise ValueError(f"unknown model {name!r}; valid: {', '.join(available())}")

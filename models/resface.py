@@ -36,7 +36,8 @@ def resface(depth: int, image_size=(112, 96), embedding_size: int = 512,
         for unit in range(1, units + 1):
             x = _residual_unit(x, filters, bn, name=f"stage{stage}_unit{unit}")
     x = keras.layers.Flatten(name="flatten")(x)
-    embeddings = embedding_head(x, embedding_size, bn, dropout_keep, kernel_initializer=CAFFE_XAVIER)
+    embeddings = embedding_head(x, embedding_size, bn, dropout_keep,
+                                kernel_initializer=CAFFE_XAVIER)
     return keras.Model(images, embeddings, name=f"resface{depth}")
 
 

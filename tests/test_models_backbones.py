@@ -1,4 +1,4 @@
-"""Backbones: shapes, preprocessing, initialisers, BN modes inside whole models, sizes vs the papers.
+"""Backbones: shapes, preprocessing, initialisers, BN modes in whole models, sizes vs the papers.
 
 Expected parameter and multiply-add counts are re-derived here from the architecture
 descriptions (REFERENCE.md, MobileFaceNet's Table 1), independently of models/complexity.py.
@@ -205,7 +205,8 @@ def test_mobilefacenet_counts(image_size):
 
 
 def test_inception_resnet_v1_structure():
-    model = models.build("inception_resnet_v1", image_size=(112, 112), embedding_size=128, width=TINY)
+    model = models.build("inception_resnet_v1", image_size=(112, 112), embedding_size=128,
+                         width=TINY)
     blocks = {kind: sum(1 for layer in model.layers if layer.name.startswith(kind)
                         and layer.name.endswith("_add"))
               for kind in ("block35", "block17", "block8")}
@@ -221,3 +222,21 @@ def test_inception_resnet_v1_structure():
 def test_width_multiplier_rounds_channels():
     model = models.build("resface20", width=0.3, bn_mode="none")
     assert [model.get_layer(f"stage{i}_conv").filters for i in range(1, 5)] == [19, 38, 77, 154]
+
+
+def test_gradients_reach_every_weight_through_the_tensor_flag():
+    model = models.build("mobilefacenet", image_size=(112, 112), width=TINY, embedding_size=8)
+
+    # A random target, so no gradient vanishes by symmetry (e.g. the last BN's beta).
+    target = tf.constant(np.random.default_rng(2).normal(size=(4, 8)).astype(np.float32))
+
+    @tf.function
+    def grads(images, flag):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(model(images, training=flag) - target))
+        return tape.gradient(loss, model.trainable_weights)
+
+    gradients = grads(random_pixels(4, (112, 112)), tf.constant(True))
+    assert len(gradients) == len(model.trainable_weights)
+    assert all(g is not None and np.isfinite(g.numpy()).all() for g in gradients)
+    assert sum(float(tf.reduce_sum(tf.abs(g))) > 0 for g in gradients) == len(gradients)

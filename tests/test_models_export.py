@@ -95,7 +95,8 @@ def test_export_rejects_a_wrong_image_size_or_reserved_info(trained_model, tmp_p
 
 def test_embedder_rejects_wrong_shapes(run_dir):
     embedder = models.load_embedder(run_dir)
-    with pytest.raises(ValueError, match=r"images must have shape \[N, 112, 96, 3\], got \[2, 112, 112, 3\]"):
+    with pytest.raises(ValueError,
+                       match=r"images must have shape \[N, 112, 96, 3\], got \[2, 112, 112, 3\]"):
         embedder(np.zeros((2, 112, 112, 3), np.float32))
     with pytest.raises(ValueError, match="got \\[112, 96, 3\\]"):
         embedder(np.zeros((112, 96, 3), np.float32))

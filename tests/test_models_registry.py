@@ -33,7 +33,8 @@ def test_bad_options_raise_a_clear_error(kwargs, message):
 def test_extra_bn_options_reach_every_bn_layer():
     model = models.build("mobilefacenet", image_size="112x112", width=0.125, bn_decay=0.9,
                          bn_epsilon=1e-5)
-    bn_layers = [layer for layer in model.layers if isinstance(layer, models.FlagBatchNormalization)]
+    bn_layers = [layer for layer in model.layers
+                 if isinstance(layer, models.FlagBatchNormalization)]
     assert bn_layers and all(bn.momentum == 0.9 and bn.epsilon == 1e-5 for bn in bn_layers)
     assert model.input_shape == (None, 112, 112, 3)
 
