@@ -17,24 +17,27 @@ class WeightAverage(tf.Module):
     def __init__(self, variables, decay: float, name: str = "ema"):
         super().__init__(name=name)
         self.decay = float(decay)
-        self._variables = list(variables)
+        # A tuple inside a lambda is not tracked, so the checkpoint holds the live weights once
+        # (under the model) and only the shadows here.
+        live = tuple(variables)
+        self._live = lambda: live
         self.shadows = [tf.Variable(tf.convert_to_tensor(v), trainable=False,
-                                    name=f"shadow_{i}") for i, v in enumerate(self._variables)]
+                                    name=f"shadow_{i}") for i, v in enumerate(self._live())]
 
     def update(self, step) -> None:
         step = tf.cast(step, tf.float32)
         decay = tf.minimum(self.decay, (1.0 + step) / (10.0 + step))
-        for shadow, variable in zip(self.shadows, self._variables):
+        for shadow, variable in zip(self.shadows, self._live()):
             shadow.assign(decay * shadow + (1.0 - decay) * tf.cast(variable, shadow.dtype))
 
     @contextlib.contextmanager
     def swapped_in(self):
         """Within the block the variables hold the averages; the live values come back after."""
-        backup = [tf.identity(v) for v in self._variables]
-        for shadow, variable in zip(self.shadows, self._variables):
+        backup = [tf.identity(v) for v in self._live()]
+        for shadow, variable in zip(self.shadows, self._live()):
             variable.assign(shadow)
         try:
             yield
         finally:
-            for saved, variable in zip(backup, self._variables):
+            for saved, variable in zip(backup, self._live()):
                 variable.assign(saved)

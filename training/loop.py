@@ -195,7 +195,8 @@ class Trainer:
         bad = int(self.state.nonfinite_step)
         if bad >= 0:
             kept = self.manager.latest_checkpoint or "none (no checkpoint was written yet)"
-            raise NonFiniteLossError(f"non-finite loss (NaN/Inf) at step {bad}; training stopped, "
+            # bad + 1: the log's numbering ("step N" = after N updates).
+            raise NonFiniteLossError(f"non-finite loss (NaN/Inf) at step {bad + 1}; training stopped, "
                                      f"the last good checkpoint is kept: {kept}")
 
     def save(self) -> None:

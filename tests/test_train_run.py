@@ -1,0 +1,129 @@
+"""Whole runs on a handful of real identities: run dir, resume after SIGKILL, NaN stop, EMA export."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common.paths import REPO_ROOT
+from tests.test_train_support import BASE_CONFIG, standin_train_dir, tiny_config, tiny_overrides  # noqa: F401
+from training import run_dir as run_dirs
+from training.loop import NonFiniteLossError, Trainer, run_training
+
+models = pytest.importorskip("models")
+pytest.importorskip("losses")
+
+
+def train_command(train_dir, run_dir, **extra):
+    overrides = tiny_overrides(train_dir, run_dir, **extra)
+    return [sys.executable, "train.py", "--config", str(BASE_CONFIG)] + \
+        [arg for override in overrides for arg in ("--set", override)]
+
+
+def logged_steps(run_dir):
+    """[(step, loss)] of every 'step N/M loss L' line of train.log, in order."""
+    text = (run_dir / "train.log").read_text()
+    return [(int(s), float(l)) for s, l in re.findall(r"step (\d+)/\d+ loss ([\d.]+)", text)]
+
+
+def test_sigkill_then_rerun_resumes_from_last_checkpoint(standin_train_dir, tmp_path):  # noqa: F811
+    run_dir = tmp_path / "run"
+    command = train_command(standin_train_dir, run_dir, **{
+        "train.max_steps": 60, "train.checkpoint_every_steps": 10, "train.ema_decay": 0.9})
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (run_dir / "checkpoints" / "ckpt-20.index").exists():
+        assert process.poll() is None and time.time() < deadline, "first run died or stalled"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = max(step for step, _ in logged_steps(run_dir))
+    assert killed_at < 60 and not (run_dir / "DONE.json").exists()
+
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = (run_dir / "train.log").read_text()
+    resumed_at = int(re.search(r"resumed from .*ckpt-(\d+) at step (\d+)", log).group(2))
+    assert 20 <= resumed_at <= killed_at
+    steps = [step for step, _ in logged_steps(run_dir)]
+    after = steps[steps.index(killed_at) + 1:]
+    assert after == list(range(resumed_at + 5, 61, 5))  # continues, never restarts at step 5
+    # Optimizer and EMA state came back: Adam's own counter equals the global step.
+    reader = tf.train.load_checkpoint(str(run_dir / "checkpoints"))
+    names = {name for name, _ in tf.train.list_variables(str(run_dir / "checkpoints"))}
+    assert reader.get_tensor("state/step/.ATTRIBUTES/VARIABLE_VALUE") == 60
+    assert reader.get_tensor("optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 60
+    assert any(name.startswith("ema/shadows") for name in names)
+    summary = json.loads((run_dir / "DONE.json").read_text())
+    assert summary["steps"] == 60
+    for name in ("config.yaml", "labels.txt", "file_list.tsv", "git.txt", "git.diff",
+                 "export/embedder", "export/model_info.json", "tensorboard"):
+        assert (run_dir / name).exists(), name
+    assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) >= 2
+
+    again = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "already finished" in again.stderr
+    changed = subprocess.run(command + ["--set", "seed=7"], cwd=REPO_ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert changed.returncode == 1 and "different config (seed: 0 -> 7)" in changed.stderr
+
+
+def test_non_finite_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(standin_train_dir, tmp_path):  # noqa: F811
+    # An infinite rate from step index 12 on: the 13th update makes the weights inf, so the loss
+    # of the 14th step (log numbering "step 14") is NaN.
+    config = tiny_config(standin_train_dir, tmp_path / "run", **{
+        "optimizer.name": "sgd", "model.bn_mode": "none", "train.max_steps": 40,
+        "train.log_every_steps": 1, "train.checkpoint_every_steps": 5,
+        "optimizer.schedule.boundaries": "[12]", "optimizer.schedule.values": "[0.001, .inf]"})
+    with pytest.raises(NonFiniteLossError, match=r"at step 14; .*ckpt-10"):
+        run_training(config)
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert tf.train.latest_checkpoint(str(checkpoints)).endswith("ckpt-10")
+    for name, _ in tf.train.list_variables(str(checkpoints)):
+        value = tf.train.load_checkpoint(str(checkpoints)).get_tensor(name)
+        if isinstance(value, bytes):  # the object graph
+            continue
+        assert np.all(np.isfinite(value.astype(np.float64))), name
+    assert not (tmp_path / "run" / "DONE.json").exists()
+
+
+def test_export_holds_the_ema_weights(standin_train_dir, tmp_path):  # noqa: F811
+    config = tiny_config(standin_train_dir, tmp_path / "run", **{
+        "train.ema_decay": 0.5, "model.bn_mode": "none"})
+    (tmp_path / "run").mkdir()
+    trainer = Trainer(config, tmp_path / "run", tmp_path, logging.getLogger("test"))
+    iterator = iter(trainer.make_dataset(0))
+    for _ in range(5):
+        trainer.train_step(*next(iterator))
+    images = np.random.default_rng(0).uniform(0, 255, (4, 112, 96, 3)).astype(np.float32)
+    live = trainer.model(images, training=False).numpy()
+    with trainer.ema.swapped_in():
+        averaged = trainer.model(images, training=False).numpy()
+    np.testing.assert_array_equal(trainer.model(images, training=False).numpy(), live)  # swapped back
+    assert not np.allclose(live, averaged, atol=1e-4)
+    exported = models.load_embedder(trainer.export())
+    np.testing.assert_allclose(np.asarray(exported(images)), averaged, rtol=1e-4, atol=1e-5)
+
+
+def test_different_config_into_existing_run_dir_is_refused_unless_overwrite(standin_train_dir, tmp_path):  # noqa: F811
+    run_dir = tmp_path / "run"
+    first = tiny_config(standin_train_dir, run_dir)
+    assert run_dirs.prepare(first, run_dir) == "new"
+    assert run_dirs.prepare(first, run_dir) == "resume"
+    other = tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 99})
+    with pytest.raises(run_dirs.RunDirError, match=r"train.max_steps: 20 -> 99"):
+        run_dirs.prepare(other, run_dir)
+    assert run_dirs.prepare(other, run_dir, overwrite=True) == "new"
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("run.replaced-")]
+    assert len(aside) == 1 and (aside[0] / "config.yaml").exists()  # the old run is kept
