@@ -61,13 +61,14 @@ def output_relative_path(relative_path: str, image_format: str) -> str:
 _worker_state: dict = {}
 
 
-def init_worker(config: AlignConfig) -> None:
-    """Per-process setup: thread limits (before TensorFlow starts) and a private detector."""
+def init_worker(config: AlignConfig, limit_threads: bool = True) -> None:
+    """Per-process setup: thread limits (worker processes only: TensorFlow refuses changes once
+    started, as it may be in an inline caller) and a private detector."""
     import tensorflow as tf
 
     from align.detector import FaceDetector
 
-    if config.tf_threads > 0:
+    if limit_threads and config.tf_threads > 0:
         tf.config.threading.set_intra_op_parallelism_threads(config.tf_threads)
         tf.config.threading.set_inter_op_parallelism_threads(config.tf_threads)
     settings = (config.min_face_size, config.thresholds, config.scale_factor, config.max_detect_side)
@@ -156,7 +157,7 @@ def run_chunks(chunks: Iterator[list[str]], config: AlignConfig, workers: int) -
     """Results of `process_chunk` over `chunks`, computed by `workers` processes (0: inline), with
     a bounded number in flight so a huge file list is never queued up at once."""
     if workers == 0:
-        init_worker(config)
+        init_worker(config, limit_threads=False)
         for chunk in chunks:
             yield process_chunk(chunk)
         return

@@ -32,12 +32,14 @@ class FaceDetector:
         max_detect_side: images whose longer side exceeds this are downscaled for detection.
         min_detect_side: images whose shorter side is below this are upscaled for detection, so a
             face filling a tiny image is still above the detector's minimum size.
-        max_batch: images per MTCNN call (same-size images share one call).
+        max_batch: images per MTCNN call.
+        size_bucket: images whose detection sizes agree after rounding up to a multiple of this
+            are zero-padded to a common shape and detected in one call.
     """
 
     def __init__(self, min_face_size: int = 20, thresholds: Sequence[float] = (0.6, 0.7, 0.7),
                  scale_factor: float = 0.709, max_detect_side: int = 1024,
-                 min_detect_side: int = 48, max_batch: int = 32):
+                 min_detect_side: int = 48, max_batch: int = 32, size_bucket: int = 32):
         from mtcnn import MTCNN  # imported lazily: pulls in TensorFlow
 
         if len(thresholds) != 3:
@@ -50,6 +52,7 @@ class FaceDetector:
         self.max_detect_side = int(max_detect_side)
         self.min_detect_side = int(min_detect_side)
         self.max_batch = int(max_batch)
+        self.size_bucket = int(size_bucket)
         self._mtcnn = MTCNN(device="CPU:0")
 
     def detection_scale(self, shape) -> float:
@@ -67,8 +70,13 @@ class FaceDetector:
         return self.detect_batch([image_rgb])[0]
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        """Faces per image. Images are grouped by (detection) size, because mtcnn pads mixed sizes
-        into one tensor and its un-padding of results is only correct when all pads are zero."""
+        """Faces per image, detected in batches of similar size.
+
+        Images whose detection sizes round up to the same multiple of `size_bucket` share a batch;
+        we pad them at the bottom/right ourselves (so coordinates need no shift) instead of
+        letting mtcnn centre-pad mixed sizes, whose un-padding is wrong when an image in the
+        batch has no face. Same-size images (all of LFW) get no padding at all.
+        """
         prepared, scales = [], []
         for image in images:
             scale = self.detection_scale(image.shape)
@@ -77,16 +85,18 @@ class FaceDetector:
 
         groups = defaultdict(list)
         for index, image in enumerate(prepared):
-            groups[image.shape].append(index)
+            groups[_bucket(image.shape, self.size_bucket)].append(index)
 
         results: list[list[Face]] = [[] for _ in images]
         for indices in groups.values():
             for start in range(0, len(indices), self.max_batch):
                 chunk = indices[start:start + self.max_batch]
-                rows = self._run_mtcnn([prepared[i] for i in chunk])
+                rows = self._run_mtcnn(_pad_to_common_shape([prepared[i] for i in chunk]))
                 for row in rows:
                     index = chunk[int(row[0])]
-                    results[index].append(_face_from_row(row, scales[index]))
+                    face = _face_from_row(row, prepared[index].shape, scales[index])
+                    if face is not None:
+                        results[index].append(face)
         return results
 
     def _run_mtcnn(self, batch: list[np.ndarray]) -> np.ndarray:
@@ -107,9 +117,27 @@ def _resize(image: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(image, size, interpolation=interpolation)
 
 
-def _face_from_row(row: np.ndarray, scale: float) -> Face:
-    """mtcnn numpy row [image, x1, y1, x2, y2, conf, lx1..lx5, ly1..ly5] -> Face in original pixels."""
-    x1, y1, x2, y2 = row[1:5] / scale
+def _bucket(shape, size_bucket: int) -> tuple[int, int]:
+    return (-(-shape[0] // size_bucket), -(-shape[1] // size_bucket))
+
+
+def _pad_to_common_shape(batch: list[np.ndarray]) -> list[np.ndarray]:
+    height = max(image.shape[0] for image in batch)
+    width = max(image.shape[1] for image in batch)
+    return [image if image.shape[:2] == (height, width) else
+            np.pad(image, ((0, height - image.shape[0]), (0, width - image.shape[1]), (0, 0)))
+            for image in batch]
+
+
+def _face_from_row(row: np.ndarray, detection_shape, scale: float) -> Face | None:
+    """mtcnn numpy row [image, x1, y1, x2, y2, conf, lx1..lx5, ly1..ly5] -> Face in original
+    pixels; None for a box centred in the padding."""
+    height, width = detection_shape[:2]
+    x1, y1, x2, y2 = row[1:5]
+    if (x1 + x2) / 2.0 >= width or (y1 + y2) / 2.0 >= height:
+        return None
+    x1, x2 = np.clip([x1, x2], 0, width - 1) / scale
+    y1, y2 = np.clip([y1, y2], 0, height - 1) / scale
     landmarks = np.stack([row[6:11], row[11:16]], axis=1) / scale
     return Face(box=(float(x1), float(y1), float(x2 - x1), float(y2 - y1)),
                 confidence=float(row[5]), landmarks=landmarks)
