@@ -50,3 +50,17 @@ def test_batched_detection_matches_single_images(detector, lfw_images):
     differences = np.array(differences)
     assert (differences < 0.05).sum() >= len(lfw_images) - 2, differences
     assert differences.max() < 2.0, differences
+
+
+def test_mixed_sizes_in_one_batch_keep_their_own_coordinates(detector, lfw_images):
+    """Different-size photos share a padded batch; a faceless one first must not shift the
+    others' landmarks (mtcnn's own un-padding would)."""
+    blank = np.full((240, 250, 3), 128, np.uint8)
+    face_crop = lfw_images[0][10:240, :]  # 230 x 250, same size bucket as the blank
+    faces_blank, faces_crop = detector.detect_batch([blank, face_crop])
+    assert faces_blank == []
+    single = detector.detect(face_crop)
+    assert len(faces_crop) == len(single) >= 1
+    best_batched = max(faces_crop, key=lambda face: face.confidence)
+    best_single = max(single, key=lambda face: face.confidence)
+    np.testing.assert_allclose(best_batched.landmarks, best_single.landmarks, atol=2.0)
