@@ -51,10 +51,13 @@ class FlagBatchNormalization(keras.layers.BatchNormalization):
         return super().call(inputs, training=False)
 
     def _normalize_with_batch_stats(self, inputs):
-        reduction_axes = [i for i in range(len(inputs.shape)) if i != self.axis % len(inputs.shape)]
-        mean, variance = tf.nn.moments(inputs, axes=reduction_axes)
-        return tf.nn.batch_normalization(inputs, mean, variance, offset=self.beta, scale=self.gamma,
-                                         variance_epsilon=self.epsilon)
+        # In float32 like Keras' own BN, so mixed precision (float16 activations) works too.
+        x = tf.cast(inputs, tf.float32)
+        reduction_axes = [i for i in range(len(x.shape)) if i != self.axis % len(x.shape)]
+        mean, variance = tf.nn.moments(x, axes=reduction_axes)
+        y = tf.nn.batch_normalization(x, mean, variance, offset=self.beta, scale=self.gamma,
+                                      variance_epsilon=self.epsilon)
+        return tf.cast(y, inputs.dtype)
 
     def get_config(self):
         return {**super().get_config(), "always_batch_stats": self.always_batch_stats}
@@ -153,7 +156,8 @@ def embedding_head(x, embedding_size: int, bn: BatchNormConfig, dropout_keep: fl
                            kernel_initializer=kernel_initializer, name=name)(x)
     if bn.enabled:
         x = bn.layer(f"{name}_bn")(x)
-    return x
+    # Embeddings leave the model in float32 even under a mixed-precision policy (losses need it).
+    return keras.layers.Activation("linear", dtype="float32", name=f"{name}_float32")(x)
 
 
 def _activate(x, activation, name: str):

@@ -240,3 +240,17 @@ def test_gradients_reach_every_weight_through_the_tensor_flag():
     assert len(gradients) == len(model.trainable_weights)
     assert all(g is not None and np.isfinite(g.numpy()).all() for g in gradients)
     assert sum(float(tf.reduce_sum(tf.abs(g))) > 0 for g in gradients) == len(gradients)
+
+
+@pytest.mark.parametrize("bn_mode", ["switch", "always_train", "none"])
+def test_mixed_precision_gives_float32_embeddings(bn_mode):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = models.build("resface20", width=TINY, bn_mode=bn_mode, embedding_size=8)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.get_layer("stage1_conv").compute_dtype == "float16"
+    images = random_pixels(4, (112, 96))
+    for flag in (True, False):
+        out = model(images, training=tf.constant(flag))
+        assert out.dtype == tf.float32 and np.all(np.isfinite(out.numpy()))
