@@ -1,4 +1,4 @@
-"""MNIST feature-visualisation experiment: split, statistics, plots, training, the CLI end to end."""
+"""MNIST feature-visualisation experiment: split, statistics, plots, training, CLI end to end."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ import pytest
 import losses
 from experiments import mnist_features
 from experiments.mnist.data import MNIST_FILE, load_mnist, load_split, stratified_split
-from experiments.mnist.metrics import angle_to_class_mean, feature_stats
+from experiments.mnist.metrics import angle_to_class_mean, feature_stats, radial_elongation
 from experiments.mnist.model import build_feature_net
 from experiments.mnist.plots import Panel, plot_2d, plot_sphere
 from experiments.mnist.specs import FIGURE_LOSSES, select
@@ -32,7 +32,8 @@ def test_real_split_is_stratified_disjoint_and_seeded(mnist_root):
     images, labels = load_mnist(mnist_root / MNIST_FILE)
     split = load_split(mnist_root, 4000, 1000, seed=0)
     assert split.x_train.shape == (4000, 28, 28, 1) and split.x_test.shape == (1000, 28, 28, 1)
-    assert split.x_train.dtype == np.float32 and 0.0 <= split.x_train.min() < split.x_train.max() <= 1.0
+    assert split.x_train.dtype == np.float32
+    assert 0.0 <= split.x_train.min() < split.x_train.max() <= 1.0
     assert np.bincount(split.y_test).tolist() == [100] * 10
     assert np.bincount(split.y_train).tolist() == [400] * 10
     # Disjoint: no test image (as raw bytes) appears in the training part.
@@ -93,6 +94,21 @@ def test_angle_to_class_mean_ignores_norm():
     features = np.vstack([features, [[0.0, 2.0], [0.0, 7.0]]])
     result = angle_to_class_mean(features, np.array([0, 0, 1, 1]))
     np.testing.assert_allclose(result, [30.0, 30.0, 0.0, 0.0], atol=1e-4)
+
+
+def test_radial_elongation_hand_worked():
+    # One class: directions +-0.1 rad, norms 1 and 3. Mean direction is angle 0 by symmetry, so
+    # RMS angle = 0.1; norm std / mean = 1 / 2; elongation = 0.5 / 0.1 = 5 (a radial wedge).
+    angles, norms = np.array([0.1, -0.1, 0.1, -0.1]), np.array([1.0, 1.0, 3.0, 3.0])
+    wedge = np.stack([norms * np.cos(angles), norms * np.sin(angles)], axis=1)
+    assert radial_elongation(wedge, np.zeros(4, int)) == pytest.approx(5.0)
+    # Same norm everywhere: no radial spread at all, whatever the angles.
+    ring = np.stack([np.cos(angles), np.sin(angles)], axis=1) * 4.0
+    assert radial_elongation(ring, np.zeros(4, int)) == pytest.approx(0.0, abs=1e-12)
+    # Two classes average: the second class (norms 2, 6 at +-0.2 rad) gives 0.5 / 0.2 = 2.5.
+    second = np.stack([2 * norms * np.cos(2 * angles + 2), 2 * norms * np.sin(2 * angles + 2)], 1)
+    both = np.vstack([wedge, second])
+    assert radial_elongation(both, np.repeat([0, 1], 4)) == pytest.approx((5.0 + 2.5) / 2)
 
 
 def test_feature_stats_rejects_mismatched_shapes():

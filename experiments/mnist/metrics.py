@@ -21,6 +21,26 @@ def angle_to_class_mean(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return angles
 
 
+def radial_elongation(features: np.ndarray, labels: np.ndarray) -> float:
+    """Mean over classes of (relative radial spread) / (angular spread).
+
+    Radial spread is std(norm) / mean(norm); angular spread is the std (radians) of the angle to
+    the class's mean direction, i.e. tangential spread per unit radius. Both are dimensionless, so
+    a value well above 1 means a class forms a thin wedge stretched along its radius (the
+    article's observation for SphereFace), about 1 a round blob.
+    """
+    norms = np.linalg.norm(features, axis=1)
+    angles = np.radians(angle_to_class_mean(features, labels))
+    ratios = []
+    for cls in np.unique(labels):
+        members = labels == cls
+        radial = norms[members].std() / norms[members].mean()
+        # RMS angle rather than std: the angle is measured from the class direction, its "centre".
+        angular = np.sqrt(np.mean(angles[members] ** 2))
+        ratios.append(radial / max(angular, 1e-12))
+    return float(np.mean(ratios))
+
+
 def feature_stats(features: np.ndarray, labels: np.ndarray,
                   predictions: np.ndarray) -> dict[str, float]:
     """Norm statistics and angular spread of a feature cloud.
@@ -45,4 +65,5 @@ def feature_stats(features: np.ndarray, labels: np.ndarray,
         "norm_mean_correct": float(norms[correct].mean()) if correct.any() else float("nan"),
         "norm_mean_wrong": float(norms[~correct].mean()) if (~correct).any() else float("nan"),
         "angle_to_class_mean_deg": float(angle_to_class_mean(features, labels).mean()),
+        "radial_elongation": radial_elongation(features, labels),
     }

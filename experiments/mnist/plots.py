@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,13 @@ class Panel:
     title: str
     features: np.ndarray  # [N, 2] or [N, 3]
     labels: np.ndarray  # [N]
+
+
+TITLE_WIDTH = 44  # characters per title line, so long hyperparameter lists stay in their panel
+
+
+def _title(text: str) -> str:
+    return textwrap.fill(text, TITLE_WIDTH)
 
 
 def _grid(count: int, columns: int) -> tuple[int, int]:
@@ -44,7 +52,7 @@ def plot_2d(panels: Sequence[Panel], path: str | os.PathLike, columns: int = 3) 
             points = panel.features[panel.labels == digit]
             ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.7, color=plt.cm.tab10(digit),
                        label=str(digit), rasterized=True)
-        ax.set_title(panel.title, fontsize=9)
+        ax.set_title(_title(panel.title), fontsize=9)
         ax.set_aspect("equal", adjustable="datalim")
         ax.axhline(0, color="0.8", lw=0.5, zorder=0)
         ax.axvline(0, color="0.8", lw=0.5, zorder=0)
@@ -76,7 +84,7 @@ def plot_sphere(panels: Sequence[Panel], path: str | os.PathLike, columns: int =
             points = directions[panel.labels == digit]
             ax.scatter(points[:, 0], points[:, 1], points[:, 2], s=3, alpha=0.8,
                        color=plt.cm.tab10(digit), label=str(digit), depthshade=False)
-        ax.set_title(panel.title, fontsize=9)
+        ax.set_title(_title(panel.title), fontsize=9)
         ax.set_box_aspect((1, 1, 1))
         ax.set_axis_off()
     _legend(fig, first_ax)

@@ -9,8 +9,8 @@ from experiments.mnist.figure import LossRun
 
 TABLE_HEADER = (
     "| loss | hyperparameters | test acc. | mean norm | norm std | norm CV | norm 5-95 % "
-    "| mean norm correct / wrong | angle to class centre (deg) | train s |\n"
-    "|---|---|---|---|---|---|---|---|---|---|\n")
+    "| mean norm correct / wrong | angle to class centre (deg) | radial elongation | train s |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|\n")
 
 
 def _hparams_text(run: LossRun) -> str:
@@ -27,7 +27,8 @@ def table(runs: Sequence[LossRun]) -> str:
             f"| {run.spec.key} | {_hparams_text(run)} | {s['accuracy']:.3f} | {s['norm_mean']:.2f} "
             f"| {s['norm_std']:.2f} | {s['norm_cv']:.2f} | {s['norm_p05']:.2f}-{s['norm_p95']:.2f} "
             f"| {s['norm_mean_correct']:.2f} / {s['norm_mean_wrong']:.2f} "
-            f"| {s['angle_to_class_mean_deg']:.1f} | {run.seconds:.0f} |")
+            f"| {s['angle_to_class_mean_deg']:.1f} | {s['radial_elongation']:.2f} "
+            f"| {run.seconds:.0f} |")
     return TABLE_HEADER + "\n".join(rows) + "\n"
 
 
@@ -45,7 +46,9 @@ def markdown(runs_by_dim: dict[int, Sequence[LossRun]], command: str, settings: 
         f"({num_test:,} images); norm CV = std / mean, the "
         "scale-free radial spread; \"correct / wrong\" splits the mean norm by whether the test "
         "image was classified correctly; the angle is the mean angle between a feature and its "
-        "class's mean direction (smaller = angularly tighter classes).\n",
+        "class's mean direction (smaller = angularly tighter classes); radial elongation "
+        "is, averaged over classes, (std / mean of the norm) / (RMS angle to the class "
+        "direction, radians): above 1 a class is a wedge stretched along its radius, about 1 a round blob.\n",
         "Margins and scales are adapted to tiny feature sizes (see `experiments/mnist/specs.py`): "
         "with 10 classes on a circle, neighbouring centres are at most 36 degrees apart, so the "
         "face-recognition values (AM-softmax s=30, m=0.35; ArcFace s=64, m=0.5) cannot be "
