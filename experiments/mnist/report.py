@@ -48,7 +48,8 @@ def markdown(runs_by_dim: dict[int, Sequence[LossRun]], command: str, settings: 
         "image was classified correctly; the angle is the mean angle between a feature and its "
         "class's mean direction (smaller = angularly tighter classes); radial elongation "
         "is, averaged over classes, (std / mean of the norm) / (RMS angle to the class "
-        "direction, radians): above 1 a class is a wedge stretched along its radius, about 1 a round blob.\n",
+        "direction, radians): above 1 a class is a wedge stretched along its radius, about 1 "
+        "a round blob.\n",
         "Margins and scales are adapted to tiny feature sizes (see `experiments/mnist/specs.py`): "
         "with 10 classes on a circle, neighbouring centres are at most 36 degrees apart, so the "
         "face-recognition values (AM-softmax s=30, m=0.35; ArcFace s=64, m=0.5) cannot be "
