@@ -282,15 +282,16 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
                          f"lr {values['learning_rate']:.2e} {values['images_per_sec']:.1f} img/s "
                          f"ETA {eta / 60:.1f} min")
                 window_start, window_steps = time.time(), 0
+            extras_started = time.time()
             if every.images_every_steps > 0 and step % every.images_every_steps == 0:
                 summaries.write_images(_first_local(images), step, every.max_images)
             if every.histogram_every_steps > 0 and step % every.histogram_every_steps == 0:
                 summaries.write_histograms(trainer.variables, step)
             if config.eval.lfw_every_steps > 0 and step % config.eval.lfw_every_steps == 0:
                 lfw_result = _log_lfw(trainer, step)
-                window_start = time.time()
             if step % train.checkpoint_every_steps == 0:
                 trainer.save()
+            window_start += time.time() - extras_started  # steps/s counts training steps only
             if signals.received is not None:
                 trainer.save()
                 log.info(f"signal {signals.received} received: checkpoint saved at step {step}, stopping")
