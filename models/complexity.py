@@ -53,7 +53,7 @@ def _macs(layer) -> int:
 
 
 def format_summary(model: keras.Model, per_layer: bool = False) -> str:
-    """Human-readable totals ('22.7 M parameters, 1.75 G multiply-adds'), optionally per layer."""
+    """Human-readable totals (3 significant figures: '22.7 M', '1.75 G'), optionally per layer."""
     params = count_parameters(model)
     macs = count_macs(model)
     lines = []
@@ -64,8 +64,8 @@ def format_summary(model: keras.Model, per_layer: bool = False) -> str:
     input_shape = "x".join(str(d) for d in model.input_shape[1:3])
     lines += [
         f"model: {model.name}  input: {input_shape}x3  embedding: {model.output_shape[-1]}",
-        f"parameters: {params['total'] / 1e6:.1f} M ({params['total']:,}; trainable "
+        f"parameters: {params['total'] / 1e6:.3g} M ({params['total']:,}; trainable "
         f"{params['trainable']:,}, BN moving statistics {params['non_trainable']:,})",
-        f"multiply-adds per image: {macs / 1e9:.2f} G ({macs:,})",
+        f"multiply-adds per image: {macs / 1e9:.3g} G ({macs:,})",
     ]
     return "\n".join(lines)
