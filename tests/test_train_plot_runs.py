@@ -1,0 +1,45 @@
+"""tools/plot_runs.py reads the scalars train.py writes and renders one PNG for several runs."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from common.paths import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "tools"))
+import plot_runs  # noqa: E402
+
+
+def fake_run(directory, losses, lfw):
+    """Event files as train.py writes them, split in two like a resumed run."""
+    for part, (start, stop) in enumerate(((0, 2), (2, len(losses)))):
+        with tf.summary.create_file_writer(str(directory / "tensorboard" / f"part{part}")).as_default():
+            for step in range(start, stop):
+                tf.summary.scalar("train/total_loss", losses[step], step=10 * (step + 1))
+                tf.summary.scalar("train/batch_accuracy", 0.1 * step, step=10 * (step + 1))
+            tf.summary.histogram("weights/k", np.zeros(3), step=stop)
+    with tf.summary.create_file_writer(str(directory / "tensorboard")).as_default():
+        tf.summary.scalar("lfw/accuracy", lfw, step=10 * len(losses))
+
+
+def test_reads_scalars_across_event_files_and_writes_png(tmp_path):
+    fake_run(tmp_path / "a", [5.0, 4.0, 3.0, 2.5], 0.7)
+    fake_run(tmp_path / "b", [6.0, 5.0, 4.5], 0.6)
+    scalars = plot_runs.read_scalars(tmp_path / "a")
+    assert [s for s, _ in scalars["train/total_loss"]] == [10, 20, 30, 40]
+    np.testing.assert_allclose([v for _, v in scalars["train/total_loss"]], [5.0, 4.0, 3.0, 2.5])
+    assert scalars["lfw/accuracy"] == [(40, np.float32(0.7))]
+    assert "weights/k" not in scalars  # histograms are not scalars
+    out = tmp_path / "curves.png"
+    assert plot_runs.main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)]) == 0
+    assert Image.open(out).size[0] > 1000
+
+
+def test_missing_or_empty_run_dir_is_an_error(tmp_path, capsys):
+    assert plot_runs.main([str(tmp_path / "absent"), "--out", str(tmp_path / "x.png")]) == 1
+    (tmp_path / "empty").mkdir()
+    assert plot_runs.main([str(tmp_path / "empty"), "--out", str(tmp_path / "x.png")]) == 1
+    assert "no TensorBoard scalars" in capsys.readouterr().err
