@@ -129,3 +129,15 @@ def test_different_config_into_existing_run_dir_is_refused_unless_overwrite(stan
     assert run_dirs.prepare(other, run_dir, overwrite=True) == "new"
     aside = [p for p in tmp_path.iterdir() if p.name.startswith("run.replaced-")]
     assert len(aside) == 1 and (aside[0] / "config.yaml").exists()  # the old run is kept
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", [{"train.strategy": "mirrored"}, {"train.jit_compile": "true"}])
+def test_mirrored_strategy_and_xla_steps_run(standin_train_dir, tmp_path, overrides):  # noqa: F811
+    """The distributed (MirroredStrategy, one CPU replica here) and XLA paths of the same step."""
+    config = tiny_config(standin_train_dir, tmp_path / "run", **{"model.bn_mode": "none", **overrides})
+    (tmp_path / "run").mkdir()
+    trainer = Trainer(config, tmp_path / "run", tmp_path, logging.getLogger("test"))
+    iterator = iter(trainer.make_dataset(0))
+    losses = [float(trainer.train_step(*next(iterator))["total_loss"]) for _ in range(3)]
+    assert int(trainer.state.step) == 3 and np.all(np.isfinite(losses))
