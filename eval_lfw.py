@@ -87,16 +87,22 @@ def model_embeddings(args, pairs: Pairs, files: dict[str, Path]
                                         args.seed)
     out_dir = args.out_dir or source.out_dir
     with_flip = args.flip != "none"
-    key = model_source.cache_key(source.identity, lfw_dir=str(args.lfw_dir.resolve()),
-                                 pairs=str(args.pairs.resolve()), folds=args.folds,
-                                 with_flip=with_flip)
-    cache_path = out_dir / f"lfw_embeddings_{key}.npz"
     stems = pairs.unique_stems()
-    if cache_path.is_file() and not args.no_cache:
-        table = load_embedding_table(cache_path)
-        table.rows_for(stems, str(cache_path))  # a stale cache fails here, loudly
-        print(f"reusing cached embeddings {cache_path}")
-        return table, out_dir, source.label
+
+    def cache_path(flip_computed: bool) -> Path:
+        key = model_source.cache_key(source.identity, lfw_dir=str(args.lfw_dir.resolve()),
+                                     pairs=str(args.pairs.resolve()), folds=args.folds,
+                                     with_flip=flip_computed)
+        return out_dir / f"lfw_embeddings_{key}.npz"
+
+    # A cache holding mirror embeddings also serves --flip none.
+    reusable = [cache_path(True)] if with_flip else [cache_path(False), cache_path(True)]
+    for path in [] if args.no_cache else reusable:
+        if path.is_file():
+            table = load_embedding_table(path)
+            table.rows_for(stems, str(path))  # a stale cache fails here, loudly
+            print(f"reusing cached embeddings {path}")
+            return table, out_dir, source.label
     embed_fn = source.load()
     started = time.perf_counter()
     plain, flipped = embedding.embed_paths(embed_fn, [files[s] for s in stems],
@@ -106,8 +112,8 @@ def model_embeddings(args, pairs: Pairs, files: dict[str, Path]
           f"({len(stems) / seconds:.1f} img/s)")
     relative = [str(files[s].relative_to(args.lfw_dir)) for s in stems]
     table = EmbeddingTable(tuple(relative), plain, flipped)
-    table.save(cache_path)
-    print(f"cached embeddings in {cache_path}")
+    table.save(reusable[0])
+    print(f"cached embeddings in {reusable[0]}")
     return table, out_dir, source.label
 
 
