@@ -78,8 +78,8 @@ def main(argv=None) -> int:
                                                                    else sys.argv[1:])
     settings = (f"Split: {len(split.y_train)} train / {len(split.y_test)} test, stratified, "
                 f"seed {args.seed}. Network: conv stages {args.widths} (2 x conv3x3 + PReLU, "
-                f"max-pool), FC to the feature layer. Adam lr {args.learning_rate} "
-                f"cosine-decayed to 0, batch {args.batch_size}, {args.epochs} epochs"
+                f"max-pool), FC to the feature layer. Adam, constant lr "
+                f"{args.learning_rate}, batch {args.batch_size}, {args.epochs} epochs"
                 + (f" capped at {args.max_steps} steps" if args.max_steps else "")
                 + ", no weight decay.")
     report.write_text(args.out_dir / "README.md", report.markdown(
