@@ -89,8 +89,13 @@ def model_embeddings(args, pairs: Pairs, files: dict[str, Path]
     with_flip = args.flip != "none"
     stems = pairs.unique_stems()
 
+    # A re-aligned folder rewrites its align_report.csv, which invalidates the cache.
+    align_report = args.lfw_dir / "align_report.csv"
+    aligned_version = align_report.stat().st_mtime_ns if align_report.is_file() else None
+
     def cache_path(flip_computed: bool) -> Path:
         key = model_source.cache_key(source.identity, lfw_dir=str(args.lfw_dir.resolve()),
+                                     aligned_version=aligned_version,
                                      pairs=str(args.pairs.resolve()), folds=args.folds,
                                      with_flip=flip_computed)
         return out_dir / f"lfw_embeddings_{key}.npz"

@@ -128,3 +128,9 @@ def test_untrained_registry_model_caches_embeddings_and_logs_tensorboard(tmp_pat
     assert "reusing cached embeddings" in second.stdout
     table = lambda out: out.split("LFW ")[1].split("ROC curve")[0]
     assert table(first.stdout) == table(second.stdout)
+    third = run_cli(*common, "--flip", "none")  # mirror-including cache serves flip none
+    assert third.returncode == 0 and "reusing cached embeddings" in third.stdout
+    (images / "align_report.csv").write_text("path,status\n")  # a re-aligned folder
+    fourth = run_cli(*common)
+    assert fourth.returncode == 0 and "cached embeddings in" in fourth.stdout
+    assert len(list((tmp_path / "out").glob("lfw_embeddings_*.npz"))) == 2
