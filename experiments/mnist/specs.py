@@ -2,8 +2,9 @@
 
 The face-recognition defaults (AM-softmax s = 30, m = 0.35; ArcFace s = 64, m = 0.5) assume a
 512-d embedding. With 10 classes in 2-D, neighbouring class centres are at best 36 degrees apart
-(cos 36 = 0.81), so a cosine margin of 0.35 or an angular margin of 0.5 rad (29 degrees) cannot be
-met, so both use smaller margins and scales here. On the 3-D
+(cos 36 = 0.81): a cosine margin of 0.35 cannot be met even by perfectly compact classes
+(1 - 0.35 < 0.81), and an angular margin of 0.5 rad (29 degrees) would leave each class 7 degrees
+of spread, so both use smaller margins and scales here. On the 3-D
 sphere ten centres can be about 66 degrees apart (the Tammes bound), which leaves more room.
 SphereFace's lambda schedule is compressed so lambda reaches its floor within a few hundred steps
 (the Caffe schedule, gamma 0.12, needs ~1,700 steps; the whole run here is a few hundred).
