@@ -54,8 +54,9 @@ def markdown(runs_by_dim: dict[int, Sequence[LossRun]], command: str, settings: 
         "with 10 classes on a circle, neighbouring centres are at most 36 degrees apart, so "
         "AM-softmax's m=0.35 cannot be met even by perfectly compact classes (1 - 0.35 < cos 36) "
         "and ArcFace's m=0.5 rad (29 degrees) would leave each class 7 degrees of spread; the "
-        "face-recognition scales (30, 64) are also far above what 2-D or 3-D needs. SphereFace's lambda annealing is compressed (gamma=1 instead of 0.12) "
-        "so lambda reaches its floor of 5 within the first ~200 of the run's steps.\n",
+        "scales are lowered with them. SphereFace's lambda annealing is compressed (gamma=1 "
+        "instead of 0.12) so lambda reaches its floor of 5 within the first ~200 of the run's "
+        "steps.\n",
     ]
     for dim, runs in runs_by_dim.items():
         view = "raw features" if dim == 2 else "features normalised onto the unit sphere"
