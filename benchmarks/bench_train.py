@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import statistics
 import os
 import sys
 import tempfile
@@ -42,8 +43,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train-dir", default=str(REPO_ROOT / "cache/aligned/celeba299_112x96"))
     parser.add_argument("--config", default=str(REPO_ROOT / "experiments/configs/base.yaml"))
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--eager-steps", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--width", type=float, default=0.25)
     args = parser.parse_args(argv)
@@ -89,12 +91,18 @@ def main(argv=None) -> int:
     real_loop(3)      # warm-up: tracing, pipeline start
     bare_step(2)
     eager_step(1)
-    bare = timed(bare_step, args.steps, args.batch_size)
-    real = timed(real_loop, args.steps, args.batch_size)
-    slow = timed(eager_step, args.eager_steps, args.batch_size)
+    # Interleaved rounds, median per variant: the 2 CPUs are shared, so load drifts over a run.
+    rounds = {"bare": [], "real": [], "eager": []}
+    for _ in range(args.rounds):
+        rounds["bare"].append(timed(bare_step, args.steps, args.batch_size))
+        rounds["real"].append(timed(real_loop, args.steps, args.batch_size))
+        rounds["eager"].append(timed(eager_step, args.eager_steps, args.batch_size))
+    bare, real, slow = (statistics.median(rounds[k]) for k in ("bare", "real", "eager"))
+    ratios = [r / b for r, b in zip(rounds["real"], rounds["bare"])]
+    print("per-round real/bare ratios: " + ", ".join(f"{r:.2f}" for r in ratios))
     print(f"model {config.model.name} width {args.width}, batch {args.batch_size}, {os.cpu_count()} CPUs")
     print(f"bare compiled step (in-memory batch): {bare:8.1f} img/s")
-    print(f"train.py loop (images from disk):     {real:8.1f} img/s   ratio vs bare {real / bare:.2f} (target >= 0.9)")
+    print(f"train.py loop (images from disk):     {real:8.1f} img/s   ratio vs bare {real / bare:.2f} (medians) (target >= 0.9)")
     print(f"eager step (no tf.function):          {slow:8.1f} img/s   compiled speed-up x{bare / slow:.1f}")
     return 0
 
