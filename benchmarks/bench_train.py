@@ -67,8 +67,8 @@ def main(argv=None) -> int:
     writer = tf.summary.create_file_writer(str(work / "run" / "tensorboard"))
 
     def real_loop(steps):
-        trainer.config.train.max_steps = int(trainer.state.step) + steps
-        _train(trainer, writer, int(trainer.state.step))
+        trainer.config.train.max_steps = trainer.state.current_step() + steps
+        _train(trainer, writer, trainer.state.current_step())
 
     images, labels = next(iter(trainer.make_dataset(0)))
 
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
         float(stats["total_loss"])
 
     eager = make_replica_step(
-        trainer.model, trainer.loss_layer, trainer.optimizer, trainer.schedule, trainer.state,
+        trainer.model, trainer.loss_layer, trainer.optimizer, trainer.state,
         decayed_variables=decayed_variables(trainer.variables, config.optimizer.decay_exclude),
         weight_decay=config.optimizer.weight_decay, ema=trainer.ema,
         class_kernel=getattr(trainer.loss_layer, "kernel", None), num_classes=len(trainer.identities))

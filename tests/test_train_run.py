@@ -140,4 +140,4 @@ def test_mirrored_strategy_and_xla_steps_run(standin_train_dir, tmp_path, overri
     trainer = Trainer(config, tmp_path / "run", tmp_path, logging.getLogger("test"))
     iterator = iter(trainer.make_dataset(0))
     losses = [float(trainer.train_step(*next(iterator))["total_loss"]) for _ in range(3)]
-    assert int(trainer.state.step) == 3 and np.all(np.isfinite(losses))
+    assert trainer.state.current_step() == 3 and np.all(np.isfinite(losses))

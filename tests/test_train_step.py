@@ -34,10 +34,11 @@ def setup(bn_mode="switch", weight_decay=0.0, optimizer="sgd", lr=0.1, ema_decay
     state = TrainState()
     ema = WeightAverage(variables, ema_decay) if ema_decay else None
     replica_step = make_replica_step(
-        model, head, opt, PiecewiseWithWarmup([], [lr]), state,
+        model, head, opt, state,
         decayed_variables=decayed_variables(variables, ["alpha"]), weight_decay=weight_decay,
         ema=ema, class_kernel=head.kernel, num_classes=CLASSES)
-    step = make_train_step(tf.distribute.get_strategy(), replica_step, jit_compile=False)
+    step = make_train_step(tf.distribute.get_strategy(), replica_step, False, opt,
+                           PiecewiseWithWarmup([], [lr]), state)
     return model, head, variables, state, step, ema
 
 

@@ -22,7 +22,8 @@ class WeightAverage(tf.Module):
         live = tuple(variables)
         self._live = lambda: live
         self.shadows = [tf.Variable(tf.convert_to_tensor(v), trainable=False,
-                                    name=f"shadow_{i}") for i, v in enumerate(self._live())]
+                                    name=f"shadow_{i}",
+                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA) for i, v in enumerate(self._live())]
 
     def update(self, step) -> None:
         step = tf.cast(step, tf.float32)

@@ -140,10 +140,11 @@ class Trainer:
         self.decayed = decayed_variables(self.variables, config.optimizer.decay_exclude)
         self.schedule = build_schedule(config.optimizer.schedule, REPO_ROOT)
         replica_step = make_replica_step(
-            self.model, self.loss_layer, self.optimizer, self.schedule, self.state,
+            self.model, self.loss_layer, self.optimizer, self.state,
             decayed_variables=self.decayed, weight_decay=config.optimizer.weight_decay, ema=self.ema,
             class_kernel=getattr(self.loss_layer, "kernel", None), num_classes=len(self.identities))
-        self.train_step = make_train_step(self.strategy, replica_step, config.train.jit_compile)
+        self.train_step = make_train_step(self.strategy, replica_step, config.train.jit_compile,
+                                          self.optimizer, self.schedule, self.state)
         tracked = {"model": self.model, "loss_layer": self.loss_layer, "optimizer": self.optimizer,
                    "state": self.state}
         if self.ema is not None:
@@ -159,8 +160,8 @@ class Trainer:
         latest = self.manager.latest_checkpoint
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
-            self.log.info(f"resumed from {latest} at step {int(self.state.step)}")
-        return int(self.state.step)
+            self.log.info(f"resumed from {latest} at step {self.state.current_step()}")
+        return self.state.current_step()
 
     def make_dataset(self, start_step: int):
         # Seeding with the start step: a resumed run draws new batches instead of replaying.
@@ -185,14 +186,14 @@ class Trainer:
 
     def export(self) -> Path:
         import models
-        info = {"config": self.config.to_dict(), "step": int(self.state.step),
+        info = {"config": self.config.to_dict(), "step": self.state.current_step(),
                 "ema": self.ema is not None, "labels_file": str(self.run_dir / "labels.txt")}
         with self.evaluation_weights():
             return models.export_embedder(self.model, self.run_dir / "export",
                                           tuple(self.config.data.image_size), info)
 
     def check_finite(self) -> None:
-        bad = int(self.state.nonfinite_step)
+        bad = self.state.first_nonfinite_step()
         if bad >= 0:
             kept = self.manager.latest_checkpoint or "none (no checkpoint was written yet)"
             # bad + 1: the log's numbering ("step N" = after N updates).
@@ -201,7 +202,7 @@ class Trainer:
 
     def save(self) -> None:
         self.check_finite()  # never save a state after a non-finite step
-        path = self.manager.save(checkpoint_number=int(self.state.step))
+        path = self.manager.save(checkpoint_number=self.state.current_step())
         self.log.info(f"checkpoint {path}")
 
 
@@ -231,7 +232,7 @@ def run_training(config: Config, overwrite: bool = False, data_dir: str | None =
     with writer.as_default():
         summaries.write_hparams(config, config.name)
     result = _train(trainer, writer, start)
-    summary = {"status": "done", "run_dir": str(run_dir), "steps": int(trainer.state.step),
+    summary = {"status": "done", "run_dir": str(run_dir), "steps": trainer.state.current_step(),
                "skipped_images": int(trainer.skipped), **result}
     writer.flush()
     summary["export"] = str(trainer.export())

@@ -1,8 +1,10 @@
 """The compiled training step: forward in train mode, loss + L2 weight decay, guarded update.
 
-A non-finite loss or gradient skips the update (weights, optimizer, EMA and step stay as they
-were) and records the step in `state.nonfinite_step`, so the loop can stop and keep the last good
-checkpoint. The BN flag is a tf.bool tensor (one traced graph, docs/design.md).
+A non-finite loss or gradient records the step in `state.nonfinite_step`, so the loop can stop and
+keep the last good checkpoint (it never saves after such a step). On one device the update is also
+skipped (weights, optimizer, EMA and step stay as they were); under a multi-replica strategy it is
+applied anyway, because TF cannot put the optimizer's cross-replica sync inside a tf.cond.
+The BN flag is a tf.bool tensor (one traced graph, docs/design.md).
 """
 from __future__ import annotations
 
@@ -18,11 +20,22 @@ class TrainState(tf.Module):
 
     def __init__(self):
         super().__init__(name="train_state")
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.nonfinite_step = tf.Variable(-1, dtype=tf.int64, trainable=False, name="nonfinite_step")
+        # ONLY_FIRST_REPLICA: every replica holds the same value, so replicas may update them.
+        first = tf.VariableAggregation.ONLY_FIRST_REPLICA
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step", aggregation=first)
+        self.nonfinite_step = tf.Variable(-1, dtype=tf.int64, trainable=False, name="nonfinite_step",
+                                          aggregation=first)
+
+    def current_step(self) -> int:
+        """The step as a Python int (works for mirrored variables too)."""
+        return int(self.step.numpy())
+
+    def first_nonfinite_step(self) -> int:
+        """Index of the first non-finite step, -1 if none."""
+        return int(self.nonfinite_step.numpy())
 
 
-def make_replica_step(model, loss_layer, optimizer, schedule, state: TrainState, *,
+def make_replica_step(model, loss_layer, optimizer, state: TrainState, *,
                       decayed_variables, weight_decay: float, ema=None, class_kernel=None,
                       num_classes: int):
     """Per-replica step(images, labels) -> dict of batch statistics (not yet reduced)."""
@@ -47,22 +60,22 @@ def make_replica_step(model, loss_layer, optimizer, schedule, state: TrainState,
                                 tf.math.is_finite(tf.linalg.global_norm(gradients)))
         context = tf.distribute.get_replica_context()
         bad_replicas = context.all_reduce("sum", 1 - tf.cast(finite, tf.int32))
-        learning_rate = schedule(state.step)
+        learning_rate = tf.identity(optimizer.learning_rate)
 
         def update():
-            optimizer.learning_rate.assign(learning_rate)
             optimizer.apply_gradients(zip(gradients, variables))
             if ema is not None:
                 ema.update(state.step)
             state.step.assign_add(1)
             return tf.constant(True)
 
-        def record_failure():
-            state.nonfinite_step.assign(tf.where(state.nonfinite_step < 0, state.step,
-                                                 state.nonfinite_step))
-            return tf.constant(False)
-
-        tf.cond(bad_replicas == 0, update, record_failure)
+        # Unconditional assign (no tf.cond): replicas may not sync inside control flow.
+        first_failure = tf.logical_and(bad_replicas > 0, state.nonfinite_step < 0)
+        state.nonfinite_step.assign(tf.where(first_failure, state.step, state.nonfinite_step))
+        if tf.distribute.has_strategy():
+            update()
+        else:
+            tf.cond(bad_replicas == 0, update, lambda: tf.constant(False))
         stats = {name: tf.cast(value, tf.float32) for name, value in outputs.items()
                  if name != "logits" and value.shape.rank == 0}
         stats.update({
@@ -80,7 +93,8 @@ def make_replica_step(model, loss_layer, optimizer, schedule, state: TrainState,
     return replica_step
 
 
-def make_train_step(strategy: tf.distribute.Strategy, replica_step, jit_compile: bool):
+def make_train_step(strategy: tf.distribute.Strategy, replica_step, jit_compile: bool,
+                    optimizer, schedule, state: TrainState):
     """Compiled global step over a distributed batch; statistics are averaged over replicas."""
     # XLA compiles the replica computation; the cross-replica wrapper stays a plain tf.function.
     compiled_replica_step = tf.function(replica_step, jit_compile=jit_compile) if jit_compile \
@@ -88,6 +102,8 @@ def make_train_step(strategy: tf.distribute.Strategy, replica_step, jit_compile:
 
     @tf.function
     def train_step(images, labels):
+        # The rate is set in cross-replica context, where assigning a mirrored variable is allowed.
+        optimizer.learning_rate.assign(schedule(state.step))
         per_replica = strategy.run(compiled_replica_step, args=(images, labels))
         return {name: strategy.reduce("mean", value, axis=None) for name, value in per_replica.items()}
 
