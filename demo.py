@@ -83,7 +83,8 @@ def main(argv=None) -> int:
 
     result_json = run_dir / "eval" / "lfw_view2.json"
     run([python, "eval_lfw.py", "--model", str(run_dir), "--lfw-dir", config.eval.lfw_dir,
-         "--pairs", str(root / "lfw_pairs.txt"), "--json", str(result_json), "--run-dir", str(run_dir)])
+         "--pairs", str(root / "lfw_pairs.txt"), "--json", str(result_json), "--run-dir", str(run_dir),
+         "--step", str(config.train.max_steps)])
 
     result = json.loads(result_json.read_text())
     minutes = (time.time() - started) / 60
