@@ -13,6 +13,7 @@ from PIL import Image
 
 from verification.pairs import parse_pairs
 from verification.protocol import combine_flip, evaluate_pairs
+from tests.synthetic_pairs import pairs_lines
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,14 +27,7 @@ def run_cli(*args, cwd=REPO):
 def make_problem(tmp_path, folds=3, per_class=20, image_size=None, dim=8, seed=0):
     """Pairs file, embeddings .npz (noisy identity vectors) and optionally an image folder."""
     rng = np.random.default_rng(seed)
-    lines, person = [f"{folds} {per_class}"], 0
-    for _ in range(folds):
-        for _ in range(per_class):
-            lines.append(f"P{person} 1 2")
-            person += 1
-        for _ in range(per_class):
-            lines.append(f"P{person} 1 P{person + 1} 1")
-            person += 2
+    lines, person = pairs_lines(folds, per_class)
     pairs_path = tmp_path / "pairs.txt"
     pairs_path.write_text("\n".join(lines) + "\n")
     stems = parse_pairs(pairs_path).unique_stems()

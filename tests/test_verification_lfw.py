@@ -7,6 +7,7 @@ from PIL import Image
 
 from verification.embedding import embed_paths
 from verification.lfw import LfwEvaluator
+from tests.synthetic_pairs import pairs_lines
 
 SIZE = (8, 6)
 
@@ -15,14 +16,7 @@ def make_lfw_like(tmp_path, folds=2, per_class=3, ext=".png"):
     """A pairs file plus images: person p's photos share a random texture (plus slight noise),
     so centred pixels separate identities perfectly; a left-right gradient makes mirrors differ."""
     rng = np.random.default_rng(0)
-    lines, person = [f"{folds} {per_class}"], 0
-    for _ in range(folds):
-        for _ in range(per_class):
-            lines.append(f"P{person} 1 2")
-            person += 1
-        for _ in range(per_class):
-            lines.append(f"P{person} 1 P{person + 1} 1")
-            person += 2
+    lines, person = pairs_lines(folds, per_class)
     root = tmp_path / "aligned"
     gradient = np.linspace(0, 60, SIZE[1])[None, :, None]
     for p in range(person):
