@@ -64,3 +64,25 @@ def test_mixed_sizes_in_one_batch_keep_their_own_coordinates(detector, lfw_image
     best_batched = max(faces_crop, key=lambda face: face.confidence)
     best_single = max(single, key=lambda face: face.confidence)
     np.testing.assert_allclose(best_batched.landmarks, best_single.landmarks, atol=2.0)
+
+
+def test_traced_stages_match_the_packages_eager_detector(detector, lfw_images):
+    """FaceDetector runs mtcnn's models as traced graphs for speed; the plain package (eager
+    models) must find the same faces and landmarks on the same photos."""
+    from mtcnn import MTCNN
+
+    import tensorflow as tf
+
+    assert all(isinstance(stage._model, tf.types.experimental.PolymorphicFunction)
+               for stage in detector._mtcnn.stages)
+    eager = MTCNN(device="CPU:0")
+    for image in lfw_images[:4]:
+        ours = detector.detect(image)
+        theirs = eager.detect_faces(image, threshold_onet=0.7)
+        assert len(ours) == len(theirs)
+        for face, reference in zip(sorted(ours, key=lambda f: -f.confidence),
+                                   sorted(theirs, key=lambda f: -f["confidence"])):
+            points = np.array([reference["keypoints"][k] for k in
+                               ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")], float)
+            np.testing.assert_allclose(face.landmarks, points, atol=0.5)
+            assert face.confidence == pytest.approx(reference["confidence"], abs=1e-4)
