@@ -2,7 +2,8 @@
 
 Per step no Python runs: the file list is turned into constant tensors once, indices are
 shuffled in tf.data, files are read and decoded in parallel, and batches are prefetched.
-Bad files are skipped (see `decode.py`) and counted in `skipped_counter`.
+Bad files are skipped (see `decode.py`) and counted in `skipped_counter`; a long unbroken run of
+them (a folder of non-images) stops the input with a clear error instead of searching forever.
 """
 from __future__ import annotations
 
@@ -12,8 +13,26 @@ from input_pipeline.decode import decode_contents, report_if_invalid
 from input_pipeline.file_list import FileList
 
 
+MAX_CONSECUTIVE_INVALID = 1000
+NO_VALID_IMAGES = "unreadable images/batches in a row"
+
+
 def _parallel(parallel_calls: int) -> int:
     return tf.data.AUTOTUNE if parallel_calls < 0 else parallel_calls
+
+
+def _fail_after_consecutive_invalid(dataset: tf.data.Dataset, limit: int) -> tf.data.Dataset:
+    """Pass (..., ok, path) elements through, raising once `limit` in a row are not ok: the filter
+    that drops them would otherwise wait forever for a valid one."""
+    def count(in_a_row, element):
+        in_a_row = tf.where(element[2], tf.constant(0, tf.int64), in_a_row + 1)
+        check = tf.debugging.assert_less(
+            in_a_row, tf.constant(limit, tf.int64),
+            message=f"{limit} {NO_VALID_IMAGES}: does the training folder hold images?")
+        with tf.control_dependencies([check]):
+            return in_a_row, tuple(tf.identity(part) for part in element)
+
+    return dataset.scan(tf.constant(0, tf.int64), count)
 
 
 def single_image_dataset(file_list: FileList, image_size, batch_size: int, *, seed: int,
@@ -32,8 +51,9 @@ def single_image_dataset(file_list: FileList, image_size, batch_size: int, *, se
         return image, tf.gather(labels, index), ok, path
 
     dataset = indices.map(load, num_parallel_calls=_parallel(parallel_calls))
+    dataset = dataset.ignore_errors(log_warning=True)  # file vanished since the scan: logged, skipped
+    dataset = _fail_after_consecutive_invalid(dataset, MAX_CONSECUTIVE_INVALID)
     dataset = dataset.filter(lambda image, label, ok, path: report_if_invalid(ok, path, skipped_counter))
-    dataset = dataset.ignore_errors(log_warning=True)  # unreadable file: logged by tf.data, skipped
     return finish(dataset.map(lambda image, label, ok, path: (image, label)),
                   batch_size, random_flip, seed, parallel_calls)
 
@@ -88,17 +108,16 @@ def pk_dataset(file_list: FileList, image_size, identities: int, images: int, *,
         images_, oks = tf.map_fn(
             lambda path: decode_contents(tf.io.read_file(path), image_size), batch_paths,
             fn_output_signature=(tf.TensorSpec((height, width, 3), tf.float32), tf.TensorSpec((), tf.bool)))
-        return images_, tf.gather(labels, index_batch), oks, batch_paths
-
-    def all_valid(images_, labels_, oks, batch_paths):
         bad = tf.boolean_mask(batch_paths, tf.logical_not(oks))
-        return report_if_invalid(tf.reduce_all(oks), tf.strings.reduce_join(bad, separator=" "),
-                                 skipped_counter)
+        return (images_, tf.gather(labels, index_batch), tf.reduce_all(oks),
+                tf.strings.reduce_join(bad, separator=" "))
 
     dataset = pk_index_batches(file_list.labels, file_list.num_classes, identities, images, seed)
     dataset = dataset.map(load_batch, num_parallel_calls=_parallel(parallel_calls))
-    dataset = dataset.filter(all_valid).ignore_errors(log_warning=True)
-    dataset = dataset.map(lambda images_, labels_, oks, batch_paths: (images_, labels_))
+    dataset = dataset.ignore_errors(log_warning=True)
+    dataset = _fail_after_consecutive_invalid(dataset, max(MAX_CONSECUTIVE_INVALID // (identities * images), 2))
+    dataset = dataset.filter(lambda images_, labels_, ok, bad: report_if_invalid(ok, bad, skipped_counter))
+    dataset = dataset.map(lambda images_, labels_, ok, bad: (images_, labels_))
     if random_flip:
         # On a 4-D batch each image is flipped independently.
         dataset = dataset.map(lambda images_, labels_: (tf.image.random_flip_left_right(images_, seed=seed),

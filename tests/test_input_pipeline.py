@@ -116,6 +116,23 @@ def test_pk_batch_with_unreadable_file_is_dropped_whole(train_dir):
     assert int(counter) >= 1  # some of the 30 + dropped batches drew the broken file
 
 
+@pytest.mark.parametrize("kind", ["single", "pk"])
+def test_folder_of_non_images_stops_with_a_clear_error(kind, tmp_path, monkeypatch):
+    """Every file unreadable: the filter would wait forever for a valid image or batch."""
+    from input_pipeline import datasets
+
+    monkeypatch.setattr(datasets, "MAX_CONSECUTIVE_INVALID", 40)
+    for person in ("a", "b", "c"):
+        for index in range(3):
+            (tmp_path / person).mkdir(exist_ok=True)
+            (tmp_path / person / f"{index}.jpg").write_bytes(b"not an image")
+    file_list = scan_identity_folders(tmp_path, 2)
+    dataset = (single_image_dataset(file_list, SIZE, 4, seed=0) if kind == "single" else
+               pk_dataset(file_list, SIZE, identities=2, images=2, seed=0))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=datasets.NO_VALID_IMAGES):
+        next(iter(dataset))
+
+
 def test_write_tfrecords_cli_and_reader_round_trip(train_dir, tmp_path):
     out = tmp_path / "shards"
     command = [sys.executable, "-m", "input_pipeline.write_tfrecords", "--input-dir", str(train_dir),

@@ -120,3 +120,25 @@ def test_export_overwrite_when_asked(run_dir, trained_model, pixels):
     assert sorted(p.name for p in export.iterdir()) == ["embedder", "model_info.json"]
     np.testing.assert_allclose(models.load_embedder(run_dir)(pixels),
                                trained_model(pixels, training=False).numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("where", ["run", "export", "embedder"])
+def test_eval_model_source_accepts_every_path_form(where, run_dir):
+    """eval_lfw.py --model takes the run dir, its export/ folder or export/embedder alike: same
+    weights, image size, and reports next to the run when the run is known."""
+    from verification.model_source import resolve_model
+
+    path = {"run": run_dir, "export": run_dir / "export",
+            "embedder": run_dir / "export" / "embedder"}[where]
+    source = resolve_model(str(path))
+    assert source.saved_model.resolve() == (run_dir / "export" / "embedder").resolve()
+    assert source.image_size == IMAGE_SIZE
+    if where != "embedder":
+        assert source.out_dir.resolve() == (run_dir / "eval").resolve()
+
+
+def test_eval_model_source_rejects_a_folder_without_a_model(tmp_path):
+    from verification.model_source import resolve_model
+
+    with pytest.raises(FileNotFoundError, match="neither"):
+        resolve_model(str(tmp_path))

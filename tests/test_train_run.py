@@ -123,12 +123,29 @@ def test_different_config_into_existing_run_dir_is_refused_unless_overwrite(stan
     first = tiny_config(standin_train_dir, run_dir)
     assert run_dirs.prepare(first, run_dir) == "new"
     assert run_dirs.prepare(first, run_dir) == "resume"
-    other = tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 99})
-    with pytest.raises(run_dirs.RunDirError, match=r"train.max_steps: 20 -> 99"):
+    fewer_steps = tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 10})
+    with pytest.raises(run_dirs.RunDirError, match=r"train.max_steps: 20 -> 10"):
+        run_dirs.prepare(fewer_steps, run_dir)
+    other = tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 99, "seed": 7})
+    with pytest.raises(run_dirs.RunDirError, match=r"seed: 0 -> 7"):
         run_dirs.prepare(other, run_dir)
     assert run_dirs.prepare(other, run_dir, overwrite=True) == "new"
     aside = [p for p in tmp_path.iterdir() if p.name.startswith("run.replaced-")]
     assert len(aside) == 1 and (aside[0] / "config.yaml").exists()  # the old run is kept
+
+
+def test_finished_run_is_extended_by_raising_max_steps(standin_train_dir, tmp_path):  # noqa: F811
+    run_dir = tmp_path / "run"
+    run_training(tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 10}))
+    first_done = json.loads((run_dir / "DONE.json").read_text())
+    run_training(tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 15}))
+    assert json.loads((run_dir / "DONE.step10.json").read_text()) == first_done  # kept
+    assert (run_dir / "export.step10" / "embedder" / "saved_model.pb").is_file()
+    assert (run_dir / "export" / "embedder" / "saved_model.pb").is_file()
+    assert load_config(run_dir / "config.yaml").train.max_steps == 15
+    steps = [step for step, _ in logged_steps(run_dir)]
+    assert steps == [5, 10, 15]  # went on from step 10, did not start again
+    assert tf.train.latest_checkpoint(str(run_dir / "checkpoints")).endswith("ckpt-15")
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from common.paths import REPO_ROOT, RUNS_DIR, data_root
 from input_pipeline import datasets, tfrecords
+from input_pipeline.datasets import NO_VALID_IMAGES
 from input_pipeline.file_list import scan_identity_folders
 from training import run_dir as run_dirs
 from training import summaries
@@ -252,6 +253,17 @@ def _log_lfw(trainer: Trainer, step: int) -> dict:
     return result
 
 
+def _next_batch(iterator):
+    """The next training batch; the input pipeline's own stop (no readable images) becomes a
+    one-line ValueError rather than a TensorFlow traceback."""
+    try:
+        return next(iterator)
+    except tf.errors.InvalidArgumentError as error:
+        if NO_VALID_IMAGES not in error.message:
+            raise
+        raise ValueError(f"training data: {error.message.splitlines()[0]}") from None
+
+
 def _train(trainer: Trainer, writer, start: int) -> dict:
     config, log = trainer.config, trainer.log
     train, every = config.train, config.summaries
@@ -265,7 +277,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
     step = start
     with signals.installed(), writer.as_default():
         while step < train.max_steps:
-            images, labels = next(iterator)
+            images, labels = _next_batch(iterator)
             stats = trainer.train_step(images, labels)
             step += 1
             window_steps += 1

@@ -1,8 +1,9 @@
 """Run directories: resolved config, git state, label map; resume / finished / conflict rules.
 
-Rerunning the same command resumes; a finished run (DONE.json) is left alone; a different config
-into an existing run dir is an error unless `overwrite`, which moves the old dir aside (nothing
-produced is lost).
+Rerunning the same command resumes; a finished run (DONE.json) is left alone; raising only
+train.max_steps extends a run from its last checkpoint (the old DONE.json, export/ and eval/ are
+kept as DONE.step<N>.json, export.step<N>, eval.step<N>); any other config difference is an error unless `overwrite`, which moves the
+old dir aside (nothing produced is lost).
 """
 from __future__ import annotations
 
@@ -48,7 +49,12 @@ def prepare(config: Config, run_dir: Path, overwrite: bool = False) -> str:
     if config_path.exists():
         with open(config_path) as handle:
             saved = _normalised(yaml.safe_load(handle))
-        difference = _first_difference(saved, _normalised(config.to_dict()))
+        new = _normalised(config.to_dict())
+        if _extends(saved, new):
+            _keep_finished_outputs(run_dir, saved["train"]["max_steps"])
+            save_config(config, config_path)
+            return "resume"
+        difference = _first_difference(saved, new)
         if difference:
             raise RunDirError(f"{run_dir} holds a run with a different config ({difference}); "
                               "use another name or pass --overwrite (the old run is moved aside)")
@@ -59,6 +65,23 @@ def prepare(config: Config, run_dir: Path, overwrite: bool = False) -> str:
     save_config(config, config_path)
     record_git_state(run_dir)
     return "new"
+
+
+def _extends(saved: dict, new: dict) -> bool:
+    """True when `new` differs from `saved` only by a larger train.max_steps."""
+    old_steps, new_steps = saved.get("train", {}).get("max_steps"), new["train"]["max_steps"]
+    if not isinstance(old_steps, int) or new_steps <= old_steps:
+        return False
+    return _first_difference(saved, {**new, "train": {**new["train"], "max_steps": old_steps}}) is None
+
+
+def _keep_finished_outputs(run_dir: Path, old_steps: int) -> None:
+    """Before extending: the finished run's record, exported model and evaluations move to
+    <name>.step<N> so the longer run neither overwrites them nor is mistaken for them."""
+    for name in (DONE_FILE, "export", "eval"):
+        path = run_dir / name
+        if path.exists():
+            path.rename(run_dir / f"{Path(name).stem}.step{old_steps}{Path(name).suffix}")
 
 
 def record_git_state(run_dir: Path) -> None:

@@ -44,7 +44,8 @@ class ModelSource:
 
 def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: float = 1.0,
                   embedding_size: int = 512, seed: int = 0) -> ModelSource:
-    """Interpret `--model`: run dir (with export/embedder), SavedModel dir, or registry name.
+    """Interpret `--model`: run dir (with export/embedder), its export/ folder, SavedModel dir, or
+    registry name.
 
     `width`, `embedding_size` and `seed` only apply to registry names (an untrained, seeded
     network: the chance baseline). For saved models the image size comes from model_info.json;
@@ -55,12 +56,16 @@ def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: f
         if (path / EXPORT_SUBDIR).is_dir():
             saved, info_path, out_dir = path / EXPORT_SUBDIR, path / "export" / MODEL_INFO, \
                 path / "eval"
+        elif (path / EXPORT_SUBDIR.name / "saved_model.pb").is_file():  # a run's export/ folder
+            saved, info_path, out_dir = path / EXPORT_SUBDIR.name, path / MODEL_INFO, \
+                path.resolve().parent / "eval"
         elif (path / "saved_model.pb").is_file():
             saved, info_path = path, path.parent / MODEL_INFO
             out_dir = CACHE_DIR / "eval" / path.resolve().parent.name
         else:
             raise FileNotFoundError(f"--model {spec}: folder holds neither {EXPORT_SUBDIR}/ "
-                                    "(a run dir) nor saved_model.pb (an exported embedder)")
+                                    "(a run dir), embedder/ (a run's export folder) nor "
+                                    "saved_model.pb (an exported embedder)")
         size = _size_from_info(info_path, image_size)
         graph = saved / "saved_model.pb"
         identity = {"saved_model": str(saved.resolve()), "mtime_ns": graph.stat().st_mtime_ns,
