@@ -131,6 +131,10 @@ def test_folder_of_non_images_stops_with_a_clear_error(kind, tmp_path, monkeypat
                pk_dataset(file_list, SIZE, identities=2, images=2, seed=0))
     with pytest.raises(tf.errors.InvalidArgumentError, match=datasets.NO_VALID_IMAGES):
         next(iter(dataset))
+    from training.loop import _next_batch  # train.py prints this ValueError as one line
+
+    with pytest.raises(ValueError, match=r"^training data: \d+ unreadable .* hold images\?$"):
+        _next_batch(iter(dataset))
 
 
 def test_write_tfrecords_cli_and_reader_round_trip(train_dir, tmp_path):

@@ -261,7 +261,8 @@ def _next_batch(iterator):
     except tf.errors.InvalidArgumentError as error:
         if NO_VALID_IMAGES not in error.message:
             raise
-        raise ValueError(f"training data: {error.message.splitlines()[0]}") from None
+        reason = next(part for part in error.message.split("[") if NO_VALID_IMAGES in part)
+        raise ValueError(f"training data: {reason.split(']')[0]}") from None
 
 
 def _train(trainer: Trainer, writer, start: int) -> dict:
