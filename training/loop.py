@@ -17,7 +17,6 @@ import tensorflow as tf
 
 from common.paths import REPO_ROOT, RUNS_DIR, data_root
 from input_pipeline import datasets, tfrecords
-from input_pipeline.datasets import NO_VALID_IMAGES
 from input_pipeline.file_list import scan_identity_folders
 from training import run_dir as run_dirs
 from training import summaries
@@ -259,9 +258,9 @@ def _next_batch(iterator):
     try:
         return next(iterator)
     except tf.errors.InvalidArgumentError as error:
-        if NO_VALID_IMAGES not in error.message:
+        if datasets.NO_VALID_IMAGES not in error.message:
             raise
-        reason = next(part for part in error.message.split("[") if NO_VALID_IMAGES in part)
+        reason = next(part for part in error.message.split("[") if datasets.NO_VALID_IMAGES in part)
         raise ValueError(f"training data: {reason.split(']')[0]}") from None
 
 
