@@ -2,8 +2,8 @@
 
 Rerunning the same command resumes; a finished run (DONE.json) is left alone; raising only
 train.max_steps extends a run from its last checkpoint (the old DONE.json, export/ and eval/ are
-kept as DONE.step<N>.json, export.step<N>, eval.step<N>); any other config difference is an error unless `overwrite`, which moves the
-old dir aside (nothing produced is lost).
+kept as DONE.step<N>.json, export.step<N>, eval.step<N>); any other config difference is an
+error unless `overwrite`, which moves the old dir aside (nothing produced is lost).
 """
 from __future__ import annotations
 
