@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from common.paths import REPO_ROOT, RUNS_DIR
+from common.strict_yaml import DuplicateKeyError, load_unique
 
 SETS_DIR = REPO_ROOT / "experiments" / "sets"
 CONFIGS_DIR = REPO_ROOT / "experiments" / "configs"
@@ -60,7 +59,10 @@ def load_set(name: str) -> ExperimentSet:
     path = SETS_DIR / f"{name}.yaml"
     if not path.exists():
         raise SetError(f"{path}: no such experiment set; sets: {set_names()}")
-    raw = yaml.safe_load(path.read_text()) or {}
+    try:
+        raw = load_unique(path.read_text()) or {}
+    except DuplicateKeyError as error:
+        raise SetError(f"{path}: {error}") from None
     unknown = set(raw) - SET_KEYS
     if unknown:
         raise SetError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(SET_KEYS)}")

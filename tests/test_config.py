@@ -20,12 +20,23 @@ def experiment(tmp_path, text: str) -> Path:
     return write(tmp_path / "exp.yaml", f"base: {CONFIGS / 'base.yaml'}\n{text}")
 
 
-def test_base_and_every_example_config_load():
-    names = sorted(p.name for p in CONFIGS.glob("*.yaml"))
-    assert "base.yaml" in names and len(names) >= 3
-    for path in CONFIGS.glob("*.yaml"):
+def test_base_and_every_config_in_the_tree_load():
+    paths = sorted(CONFIGS.rglob("*.yaml"))
+    assert CONFIGS / "base.yaml" in paths and len(paths) >= 30
+    for path in paths:
         config = load_config(path)
         assert config.name == path.stem
+
+
+def test_key_given_twice_is_an_error_not_a_silent_override(tmp_path):
+    # PyYAML alone would keep only the second `model:` and train the default backbone.
+    path = experiment(tmp_path, "model: {name: mobilefacenet}\nmodel: {width: 1.0}\n")
+    with pytest.raises(ConfigError, match=r"exp.yaml: line 3: key 'model' appears twice") as error:
+        load_config(path)
+    assert "\n" not in str(error.value)
+    nested = experiment(tmp_path, "optimizer:\n  momentum: 0.9\n  momentum: 0.5\n")
+    with pytest.raises(ConfigError, match="line 4: key 'momentum' appears twice"):
+        load_config(nested)
 
 
 def test_experiment_overrides_only_named_keys(tmp_path):

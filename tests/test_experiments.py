@@ -34,6 +34,10 @@ def test_set_rows_differ_in_what_the_set_compares():
     assert losses["am_softmax_m02"].hparams == {"scale": 30.0, "margin": 0.2}
     assert losses["arcface_easy_margin"].hparams["easy_margin"] is True
     assert losses["sphereface_m4"].hparams["margin"] == 4
+    backbones = load_set("backbones")
+    for row in backbones.rows:
+        for scale in ("cpu", "full"):
+            assert load_config(backbones.config_path(row.name, scale)).model.name == row.name
 
 
 def test_bad_set_file_is_a_clear_error(tmp_path, monkeypatch):
@@ -46,6 +50,9 @@ def test_bad_set_file_is_a_clear_error(tmp_path, monkeypatch):
     (tmp_path / "typo.yaml").write_text("titel: x\nrows: []\n")
     with pytest.raises(SetError, match="unknown key.*titel"):
         load_set("typo")
+    (tmp_path / "twice.yaml").write_text("title: x\nrows: []\ntitle: y\n")
+    with pytest.raises(SetError, match=r"twice.yaml: line 3: key 'title' appears twice"):
+        load_set("twice")
 
 
 def test_dry_run_prints_train_then_eval_per_row(capsys):

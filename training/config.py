@@ -13,6 +13,8 @@ from typing import Any, Optional
 
 import yaml
 
+from common.strict_yaml import DuplicateKeyError, load_unique
+
 
 class ConfigError(ValueError):
     """A config file or override that does not fit the schema (the message names the key)."""
@@ -115,9 +117,11 @@ class Config:
 def _read_yaml(path: Path) -> dict:
     try:
         with open(path) as handle:
-            content = yaml.safe_load(handle)
+            content = load_unique(handle)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except DuplicateKeyError as error:
+        raise ConfigError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: invalid YAML: {error}") from None
     if content is None:
