@@ -2,8 +2,10 @@
 
 Contract (docs/design.md): ``loss_layer(embeddings, labels, step=step)`` returns a dict with
 ``loss`` (scalar), ``logits`` ([B, C], classification heads only) and named parts where a loss
-has them. ``needs_pk_batches`` tells the input pipeline whether the loss wants P x K
-identity-balanced batches. Embeddings arrive un-normalised; each loss normalises as its paper does.
+has them. A call is inference unless ``training=True`` (or a true tf.bool) is passed: only then
+may a loss update its state (center loss's centres), so evaluating a head never changes it.
+``needs_pk_batches`` tells the input pipeline whether the loss wants P x K identity-balanced
+batches. Embeddings arrive un-normalised; each loss normalises as its paper does.
 """
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ class LossLayer(keras.layers.Layer):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
 
-    def call(self, embeddings, labels, step=None, training=True):
+    def call(self, embeddings, labels, step=None, training=False):
         embeddings = tf.convert_to_tensor(embeddings, dtype=self.compute_dtype)
         labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
         outputs = self.compute(embeddings, labels, step=step, training=training)

@@ -13,7 +13,8 @@ class CenterLoss(SoftmaxLoss):
     The paper sums 1/2 ||x - c||^2 over the mini-batch; we average it so ``center_weight``
     (the paper's lambda) does not depend on the batch size. Centres are non-trainable state,
     updated after the loss is computed with the paper's rule (eq. 4):
-    c_j <- c_j - alpha * sum_{i: y_i = j} (c_j - x_i) / (1 + n_j), only when ``training``.
+    c_j <- c_j - alpha * sum_{i: y_i = j} (c_j - x_i) / (1 + n_j), only when called with
+    ``training=True`` (the training step does; the default call is inference).
     Features are used raw, as in the paper. Parts reported: ``softmax`` and ``center``.
     """
 
@@ -42,13 +43,14 @@ class CenterLoss(SoftmaxLoss):
         return {"loss": loss, "logits": logits, "softmax": softmax_part, "center": center_part}
 
     def _update_centers(self, embeddings, labels, own_centers, training):
-        """Paper eq. 4; ``training`` may be a Python bool or a scalar tf.bool tensor."""
-        if training is False:
+        """Paper eq. 4; ``training`` may be a Python bool or a scalar tf.bool tensor. None counts
+        as inference: only an explicit training call may move the centres."""
+        if training is None or training is False:
             return
         diffs = tf.stop_gradient(own_centers - embeddings)
         count = tf.math.unsorted_segment_sum(tf.ones_like(labels, dtype=diffs.dtype), labels,
                                              self.num_classes)
         summed = tf.math.unsorted_segment_sum(diffs, labels, self.num_classes)
         delta = summed / (1.0 + count)[:, None]
-        gate = 1.0 if training is None or training is True else tf.cast(training, delta.dtype)
+        gate = 1.0 if training is True else tf.cast(training, delta.dtype)
         self.centers.assign_sub(gate * self.alpha * delta)

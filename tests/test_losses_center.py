@@ -56,3 +56,47 @@ def test_centres_frozen_when_not_training_including_bool_tensor_in_tf_function()
     np.testing.assert_array_equal(layer.centers.numpy(), 0.0)
     step(tf.constant(True))
     np.testing.assert_allclose(layer.centers.numpy()[1], [0.25, 0.25])  # 0.5 * (1 / 2)
+
+
+def test_calling_the_head_without_training_is_inference_and_leaves_centres_unchanged():
+    """Evaluating or predicting with the head (no `training`) must not move the centres."""
+    layer = CenterLoss(num_classes=2, embedding_size=2, alpha=0.5, dtype="float64")
+    start = np.array([[1.0, 1.0], [-1.0, 0.0]])
+    layer.centers.assign(start)
+    x, labels = np.array([[3.0, 1.0], [1.0, 3.0], [-1.0, 2.0]]), np.array([0, 0, 1])
+    layer(x, labels)
+    tf.function(lambda v: layer(v, labels)["loss"])(tf.constant(x))
+    np.testing.assert_array_equal(layer.centers.numpy(), start)
+
+    layer(x, labels, training=True)
+    # Class 0: ((1-3) + (1-1), (1-1) + (1-3)) / (1 + 2) = (-2/3, -2/3) -> c = (1, 1) + 0.5 (2/3, 2/3).
+    # Class 1: ((-1+1), (0-2)) / (1 + 1) = (0, -1) -> c = (-1, 0) + 0.5 (0, 1).
+    np.testing.assert_allclose(layer.centers.numpy(), [[4 / 3, 4 / 3], [-1.0, 0.5]])
+
+
+def test_the_real_training_step_moves_the_centres_by_the_paper_rule():
+    """training/step.py must call the head in training mode, or centre loss never learns centres."""
+    import keras
+
+    from training.optimizers import build_optimizer
+    from training.schedules import PiecewiseWithWarmup
+    from training.step import TrainState, make_replica_step, make_train_step
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    head = CenterLoss(num_classes=2, embedding_size=2, alpha=0.5)
+    optimizer = build_optimizer("sgd")
+    variables = model.trainable_variables + head.trainable_variables
+    optimizer.build(variables)
+    state = TrainState()
+    replica_step = make_replica_step(model, head, optimizer, state, decayed_variables=[],
+                                     weight_decay=0.0, class_kernel=head.kernel, num_classes=2)
+    step = make_train_step(tf.distribute.get_strategy(), replica_step, False, optimizer,
+                           PiecewiseWithWarmup([], [0.1]), state)
+    images = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    labels = np.array([0, 0, 0, 1], np.int32)
+    x = model(images).numpy()  # the features the step sees (weights change only after)
+    step(tf.constant(images), tf.constant(labels))
+    # Centres start at 0: c_j = alpha * sum_{y_i = j} x_i / (1 + n_j).
+    expected = 0.5 * np.stack([x[:3].sum(0) / 4, x[3] / 2])
+    np.testing.assert_allclose(head.centers.numpy(), expected, rtol=1e-5, atol=1e-6)

@@ -47,7 +47,7 @@ def make_replica_step(model, loss_layer, optimizer, state: TrainState, *,
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             embeddings = tf.cast(model(images, training=training), tf.float32)
-            outputs = loss_layer(embeddings, labels, step=state.step)
+            outputs = loss_layer(embeddings, labels, step=state.step, training=training)
             decay = l2_penalty(decayed_variables, weight_decay)
             total = outputs["loss"] + decay
             # Each replica's loss is a mean over its own batch: divide so the summed gradient
