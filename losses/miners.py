@@ -10,21 +10,41 @@ import tensorflow as tf
 from losses.distances import label_masks
 
 
-def semi_hard_negatives(distances: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+# What semi_hard_negatives takes for an (anchor, positive) pair without a semi-hard negative.
+FALLBACKS = ("easiest", "hardest")
+
+
+def check_fallback(fallback: str, owner: str = "semi_hard_negatives") -> str:
+    """``fallback`` itself if it is one of FALLBACKS; the loss calls it in its constructor so a
+    config typo fails when the loss is built, not at the first traced step."""
+    if fallback not in FALLBACKS:
+        raise ValueError(f"{owner}: fallback must be one of {FALLBACKS}, got {fallback!r}")
+    return fallback
+
+
+def semi_hard_negatives(distances: tf.Tensor, labels: tf.Tensor,
+                        fallback: str = "easiest") -> tuple[tf.Tensor, tf.Tensor]:
     """FaceNet's online semi-hard negative for every (anchor a, positive p) pair.
 
     Returns ``negative`` [B, B] (index n for pair (a, p)) and ``valid`` [B, B] (p is a positive of
     a and a has at least one negative). The negative is the closest one farther than the positive,
-    d(a, n) > d(a, p); where none is, the hardest (closest) negative. Uses a [B, B, B] tensor.
+    d(a, n) > d(a, p). Where none is, ``easiest`` takes a's farthest negative, as FaceNet's
+    TensorFlow code does (tf.contrib / tf-addons ``triplet_semihard_loss``): such a pair gets a
+    mild push instead of the hardest negative's large one, which FaceNet found can collapse the
+    model early; ``hardest`` takes a's closest negative. Uses a [B, B, B] tensor.
     """
+    check_fallback(fallback)
     positive, negative = label_masks(labels)
     big = tf.reduce_max(distances) + 1.0
     # d_an[a, p, n] = d(a, n), masked to negatives of a.
     d_an = tf.where(negative[:, None, :], distances[:, None, :], big)
     farther = tf.logical_and(negative[:, None, :], d_an > distances[:, :, None])
     semi_hard = tf.argmin(tf.where(farther, d_an, big), axis=-1, output_type=tf.int32)
-    hardest = tf.argmin(d_an, axis=-1, output_type=tf.int32)
-    chosen = tf.where(tf.reduce_any(farther, axis=-1), semi_hard, hardest)
+    if fallback == "easiest":
+        other = tf.argmax(tf.where(negative, distances, -1.0), axis=-1, output_type=tf.int32)
+    else:
+        other = tf.argmin(tf.where(negative, distances, big), axis=-1, output_type=tf.int32)
+    chosen = tf.where(tf.reduce_any(farther, axis=-1), semi_hard, other[:, None])
     has_negative = tf.reduce_any(negative, axis=-1, keepdims=True)
     return chosen, tf.logical_and(positive, has_negative)
 

@@ -5,25 +5,27 @@ import tensorflow as tf
 
 from losses.base import LossLayer, l2_normalize
 from losses.distances import masked_mean, pairwise_distances, pairwise_squared_distances
-from losses.miners import batch_hard, semi_hard_negatives
+from losses.miners import batch_hard, check_fallback, semi_hard_negatives
 
 
 class SemiHardTripletLoss(LossLayer):
     """FaceNet (Schroff et al., 2015): [d(a,p)^2 - d(a,n)^2 + margin]+ on unit embeddings, for
     every (anchor, positive) pair of the batch with its online semi-hard negative
-    (``miners.semi_hard_negatives``), averaged over those pairs. Part: ``fraction_positive``
-    (share of triplets with non-zero loss)."""
+    (``miners.semi_hard_negatives``), averaged over those pairs. ``fallback`` is the negative of
+    a pair that has no semi-hard one: ``easiest`` (the farthest, FaceNet's TensorFlow code) or
+    ``hardest`` (the closest). Part: ``fraction_positive`` (share of triplets with non-zero loss)."""
 
     needs_pk_batches = True
-    hparam_names = ("margin",)
+    hparam_names = ("margin", "fallback")
 
-    def __init__(self, margin: float = 0.2, **kwargs):
+    def __init__(self, margin: float = 0.2, fallback: str = "easiest", **kwargs):
         super().__init__(**kwargs)
         self.margin = float(margin)
+        self.fallback = check_fallback(fallback, type(self).__name__)
 
     def compute(self, embeddings, labels, step, training):
         d2 = pairwise_squared_distances(l2_normalize(embeddings))
-        negative, valid = semi_hard_negatives(tf.stop_gradient(d2), labels)
+        negative, valid = semi_hard_negatives(tf.stop_gradient(d2), labels, self.fallback)
         d2_an = tf.gather(d2, negative, axis=1, batch_dims=1)  # [a, p] -> d(a, n(a, p))^2
         per_triplet = tf.nn.relu(d2 - d2_an + self.margin)
         return {"loss": masked_mean(per_triplet, valid),

@@ -14,18 +14,23 @@ def symmetric(upper_rows):
     return tf.constant(np.triu(d, 1) + np.triu(d, 1).T)
 
 
-def test_semi_hard_picks_closest_farther_negative_else_hardest():
+def test_semi_hard_picks_closest_farther_negative_else_the_farthest_or_hardest():
     d = symmetric([[0, .5, .3, .7, .9],
                    [0, 0, .6, .4, .2],
                    [0, 0, 0, .8, .5],
                    [0, 0, 0, 0, .6],
                    [0, 0, 0, 0, 0]])
-    negative, valid = semi_hard_negatives(d, tf.constant([0, 0, 1, 1, 2]))
+    labels = tf.constant([0, 0, 1, 1, 2])
+    negative, valid = semi_hard_negatives(d, labels)
     negative, valid = negative.numpy(), valid.numpy()
     assert negative[0, 1] == 3  # d(0,1) = .5: negatives .3 (2), .7 (3), .9 (4) -> 3
     assert negative[1, 0] == 2  # d = .5: negatives .6 (2), .4 (3), .2 (4) -> 2
-    assert negative[2, 3] == 0  # d = .8: none farther, hardest is 0 (.3)
-    assert negative[3, 2] == 1  # d = .8: none farther, hardest is 1 (.4)
+    assert negative[2, 3] == 1  # d = .8: none farther (.3, .6, .5): the farthest is 1 (.6)
+    assert negative[3, 2] == 0  # d = .8: none farther (.7, .4, .6): the farthest is 0 (.7)
+    hardest, _ = semi_hard_negatives(d, labels, fallback="hardest")
+    assert (hardest[0, 1], hardest[1, 0]) == (3, 2)  # semi-hard choices do not depend on it
+    assert hardest[2, 3] == 0  # none farther: the closest is 0 (.3)
+    assert hardest[3, 2] == 1  # none farther: the closest is 1 (.4)
     expected_valid = np.zeros((5, 5), bool)
     expected_valid[0, 1] = expected_valid[1, 0] = expected_valid[2, 3] = expected_valid[3, 2] = True
     np.testing.assert_array_equal(valid, expected_valid)  # anchor 4 has no positive

@@ -103,9 +103,11 @@ def contrastive(x, labels, margin) -> float:
     return float(np.mean(terms))
 
 
-def semi_hard_triplet(x, labels, margin) -> float:
-    """FaceNet: for every (a, p), the closest negative with d(a,n) > d(a,p), else the closest."""
+def semi_hard_triplet(x, labels, margin, fallback="easiest") -> float:
+    """FaceNet: for every (a, p), the closest negative with d(a,n) > d(a,p); where there is none,
+    the farthest negative (``easiest``, FaceNet's TF code) or the closest (``hardest``)."""
     d2 = distance_matrix(unit(x)) ** 2
+    pick = {"easiest": max, "hardest": min}[fallback]
     terms = []
     for a in range(len(x)):
         negatives = [n for n in range(len(x)) if labels[n] != labels[a]]
@@ -115,7 +117,8 @@ def semi_hard_triplet(x, labels, margin) -> float:
             if p == a or labels[p] != labels[a]:
                 continue
             farther = [n for n in negatives if d2[a, n] > d2[a, p]]
-            n = min(farther or negatives, key=lambda k: d2[a, k])
+            n = min(farther, key=lambda k: d2[a, k]) if farther else \
+                pick(negatives, key=lambda k: d2[a, k])
             terms.append(max(0.0, d2[a, p] - d2[a, n] + margin))
     return float(np.mean(terms))
 

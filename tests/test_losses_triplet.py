@@ -43,12 +43,58 @@ def test_triplet_hand_worked_on_the_unit_circle():
     out = SemiHardTripletLoss(margin=0.2, dtype="float64")(x * 3.0, labels)  # scale is normalised
     # (a=0, p=1): d^2 = 2, semi-hard negative is 3 (d^2 = 4): [2 - 4 + .2]+ = 0.
     # (a=1, p=0): d^2 = 2; d^2(1, 2) = 2 - sqrt(3) ~ 0.268, d^2(1, 3) = 2: none farther than 2,
-    # so the hardest, 2: 2 - 0.268 + 0.2.
-    assert float(out["loss"]) == pytest.approx((0 + 2 - (2 - np.sqrt(3)) + 0.2) / 2)
+    # so the farthest negative, 3: 2 - 2 + 0.2.
+    assert float(out["loss"]) == pytest.approx((0 + 0.2) / 2)
     assert float(out["fraction_positive"]) == pytest.approx(0.5)
+    # fallback="hardest" takes the closest negative, 2, instead: 2 - 0.268 + 0.2.
+    out = SemiHardTripletLoss(margin=0.2, fallback="hardest", dtype="float64")(x * 3.0, labels)
+    assert float(out["loss"]) == pytest.approx((0 + 2 - (2 - np.sqrt(3)) + 0.2) / 2)
 
 
 def test_batch_without_positives_gives_zero_loss_not_nan():
     x = random_batch(3)[:3]
     for layer in (SemiHardTripletLoss(), BatchHardTripletLoss(), SoftMarginTripletLoss()):
         assert float(layer(x.astype(np.float32), np.array([0, 1, 2]))["loss"]) == 0.0
+
+
+def tf_addons_semihard(x, labels, margin):
+    """The rule of tf-addons' triplet_semihard_loss (FaceNet's TF code), written with masked
+    matrices: squared distances of the unit embeddings; per (a, p) the smallest d(a, n) above
+    d(a, p), else the largest d(a, n) of the anchor; mean of [m + d(a, p) - d(a, n)]+ over the
+    positive pairs. Returns the loss and, per positive pair, whether it had a semi-hard negative."""
+    u = x / np.linalg.norm(x, axis=1, keepdims=True)
+    d2 = np.sum((u[:, None, :] - u[None, :, :]) ** 2, axis=-1)
+    same = labels[:, None] == labels[None, :]
+    positives = same & ~np.eye(len(x), dtype=bool)
+    negatives_of = np.where(~same, d2, np.nan)                 # [a, n]
+    farther = ~same[:, None, :] & (d2[:, None, :] > d2[:, :, None])  # [a, p, n]
+    outside = np.where(farther, d2[:, None, :], np.inf).min(axis=-1)
+    inside = np.nanmax(negatives_of, axis=1)[:, None]
+    chosen = np.where(farther.any(axis=-1), outside, inside)
+    per_pair = np.maximum(margin + d2 - chosen, 0.0)
+    return per_pair[positives].mean(), farther.any(axis=-1)[positives]
+
+
+@pytest.mark.parametrize("seed", [0, 2, 4])
+def test_semi_hard_default_matches_the_tf_addons_rule_where_no_negative_is_semi_hard(seed):
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 3])
+    x = np.random.default_rng(seed).normal(size=(len(labels), 3))
+    expected, has_semi_hard = tf_addons_semihard(x, labels, 0.5)
+    assert (~has_semi_hard).sum() >= 3 and has_semi_hard.any()  # both branches are exercised
+    # The old rule (closest negative) gives another value on this batch: the test can fail.
+    assert semi_hard_triplet(x, labels, 0.5, "hardest") != pytest.approx(expected, rel=1e-6)
+    out = SemiHardTripletLoss(margin=0.5, dtype="float64")(x, labels)
+    assert float(out["loss"]) == pytest.approx(expected, rel=1e-10)
+    assert float(out["loss"]) == pytest.approx(semi_hard_triplet(x, labels, 0.5), rel=1e-10)
+    hardest = SemiHardTripletLoss(margin=0.5, fallback="hardest", dtype="float64")(x, labels)
+    assert float(hardest["loss"]) == pytest.approx(semi_hard_triplet(x, labels, 0.5, "hardest"),
+                                                   rel=1e-10)
+
+
+def test_unknown_fallback_is_refused_at_build_time():
+    import losses
+
+    with pytest.raises(ValueError, match=r"fallback must be one of \('easiest', 'hardest'\)"):
+        losses.build("triplet", fallback="closest")
+    assert losses.build("triplet").fallback == "easiest"
+    assert "fallback" in losses.hyperparameters("triplet")
