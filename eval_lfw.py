@@ -43,8 +43,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data-root", help="data root for the default pairs file")
     parser.add_argument("--folds", type=int, default=None,
                         help="evaluate only the first N folds (default: all)")
-    parser.add_argument("--flip", choices=protocol.FLIP_MODES, default="concat",
-                        help="test-time mirror images: none, concat or sum the features")
+    parser.add_argument("--flip", choices=protocol.FLIP_MODES, default=None,
+                        help="test-time mirror images: none, concat or sum the features "
+                             "(default: concat; none for an --embeddings file without "
+                             "embeddings_flip)")
     parser.add_argument("--similarity", choices=protocol.SIMILARITIES, default="cosine")
     parser.add_argument("--subtract-mean", action="store_true",
                         help="SphereFace: subtract the training folds' mean feature first")
@@ -86,7 +88,7 @@ def model_embeddings(args, pairs: Pairs, files: dict[str, Path]
     source = model_source.resolve_model(args.model, size, args.width, args.embedding_size,
                                         args.seed)
     out_dir = args.out_dir or source.out_dir
-    with_flip = args.flip != "none"
+    with_flip = args.flip != "none"  # no --flip (None) means concat
     stems = pairs.unique_stems()
 
     # A re-aligned folder rewrites its align_report.csv, which invalidates the cache.
@@ -122,6 +124,22 @@ def model_embeddings(args, pairs: Pairs, files: dict[str, Path]
     return table, out_dir, source.label
 
 
+def flip_mode(requested: str | None, table: EmbeddingTable, source_name: str
+              ) -> tuple[str, str]:
+    """The flip mode to evaluate with and why. None requested: concat where the table holds
+    mirror-image embeddings, else none, so a file exported by any other model (only `paths` and
+    `embeddings`) just works. A requested mode the table cannot serve is the user's error."""
+    has_flip = table.embeddings_flip is not None
+    if requested is None:
+        if has_flip:
+            return "concat", "default"
+        return "none", f"{Path(source_name).name} holds no embeddings_flip"
+    if requested != "none" and not has_flip:
+        raise ValueError(f"{source_name}: --flip {requested} needs 'embeddings_flip'; "
+                         "pass --flip none or add mirror-image embeddings")
+    return requested, "requested"
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     args.pairs = args.pairs or data_root(args.data_root) / "lfw_pairs.txt"
@@ -137,9 +155,8 @@ def main(argv=None) -> int:
         table = load_embedding_table(args.embeddings)
         out_dir = args.out_dir or CACHE_DIR / "eval" / args.embeddings.stem
         label, source_name = args.embeddings.stem, str(args.embeddings)
-    if args.flip != "none" and table.embeddings_flip is None:
-        raise SystemExit(f"{source_name}: --flip {args.flip} needs 'embeddings_flip'; "
-                         "pass --flip none or add mirror-image embeddings")
+    args.flip, why = flip_mode(args.flip, table, source_name)
+    print(f"flip mode: {args.flip} ({why})")
 
     left = table.rows_for(list(pairs.left), source_name)
     right = table.rows_for(list(pairs.right), source_name)

@@ -93,8 +93,40 @@ def test_missing_embedding_and_missing_flip_are_clear_errors(tmp_path):
                      "--flip", "none")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "short.npz: no embedding for 1 images, first 'P0/P0_0001'" in result.stderr
-    result = run_cli("--embeddings", tmp_path / "short.npz", "--pairs", pairs_path)
-    assert result.returncode != 0 and "needs 'embeddings_flip'" in result.stderr
+    result = run_cli("--embeddings", tmp_path / "short.npz", "--pairs", pairs_path,
+                     "--flip", "concat")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "short.npz: --flip concat needs 'embeddings_flip'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_npz_with_only_paths_and_embeddings_just_works_with_flip_none(tmp_path):
+    """What any other model exports: no mirror-image features, so no flip, said and recorded."""
+    pairs_path, npz, _ = make_problem(tmp_path)
+    data = np.load(npz)
+    plain = tmp_path / "other_model.npz"
+    np.savez(plain, paths=data["paths"], embeddings=data["embeddings"])
+    result = run_cli("--embeddings", plain, "--pairs", pairs_path, "--json", tmp_path / "r.json",
+                     "--out-dir", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "flip mode: none (other_model.npz holds no embeddings_flip)" in result.stdout
+    summary = json.loads((tmp_path / "r.json").read_text())
+    assert summary["flip"] == "none"
+    pairs = parse_pairs(pairs_path)
+    row = {p[:-4]: i for i, p in enumerate(data["paths"])}
+    features = data["embeddings"].astype(np.float32)  # the file's values, as eval_lfw reads them
+    expected = evaluate_pairs(features[[row[s] for s in pairs.left]],
+                              features[[row[s] for s in pairs.right]], pairs.is_same,
+                              pairs.fold_ids).to_dict()
+    assert summary["fold_accuracies"] == pytest.approx(expected["fold_accuracies"])
+    assert summary["auc"] == pytest.approx(expected["auc"])
+
+    # A file with mirror-image features keeps the default concat, and says so.
+    result = run_cli("--embeddings", npz, "--pairs", pairs_path, "--json", tmp_path / "c.json",
+                     "--out-dir", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "flip mode: concat (default)" in result.stdout
+    assert json.loads((tmp_path / "c.json").read_text())["flip"] == "concat"
 
 
 def test_missing_image_names_pairs_line(tmp_path):

@@ -1,5 +1,6 @@
 """The embeddings .npz exchange format (also the eval cache): `paths`, `embeddings`,
-optional `embeddings_flip`.
+optional `embeddings_flip` (mirror-image features; without them eval_lfw.py evaluates with
+--flip none unless told otherwise).
 
 `paths` are relative image paths such as `Aaron_Eckhart/Aaron_Eckhart_0001.jpg`; rows are
 looked up by the path without its extension, so .jpg and .png copies of LFW match alike.
