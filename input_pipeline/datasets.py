@@ -4,6 +4,8 @@ Per step no Python runs: the file list is turned into constant tensors once, ind
 shuffled in tf.data, files are read and decoded in parallel, and batches are prefetched.
 Bad files are skipped (see `decode.py`) and counted in `skipped_counter`; a long unbroken run of
 them (a folder of non-images) stops the input with a clear error instead of searching forever.
+The `cached_*` variants draw the same index streams but gather decoded pixels from RAM
+(`memory_cache.py`), so only the gather, the flip and the float conversion run per step.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import tensorflow as tf
 
 from input_pipeline.decode import decode_contents, report_if_invalid
 from input_pipeline.file_list import FileList
+from input_pipeline.memory_cache import DecodedSet
 
 
 MAX_CONSECUTIVE_INVALID = 1000
@@ -41,9 +44,7 @@ def single_image_dataset(file_list: FileList, image_size, batch_size: int, *, se
     """Endless (images [B, H, W, 3] float32 0..255, labels [B] int32), reshuffled every epoch."""
     paths = tf.constant(file_list.absolute_paths())
     labels = tf.constant(file_list.labels)
-    # Shuffling indices, not path strings: 8 bytes per file keeps a full-epoch shuffle cheap.
-    indices = tf.data.Dataset.range(len(file_list.paths)).shuffle(
-        len(file_list.paths), seed=seed, reshuffle_each_iteration=True).repeat()
+    indices = shuffled_indices(len(file_list.paths), seed)
 
     def load(index):
         path = tf.gather(paths, index)
@@ -56,6 +57,12 @@ def single_image_dataset(file_list: FileList, image_size, batch_size: int, *, se
     dataset = dataset.filter(lambda image, label, ok, path: report_if_invalid(ok, path, skipped_counter))
     return finish(dataset.map(lambda image, label, ok, path: (image, label)),
                   batch_size, random_flip, seed, parallel_calls)
+
+
+def shuffled_indices(count: int, seed: int) -> tf.data.Dataset:
+    """Endless file indices, each epoch a new permutation. Shuffling indices, not path strings or
+    pixels: 8 bytes per file keeps a full-epoch shuffle cheap."""
+    return tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True).repeat()
 
 
 def finish(dataset: tf.data.Dataset, batch_size: int, random_flip: bool, seed: int,
@@ -123,3 +130,33 @@ def pk_dataset(file_list: FileList, image_size, identities: int, images: int, *,
         dataset = dataset.map(lambda images_, labels_: (tf.image.random_flip_left_right(images_, seed=seed),
                                                         labels_))
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _gather_from_memory(index_batches: tf.data.Dataset, decoded: DecodedSet, random_flip: bool,
+                        seed: int, parallel_calls: int) -> tf.data.Dataset:
+    """(float32 images, int32 labels) batches gathered from the decoded pixels in RAM."""
+    pixels = tf.constant(decoded.images)
+    labels = tf.constant(decoded.file_list.labels)
+
+    def gather(index_batch):
+        images_ = tf.cast(tf.gather(pixels, index_batch), tf.float32)
+        if random_flip:
+            images_ = tf.image.random_flip_left_right(images_, seed=seed)  # per image of the batch
+        return images_, tf.gather(labels, index_batch)
+
+    return index_batches.map(gather, num_parallel_calls=_parallel(parallel_calls)).prefetch(tf.data.AUTOTUNE)
+
+
+def cached_single_image_dataset(decoded: DecodedSet, batch_size: int, *, seed: int,
+                                random_flip: bool = True, parallel_calls: int = -1) -> tf.data.Dataset:
+    """As `single_image_dataset` (same index order for the same seed), from decoded pixels."""
+    indices = shuffled_indices(len(decoded.file_list.paths), seed).batch(batch_size, drop_remainder=True)
+    return _gather_from_memory(indices, decoded, random_flip, seed, parallel_calls)
+
+
+def cached_pk_dataset(decoded: DecodedSet, identities: int, images: int, *, seed: int,
+                      random_flip: bool = True, parallel_calls: int = -1) -> tf.data.Dataset:
+    """As `pk_dataset` (same index batches for the same seed), from decoded pixels."""
+    file_list = decoded.file_list
+    indices = pk_index_batches(file_list.labels, file_list.num_classes, identities, images, seed)
+    return _gather_from_memory(indices, decoded, random_flip, seed, parallel_calls)

@@ -1,13 +1,17 @@
 """The training file list: built once with os.scandir, kept as compact arrays and a text file.
 
-Layout: root/<identity>/<image>.(jpg|jpeg|png). Identities are sorted by name and labelled
-0..C-1 after the `min_images` filter; the label map is one identity name per line (line = label).
+Layout: root/<identity>/<image>.(jpg|jpeg|png), under one or several roots that together form
+one label space. Identities are sorted by name and labelled 0..C-1 after the `min_images`
+filter; the label map is one identity name per line (line = label). An identity folder name
+found under two roots is an error (the same name is taken to mean two people), unless the roots
+are namespaced: then identities are named `<root folder>/<identity>`.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -16,9 +20,10 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 @dataclasses.dataclass
 class FileList:
-    """Relative paths (`<identity>/<image>`) sorted by label, their labels and the label names."""
-    root: Path
-    paths: np.ndarray         # bytes, relative to root
+    """Relative paths (`<identity>/<image>`) sorted by label, their root, labels and label names."""
+    roots: list[Path]
+    root_index: np.ndarray    # uint16, roots[root_index[i]] holds paths[i]
+    paths: np.ndarray         # bytes, relative to their root
     labels: np.ndarray        # int32
     identities: list[str]     # identities[label]
 
@@ -27,23 +32,26 @@ class FileList:
         return len(self.identities)
 
     def absolute_paths(self) -> np.ndarray:
-        prefix = (str(self.root) + os.sep).encode()
-        return np.char.add(prefix, self.paths)
+        prefixes = np.array([(str(root) + os.sep).encode() for root in self.roots])
+        return np.char.add(prefixes[self.root_index], self.paths)
+
+    def absolute_path(self, index: int) -> Path:
+        return self.roots[self.root_index[index]] / self.paths[index].decode()
 
     def save(self, run_dir: Path) -> None:
-        """`labels.txt` (one identity per line, line index = label) and `file_list.tsv`."""
+        """`labels.txt` (one identity per line, line index = label) and `file_list.tsv`
+        (label, absolute path)."""
         (run_dir / "labels.txt").write_text("".join(f"{name}\n" for name in self.identities))
         with open(run_dir / "file_list.tsv", "wb") as handle:
-            for path, label in zip(self.paths, self.labels):
+            for path, label in zip(self.absolute_paths(), self.labels):
                 handle.write(b"%d\t%s\n" % (label, path))
 
 
-def scan_identity_folders(root: str | Path, min_images: int = 1) -> FileList:
-    """Every image of every identity folder with at least `min_images` images."""
-    root = Path(root)
+def _scan_root(root: Path, min_images: int) -> list[tuple[str, list[str]]]:
+    """(identity, sorted image names) of every identity folder of `root` with >= min_images."""
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: aligned training folder not found")
-    per_identity: list[tuple[str, list[str]]] = []
+    found = []
     with os.scandir(root) as identities:
         for identity in identities:
             if not identity.is_dir():
@@ -52,12 +60,34 @@ def scan_identity_folders(root: str | Path, min_images: int = 1) -> FileList:
                 names = sorted(entry.name for entry in images
                                if entry.is_file() and entry.name.lower().endswith(IMAGE_SUFFIXES))
             if len(names) >= min_images:
-                per_identity.append((identity.name, names))
+                found.append((identity.name, names))
+    return found
+
+
+def scan_identity_folders(roots: str | Path | Sequence[str | Path], min_images: int = 1,
+                          namespace_by_root: bool = False) -> FileList:
+    """Every image of every identity folder with at least `min_images` images, over all roots."""
+    roots = [Path(roots)] if isinstance(roots, (str, os.PathLike)) else [Path(root) for root in roots]
+    if not roots:
+        raise ValueError("no training folder given")
+    if namespace_by_root and len({root.name for root in roots}) < len(roots):
+        raise ValueError(f"namespacing by root needs distinct folder names: {[str(r) for r in roots]}")
+    per_identity: list[tuple[str, int, str, list[str]]] = []   # (label name, root, folder, images)
+    first_root: dict[str, Path] = {}
+    for index, root in enumerate(roots):
+        for identity, names in _scan_root(root, min_images):
+            name = f"{root.name}/{identity}" if namespace_by_root else identity
+            if name in first_root:
+                raise ValueError(f"identity {identity!r} is in two training folders: "
+                                 f"{first_root[name] / identity} and {root / identity} "
+                                 "(rename one, or set data.namespace_by_root: true if they are different people)")
+            first_root[name] = root
+            per_identity.append((name, index, identity, names))
     if not per_identity:
-        raise ValueError(f"{root}: no identity folder with >= {min_images} images")
+        raise ValueError(f"{', '.join(map(str, roots))}: no identity folder with >= {min_images} images")
     per_identity.sort()
-    counts = [len(names) for _, names in per_identity]
-    paths = np.array([f"{identity}/{name}".encode() for identity, names in per_identity
-                      for name in names])
+    counts = [len(names) for *_, names in per_identity]
+    paths = np.array([f"{folder}/{name}".encode() for _, _, folder, names in per_identity for name in names])
+    root_index = np.repeat(np.array([index for _, index, _, _ in per_identity], np.uint16), counts)
     labels = np.repeat(np.arange(len(per_identity), dtype=np.int32), counts)
-    return FileList(root, paths, labels, [identity for identity, _ in per_identity])
+    return FileList(roots, root_index, paths, labels, [name for name, *_ in per_identity])

@@ -50,7 +50,7 @@ def write_shards(file_list: FileList, output_dir: str | Path, shards: int, seed:
         for position, index in enumerate(order):
             path = file_list.paths[index]
             try:
-                contents = (file_list.root / path.decode()).read_bytes()
+                contents = file_list.absolute_path(index).read_bytes()
             except OSError as error:
                 skipped.append(f"{path.decode()}: {error}")
                 continue

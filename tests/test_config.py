@@ -103,3 +103,29 @@ def test_circular_base_and_invalid_yaml(tmp_path):
         load_config(write(tmp_path / "bad.yaml", "seed: [1\n"))
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize("key, value, hint", [
+    ("data.train_dir", "cache/aligned/x", "it is now data.train_dirs"),
+    ("train.mixed_precision", "true", "it is now train.precision"),
+])
+def test_renamed_keys_say_what_to_write_instead(tmp_path, key, value, hint):
+    with pytest.raises(ConfigError, match=hint):
+        load_config(CONFIGS / "base.yaml", [f"{key}={value}"])
+    section, name = key.split(".")
+    with pytest.raises(ConfigError, match=hint):
+        load_config(experiment(tmp_path, f"{section}: {{{name}: {value}}}\n"))
+
+
+def test_train_dirs_list_precision_and_cache_are_validated():
+    config = load_config(CONFIGS / "base.yaml", ["data.train_dirs=[a, b]", "train.precision=bfloat16",
+                                                 "data.cache=memory"])
+    assert config.data.train_dirs == ["a", "b"] and config.train.precision == "bfloat16"
+    with pytest.raises(ConfigError, match="'data.train_dirs' must name at least one folder"):
+        load_config(CONFIGS / "base.yaml", ["data.train_dirs=[]"])
+    with pytest.raises(ConfigError, match="'data.train_dirs' must be a list"):
+        load_config(CONFIGS / "base.yaml", ["data.train_dirs=cache/aligned/x"])
+    with pytest.raises(ConfigError, match="'train.precision' must be one of"):
+        load_config(CONFIGS / "base.yaml", ["train.precision=fp8"])
+    with pytest.raises(ConfigError, match="'data.cache' must be one of"):
+        load_config(CONFIGS / "base.yaml", ["data.cache=disk"])

@@ -43,7 +43,7 @@ def test_file_list_labels_sorted_identities_and_min_images(train_dir, tmp_path):
     file_list.save(tmp_path)
     assert (tmp_path / "labels.txt").read_text().splitlines() == file_list.identities
     first = (tmp_path / "file_list.tsv").read_text().splitlines()[0]
-    assert first == f"0\t{file_list.paths[0].decode()}"
+    assert first == f"0\t{train_dir / file_list.paths[0].decode()}"
     with pytest.raises(ValueError, match=">= 99 images"):
         scan_identity_folders(train_dir, min_images=99)
 

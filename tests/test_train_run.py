@@ -158,3 +158,35 @@ def test_mirrored_strategy_and_xla_steps_run(standin_train_dir, tmp_path, overri
     iterator = iter(trainer.make_dataset(0))
     losses = [float(trainer.train_step(*next(iterator))["total_loss"]) for _ in range(3)]
     assert trainer.state.current_step() == 3 and np.all(np.isfinite(losses))
+
+
+def test_bfloat16_step_is_close_to_float32_and_exports_in_float32(standin_train_dir, tmp_path):  # noqa: F811
+    """Same weights, same batch: the bf16 loss is within bf16 rounding of the fp32 loss; the export of
+    a bf16 run computes in float32 (it equals the float32 model on the same weights)."""
+    import keras
+
+    losses = {}
+    trainers = {}
+    for precision in ("float32", "bfloat16"):
+        run_dir = tmp_path / precision
+        run_dir.mkdir()
+        config = tiny_config(standin_train_dir, run_dir, **{"train.precision": precision,
+                                                            "model.bn_mode": "none", "data.cache": "none",
+                                                            "model.dropout_keep": 1.0})
+        trainer = Trainer(config, run_dir, tmp_path, logging.getLogger("test"))
+        trainers[precision] = trainer
+    keras.mixed_precision.set_global_policy("float32")
+    reference, mixed = trainers["float32"], trainers["bfloat16"]
+    assert mixed.model.layers[-1].dtype_policy.name == "float32"
+    mixed.model.set_weights(reference.model.get_weights())
+    mixed.loss_layer.set_weights(reference.loss_layer.get_weights())
+    images, labels = next(iter(reference.make_dataset(0)))
+    for precision, trainer in trainers.items():
+        losses[precision] = float(trainer.train_step(images, labels)["total_loss"])
+    assert np.isfinite(losses["bfloat16"])
+    np.testing.assert_allclose(losses["bfloat16"], losses["float32"], rtol=0.05)
+    exported = models.load_embedder(mixed.export())
+    batch = np.random.default_rng(1).uniform(0, 255, (4, 112, 96, 3)).astype(np.float32)
+    reference.model.set_weights(mixed.model.get_weights())
+    np.testing.assert_allclose(np.asarray(exported(batch)), reference.model(batch, training=False).numpy(),
+                               rtol=1e-4, atol=1e-5)

@@ -22,7 +22,7 @@ def standin_train_dir(data_dir, tmp_path_factory) -> Path:
 def tiny_overrides(train_dir: Path, run_dir: Path, **extra) -> list[str]:
     """--set strings for a run that takes seconds: width 1/16, batch 8, no LFW check."""
     values = {
-        "data.train_dir": str(train_dir), "data.min_images_per_identity": 2, "run_dir": str(run_dir),
+        "data.train_dirs": f"[{train_dir}]", "data.min_images_per_identity": 2, "run_dir": str(run_dir),
         "model.width": 0.0625, "model.embedding_size": 16, "train.batch_size": 8,
         "train.max_steps": 20, "train.log_every_steps": 5, "train.checkpoint_every_steps": 10,
         "eval.lfw_every_steps": 0, "summaries.images_every_steps": 10,

@@ -22,7 +22,9 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass
 class DataConfig:
-    train_dir: str                       # aligned identity folders root/<identity>/<image>
+    train_dirs: list[str]                # aligned identity folders root/<identity>/<image>, one label space
+    namespace_by_root: bool              # false: an identity under two roots is an error
+    cache: str                           # auto / memory / none: keep decoded training images in RAM
     format: str                          # "folders" or "tfrecord"
     tfrecord_dir: Optional[str]          # shards written by input_pipeline.write_tfrecords
     min_images_per_identity: int
@@ -73,7 +75,7 @@ class TrainConfig:
     max_steps: int
     ema_decay: float                     # 0 disables the moving average of weights
     jit_compile: bool
-    mixed_precision: bool                # GPU only
+    precision: str                       # float32 / bfloat16 / float16 (compute; weights stay float32)
     strategy: str                        # default / mirrored / multi_worker
     log_every_steps: int
     checkpoint_every_steps: int
@@ -181,6 +183,18 @@ def _check_type(value: Any, annotation: Any, key: str, source: str) -> Any:
     return value
 
 
+# Keys renamed since earlier versions: the error says what to write instead.
+RENAMED = {
+    "data.train_dir": "data.train_dirs (a list of folders, e.g. [cache/aligned/celeba299_112x96])",
+    "train.mixed_precision": "train.precision (float32 | bfloat16 | float16)",
+}
+
+
+def _unknown_key(source: str, dotted: str) -> ConfigError:
+    hint = f"; it is now {RENAMED[dotted]}" if dotted in RENAMED else ""
+    return ConfigError(f"{source}: unknown key {dotted!r}{hint}")
+
+
 def _build(cls, raw: dict, prefix: str, source: str):
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: key {prefix.rstrip('.')!r} must be a mapping")
@@ -188,7 +202,7 @@ def _build(cls, raw: dict, prefix: str, source: str):
     names = {field.name for field in dataclasses.fields(cls)}
     for key in raw:
         if key not in names:
-            raise ConfigError(f"{source}: unknown key {prefix + str(key)!r}")
+            raise _unknown_key(source, prefix + str(key))
     values = {}
     for name in names:
         dotted = prefix + name
@@ -211,7 +225,7 @@ def _set_dotted(raw: dict, dotted: str, value: Any, source: str) -> None:
             raise ConfigError(f"{source}: unknown key {'.'.join(parts[:depth + 1])!r}")
         node = node[part]
     if parts[-1] not in node and parts[-2:-1] != ["hparams"]:
-        raise ConfigError(f"{source}: unknown key {dotted!r}")
+        raise _unknown_key(source, dotted)
     node[parts[-1]] = value
 
 
@@ -243,6 +257,8 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
 
 CHOICES = {
     "data.format": ("folders", "tfrecord"),
+    "data.cache": ("auto", "memory", "none"),
+    "train.precision": ("float32", "bfloat16", "float16"),
     "model.bn_mode": ("switch", "always_train", "none"),
     "optimizer.name": ("adam", "momentum", "sgd"),
     "train.strategy": ("default", "mirrored", "multi_worker"),
@@ -266,6 +282,8 @@ def validate(config: Config, source: str) -> None:
                           "len(boundaries) + 1 entries")
     if not 0.0 <= config.train.ema_decay < 1.0:
         raise ConfigError(f"{source}: key 'train.ema_decay' must be in [0, 1)")
+    if config.data.format == "folders" and not config.data.train_dirs:
+        raise ConfigError(f"{source}: key 'data.train_dirs' must name at least one folder")
     if config.data.format == "tfrecord" and not config.data.tfrecord_dir:
         raise ConfigError(f"{source}: key 'data.tfrecord_dir' is required when data.format is tfrecord")
 

@@ -18,6 +18,8 @@ import tensorflow as tf
 from common.paths import REPO_ROOT, RUNS_DIR, data_root
 from input_pipeline import datasets, tfrecords
 from input_pipeline.file_list import scan_identity_folders
+from input_pipeline.memory_cache import decode_all, use_memory_cache
+from input_pipeline.train_data import TrainSource, build_train_dataset
 from training import run_dir as run_dirs
 from training import summaries
 from training.config import Config
@@ -72,29 +74,24 @@ def scan_identities(config: Config):
     """(identities, FileList or None): the label map, scanned once from the folders or shards."""
     if config.data.format == "tfrecord":
         return tfrecords.read_identities(resolve(config.data.tfrecord_dir, REPO_ROOT)), None
-    file_list = scan_identity_folders(resolve(config.data.train_dir, REPO_ROOT),
-                                      config.data.min_images_per_identity)
+    file_list = scan_identity_folders([resolve(path, REPO_ROOT) for path in config.data.train_dirs],
+                                      config.data.min_images_per_identity, config.data.namespace_by_root)
     return file_list.identities, file_list
 
 
-def training_data(config: Config, file_list, seed: int, needs_pk: bool, counter: tf.Variable):
-    """The endless batch dataset of the configured route (folders, P x K or TFRecords)."""
-    data = config.data
-    image_size = tuple(data.image_size)
-    common = dict(seed=seed, random_flip=data.random_flip, parallel_calls=data.parallel_calls,
-                  skipped_counter=counter)
-    if data.format == "tfrecord":
-        if needs_pk:
-            raise ValueError("P x K batches need data.format: folders (TFRecords have no per-identity index)")
-        return tfrecords.tfrecord_dataset(resolve(data.tfrecord_dir, REPO_ROOT), image_size,
-                                          config.train.batch_size, shuffle_buffer=data.shuffle_buffer,
-                                          **common)
-    if needs_pk:
-        if data.pk_identities * data.pk_images != config.train.batch_size:
-            raise ValueError(f"train.batch_size {config.train.batch_size} must equal data.pk_identities "
-                             f"x data.pk_images = {data.pk_identities * data.pk_images}")
-        return datasets.pk_dataset(file_list, image_size, data.pk_identities, data.pk_images, **common)
-    return datasets.single_image_dataset(file_list, image_size, config.train.batch_size, **common)
+def train_source(config: Config, file_list, log: logging.Logger) -> TrainSource:
+    """The input route's source; decodes the folders into RAM once when data.cache says so."""
+    if config.data.format == "tfrecord":
+        return TrainSource(tfrecord_dir=resolve(config.data.tfrecord_dir, REPO_ROOT))
+    image_size = tuple(config.data.image_size)
+    if not use_memory_cache(config.data.cache, len(file_list.paths), image_size):
+        return TrainSource(file_list=file_list)
+    started = time.time()
+    decoded = decode_all(file_list, image_size, config.data.parallel_calls)
+    log.info(f"decoded {len(decoded.file_list.paths)} training images into RAM "
+             f"({decoded.images.nbytes / 2**20:.0f} MiB, {time.time() - started:.0f}s, "
+             f"{len(decoded.skipped)} unreadable skipped)")
+    return TrainSource(file_list=decoded.file_list, decoded=decoded)
 
 
 def build_lfw_evaluator(config: Config, data_dir: Path):
@@ -107,30 +104,47 @@ def build_lfw_evaluator(config: Config, data_dir: Path):
                         batch_size=config.eval.batch_size)
 
 
+def build_model(config: Config):
+    import models
+
+    return models.build(config.model.name, image_size=tuple(config.data.image_size),
+                        embedding_size=config.model.embedding_size, bn_mode=config.model.bn_mode,
+                        width=config.model.width, dropout_keep=config.model.dropout_keep)
+
+
+def float32_copy(config: Config, model):
+    """The model rebuilt in float32 compute with the same weights: exports and final evaluations
+    do not depend on the precision the run trained in."""
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        copy = build_model(config)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 class Trainer:
     """Holds the built objects of one run and drives its steps."""
 
     def __init__(self, config: Config, run_dir: Path, data_dir: Path, logger: logging.Logger):
         import losses
-        import models
 
         self.config, self.run_dir, self.log = config, run_dir, logger
-        set_precision(config.train.mixed_precision)
+        set_precision(config.train.precision)
         keras.utils.set_random_seed(config.seed)
         self.strategy = make_strategy(config.train.strategy)
         self.skipped = tf.Variable(0, dtype=tf.int64, trainable=False)
         with self.strategy.scope():
             self.state = TrainState()
-            self.model = models.build(config.model.name, image_size=tuple(config.data.image_size),
-                                      embedding_size=config.model.embedding_size,
-                                      bn_mode=config.model.bn_mode, width=config.model.width,
-                                      dropout_keep=config.model.dropout_keep)
+            self.model = build_model(config)
             self.identities, self.file_list = scan_identities(config)
             self.loss_layer = losses.build(config.loss.name, num_classes=len(self.identities),
                                            embedding_size=config.model.embedding_size,
                                            **config.loss.hparams)
             optimizer = build_optimizer(config.optimizer.name, config.optimizer.momentum)
-            if config.train.mixed_precision:
+            if config.train.precision == "float16":
                 optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
             self.optimizer = optimizer
             self.variables = self.model.trainable_variables + self.loss_layer.trainable_variables
@@ -154,6 +168,9 @@ class Trainer:
                                                   max_to_keep=config.train.keep_checkpoints,
                                                   step_counter=self.state.step)
         self.lfw = build_lfw_evaluator(config, data_dir)
+        self.source = train_source(config, self.file_list, logger)
+        if self.source.decoded is not None:
+            self.skipped.assign_add(len(self.source.decoded.skipped))
 
     def restore(self) -> int:
         """Restore the latest checkpoint if any; returns the step to continue from."""
@@ -165,9 +182,13 @@ class Trainer:
 
     def make_dataset(self, start_step: int):
         # Seeding with the start step: a resumed run draws new batches instead of replaying.
+        data = self.config.data
         needs_pk = bool(getattr(self.loss_layer, "needs_pk_batches", False))
-        dataset = training_data(self.config, self.file_list, self.config.seed + start_step, needs_pk,
-                                self.skipped)
+        dataset = build_train_dataset(
+            self.source, data.image_size, self.config.train.batch_size, seed=self.config.seed + start_step,
+            pk=(data.pk_identities, data.pk_images) if needs_pk else None, random_flip=data.random_flip,
+            parallel_calls=data.parallel_calls, shuffle_buffer=data.shuffle_buffer,
+            skipped_counter=self.skipped)
         return self.strategy.experimental_distribute_dataset(dataset)
 
     @contextlib.contextmanager
@@ -189,7 +210,9 @@ class Trainer:
         info = {"config": self.config.to_dict(), "step": self.state.current_step(),
                 "ema": self.ema is not None, "labels_file": str(self.run_dir / "labels.txt")}
         with self.evaluation_weights():
-            return models.export_embedder(self.model, self.run_dir / "export",
+            model = self.model if self.config.train.precision == "float32" else \
+                float32_copy(self.config, self.model)
+            return models.export_embedder(model, self.run_dir / "export",
                                           tuple(self.config.data.image_size), info)
 
     def check_finite(self) -> None:
