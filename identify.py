@@ -3,11 +3,13 @@
 
     python identify.py enroll --gallery people/ --model runs/<name>/export --out gallery.npz
     python identify.py search photo.jpg class_photos/ --gallery gallery.npz \\
-        --threshold-from eval.json --csv attendance.csv
+        --threshold-from eval.json --far 1e-3 --csv attendance.csv
 
 `people/` holds one folder per person. Search prints the top-k identities of every face with
 their cosine scores, or "unknown" when the best score is below the threshold; a photo that fails
 (unreadable, no face, rejected by the quality gate) gets its own line and the batch goes on.
+For open-set search (people who were never enrolled will be photographed) take the threshold at
+a low false-accept rate (--far) rather than the LFW accuracy threshold (see --help).
 """
 from __future__ import annotations
 
@@ -45,7 +47,9 @@ def run_search(args: argparse.Namespace) -> int:
         raise FileExistsError(f"{args.csv} exists: choose another --csv or pass --overwrite")
     gallery = Gallery.load(args.gallery)
     args.flip = gallery.meta.get("flip", "concat")  # queries must be embedded like the gallery
-    threshold = resolve_threshold(args.threshold, args.threshold_from, args.flip)
+    threshold = resolve_threshold(args.threshold, args.threshold_from, args.flip,
+                                  args.far)
+    print(f"threshold {threshold:.4f} ({threshold_source(args)})", file=sys.stderr)
     model = args.model or gallery.meta.get("model")
     if not model:
         raise ValueError(f"{args.gallery}: records no model; pass --model")
@@ -65,6 +69,14 @@ def run_search(args: argparse.Namespace) -> int:
         for row in rows:
             print_row(row)
     return 0
+
+
+def threshold_source(args: argparse.Namespace) -> str:
+    """Where the threshold came from, so a log says which operating point a search used."""
+    if args.threshold is not None:
+        return "--threshold"
+    kind = f"FAR {args.far:g}" if args.far is not None else "accuracy"
+    return f"the LFW {kind} threshold of {args.threshold_from}"
 
 
 def print_row(row: dict) -> None:

@@ -33,7 +33,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = parser.parse_args(argv)
     try:
-        threshold = resolve_threshold(args.threshold, args.threshold_from, args.flip)
+        threshold = resolve_threshold(args.threshold, args.threshold_from, args.flip,
+                                      args.far)
     except (OSError, ValueError) as error:
         parser.error(str(error))
 

@@ -52,11 +52,29 @@ def add_face_arguments(parser: argparse.ArgumentParser) -> None:
                           help=f"{help_text} (default %(default)s)")
 
 
+def _rate(text: str) -> float:
+    """A false-accept rate, strictly between 0 and 1."""
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a false-accept rate is between 0 and 1")
+    return value
+
+
 def add_threshold_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--threshold", type=float, help="cosine similarity threshold")
     group.add_argument("--threshold-from", metavar="EVAL.json",
-                       help="use the mean per-fold threshold of an eval_lfw.py report")
+                       help="use the mean per-fold threshold of an eval_lfw.py report: its "
+                            "accuracy threshold, or with --far its threshold at that FAR")
+    parser.add_argument(
+        "--far", type=_rate, metavar="RATE",
+        help="with --threshold-from: take the report's threshold at this false-accept rate "
+             "(e.g. 1e-3, eval_lfw.py's --far-target) instead of its accuracy threshold. The "
+             "accuracy threshold suits LFW's half-same pairs; in open-set 1:N search a stranger "
+             "is compared with all N enrolled people (about N x FAR chance of a false match), "
+             "so at the accuracy threshold most never-enrolled people get 'identified'. A lower "
+             "FAR rejects more strangers but also more enrolled people (the report's val_mean: "
+             "the share of same-person pairs still accepted)")
 
 
 def quality_gate(args: argparse.Namespace) -> QualityGate:

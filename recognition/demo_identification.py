@@ -80,7 +80,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args(argv)
-    threshold = resolve_threshold(args.threshold, args.threshold_from, args.flip)
+    threshold = resolve_threshold(args.threshold, args.threshold_from, args.flip,
+                                  args.far)
     if args.json and args.json.exists():
         parser.error(f"{args.json} exists: choose another --json")
 

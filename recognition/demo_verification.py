@@ -79,7 +79,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args(argv)
-    threshold = resolve_threshold(args.threshold, args.threshold_from, args.flip)
+    threshold = resolve_threshold(args.threshold, args.threshold_from, args.flip,
+                                  args.far)
     raw_lfw = require_data("lfw", args.data_root)
     pairs = parse_pairs(args.pairs or data_root(args.data_root) / "lfw_pairs.txt")
     chosen = sample_pairs(pairs, args.num_pairs, args.seed)

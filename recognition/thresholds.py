@@ -8,11 +8,15 @@ from pathlib import Path
 import numpy as np
 
 
-def threshold_from_eval_json(path: str | Path, flip: str | None = None) -> float:
-    """Cosine threshold: the mean of the per-fold accuracy thresholds (`fold_thresholds`) of an
-    eval_lfw.py report. Euclidean reports (squared distance d2 of normalised features) are turned
-    into cosine with cos = 1 - d2 / 2; reports with mean subtraction are refused, since a raw
-    photo has no training folds to subtract."""
+def threshold_from_eval_json(path: str | Path, flip: str | None = None,
+                             far: float | None = None) -> float:
+    """Cosine threshold from an eval_lfw.py report: the mean of the per-fold accuracy thresholds
+    (`fold_thresholds`), or with `far` the mean of the per-fold thresholds at that false-accept
+    rate (`fold_val_thresholds`, chosen for the report's `far_target`). The accuracy threshold
+    balances errors on LFW's half-same pairs; open-set 1:N search compares a stranger with every
+    enrolled person, so it needs the much stricter FAR threshold. Euclidean reports (squared
+    distance d2 of normalised features) are turned into cosine with cos = 1 - d2 / 2; reports
+    with mean subtraction are refused, since a raw photo has no training folds to subtract."""
     path = Path(path)
     try:
         report = json.loads(path.read_text())
@@ -30,9 +34,10 @@ def threshold_from_eval_json(path: str | Path, flip: str | None = None) -> float
     if flip is not None and report_flip is not None and report_flip != flip:
         warnings.warn(f"{path}: thresholds were chosen with --flip {report_flip}, "
                       f"this run uses --flip {flip}")
-    thresholds = np.asarray(summary["fold_thresholds"], dtype=np.float64)
+    key = "fold_thresholds" if far is None else _far_key(path, summary, far)
+    thresholds = np.asarray(summary[key], dtype=np.float64)
     if thresholds.size == 0 or not np.all(np.isfinite(thresholds)):
-        raise ValueError(f"{path}: 'fold_thresholds' is empty or not finite")
+        raise ValueError(f"{path}: {key!r} is empty or not finite")
     mean = float(thresholds.mean())
     similarity = summary.get("similarity", "cosine")
     if similarity == "euclidean":
@@ -40,6 +45,18 @@ def threshold_from_eval_json(path: str | Path, flip: str | None = None) -> float
     if similarity != "cosine":
         raise ValueError(f"{path}: unknown similarity {similarity!r}")
     return mean
+
+
+def _far_key(path: Path, summary: dict, far: float) -> str:
+    """`fold_val_thresholds` if the report chose them for `far`: a report holds one FAR only."""
+    if "fold_val_thresholds" not in summary or "far_target" not in summary:
+        raise ValueError(f"{path}: no 'fold_val_thresholds' / 'far_target' (expected "
+                         "eval_lfw.py's JSON)")
+    report_far = float(summary["far_target"])
+    if not np.isclose(report_far, far, rtol=1e-6, atol=0.0):
+        raise ValueError(f"{path}: has thresholds for FAR {report_far:g} only, not {far:g}; "
+                         f"rerun eval_lfw.py with --far-target {far:g} --json ...")
+    return "fold_val_thresholds"
 
 
 def _find_summary(report) -> dict | None:
@@ -55,10 +72,14 @@ def _find_summary(report) -> dict | None:
 
 
 def resolve_threshold(threshold: float | None, threshold_from: str | None,
-                      flip: str | None = None) -> float:
-    """Exactly one source: an explicit cosine value or an eval JSON."""
+                      flip: str | None = None, far: float | None = None) -> float:
+    """Exactly one source: an explicit cosine value or an eval JSON (whose FAR threshold `far`
+    picks; it has no meaning for an explicit value)."""
     if (threshold is None) == (threshold_from is None):
         raise ValueError("give exactly one of --threshold or --threshold-from EVAL.json")
     if threshold is not None:
+        if far is not None:
+            raise ValueError("--far picks a threshold from --threshold-from EVAL.json; "
+                             "it cannot be combined with --threshold")
         return float(threshold)
-    return threshold_from_eval_json(threshold_from, flip)
+    return threshold_from_eval_json(threshold_from, flip, far)

@@ -1,5 +1,6 @@
 """identify.py enroll + search end to end on real CelebA photos (raw, unaligned)."""
 import csv
+import json
 import shutil
 
 import numpy as np
@@ -99,3 +100,50 @@ def test_search_rejects_a_file_that_is_not_a_gallery(tmp_path):
     run = run_cli("identify.py", "search", "x.jpg", "--gallery", tmp_path / "other.npz",
                   "--threshold", "0.5")
     assert run.returncode == 2 and "other.npz: not a gallery" in run.stderr
+
+
+def test_far_threshold_rejects_a_stranger_the_accuracy_threshold_identifies(people, tiny_model,
+                                                                             data_dir, tmp_path):
+    """Open set on real photos: a never-enrolled person's best score lies above the report's
+    accuracy threshold and below its FAR threshold; --far switches which one search uses."""
+    root, _ = people
+    gallery_path = tmp_path / "gallery.npz"
+    assert run_cli("identify.py", "enroll", "--gallery", root, "--model", tiny_model,
+                   "--out", gallery_path, "--mode", "all").returncode == 0
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    shutil.copy(sorted((root / IDENTITIES[1]).glob("*.jpg"))[0], queries / "enrolled.jpg")
+    stranger = sorted((data_dir / "celeba299" / "07204").glob("*.jpg"))[0]  # never enrolled
+    shutil.copy(stranger, queries / "stranger.jpg")
+
+    def search(*threshold_args):
+        run = run_cli("identify.py", "search", queries, "--gallery", gallery_path,
+                      "--csv", tmp_path / "out.csv", "--overwrite", *threshold_args)
+        assert run.returncode == 0, run.stderr
+        rows = {r["photo"].rsplit("/", 1)[-1]: r for r in csv.DictReader(open(tmp_path / "out.csv"))}
+        return rows, run.stderr
+
+    rows, _ = search("--threshold", "-1")
+    score = float(rows["stranger.jpg"]["score"])
+    assert score < 0.99
+    far_threshold = (score + 1.0) / 2  # between the stranger and the exact enrolled photo (1.0)
+    report = tmp_path / "eval.json"
+    report.write_text(json.dumps(dict(
+        fold_thresholds=[score - 0.1, score - 0.05], far_target=0.001,
+        fold_val_thresholds=[far_threshold - 0.005, far_threshold + 0.005],
+        similarity="cosine", subtract_mean=False, flip="concat")))
+
+    rows, log = search("--threshold-from", report)
+    assert rows["stranger.jpg"]["status"] == "identified"
+    assert f"threshold {score - 0.075:.4f} (the LFW accuracy threshold of {report})" in log
+    rows, log = search("--threshold-from", report, "--far", "1e-3")
+    assert rows["stranger.jpg"]["status"] == "unknown"
+    assert rows["enrolled.jpg"]["status"] == "identified"
+    assert rows["enrolled.jpg"]["identity"] == IDENTITIES[1]
+    assert f"threshold {far_threshold:.4f} (the LFW FAR 0.001 threshold of {report})" in log
+
+    for bad, message in [(["--far", "1e-4"], "has thresholds for FAR 0.001 only, not 0.0001"),
+                         (["--far", "2"], "a false-accept rate is between 0 and 1")]:
+        run = run_cli("identify.py", "search", queries, "--gallery", gallery_path,
+                      "--threshold-from", report, *bad)
+        assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr

@@ -68,3 +68,9 @@ def test_verify_reports_the_quality_gate_reason(data_dir, tiny_model, odd_photos
 def test_verify_needs_a_threshold_source(tiny_model):
     run = run_cli("verify.py", "a.jpg", "b.jpg", "--model", tiny_model)
     assert run.returncode == 2 and "--threshold" in run.stderr
+
+
+def test_verify_far_needs_an_eval_report(tiny_model):
+    run = run_cli("verify.py", "a.jpg", "b.jpg", "--model", tiny_model, "--threshold", "0.3",
+                  "--far", "1e-3")
+    assert run.returncode == 2 and "cannot be combined with --threshold" in run.stderr
