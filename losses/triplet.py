@@ -13,7 +13,8 @@ class SemiHardTripletLoss(LossLayer):
     every (anchor, positive) pair of the batch with its online semi-hard negative
     (``miners.semi_hard_negatives``), averaged over those pairs. ``fallback`` is the negative of
     a pair that has no semi-hard one: ``easiest`` (the farthest, FaceNet's TensorFlow code) or
-    ``hardest`` (the closest). Part: ``fraction_positive`` (share of triplets with non-zero loss)."""
+    ``hardest`` (the closest). Part: ``fraction_positive`` (share of triplets with non-zero
+    loss)."""
 
     needs_pk_batches = True
     hparam_names = ("margin", "fallback")
