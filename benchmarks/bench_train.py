@@ -1,11 +1,12 @@
-"""Training throughput: train.py's real loop (aligned images from disk) vs the bare compiled step
-on in-memory tensors, and vs an eager (uncompiled) step. Prints images/s and ratios measured in
-the same process, so machine load cancels out as far as possible.
+"""Training throughput: train.py's real loop reading images from disk and from the in-RAM
+decoded cache (data.cache: memory), vs the bare compiled step on one in-memory batch, at float32
+and (where the CPU has native bfloat16) bfloat16. Prints images/s and ratios measured in the same
+process, interleaved, so machine load cancels out as far as possible.
 
-    python benchmarks/bench_train.py [--train-dir cache/aligned/celeba299_112x96] [--steps 30]
+    python benchmarks/bench_train.py [--train-dirs A B] [--steps 40] [--rounds 3] [--width 0.25]
 
-Target: real loop / bare step >= 0.9 (the input pipeline keeps up). Without the aligned cache, a
-centre-crop stand-in of celeba299 is built in a temporary folder.
+Targets: real loop from the cache / bare step >= 0.95; from disk >= 0.9. Without the aligned
+cache, a centre-crop stand-in of celeba299 is built in a temporary folder.
 """
 from __future__ import annotations
 
@@ -28,8 +29,7 @@ from common.paths import REPO_ROOT, data_root  # noqa: E402
 from input_pipeline.standin import centre_crop_folders  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.loop import Trainer, _train  # noqa: E402
-from training.optimizers import decayed_variables  # noqa: E402
-from training.step import make_replica_step  # noqa: E402
+from training.strategy import cpu_has_native_bf16  # noqa: E402
 
 
 def timed(function, steps: int, batch_size: int) -> float:
@@ -39,32 +39,17 @@ def timed(function, steps: int, batch_size: int) -> float:
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train-dir", default=str(REPO_ROOT / "cache/aligned/celeba299_112x96"))
-    parser.add_argument("--config", default=str(REPO_ROOT / "experiments/configs/base.yaml"))
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--eager-steps", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--width", type=float, default=0.25)
-    args = parser.parse_args(argv)
-
-    work = Path(tempfile.mkdtemp(prefix="bench_train_"))
-    train_dir = Path(args.train_dir)
-    if not train_dir.is_dir():
-        train_dir = centre_crop_folders(data_root() / "celeba299", work / "standin", identities=40,
-                                        images_per_identity=20, min_images=10)
-        print(f"aligned cache absent: using a centre-crop stand-in ({train_dir})")
+def make_trainer(args, train_dirs, work: Path, name: str, precision: str, cache: str):
+    run_dir = work / name
+    run_dir.mkdir()
     config = load_config(args.config, [
-        f"data.train_dir={train_dir}", f"run_dir={work / 'run'}", f"train.batch_size={args.batch_size}",
-        f"model.width={args.width}", "eval.lfw_every_steps=0", "train.checkpoint_every_steps=1000000",
-        "summaries.images_every_steps=0", "summaries.histogram_every_steps=0",
-        "train.log_every_steps=1000000"])
-    (work / "run").mkdir()
-    logger = logging.getLogger("bench")
-    trainer = Trainer(config, work / "run", data_root(), logger)
-    writer = tf.summary.create_file_writer(str(work / "run" / "tensorboard"))
+        f"data.train_dirs=[{', '.join(map(str, train_dirs))}]", f"run_dir={run_dir}",
+        f"train.batch_size={args.batch_size}", f"model.width={args.width}", f"train.precision={precision}",
+        f"data.cache={cache}", f"train.jit_compile={args.jit}", "eval.lfw_every_steps=0",
+        "train.checkpoint_every_steps=1000000", "summaries.images_every_steps=0",
+        "summaries.histogram_every_steps=0", "train.log_every_steps=1000000"])
+    trainer = Trainer(config, run_dir, data_root(), logging.getLogger("bench"))
+    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
 
     def real_loop(steps):
         trainer.config.train.max_steps = trainer.state.current_step() + steps
@@ -77,33 +62,56 @@ def main(argv=None) -> int:
             stats = trainer.train_step(images, labels)
         float(stats["total_loss"])
 
-    eager = make_replica_step(
-        trainer.model, trainer.loss_layer, trainer.optimizer, trainer.state,
-        decayed_variables=decayed_variables(trainer.variables, config.optimizer.decay_exclude),
-        weight_decay=config.optimizer.weight_decay, ema=trainer.ema,
-        class_kernel=getattr(trainer.loss_layer, "kernel", None), num_classes=len(trainer.identities))
-
-    def eager_step(steps):
-        for _ in range(steps):
-            stats = eager(images, labels)
-        float(stats["total_loss"])
-
     real_loop(3)      # warm-up: tracing, pipeline start
     bare_step(2)
-    eager_step(1)
+    return real_loop, bare_step
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train-dirs", nargs="+", default=[str(REPO_ROOT / "cache/aligned/celeba299_112x96"),
+                                                            str(REPO_ROOT / "cache/aligned/celeba841_112x96")])
+    parser.add_argument("--config", default=str(REPO_ROOT / "experiments/configs/base.yaml"))
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--width", type=float, default=0.25)
+    parser.add_argument("--jit", action="store_true", help="XLA-compile the step (train.jit_compile)")
+    parser.add_argument("--precisions", nargs="+", default=None,
+                        help="default: float32, plus bfloat16 where the CPU has it natively")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="bench_train_"))
+    train_dirs = [Path(path) for path in args.train_dirs]
+    if not all(path.is_dir() for path in train_dirs):
+        train_dirs = [centre_crop_folders(data_root() / "celeba299", work / "standin", identities=40,
+                                          images_per_identity=20, min_images=10)]
+        print(f"aligned cache absent: using a centre-crop stand-in ({train_dirs[0]})")
+    precisions = args.precisions or (["float32", "bfloat16"] if cpu_has_native_bf16() else ["float32"])
+    variants = {}
+    for precision in precisions:
+        disk_loop, bare = make_trainer(args, train_dirs, work, f"{precision}_disk", precision, "none")
+        cache_loop, _ = make_trainer(args, train_dirs, work, f"{precision}_cache", precision, "memory")
+        variants.update({(precision, "bare"): bare, (precision, "disk"): disk_loop,
+                         (precision, "cache"): cache_loop})
     # Interleaved rounds, median per variant: the 2 CPUs are shared, so load drifts over a run.
-    rounds = {"bare": [], "real": [], "eager": []}
+    rounds = {key: [] for key in variants}
     for _ in range(args.rounds):
-        rounds["bare"].append(timed(bare_step, args.steps, args.batch_size))
-        rounds["real"].append(timed(real_loop, args.steps, args.batch_size))
-        rounds["eager"].append(timed(eager_step, args.eager_steps, args.batch_size))
-    bare, real, slow = (statistics.median(rounds[k]) for k in ("bare", "real", "eager"))
-    ratios = [r / b for r, b in zip(rounds["real"], rounds["bare"])]
-    print("per-round real/bare ratios: " + ", ".join(f"{r:.2f}" for r in ratios))
-    print(f"model {config.model.name} width {args.width}, batch {args.batch_size}, {os.cpu_count()} CPUs")
-    print(f"bare compiled step (in-memory batch): {bare:8.1f} img/s")
-    print(f"train.py loop (images from disk):     {real:8.1f} img/s   ratio vs bare {real / bare:.2f} (medians) (target >= 0.9)")
-    print(f"eager step (no tf.function):          {slow:8.1f} img/s   compiled speed-up x{bare / slow:.1f}")
+        for key, function in variants.items():
+            rounds[key].append(timed(function, args.steps, args.batch_size))
+    speed = {key: statistics.median(values) for key, values in rounds.items()}
+    print(f"model {args.width}x resface20, batch {args.batch_size}, XLA {args.jit}, {os.cpu_count()} CPUs, "
+          f"native bf16: {cpu_has_native_bf16()}, {args.rounds} rounds x {args.steps} steps, medians")
+    for precision in precisions:
+        bare = speed[(precision, "bare")]
+        print(f"{precision:>9} bare compiled step (one in-memory batch): {bare:7.1f} img/s")
+        print(f"{precision:>9} train.py loop, images from disk:          {speed[(precision, 'disk')]:7.1f} img/s"
+              f"   ratio vs bare {speed[(precision, 'disk')] / bare:.2f} (target >= 0.9)")
+        print(f"{precision:>9} train.py loop, decoded cache in RAM:      {speed[(precision, 'cache')]:7.1f} img/s"
+              f"   ratio vs bare {speed[(precision, 'cache')] / bare:.2f} (target >= 0.95)")
+    if "float32" in precisions and "bfloat16" in precisions:
+        print(f"bfloat16 / float32, bare step: {speed[('bfloat16', 'bare')] / speed[('float32', 'bare')]:.2f}; "
+              f"real loop with cache: {speed[('bfloat16', 'cache')] / speed[('float32', 'cache')]:.2f}")
     return 0
 
 

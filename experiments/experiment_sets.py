@@ -1,8 +1,9 @@
 """Experiment sets: experiments/sets/<name>.yaml lists the rows of one comparison of the article.
 
-A set file holds a `title`, the article's `claim` being tested (`article`) and `rows`, each with a
-`name` and a `label`. Row `r` at scale `s` is trained from experiments/configs/<set>/<s>_<r>.yaml
-into runs/<s>/<set>/<r>/.
+A set file holds a `title`, the article's `claim` being tested (`article`), `rows`, each with a
+`name` and a `label`, and optionally the `reference` row the others are compared with (default:
+the first row). Row `r` at scale `s` with seed `k` is trained from
+experiments/configs/<set>/<s>_<r>.yaml into runs/<s>/<set>/<r>/seed<k>/.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from common.strict_yaml import DuplicateKeyError, load_unique
 
 SETS_DIR = REPO_ROOT / "experiments" / "sets"
 CONFIGS_DIR = REPO_ROOT / "experiments" / "configs"
-SET_KEYS = {"title", "article", "rows"}
+SET_KEYS = {"title", "article", "rows", "reference"}
 ROW_KEYS = {"name", "label"}
 
 
@@ -34,6 +35,7 @@ class ExperimentSet:
     title: str
     article: str
     rows: tuple[Row, ...]
+    reference: str
 
     def row_names(self) -> list[str]:
         return [row.name for row in self.rows]
@@ -41,8 +43,8 @@ class ExperimentSet:
     def config_path(self, row_name: str, scale: str) -> Path:
         return CONFIGS_DIR / self.name / f"{scale}_{row_name}.yaml"
 
-    def run_dir(self, row_name: str, scale: str) -> Path:
-        return RUNS_DIR / scale / self.name / row_name
+    def run_dir(self, row_name: str, scale: str, seed: int) -> Path:
+        return RUNS_DIR / scale / self.name / row_name / f"seed{seed}"
 
     def lfw_dir(self, row_name: str, scale: str) -> str:
         """The aligned LFW folder the row's config evaluates on (as written in the config)."""
@@ -73,7 +75,11 @@ def load_set(name: str) -> ExperimentSet:
         rows.append(Row(name=str(entry["name"]), label=str(entry["label"])))
     if not rows:
         raise SetError(f"{path}: no rows")
-    exp_set = ExperimentSet(name, str(raw.get("title", name)), str(raw.get("article", "")).strip(), tuple(rows))
+    reference = str(raw.get("reference", rows[0].name))
+    if reference not in [row.name for row in rows]:
+        raise SetError(f"{path}: reference {reference!r} is not a row; rows: {[row.name for row in rows]}")
+    exp_set = ExperimentSet(name, str(raw.get("title", name)), str(raw.get("article", "")).strip(), tuple(rows),
+                            reference)
     for row in rows:
         for scale in ("cpu", "full"):
             if not exp_set.config_path(row.name, scale).exists():

@@ -1,12 +1,15 @@
 """Run a set of the article's experiments and regenerate its results table and curves.
 
-    python experiments/run.py SET [--scale cpu|full] [--only ROW ...] [--report-only] [--dry-run]
+    python experiments/run.py SET [--seeds N] [--scale cpu|full] [--only ROW ...] [--report-only] [--dry-run]
 
 SET is a file stem of experiments/sets/ (optimizer_bn, margin, metric, backbones). Each row of a
-set is one config, experiments/configs/<SET>/<scale>_<row>.yaml, trained by train.py into
-runs/<scale>/<SET>/<row>/ and evaluated on LFW View 2 by eval_lfw.py. Finished rows are not
-retrained (train.py leaves a run with DONE.json alone) and interrupted rows resume, so rerunning
-the command after a stop only does what is left. The table and the figure in
+set is one config, experiments/configs/<SET>/<scale>_<row>.yaml, trained by train.py with seeds
+0..N-1 (the seed sets the initial weights, the data order, dropout and the flips) into
+runs/<scale>/<SET>/<row>/seed<k>/ and evaluated on LFW View 2 by eval_lfw.py. Seeds run
+round-robin (seed 0 of every row, then seed 1, ...), so a stopped set already holds comparable
+rows. Finished runs are not retrained (train.py leaves a run with DONE.json alone) and
+interrupted ones resume, so rerunning the command after a stop only does what is left. The table
+(mean +- sd over seeds, significance against the reference row) and the figure in
 experiments/results/ are rebuilt from the run directories every time.
 """
 from __future__ import annotations
@@ -27,11 +30,12 @@ from experiments.experiment_sets import ExperimentSet, load_set, set_names  # no
 RESULTS_DIR = REPO_ROOT / "experiments" / "results"
 
 
-def row_commands(exp_set: ExperimentSet, row_name: str, scale: str, data: Path) -> tuple[list, list]:
-    """The train.py and eval_lfw.py command lines of one row (relative paths, as a user types them)."""
+def row_commands(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed: int) -> tuple[list, list]:
+    """The train.py and eval_lfw.py command lines of one row and seed (relative paths, as a user
+    types them)."""
     config = exp_set.config_path(row_name, scale).relative_to(REPO_ROOT)
-    run_dir = exp_set.run_dir(row_name, scale).relative_to(REPO_ROOT)
-    train = ["python", "train.py", "--config", str(config), "--set", f"run_dir={run_dir}"]
+    run_dir = exp_set.run_dir(row_name, scale, seed).relative_to(REPO_ROOT)
+    train = ["python", "train.py", "--config", str(config), "--set", f"run_dir={run_dir}", f"seed={seed}"]
     lfw_dir = exp_set.lfw_dir(row_name, scale)
     pairs = os.path.relpath(data / "lfw_pairs.txt", REPO_ROOT)
     evaluate = ["python", "eval_lfw.py", "--model", str(run_dir), "--lfw-dir", str(lfw_dir),
@@ -39,8 +43,8 @@ def row_commands(exp_set: ExperimentSet, row_name: str, scale: str, data: Path) 
     return train, evaluate
 
 
-def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, dry_run: bool) -> None:
-    train, evaluate = row_commands(exp_set, row_name, scale, data)
+def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed: int, dry_run: bool) -> None:
+    train, evaluate = row_commands(exp_set, row_name, scale, data, seed)
     train += ["--data-root", os.path.relpath(data, REPO_ROOT)]
     for command in (train, evaluate):
         print("$ " + shlex.join(command), flush=True)
@@ -52,7 +56,7 @@ def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, dry_r
         result = subprocess.run(command, cwd=REPO_ROOT)
         if result.returncode != 0:
             # A diverged row (e.g. ArcFace used directly) is a result, not a reason to stop the set.
-            print(f"  row {row_name!r} stopped with exit code {result.returncode}; recorded, continuing")
+            print(f"  row {row_name!r} seed {seed} stopped with exit code {result.returncode}; recorded, continuing")
             return
 
 
@@ -60,6 +64,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("set", choices=set_names(), help="experiment set (a file of experiments/sets/)")
     parser.add_argument("--scale", choices=("cpu", "full"), default="cpu")
+    parser.add_argument("--seeds", type=int, default=3, help="runs per row, seeds 0..N-1 (default 3; "
+                        "significance needs >= 2)")
     parser.add_argument("--only", nargs="+", metavar="ROW", help="run only these rows (the table keeps all)")
     parser.add_argument("--report-only", action="store_true", help="rebuild table and figure, train nothing")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
@@ -72,21 +78,26 @@ def main(argv=None) -> int:
     unknown = sorted(set(args.only or ()) - set(rows))
     if unknown:
         parser.error(f"unknown row(s) {unknown} in set {args.set!r}; rows: {rows}")
+    if args.seeds < 1:
+        parser.error("--seeds must be >= 1")
     if not args.report_only:
-        for row_name in args.only or rows:
-            print(f"== {args.set} / {row_name} ({args.scale})", flush=True)
-            run_row(exp_set, row_name, args.scale, data, args.dry_run)
+        for seed in range(args.seeds):
+            for row_name in args.only or rows:
+                print(f"== {args.set} / {row_name} / seed {seed} ({args.scale})", flush=True)
+                run_row(exp_set, row_name, args.scale, data, seed, args.dry_run)
     if args.dry_run:
         return 0
 
-    results: list[RowResult] = []
+    results: dict[str, list[RowResult]] = {}
     for row in exp_set.rows:
-        train, evaluate = row_commands(exp_set, row.name, args.scale, data)
-        results.append(collect_row(row, exp_set.run_dir(row.name, args.scale), train, evaluate))
+        results[row.name] = [collect_row(row, exp_set.run_dir(row.name, args.scale, seed),
+                                         *row_commands(exp_set, row.name, args.scale, data, seed))
+                             for seed in range(args.seeds)]
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stem = f"{args.set}_{args.scale}"
-    table = write_table(exp_set, args.scale, results, RESULTS_DIR / f"{stem}.md", f"{stem}_curves.png")
-    write_curves(results, RESULTS_DIR / f"{stem}_curves.png", exp_set.title)
+    command = f"python experiments/run.py {args.set} --scale {args.scale} --seeds {args.seeds}"
+    table = write_table(exp_set, args.scale, results, RESULTS_DIR / f"{stem}.md", f"{stem}_curves.png", command)
+    write_curves(exp_set, results, RESULTS_DIR / f"{stem}_curves.png")
     print(table)
     return 0
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 
 from experiments import run as runner
@@ -59,27 +61,46 @@ def test_dry_run_prints_train_then_eval_per_row(capsys):
     assert runner.main(["metric", "--only", "batch_hard", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "train.py --config experiments/configs/metric/cpu_batch_hard.yaml" in out
-    assert "--set run_dir=runs/cpu/metric/batch_hard" in out
-    assert "eval_lfw.py --model runs/cpu/metric/batch_hard" in out
+    assert "--set run_dir=runs/cpu/metric/batch_hard/seed0 seed=0" in out
+    assert "eval_lfw.py --model runs/cpu/metric/batch_hard/seed0" in out
+    assert runner.main(["metric", "--only", "batch_hard", "--seeds", "2", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "--set run_dir=runs/cpu/metric/batch_hard/seed1 seed=1" in out
     with pytest.raises(SystemExit):
         runner.main(["metric", "--only", "no_such_row", "--dry-run"])
 
 
-def test_results_table_reads_done_and_eval_json(tmp_path):
+def _finished_run(run_dir, fold_accuracies, minutes=12.5):
+    (run_dir / "eval").mkdir(parents=True)
+    (run_dir / "DONE.json").write_text(json.dumps({"steps": 1800, "train_minutes": minutes}))
+    folds = np.array(fold_accuracies)
+    (run_dir / "eval" / "lfw_view2.json").write_text(json.dumps(
+        {"accuracy_mean": folds.mean(), "accuracy_std": folds.std(), "val_mean": 0.2, "val_std": 0.05,
+         "auc": 0.9, "fold_accuracies": list(folds)}))
+    return run_dir
+
+
+def test_results_table_shows_seed_means_comparison_and_stopped_runs(tmp_path):
     exp_set = load_set("optimizer_bn")
-    done_dir, stopped_dir = tmp_path / "done", tmp_path / "stopped"
-    (done_dir / "eval").mkdir(parents=True)
-    (done_dir / "DONE.json").write_text(json.dumps({"steps": 1800, "train_minutes": 12.5}))
-    (done_dir / "eval" / "lfw_view2.json").write_text(json.dumps(
-        {"accuracy_mean": 0.8123, "accuracy_std": 0.0151, "val_mean": 0.2, "val_std": 0.05, "auc": 0.9}))
+    rows = exp_set.rows
+    base = np.linspace(0.80, 0.82, 10)
+    reference_runs = [collect_row(rows[0], _finished_run(tmp_path / f"ref{k}", base + 0.001 * k), ["t"], ["e"])
+                      for k in range(3)]
+    # Row 1: 5 points better on every fold and seed -> both tests significant.
+    better_runs = [collect_row(rows[1], _finished_run(tmp_path / f"b{k}", base + 0.05 + 0.002 * k), ["t"], ["e"])
+                   for k in range(3)]
+    stopped_dir = tmp_path / "stopped"
     stopped_dir.mkdir()
     (stopped_dir / "train.log").write_text("2026 INFO step 20\n2026 ERROR non-finite loss at step 37\n")
-    rows = exp_set.rows
-    results = [collect_row(rows[0], done_dir, ["python", "train.py"], ["python", "eval_lfw.py"]),
-               collect_row(rows[1], stopped_dir, ["t"], ["e"]),
-               collect_row(rows[2], tmp_path / "absent", ["t"], ["e"])]
-    text = write_table(exp_set, "cpu", results, tmp_path / "t.md", "c.png")
-    assert "| 81.23 +- 1.51% | 20.00 +- 5.00% | 0.9000 | 1800 | 12.5 min |" in text
-    assert "non-finite loss at step 37" in text
-    absent_row = next(line for line in text.splitlines() if f"(`{rows[2].name}`)" in line)
-    assert absent_row.endswith("| not run |")
+    stopped = collect_row(rows[2], stopped_dir, ["t"], ["e"])
+    results = {row.name: [collect_row(row, tmp_path / "absent", ["t"], ["e"])] for row in rows}
+    results.update({rows[0].name: reference_runs, rows[1].name: better_runs, rows[2].name: [stopped]})
+    text = write_table(exp_set, "cpu", results, tmp_path / "t.md", "c.png", "python experiments/run.py x")
+    lines = {row.name: next(line for line in text.splitlines() if line.startswith("| ") and f"(`{row.name}`)" in line)
+             for row in rows}
+    # Reference: mean of 81.0, 81.1, 81.2 = 81.10, sd 0.10.
+    assert "| 3/3 | 81.10 +- 0.10% | 20.00 +- 0.00% | 0.9000 +- 0.0000 | reference |" in lines[rows[0].name]
+    assert "| 3/3 | 86.20 +- 0.20% |" in lines[rows[1].name] and "| +5.10 |" in lines[rows[1].name]
+    assert "**better**" in lines[rows[1].name] and "12.5 min" in lines[rows[1].name]
+    assert "non-finite loss at step 37" in lines[rows[2].name] and "| 0/1 |" in lines[rows[2].name]
+    assert lines[rows[3].name].endswith("| not run |")

@@ -190,3 +190,40 @@ def test_bfloat16_step_is_close_to_float32_and_exports_in_float32(standin_train_
     reference.model.set_weights(mixed.model.get_weights())
     np.testing.assert_allclose(np.asarray(exported(batch)), reference.model(batch, training=False).numpy(),
                                rtol=1e-4, atol=1e-5)
+
+
+def test_seed_changes_initial_weights_data_order_and_flips(standin_train_dir, tmp_path):  # noqa: F811
+    """What `experiments/run.py --seeds` relies on: the same seed repeats a run's randomness, another
+    seed changes the initial weights, the batch order and which images are flipped."""
+    from input_pipeline.datasets import cached_single_image_dataset
+
+    built = {}
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        config = tiny_config(standin_train_dir, run_dir, **{"seed": seed, "data.cache": "memory"})
+        trainer = Trainer(config, run_dir, tmp_path, logging.getLogger("test"))
+        images, labels = next(iter(trainer.make_dataset(0)))
+        built[name] = (trainer, images.numpy(), labels.numpy())
+    weights = {name: np.concatenate([w.ravel() for w in trainer.model.get_weights()])
+               for name, (trainer, _, _) in built.items()}
+    np.testing.assert_array_equal(weights["a"], weights["b"])
+    assert not np.allclose(weights["a"], weights["c"])
+    np.testing.assert_array_equal(built["a"][1], built["b"][1])
+    np.testing.assert_array_equal(built["a"][2], built["b"][2])
+    assert not np.array_equal(built["a"][2], built["c"][2])
+    decoded = built["a"][0].source.decoded
+    originals = {image.astype(np.float32).tobytes(): i for i, image in enumerate(decoded.images)}
+
+    def flipped_by_index(seed):
+        images, _ = next(iter(cached_single_image_dataset(decoded, len(decoded.images), seed=seed)))
+        flips = {}
+        for image in images.numpy():
+            index = originals.get(image.tobytes())
+            if index is None:
+                index = originals[image[:, ::-1].tobytes()]
+            flips[index] = image.tobytes() not in originals
+        return [flips[i] for i in range(len(decoded.images))]
+
+    assert flipped_by_index(0) == flipped_by_index(0)
+    assert flipped_by_index(0) != flipped_by_index(1)
