@@ -134,17 +134,23 @@ def pk_dataset(file_list: FileList, image_size, identities: int, images: int, *,
 
 def _gather_from_memory(index_batches: tf.data.Dataset, decoded: DecodedSet, random_flip: bool,
                         seed: int, parallel_calls: int) -> tf.data.Dataset:
-    """(float32 images, int32 labels) batches gathered from the decoded pixels in RAM."""
-    pixels = tf.constant(decoded.images)
+    """(float32 images, int32 labels) batches gathered from the decoded pixels in RAM.
+
+    Flips are drawn statelessly from (seed, batch number): the same seed gives the same flips
+    however the parallel map schedules its calls, and every batch (so every epoch) new ones."""
+    pixels = decoded.images
     labels = tf.constant(decoded.file_list.labels)
 
-    def gather(index_batch):
+    def gather(batch_number, index_batch):
         images_ = tf.cast(tf.gather(pixels, index_batch), tf.float32)
         if random_flip:
-            images_ = tf.image.random_flip_left_right(images_, seed=seed)  # per image of the batch
+            key = tf.stack([tf.constant(seed, tf.int64), batch_number])
+            flip = tf.random.stateless_uniform(tf.shape(index_batch), seed=key) < 0.5
+            images_ = tf.where(flip[:, None, None, None], tf.reverse(images_, axis=[2]), images_)
         return images_, tf.gather(labels, index_batch)
 
-    return index_batches.map(gather, num_parallel_calls=_parallel(parallel_calls)).prefetch(tf.data.AUTOTUNE)
+    return index_batches.enumerate().map(gather, num_parallel_calls=_parallel(parallel_calls)) \
+        .prefetch(tf.data.AUTOTUNE)
 
 
 def cached_single_image_dataset(decoded: DecodedSet, batch_size: int, *, seed: int,

@@ -43,9 +43,12 @@ def use_memory_cache(mode: str, num_images: int, image_size, memory_bytes: int |
 
 @dataclasses.dataclass
 class DecodedSet:
-    """The readable files of a FileList (same order) and their pixels, uint8 [N, H, W, 3]."""
+    """The readable files of a FileList (same order) and their pixels, uint8 [N, H, W, 3].
+
+    The pixels are one tensor made once, so every dataset built on them (a resumed run, a
+    benchmark) shares it instead of copying the set again."""
     file_list: FileList
-    images: np.ndarray
+    images: tf.Tensor
     skipped: list[str]
 
 
@@ -76,4 +79,4 @@ def decode_all(file_list: FileList, image_size, parallel_calls: int = -1) -> Dec
                          "hold images?")
     subset = FileList(file_list.roots, file_list.root_index[kept], file_list.paths[kept],
                       file_list.labels[kept], file_list.identities)
-    return DecodedSet(subset, images[kept] if not kept.all() else images, skipped)
+    return DecodedSet(subset, tf.constant(images[kept] if not kept.all() else images), skipped)

@@ -74,7 +74,7 @@ def _batches(dataset, count):
 def test_cached_route_yields_the_same_batches_as_reading_from_disk(two_roots):
     file_list = scan_identity_folders(two_roots, min_images=2)
     decoded = decode_all(file_list, SIZE)
-    assert decoded.images.dtype == np.uint8 and not decoded.skipped
+    assert decoded.images.dtype == tf.uint8 and not decoded.skipped
     # 24 images, batch 8: 6 batches span two epochs (two different permutations).
     disk = _batches(single_image_dataset(file_list, SIZE, 8, seed=5, random_flip=False), 6)
     memory = _batches(cached_single_image_dataset(decoded, 8, seed=5, random_flip=False), 6)
@@ -91,8 +91,8 @@ def test_cached_route_yields_the_same_batches_as_reading_from_disk(two_roots):
 def test_cached_route_reshuffles_and_reflips_every_epoch(two_roots):
     file_list = scan_identity_folders(two_roots, min_images=2)
     decoded = decode_all(file_list, SIZE)
-    originals = {image.tobytes(): index for index, image in enumerate(decoded.images.astype(np.float32))}
-    mirrors = {image[:, ::-1].tobytes(): index for index, image in enumerate(decoded.images.astype(np.float32))}
+    originals = {image.tobytes(): index for index, image in enumerate(decoded.images.numpy().astype(np.float32))}
+    mirrors = {image[:, ::-1].tobytes(): index for index, image in enumerate(decoded.images.numpy().astype(np.float32))}
     epochs = []
     for first, second in zip(*[iter(_batches(cached_single_image_dataset(decoded, 12, seed=1), 4))] * 2):
         order, flipped = [], []

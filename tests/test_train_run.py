@@ -213,7 +213,7 @@ def test_seed_changes_initial_weights_data_order_and_flips(standin_train_dir, tm
     np.testing.assert_array_equal(built["a"][2], built["b"][2])
     assert not np.array_equal(built["a"][2], built["c"][2])
     decoded = built["a"][0].source.decoded
-    originals = {image.astype(np.float32).tobytes(): i for i, image in enumerate(decoded.images)}
+    originals = {image.astype(np.float32).tobytes(): i for i, image in enumerate(decoded.images.numpy())}
 
     def flipped_by_index(seed):
         images, _ = next(iter(cached_single_image_dataset(decoded, len(decoded.images), seed=seed)))

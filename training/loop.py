@@ -89,7 +89,7 @@ def train_source(config: Config, file_list, log: logging.Logger) -> TrainSource:
     started = time.time()
     decoded = decode_all(file_list, image_size, config.data.parallel_calls)
     log.info(f"decoded {len(decoded.file_list.paths)} training images into RAM "
-             f"({decoded.images.nbytes / 2**20:.0f} MiB, {time.time() - started:.0f}s, "
+             f"({decoded.images.shape.num_elements() / 2**20:.0f} MiB, {time.time() - started:.0f}s, "
              f"{len(decoded.skipped)} unreadable skipped)")
     return TrainSource(file_list=decoded.file_list, decoded=decoded)
 
