@@ -2,8 +2,8 @@
 
     python demo.py [--data-root DIR] [--download] [--config experiments/configs/demo.yaml]
 
-1. aligns the training set (celeba299, identity-disjoint from LFW) and the LFW images that the
-   View 2 pairs need, into cache/aligned/ (reruns reuse what is there);
+1. aligns the training sets (celeba299 + celeba841: 1,140 identities, disjoint from LFW) and the
+   LFW images that the View 2 pairs need, into cache/aligned/ (reruns reuse what is there);
 2. trains the CPU-scale demo config into runs/<name>/ (a rerun resumes or, once finished, skips);
 3. evaluates the exported model on LFW View 2 with eval_lfw.py and prints the table, and where
    the TensorBoard logs and figures are.
@@ -41,9 +41,19 @@ def check_data(root: Path, download: bool) -> None:
             sys.exit("demo: " + GET_LFW_HELP.format(root=root))
         print(f"downloading LFW into {root} ...", flush=True)
         download_lfw(root)
-    if not (root / "celeba299").is_dir():
-        sys.exit(f"demo: training set {root / 'celeba299'} not found: point --data-root at a folder "
-                 "holding celeba299/ (or another identity-folder set, with --config's data.train_dir)")
+
+
+def raw_training_sets(root: Path, train_dirs: list[str]) -> list[tuple[Path, str]]:
+    """(raw folder under the data root, aligned output folder) per training root of the config:
+    cache/aligned/<set>_<H>x<W> is aligned from <data root>/<set>."""
+    pairs = []
+    for aligned in train_dirs:
+        raw = root / Path(aligned).name.rsplit("_", 1)[0]
+        if not raw.is_dir():
+            sys.exit(f"demo: training set {raw} not found (for {aligned}): point --data-root at a folder "
+                     "holding it, or give --config a config whose data.train_dirs name sets you have")
+        pairs.append((raw, aligned))
+    return pairs
 
 
 def pairs_image_list(pairs_path: Path, out: Path) -> Path:
@@ -56,7 +66,7 @@ def pairs_image_list(pairs_path: Path, out: Path) -> Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", help="folder with lfw/, lfw_pairs.txt, celeba299/ "
+    parser.add_argument("--data-root", help="folder with lfw/, lfw_pairs.txt, celeba299/, celeba841/ "
                         "(default $FACEREC_DATA or ../shared/data)")
     parser.add_argument("--download", action="store_true", help="fetch LFW from the official site if missing")
     parser.add_argument("--config", default=DEFAULT_CONFIG, help="training config (CPU-scale demo by default)")
@@ -71,9 +81,9 @@ def main(argv=None) -> int:
     python = sys.executable
 
     lfw_list = pairs_image_list(root / "lfw_pairs.txt", CACHE_DIR / "lfw_pairs_images.txt")
-    run([python, "align/align_dataset.py", "--input-dir", str(root / "celeba299"),
-         "--output-dir", config.data.train_dir, "--image-size", size, "--skip-no-face",
-         "--workers", str(args.workers)])
+    for raw, aligned in raw_training_sets(root, config.data.train_dirs):
+        run([python, "align/align_dataset.py", "--input-dir", str(raw), "--output-dir", aligned,
+             "--image-size", size, "--skip-no-face", "--workers", str(args.workers)])
     run([python, "align/align_dataset.py", "--input-dir", str(root / "lfw"),
          "--output-dir", config.eval.lfw_dir, "--image-size", size, "--only-list", str(lfw_list),
          "--workers", str(args.workers)])

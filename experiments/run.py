@@ -35,7 +35,7 @@ def row_commands(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, 
     types them)."""
     config = exp_set.config_path(row_name, scale).relative_to(REPO_ROOT)
     run_dir = exp_set.run_dir(row_name, scale, seed).relative_to(REPO_ROOT)
-    train = ["python", "train.py", "--config", str(config), "--set", f"run_dir={run_dir}", f"seed={seed}"]
+    train = ["python", "train.py", "--config", str(config), "--set", f"run_dir={run_dir}", "--set", f"seed={seed}"]
     lfw_dir = exp_set.lfw_dir(row_name, scale)
     pairs = os.path.relpath(data / "lfw_pairs.txt", REPO_ROOT)
     evaluate = ["python", "eval_lfw.py", "--model", str(run_dir), "--lfw-dir", str(lfw_dir),

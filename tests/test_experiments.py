@@ -61,11 +61,11 @@ def test_dry_run_prints_train_then_eval_per_row(capsys):
     assert runner.main(["metric", "--only", "batch_hard", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "train.py --config experiments/configs/metric/cpu_batch_hard.yaml" in out
-    assert "--set run_dir=runs/cpu/metric/batch_hard/seed0 seed=0" in out
+    assert "--set run_dir=runs/cpu/metric/batch_hard/seed0 --set seed=0" in out
     assert "eval_lfw.py --model runs/cpu/metric/batch_hard/seed0" in out
     assert runner.main(["metric", "--only", "batch_hard", "--seeds", "2", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "--set run_dir=runs/cpu/metric/batch_hard/seed1 seed=1" in out
+    assert "--set run_dir=runs/cpu/metric/batch_hard/seed1 --set seed=1" in out
     with pytest.raises(SystemExit):
         runner.main(["metric", "--only", "no_such_row", "--dry-run"])
 
