@@ -104,3 +104,20 @@ def test_results_table_shows_seed_means_comparison_and_stopped_runs(tmp_path):
     assert "**better**" in lines[rows[1].name] and "12.5 min" in lines[rows[1].name]
     assert "non-finite loss at step 37" in lines[rows[2].name] and "| 0/1 |" in lines[rows[2].name]
     assert lines[rows[3].name].endswith("| not run |")
+
+
+def test_sphereface_lambda_reaches_its_floor_at_the_same_fraction_of_the_run_at_both_scales():
+    import losses
+
+    margin = load_set("margin")
+    fractions = {}
+    for scale in ("cpu", "full"):
+        config = load_config(margin.config_path("sphereface_m4", scale))
+        head = losses.build("sphereface", num_classes=4, embedding_size=8, **config.loss.hparams)
+        steps = np.arange(config.train.max_steps + 1)
+        lambdas = head.lambda_at(steps).numpy()
+        floor_step = int(np.argmax(lambdas <= head.lambda_min + 1e-6))
+        assert lambdas[-1] == pytest.approx(5.0) and floor_step > 0
+        fractions[scale] = floor_step / config.train.max_steps
+    assert fractions["full"] == pytest.approx(1658 / 30000, abs=1e-4)
+    assert fractions["cpu"] == pytest.approx(fractions["full"], abs=0.01)
