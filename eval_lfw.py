@@ -8,7 +8,13 @@
 a registry name such as `resface20` (an untrained, seeded network: the chance baseline).
 Embeddings are cached as .npz (the same format `--embeddings` reads) and reused on rerun.
 Prints a per-fold table; writes a ROC PNG, a gallery of the hardest errors, optional JSON and
-TensorBoard scalars (`--run-dir` and `--step`).
+the result into a training run's TensorBoard logs.
+
+TensorBoard: when `--model` is a run dir (train.py's output), the result goes into that run's
+logs at the step its export was made (model_info.json), as the last point of the lfw/ curve that
+the in-training checks drew, and, when every fold of the pairs file was used, as the run's
+HParams metrics lfw_view2/* (tag scheme: training/summaries.py). `--run-dir DIR [--step N]`
+names another run dir or step; `--no-tensorboard` writes nothing there.
 """
 from __future__ import annotations
 
@@ -65,16 +71,51 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write the summary and per-fold numbers here")
     parser.add_argument("--gallery-size", type=int, default=8,
                         help="hardest false accepts / rejects shown (0: no gallery)")
-    parser.add_argument("--run-dir", type=Path, help="write TensorBoard scalars to RUN_DIR/eval")
-    parser.add_argument("--step", type=int, help="TensorBoard step (with --run-dir)")
+    parser.add_argument("--run-dir", type=Path,
+                        help="write the result into RUN_DIR's TensorBoard logs (default: --model "
+                             "when it is a run dir)")
+    parser.add_argument("--step", type=int,
+                        help="TensorBoard step (default: the step of the run's export)")
+    parser.add_argument("--no-tensorboard", action="store_true",
+                        help="do not write the result into a run's TensorBoard logs")
     args = parser.parse_args(argv)
-    if (args.run_dir is None) != (args.step is None):
-        parser.error("--run-dir and --step go together")
+    if args.no_tensorboard and (args.run_dir or args.step is not None):
+        parser.error("--no-tensorboard excludes --run-dir and --step")
     if args.model and args.lfw_dir is None:
         parser.error("--model needs --lfw-dir (the aligned LFW folder)")
     if args.batch_size < 1:
         parser.error("--batch-size must be >= 1")
     return args
+
+
+def tensorboard_target(args) -> tuple[Path, int] | None:
+    """(run dir, step) whose TensorBoard logs receive the result, or None: `--run-dir`, else
+    `--model` when it is a run dir; the step is `--step`, else the step recorded at export."""
+    if args.no_tensorboard:
+        return None
+    run_dir = args.run_dir  # (paths as in verification.model_source, which imports TensorFlow)
+    if run_dir is None and args.model and (Path(args.model) / "export" / "embedder").is_dir():
+        run_dir = Path(args.model)
+    if run_dir is None:
+        if args.step is not None:
+            raise ValueError("--step needs --run-dir, or --model naming a run dir")
+        return None
+    if args.step is not None:
+        return run_dir, args.step
+    info = run_dir / "export" / "model_info.json"
+    step = json.loads(info.read_text()).get("step") if info.is_file() else None
+    if step is None:
+        raise ValueError(f"{run_dir}: no step recorded in {info}; pass --step N "
+                         "(or --no-tensorboard)")
+    return run_dir, int(step)
+
+
+def final_protocol(summary: dict, pairs: Pairs, args) -> str:
+    """The lfw/protocol text of the final evaluation."""
+    which = "first" if args.folds is not None else "all"
+    return (f"eval_lfw.py: {which} {summary['num_folds']} folds ({summary['num_pairs']} pairs) of "
+            f"{Path(pairs.source).name}, flip {args.flip}, {args.similarity}"
+            f"{', mean subtracted' if args.subtract_mean else ''}")
 
 
 def model_embeddings(args, pairs: Pairs, files: dict[str, Path]
@@ -142,6 +183,7 @@ def flip_mode(requested: str | None, table: EmbeddingTable, source_name: str
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    target = tensorboard_target(args)  # a bad target fails before the embedding pass
     args.pairs = args.pairs or data_root(args.data_root) / "lfw_pairs.txt"
     pairs = parse_pairs(args.pairs)
     if args.folds is not None:
@@ -191,8 +233,15 @@ def main(argv=None) -> int:
         summary.update(model=label, pairs=str(args.pairs), flip=args.flip)
         args.json.write_text(json.dumps(summary, indent=2))
         print(f"JSON: {args.json}")
-    if args.run_dir:
-        print(f"TensorBoard scalars: {report.write_tensorboard(args.run_dir, args.step, summary)}")
+    if target is not None:
+        from training import summaries
+
+        run_dir, step = target
+        all_folds = args.folds is None
+        written = summaries.write_lfw_final(run_dir, step, summary, final_protocol(summary, pairs, args),
+                                            all_folds)
+        print(f"TensorBoard: step {step} of {', '.join(map(str, written))} "
+              f"({'lfw/ and the HParams metrics lfw_view2/' if all_folds else 'lfw/ only: not every fold'})")
     return 0
 
 

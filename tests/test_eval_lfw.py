@@ -148,7 +148,9 @@ def test_untrained_registry_model_caches_embeddings_and_logs_tensorboard(tmp_pat
     cache = list((tmp_path / "out").glob("lfw_embeddings_*.npz"))
     assert len(cache) == 1
     assert np.load(cache[0])["embeddings"].shape == (32, 16)
-    assert list((tmp_path / "run" / "eval").glob("events.out.tfevents.*"))
+    assert "TensorBoard: step 7 of" in first.stdout
+    for folder in ("tensorboard", "tensorboard/hparams"):  # the lfw/ curve, the HParams metrics
+        assert list((tmp_path / "run" / folder).glob("events.out.tfevents.*")), folder
     second = run_cli(*common)
     assert second.returncode == 0, second.stderr
     assert "reusing cached embeddings" in second.stdout

@@ -251,9 +251,8 @@ def run_training(config: Config, overwrite: bool = False, data_dir: str | None =
     else:
         run_dirs.check_labels(run_dir, trainer.identities)
     start = trainer.restore()
-    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
-    with writer.as_default():
-        summaries.write_hparams(config, config.name)
+    writer = tf.summary.create_file_writer(str(summaries.tensorboard_dir(run_dir)))
+    summaries.write_hparams(config, run_dir)
     result = _train(trainer, writer, start)
     summary = {"status": "done", "run_dir": str(run_dir), "steps": trainer.state.current_step(),
                "skipped_images": int(trainer.skipped), **result}
@@ -265,13 +264,15 @@ def run_training(config: Config, overwrite: bool = False, data_dir: str | None =
 
 
 def _log_lfw(trainer: Trainer, step: int) -> dict:
+    """The in-training LFW check: lfw/ curve point and the lfw_check/accuracy HParams metric."""
     started = time.time()
     result = trainer.evaluate_lfw()
-    summaries.write_scalars({summaries.LFW_ACCURACY_TAG: result["accuracy_mean"],
-                             "lfw/accuracy_std": result["accuracy_std"],
-                             "lfw/val_at_far1e-3": result["val_mean"], "lfw/auc": result["auc"]}, step)
-    trainer.log.info(f"step {step} LFW accuracy {result['accuracy_mean']:.4f} +- {result['accuracy_std']:.4f} "
-                     f"VAL@FAR=1e-3 {result['val_mean']:.4f} ({time.time() - started:.0f}s)")
+    config = trainer.config.eval
+    summaries.write_lfw_check(trainer.run_dir, step, result,
+                              summaries.check_protocol(result, config.pairs, config.folds, config.flip))
+    trainer.log.info(f"step {step} LFW check ({result['num_folds']} folds) accuracy "
+                     f"{result['accuracy_mean']:.4f} +- {result['accuracy_std']:.4f} VAL@FAR=1e-3 {result['val_mean']:.4f} "
+                     f"({time.time() - started:.0f}s)")
     return result
 
 

@@ -1,12 +1,60 @@
-"""TensorBoard content: batch statistics computed in the step, hparams, images, histograms."""
+"""TensorBoard content: batch statistics of the step, LFW results, hparams, images, histograms.
+
+The tag scheme (one TensorBoard run per training run; docs/design.md, "TensorBoard logs"):
+
+`<run dir>/tensorboard` (the TensorBoard run `<run>/tensorboard`)
+    train/...                 training scalars (loss and its parts, batch accuracy, learning rate, ...)
+    lfw/accuracy, lfw/accuracy_std, lfw/val_at_far1e-3, lfw/auc
+                              the LFW curve: every in-training check (train.py, the first `eval.folds`
+                              folds) and, at the run's last step, the final evaluation (eval_lfw.py on
+                              the run dir, every fold: View 2), so one chart ends in the reported
+                              number. TensorBoard keeps the newest value of a step, so the final
+                              evaluation replaces the last check at that step.
+    lfw/folds                 how many folds each point of the lfw/ curve used (e.g. 4 ... 4, then 10)
+    lfw/protocol              text: program, folds, pairs file and flip behind each point
+`<run dir>/tensorboard/hparams` (the HParams session of the run, a sub-run)
+    session start info        `hparams_of(config)`; its group is the run dir, so every seed is a row
+    lfw_check/accuracy        the in-training check (first `eval.folds` folds)   } the HParams
+    lfw_view2/accuracy, lfw_view2/accuracy_std,                                  } metrics
+    lfw_view2/val_at_far1e-3, lfw_view2/auc
+                              the final evaluation over every fold of the pairs file (eval_lfw.py)
+
+The session sits in a sub-run holding only its metrics because TensorBoard takes a session's
+metrics from the scalars of its run and sub-runs: the HParams columns are exactly those five, and
+TensorBoard infers the hparams' types, domains and which ones differ between runs (shown first)
+from all sessions, where an experiment summary written by each run would be one arbitrary run's.
+"""
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
+from common.paths import RUNS_DIR
+
+TENSORBOARD_SUBDIR = "tensorboard"
+HPARAMS_SUBDIR = "hparams"               # below TENSORBOARD_SUBDIR
+
 LFW_ACCURACY_TAG = "lfw/accuracy"
+LFW_FOLDS_TAG = "lfw/folds"
+LFW_PROTOCOL_TAG = "lfw/protocol"
+LFW_CHECK_TAG = "lfw_check/accuracy"
+VIEW2_ACCURACY_TAG = "lfw_view2/accuracy"
+# The HParams metrics, all written into the session's sub-run.
+HPARAMS_METRIC_TAGS = (LFW_CHECK_TAG, VIEW2_ACCURACY_TAG, "lfw_view2/accuracy_std",
+                       "lfw_view2/val_at_far1e-3", "lfw_view2/auc")
+_DESCRIPTIONS = {
+    "lfw": "LFW verification, mean over folds. Points before the run's last step are train.py's "
+           "in-training checks on the first `eval.folds` folds; at the last step, once eval_lfw.py "
+           "has evaluated the run dir, the final evaluation over every fold (View 2). lfw/folds and "
+           "the lfw/protocol text name the folds of each point.",
+    "lfw_check": "train.py's in-training LFW check on the first `eval.folds` folds (HParams metric).",
+    "lfw_view2": "eval_lfw.py on the run dir: every fold of the pairs file (LFW View 2 with the "
+                 "official pairs.txt), at the run's last step (HParams metric).",
+}
 
 
 def batch_accuracy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
@@ -54,28 +102,131 @@ def write_histograms(variables, step: int) -> None:
         tf.summary.histogram("weights/" + name.replace(":", "_"), variable, step=step)
 
 
+def lfw_tags(family: str, far_target: float = 1e-3) -> dict[str, str]:
+    """{protocol summary key: tag} of one LFW tag family (`lfw`, `lfw_view2`)."""
+    far = "1e-3" if far_target == 1e-3 else f"{far_target:g}"
+    return {"accuracy_mean": f"{family}/accuracy", "accuracy_std": f"{family}/accuracy_std",
+            "val_mean": f"{family}/val_at_far{far}", "auc": f"{family}/auc"}
+
+
+def tensorboard_dir(run_dir: str | os.PathLike) -> Path:
+    return Path(run_dir) / TENSORBOARD_SUBDIR
+
+
+def hparams_dir(run_dir: str | os.PathLike) -> Path:
+    return tensorboard_dir(run_dir) / HPARAMS_SUBDIR
+
+
+_hparams_writers: dict[str, tf.summary.SummaryWriter] = {}
+
+
+def _hparams_writer(run_dir) -> tf.summary.SummaryWriter:
+    """One writer per run's HParams sub-run for this process (a file per writer)."""
+    key = str(hparams_dir(run_dir).resolve())
+    if key not in _hparams_writers:
+        _hparams_writers[key] = tf.summary.create_file_writer(key)
+    return _hparams_writers[key]
+
+
+def _write_family(summary: dict, step: int, family: str, far_target: float = 1e-3) -> None:
+    for key, tag in lfw_tags(family, far_target).items():
+        tf.summary.scalar(tag, float(summary[key]), step=step, description=_DESCRIPTIONS[family])
+
+
+def _write_lfw_point(summary: dict, step: int, protocol: str) -> None:
+    """One point of the lfw/ curve (inside an active default writer)."""
+    _write_family(summary, step, "lfw", summary.get("far_target", 1e-3))
+    tf.summary.scalar(LFW_FOLDS_TAG, float(summary["num_folds"]), step=step,
+                      description="folds behind the lfw/ point of this step")
+    tf.summary.text(LFW_PROTOCOL_TAG, protocol, step=step)
+
+
+def check_protocol(result: dict, pairs: str, folds: int | None, flip: str) -> str:
+    """The lfw/protocol text of an in-training check."""
+    which = "all" if folds is None else "first"
+    return (f"train.py in-training check: {which} {result['num_folds']} folds "
+            f"({result['num_pairs']} pairs) of {Path(pairs).name}, flip {flip}")
+
+
+def write_lfw_check(run_dir, step: int, result: dict, protocol: str) -> None:
+    """An in-training LFW check: a point of the lfw/ curve (active default writer, the run's
+    tensorboard dir) and the HParams metric lfw_check/accuracy (the run's HParams sub-run)."""
+    _write_lfw_point(result, step, protocol)
+    writer = _hparams_writer(run_dir)
+    with writer.as_default():
+        tf.summary.scalar(LFW_CHECK_TAG, float(result["accuracy_mean"]), step=step,
+                          description=_DESCRIPTIONS["lfw_check"])
+    writer.flush()
+
+
+def write_lfw_final(run_dir, step: int, summary: dict, protocol: str, all_folds: bool) -> list[Path]:
+    """The final evaluation of a run (eval_lfw.py): the last point of the lfw/ curve at `step` (the
+    run's last step) and, when every fold of the pairs file was used, the lfw_view2/ HParams
+    metrics. Returns the folders written."""
+    written = [tensorboard_dir(run_dir)]
+    writer = tf.summary.create_file_writer(str(written[0]))
+    with writer.as_default():
+        _write_lfw_point(summary, step, protocol)
+    writer.close()
+    if all_folds:
+        written.append(hparams_dir(run_dir))
+        writer = tf.summary.create_file_writer(str(written[1]))
+        with writer.as_default():
+            _write_family(summary, step, "lfw_view2", summary.get("far_target", 1e-3))
+        writer.close()
+    return written
+
+
+def run_label(run_dir) -> str:
+    """The run dir relative to runs/ (e.g. cpu/optimizer_bn/adam_bn_switch/seed0), else its path."""
+    path = Path(run_dir).resolve()
+    try:
+        return str(path.relative_to(RUNS_DIR.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _hparam_value(value):
+    """bool / int / float / str, as the HParams summary takes them."""
+    if value is None:
+        return "none"
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
 def hparams_of(config) -> dict:
-    """The run's comparable settings for the HParams dashboard (scalars and strings only)."""
+    """The run's comparable settings for the HParams dashboard, named by their config keys (what
+    `--set` takes), loss hyperparameters flattened (`loss.hparams.margin`); `name` is the config's
+    run name (the row of an experiment set, the same for all its seeds) and `seed` the seed."""
+    schedule = config.optimizer.schedule
     values = {
-        "loss": config.loss.name,
-        "optimizer": config.optimizer.name,
-        "bn_mode": config.model.bn_mode,
-        "model": config.model.name,
-        "width": config.model.width,
-        "embedding_size": config.model.embedding_size,
-        "batch_size": config.train.batch_size,
-        "weight_decay": config.optimizer.weight_decay,
-        "ema_decay": config.train.ema_decay,
-        "dropout_keep": config.model.dropout_keep,
-        "lr_schedule": config.optimizer.schedule.file or str(config.optimizer.schedule.values),
+        "name": config.name,
+        "seed": config.seed,
+        "data.train_dirs": ", ".join(Path(path).name for path in config.data.train_dirs),
+        "model.name": config.model.name,
+        "model.width": config.model.width,
+        "model.embedding_size": config.model.embedding_size,
+        "model.bn_mode": config.model.bn_mode,
+        "model.dropout_keep": config.model.dropout_keep,
+        "loss.name": config.loss.name,
+        "optimizer.name": config.optimizer.name,
+        "optimizer.weight_decay": config.optimizer.weight_decay,
+        "optimizer.schedule": schedule.file or ", ".join(f"{v:g}" for v in schedule.values),
+        "train.batch_size": config.train.batch_size,
+        "train.max_steps": config.train.max_steps,
+        "train.ema_decay": config.train.ema_decay,
+        "train.precision": config.train.precision,
+        "eval.folds": "all" if config.eval.folds is None else config.eval.folds,
     }
-    for key, value in config.loss.hparams.items():
-        if isinstance(value, (bool, int, float, str)):
-            values[f"loss.{key}"] = value
-    return values
+    for key, value in sorted(config.loss.hparams.items()):
+        values[f"loss.hparams.{key}"] = value
+    return {key: _hparam_value(value) for key, value in values.items()}
 
 
-def write_hparams(config, run_name: str) -> None:
-    """HParams session for this run; its metric is the LFW accuracy scalar written during training."""
-    hparams_api.hparams_config(hparams=[], metrics=[hparams_api.Metric(LFW_ACCURACY_TAG, display_name="LFW accuracy")])
-    hparams_api.hparams(hparams_of(config), trial_id=run_name)
+def write_hparams(config, run_dir) -> None:
+    """The run's HParams session (in its sub-run; the metrics are HPARAMS_METRIC_TAGS there)."""
+    writer = _hparams_writer(run_dir)
+    with writer.as_default():
+        hparams_api.hparams(hparams_of(config), trial_id=run_label(run_dir))
+    writer.flush()

@@ -1,8 +1,10 @@
-"""Human-readable outputs of a verification run: table, ROC PNG, hardest-errors gallery, TensorBoard."""
+"""Human-readable outputs of a verification run: table, ROC PNG, hardest-errors gallery.
+
+(TensorBoard output: `training.summaries.write_lfw_final`, called by eval_lfw.py.)
+"""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Callable
 
 import matplotlib
@@ -13,8 +15,6 @@ import numpy as np
 
 from verification import metrics
 from verification.protocol import VerificationResult, threshold_in_units
-
-SUMMARY_SCALARS = ("accuracy_mean", "accuracy_std", "val_mean", "far_mean", "auc", "eer")
 
 
 def format_table(summary: dict, title: str) -> str:
@@ -94,17 +94,3 @@ def save_error_gallery(result: VerificationResult, left_names: list[str], right_
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return len(false_accepts), len(false_rejects)
-
-
-def write_tensorboard(run_dir: str | os.PathLike, step: int, summary: dict,
-                      prefix: str = "lfw") -> Path:
-    """Summary scalars as TensorBoard events under `run_dir/eval`; returns that folder."""
-    import tensorflow as tf  # only this output needs TensorFlow
-
-    log_dir = Path(run_dir) / "eval"
-    writer = tf.summary.create_file_writer(str(log_dir))
-    with writer.as_default():
-        for key in SUMMARY_SCALARS:
-            tf.summary.scalar(f"{prefix}/{key}", summary[key], step=step)
-    writer.close()
-    return log_dir
