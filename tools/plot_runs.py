@@ -2,7 +2,10 @@
 
     python tools/plot_runs.py runs/NAME_A runs/NAME_B ... --out curves.png
 
-Reads the TensorBoard event files under each run dir (tf.compat.v1.train.summary_iterator).
+Reads the TensorBoard event files under each run dir (tf.compat.v1.train.summary_iterator), with
+the tags TensorBoard shows (training/summaries.py): the LFW panel is the lfw/accuracy curve, the
+in-training checks and, at the last step, the final evaluation once eval_lfw.py has run on the run
+dir; a point that used more folds than the checks (the final View 2) is drawn as a star.
 """
 from __future__ import annotations
 
@@ -17,22 +20,45 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from training.summaries import LFW_ACCURACY_TAG, LFW_FOLDS_TAG  # noqa: E402
+
 PANELS = (("train/total_loss", "training loss"), ("train/batch_accuracy", "batch accuracy"),
-          ("lfw/accuracy", "LFW accuracy"))
+          (LFW_ACCURACY_TAG, "LFW accuracy (checks on the first folds; * all folds)"))
 
 
 def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """{tag: [(step, value), ...]} from every event file under `run_dir` (resumed runs have several)."""
-    series: dict[str, dict[int, float]] = {}
+    """{tag: [(step, value), ...]} from every event file under `run_dir` (resumed runs have several).
+    A step written twice keeps its newest value, as TensorBoard shows it (the final evaluation
+    replaces the last in-training check at the run's last step)."""
+    series: dict[str, dict[int, tuple[float, float]]] = {}
+    plugins: dict[tuple, str] = {}
     for path in sorted(run_dir.rglob("events.out.tfevents.*")):
         for event in tf.compat.v1.train.summary_iterator(str(path)):
             for value in event.summary.value:
-                number = tf.make_ndarray(value.tensor) if value.HasField("tensor") else value.simple_value
-                if getattr(number, "ndim", 0) == 0 and value.metadata.plugin_data.plugin_name in ("scalars", ""):
-                    series.setdefault(value.tag, {})[event.step] = float(number)
-    return {tag: sorted(points.items()) for tag, points in series.items()}
+                # TF2 writes a tag's plugin metadata with its first value only.
+                plugin = value.metadata.plugin_data.plugin_name or plugins.get((path, value.tag), "")
+                plugins[(path, value.tag)] = plugin
+                number = np.asarray(tf.make_ndarray(value.tensor) if value.HasField("tensor")
+                                    else value.simple_value)
+                if plugin in ("scalars", "") and number.ndim == 0 and number.dtype.kind in "biuf":
+                    points = series.setdefault(value.tag, {})
+                    if event.step not in points or points[event.step][0] <= event.wall_time:
+                        points[event.step] = (event.wall_time, float(number))
+    return {tag: sorted((step, value) for step, (_, value) in points.items())
+            for tag, points in series.items()}
+
+
+def _mark_final(axis, points, folds: dict, color) -> None:
+    """A star on the last LFW point when it used more folds than the first (the final evaluation)."""
+    (first, _), (last, value) = points[0], points[-1]
+    if last in folds and first in folds and folds[last] > folds[first]:
+        axis.plot([last], [value], marker="*", markersize=14, color=color, linestyle="none")
+        axis.annotate(f"{folds[last]:g} folds", (last, value), textcoords="offset points", xytext=(-8, 8),
+                      ha="right", fontsize=8)
 
 
 def plot(run_dirs: list[Path], out: Path) -> None:
@@ -45,7 +71,9 @@ def plot(run_dirs: list[Path], out: Path) -> None:
             points = scalars.get(tag, [])
             if points:
                 steps, values = zip(*points)
-                axis.plot(steps, values, marker="o" if len(points) < 10 else None, label=run_dir.name)
+                line, = axis.plot(steps, values, marker="o" if len(points) < 10 else None, label=run_dir.name)
+                if tag == LFW_ACCURACY_TAG:
+                    _mark_final(axis, points, dict(scalars.get(LFW_FOLDS_TAG, [])), line.get_color())
     for axis, (_, title) in zip(axes, PANELS):
         axis.set_title(title)
         axis.set_xlabel("step")
