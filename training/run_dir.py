@@ -2,8 +2,10 @@
 
 Rerunning the same command resumes; a finished run (DONE.json) is left alone; raising only
 train.max_steps extends a run from its last checkpoint (the old DONE.json, export/ and eval/ are
-kept as DONE.step<N>.json, export.step<N>, eval.step<N>); any other config difference is an
-error unless `overwrite`, which moves the old dir aside (nothing produced is lost).
+kept as DONE.step<N>.json, export.step<N>, eval.step<N>); changing only how the run is spread
+over devices (train.strategy: a checkpoint of 2 replicas resumes on 1 and back) is allowed; any
+other config difference is an error unless `overwrite`, which moves the old dir aside (nothing
+produced is lost).
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from common.paths import REPO_ROOT
 from training.config import Config, save_config
 
 CONFIG_FILE = "config.yaml"
+# Keys a resumed run may change: they decide where the steps run, not what they compute.
+PLACEMENT_KEYS = ("strategy",)
 DONE_FILE = "DONE.json"
 
 
@@ -50,6 +54,8 @@ def prepare(config: Config, run_dir: Path, overwrite: bool = False) -> str:
         with open(config_path) as handle:
             saved = _normalised(yaml.safe_load(handle))
         new = _normalised(config.to_dict())
+        moved = _placement_of(saved) != _placement_of(new)
+        saved = {**saved, "train": {**saved.get("train", {}), **_placement_of(new)}}
         if _extends(saved, new):
             _keep_finished_outputs(run_dir, saved["train"]["max_steps"])
             save_config(config, config_path)
@@ -58,6 +64,8 @@ def prepare(config: Config, run_dir: Path, overwrite: bool = False) -> str:
         if difference:
             raise RunDirError(f"{run_dir} holds a run with a different config ({difference}); "
                               "use another name or pass --overwrite (the old run is moved aside)")
+        if moved:
+            save_config(config, config_path)
         return "finished" if (run_dir / DONE_FILE).exists() else "resume"
     if run_dir.exists() and any(p.name != "train.log" for p in run_dir.iterdir()):
         raise RunDirError(f"{run_dir} is not empty and has no {CONFIG_FILE}; refusing to write into it")
@@ -65,6 +73,11 @@ def prepare(config: Config, run_dir: Path, overwrite: bool = False) -> str:
     save_config(config, config_path)
     record_git_state(run_dir)
     return "new"
+
+
+def _placement_of(config: dict) -> dict:
+    train = config.get("train", {})
+    return {key: train.get(key) for key in PLACEMENT_KEYS}
 
 
 def _extends(saved: dict, new: dict) -> bool:

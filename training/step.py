@@ -5,6 +5,17 @@ keep the last good checkpoint (it never saves after such a step). On one device 
 skipped (weights, optimizer, EMA and step stay as they were); under a multi-replica strategy it is
 applied anyway, because TF cannot put the optimizer's cross-replica sync inside a tf.cond.
 The BN flag is a tf.bool tensor (one traced graph, docs/design.md).
+
+Batch norm under several replicas (measured, tests/test_train_distributed.py): each replica
+normalises with the statistics of its own share of the global batch (batch / replicas images);
+BN is not synchronised across replicas (Keras' default). Keras 3 creates the moving mean/variance
+as mirrored variables without aggregation, and such a variable assigned in replica context
+updates only that replica's copy: left alone, the copies drift apart (each follows its own shard)
+and a checkpoint keeps replica 0's. So after the forward pass every replica sets its copies to the
+mean over replicas (one all-reduce per step): the moving statistics are the moving average of the
+replica-averaged batch statistics, identical on every replica and worker. With equal shards the
+moving mean is what one device would get; the moving variance is the mean of the per-replica
+variances, a little below the global-batch variance.
 """
 from __future__ import annotations
 
@@ -35,11 +46,20 @@ class TrainState(tf.Module):
         return int(self.nonfinite_step.numpy())
 
 
+def replica_updated_statistics(model) -> list:
+    """The model's variables that the forward pass updates in replica context without an
+    aggregation (the BN moving mean/variance): float, non-trainable, aggregation none. The seed
+    generators' integer states are left out (every replica advances them identically)."""
+    return [v for v in model.non_trainable_variables
+            if v.dtype.startswith("float") and v.aggregation == "none"]
+
+
 def make_replica_step(model, loss_layer, optimizer, state: TrainState, *,
                       decayed_variables, weight_decay: float, ema=None, class_kernel=None,
                       num_classes: int):
     """Per-replica step(images, labels) -> dict of batch statistics (not yet reduced)."""
     variables = model.trainable_variables + loss_layer.trainable_variables
+    statistics = replica_updated_statistics(model)
     scaled_optimizer = isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer)
     training = tf.constant(True)
 
@@ -59,6 +79,11 @@ def make_replica_step(model, loss_layer, optimizer, state: TrainState, *,
         finite = tf.logical_and(tf.math.is_finite(total),
                                 tf.math.is_finite(tf.linalg.global_norm(gradients)))
         context = tf.distribute.get_replica_context()
+        if replicas > 1 and statistics:
+            # Reads the local copies (updated by this replica's forward pass), writes the mean.
+            averaged = context.all_reduce("mean", [tf.identity(v.value) for v in statistics])
+            for variable, value in zip(statistics, averaged):
+                variable.assign(value)
         bad_replicas = context.all_reduce("sum", 1 - tf.cast(finite, tf.int32))
         learning_rate = tf.identity(optimizer.learning_rate)
 

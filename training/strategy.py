@@ -1,26 +1,73 @@
 """Distribution strategy by name; the same config runs on one CPU, several GPUs or machines.
 
-`multi_worker` reads the cluster from the TF_CONFIG environment variable (see
-experiments/configs/README.md). `train.precision` sets the Keras compute policy: bfloat16 runs
+`mirrored` puts one replica on every local GPU, or, without GPUs, on every logical CPU device
+(one unless the CPU was split with `split_cpu`, as the tests do to run several replicas in CI).
+`multi_worker` reads the cluster from the TF_CONFIG environment variable (README, "Several
+machines"); worker 0 (or the task of type `chief`) is the chief, the only one that writes the run
+dir. `train.precision` sets the Keras compute policy: bfloat16 runs
 natively on GPUs and on CPUs with AVX-512 BF16 / AMX (elsewhere it is emulated and slower, so a
 warning says so); float16 is for GPUs and trains with a loss-scale optimizer.
 """
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import keras
 import tensorflow as tf
 
 
+def split_cpu(devices: int) -> None:
+    """Split the CPU into `devices` logical devices, so MirroredStrategy can put one replica on
+    each. They share the same cores and threads: this is for testing the multi-replica path, not
+    for speed. Must run before TensorFlow initialises its devices (RuntimeError otherwise)."""
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(devices)])
+
+
+def local_replica_devices() -> list[str]:
+    """Where `mirrored` puts its replicas: every local GPU, else every logical CPU device."""
+    gpus = tf.config.list_logical_devices("GPU")
+    return [device.name for device in (gpus or tf.config.list_logical_devices("CPU"))]
+
+
+# Each MirroredStrategy numbers its collective groups from `_collective_key_base` + 1, and the
+# collective runtime remembers a group's instances for the whole process: a second strategy over
+# the same devices (tests, benchmarks) would reuse the first one's keys and fail with "Shape
+# mismatch in the collective instance". So every strategy made here gets its own range.
+_COLLECTIVE_KEY_RANGES = itertools.count()
+
+
 def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        tf.distribute.MirroredStrategy._collective_key_base = 10_000 * next(_COLLECTIVE_KEY_RANGES)
+        return tf.distribute.MirroredStrategy(local_replica_devices())
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown strategy {name!r}: expected default, mirrored or multi_worker")
+
+
+def worker_role(strategy: tf.distribute.Strategy) -> tuple[bool, int, int]:
+    """(is_chief, worker index, number of workers) of this process under `strategy`.
+
+    Without a cluster (default or mirrored strategy) the one process is the chief. In a cluster
+    the task of type `chief` is the chief, else worker 0; the index follows MultiWorkerMirrored's
+    order (chief first), so the chief holds replica 0.
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    if not cluster:
+        return True, 0, 1
+    task_type, task_id = resolver.task_type, int(resolver.task_id or 0)
+    has_chief = "chief" in cluster
+    workers = len(cluster.get("worker", [])) + (1 if has_chief else 0)
+    if task_type == "chief":
+        return True, 0, workers
+    index = task_id + (1 if has_chief else 0)
+    return (task_type == "worker" and index == 0), index, workers
 
 
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
