@@ -212,7 +212,8 @@ def write_curves(exp_set, results: dict[str, list[RowResult]], path: Path) -> No
             axis.fill_between(steps, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
     axes[0].set(title="training loss (mean +- sd over seeds)", xlabel="step", ylabel="loss")
     axes[0].set_yscale("log")
-    axes[1].set(title="LFW accuracy during training (first folds)", xlabel="step", ylabel="accuracy")
+    axes[1].set(title="LFW accuracy: in-training checks (first folds), then View 2", xlabel="step",
+                ylabel="accuracy")
     for axis in axes:
         axis.grid(alpha=0.3)
     axes[1].legend(fontsize=8, loc="lower right")
