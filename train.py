@@ -27,14 +27,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from training.config import ConfigError, load_config
-    from training.loop import NonFiniteLossError, run_training
+    from training.loop import NonFiniteLossError, WorkerLostError, run_training
     from training.run_dir import RunDirError
     from training.schedules import ScheduleError
 
     try:
         config = load_config(args.config, args.overrides)
         run_training(config, overwrite=args.overwrite, data_dir=args.data_root)
-    except (ConfigError, RunDirError, ScheduleError, NonFiniteLossError, FileNotFoundError, ValueError) as error:
+    except (ConfigError, RunDirError, ScheduleError, NonFiniteLossError, WorkerLostError, FileNotFoundError,
+            ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

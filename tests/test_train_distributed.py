@@ -1,17 +1,32 @@
-"""Several replicas on one machine: MirroredStrategy over the 2 logical CPU devices that
-tests/conftest.py splits the CPU into (the same code path as several GPUs)."""
+"""Several replicas and several workers on one CPU machine.
+
+Replicas: MirroredStrategy over the 2 logical CPU devices that tests/conftest.py splits the CPU
+into (the code path of several GPUs). Workers: two train.py processes on localhost with TF_CONFIG
+(MultiWorkerMirroredStrategy), as on two machines sharing the run dir's file system.
+"""
 from __future__ import annotations
 
+import json
 import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tests import conftest
-from tests.test_train_support import standin_train_dir, tiny_config  # noqa: F401
+from common.paths import REPO_ROOT
+from tests.test_train_support import BASE_CONFIG, standin_train_dir, tiny_config, tiny_overrides  # noqa: F401
 from training import run_dir as run_dirs
 from training.loop import Trainer, build_model, run_training
+from training.strategy import broadcast_from_chief
 
 pytest.importorskip("models")
 
@@ -34,7 +49,9 @@ def make_trainer(train_dir, run_dir, strategy, **overrides) -> Trainer:
 
 def replica_copies(variable) -> list[np.ndarray]:
     """Every replica's copy of a (Keras or tf) variable; one entry off a strategy."""
-    value = getattr(variable, "value", variable)
+    import keras
+
+    value = variable.value if isinstance(variable, keras.Variable) else variable
     return [np.asarray(v) for v in getattr(value, "values", (value,))]
 
 
@@ -169,3 +186,103 @@ def test_checkpoints_move_between_two_replicas_and_one(standin_train_dir, tmp_pa
         assert np.isfinite(float(stats["total_loss"])) and trainer.state.current_step() == steps
         trainer.save()
     assert tf.train.latest_checkpoint(str(run_dir / "checkpoints")).endswith("ckpt-4")
+
+
+def test_broadcast_from_chief_gives_every_replica_replica_0s_values(tmp_path):
+    """What a restarted multi-worker run relies on (only the chief restores the checkpoint)."""
+    import keras
+
+    from training.strategy import make_strategy
+
+    strategy = make_strategy("mirrored")
+    with strategy.scope():
+        weight = keras.Variable(np.zeros((3,), np.float32))  # aggregation none: per-copy updates
+        counter = tf.Variable(0, dtype=tf.int64, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+    @tf.function
+    def diverge():
+        def replica_fn():
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            weight.assign(tf.fill([3], tf.cast(replica, tf.float32) + 1.0))
+        strategy.run(replica_fn)
+
+    diverge()
+    counter.assign(7)
+    assert [c.tolist() for c in replica_copies(weight)] == [[1, 1, 1], [2, 2, 2]]
+    broadcast_from_chief(strategy, [weight, counter])
+    assert [c.tolist() for c in replica_copies(weight)] == [[1, 1, 1], [1, 1, 1]]
+    assert [int(c) for c in replica_copies(counter)] == [7, 7]
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("localhost", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def launch_workers(command, log_dir: Path, tag: str, workers: int = 2) -> list[subprocess.Popen]:
+    """`workers` train.py processes of one cluster on localhost; output to log_dir/<tag><i>.log."""
+    cluster = {"worker": [f"localhost:{port}" for port in free_ports(workers)]}
+    processes = []
+    for index in range(workers):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+               "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        with open(log_dir / f"{tag}{index}.log", "w") as out:
+            processes.append(subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out,
+                                              stderr=subprocess.STDOUT))
+    return processes
+
+
+def test_two_workers_only_the_chief_writes_and_a_killed_run_resumes(standin_train_dir, tmp_path):  # noqa: F811
+    """Two train.py workers, one run dir: worker 1 writes into a scratch dir of its own (removed
+    at the end), never into the run dir. SIGKILL worker 1 after the first checkpoint: the chief
+    stops with a one-line error; both restarted with the same command resume from the chief's
+    last checkpoint (worker 1 takes the chief's state) and finish."""
+    run_dir = tmp_path / "run"
+    overrides = tiny_overrides(standin_train_dir, run_dir, **{
+        "train.strategy": "multi_worker", "train.max_steps": 30, "train.checkpoint_every_steps": 10,
+        "data.cache": "none"})
+    command = [sys.executable, "train.py", "--config", str(BASE_CONFIG)] + \
+        [arg for override in overrides for arg in ("--set", override)]
+
+    first = launch_workers(command, tmp_path, "first")
+    deadline = time.time() + 240
+    while not (run_dir / "checkpoints" / "ckpt-10.index").exists():
+        assert all(p.poll() is None for p in first) and time.time() < deadline, "workers died or stalled"
+        time.sleep(0.2)
+    first[1].send_signal(signal.SIGKILL)
+    first[1].wait()
+    try:
+        assert first[0].wait(timeout=120) == 1  # the chief notices and stops by itself
+    finally:
+        first[0].kill()
+    chief_output = (tmp_path / "first0.log").read_text()
+    assert re.search(r"^error: worker 0 of 2 lost the others .*restart every worker", chief_output, re.M)
+    assert not (run_dir / "DONE.json").exists()
+
+    second = launch_workers(command, tmp_path, "second")
+    for process in second:
+        process.wait(timeout=300)
+    outputs = [(tmp_path / f"second{i}.log").read_text() for i in range(2)]
+    assert [p.returncode for p in second] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    log = (run_dir / "train.log").read_text()
+    resumed = int(re.findall(r"resumed from .*ckpt-(\d+) at step \1", log)[-1])
+    assert resumed >= 10
+    assert f"worker 1: took the chief's state at step {resumed}" in outputs[1]
+    # Each step logged once in the run dir (worker 1 never wrote there), continuing the run.
+    steps = [int(s) for s in re.findall(r"step (\d+)/30 loss", log.split("resumed from")[-1])]
+    assert steps == list(range(resumed + 5, 31, 5))
+    assert json.loads((run_dir / "DONE.json").read_text())["steps"] == 30
+    scratch = [Path(line.split("files go to ")[1].split(" (removed")[0])
+               for line in (tmp_path / "first1.log").read_text().splitlines() + outputs[1].splitlines()
+               if "this worker's files go to" in line]
+    assert len(scratch) == 2 and not scratch[1].exists()  # the finished run's scratch is gone
+    assert all(run_dir not in path.parents for path in scratch)
+    assert sorted(p.name for p in run_dir.iterdir()) == sorted(
+        ["DONE.json", "checkpoints", "config.yaml", "export", "file_list.tsv", "git.diff", "git.txt",
+         "labels.txt", "tensorboard", "train.log"])

@@ -27,11 +27,16 @@ from training.ema import WeightAverage
 from training.optimizers import build_optimizer, decayed_variables
 from training.schedules import build_schedule
 from training.step import TrainState, make_replica_step, make_train_step
-from training.strategy import make_strategy, set_precision
+from training.strategy import (broadcast_from_chief, chief_value, make_strategy, set_precision,
+                               worker_role)
 
 
 class NonFiniteLossError(RuntimeError):
     """Training stopped on a NaN/Inf loss; the message names the step and the kept checkpoint."""
+
+
+class WorkerLostError(RuntimeError):
+    """A multi-worker run lost a worker (its collective ops failed); restart them all."""
 
 
 def resolve(path: str, base: Path) -> Path:
@@ -128,13 +133,15 @@ def float32_copy(config: Config, model):
 class Trainer:
     """Holds the built objects of one run and drives its steps."""
 
-    def __init__(self, config: Config, run_dir: Path, data_dir: Path, logger: logging.Logger):
+    def __init__(self, config: Config, run_dir: Path, data_dir: Path, logger: logging.Logger,
+                 strategy: tf.distribute.Strategy | None = None):
         import losses
 
         self.config, self.run_dir, self.log = config, run_dir, logger
         set_precision(config.train.precision)
         keras.utils.set_random_seed(config.seed)
-        self.strategy = make_strategy(config.train.strategy)
+        self.strategy = strategy or make_strategy(config.train.strategy)
+        self.is_chief, self.worker, self.workers = worker_role(self.strategy)
         self.skipped = tf.Variable(0, dtype=tf.int64, trainable=False)
         with self.strategy.scope():
             self.state = TrainState()
@@ -167,7 +174,8 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(run_dir / "checkpoints"),
                                                   max_to_keep=config.train.keep_checkpoints,
                                                   step_counter=self.state.step)
-        self.lfw = build_lfw_evaluator(config, data_dir)
+        # Only the chief checks LFW (the other workers would compute the same numbers).
+        self.lfw = build_lfw_evaluator(config, data_dir) if self.is_chief else None
         self.source = train_source(config, self.file_list, logger)
         if self.source.decoded is not None:
             self.skipped.assign_add(len(self.source.decoded.skipped))
@@ -178,7 +186,18 @@ class Trainer:
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
             self.log.info(f"resumed from {latest} at step {self.state.current_step()}")
+        if self.workers > 1:
+            # Only the chief has the run dir's checkpoints: every worker takes its state.
+            broadcast_from_chief(self.strategy, self.state_variables())
+            if not self.is_chief:
+                self.log.info(f"worker {self.worker}: took the chief's state at step {self.state.current_step()}")
         return self.state.current_step()
+
+    def state_variables(self) -> list:
+        """Every variable the checkpoint holds."""
+        variables = self.model.variables + self.loss_layer.variables + self.optimizer.variables
+        variables += [self.state.step, self.state.nonfinite_step]
+        return variables + (list(self.ema.shadows) if self.ema is not None else [])
 
     def make_dataset(self, start_step: int):
         # Seeding with the start step: a resumed run draws new batches instead of replaying.
@@ -236,14 +255,56 @@ def _first_local(value):
 
 
 def run_training(config: Config, overwrite: bool = False, data_dir: str | None = None) -> dict:
-    """Train (or resume) the run of `config`; returns the summary also written to DONE.json."""
+    """Train (or resume) the run of `config`; returns the summary also written to DONE.json.
+
+    Under `multi_worker` only the chief writes the run dir; every other worker writes into a
+    scratch dir of its own that is removed at the end (training.run_dir.worker_dir).
+    """
     run_dir = resolve(config.run_dir, REPO_ROOT) if config.run_dir else RUNS_DIR / config.name
-    status = run_dirs.prepare(config, run_dir, overwrite)
+    # First: MultiWorkerMirroredStrategy must exist before other TensorFlow work.
+    strategy = make_strategy(config.train.strategy)
+    is_chief, worker, workers = worker_role(strategy)
+    with run_dirs.worker_dir(run_dir, is_chief, worker) as own_dir:
+        if not is_chief:
+            print(f"worker {worker} of {workers}: the chief writes {run_dir}; this worker's files go to "
+                  f"{own_dir} (removed at the end)", flush=True)
+        try:
+            return _run_in(config, own_dir, strategy, overwrite, data_dir)
+        except (tf.errors.UnavailableError, tf.errors.CancelledError,
+                tf.errors.DeadlineExceededError) as error:
+            if workers == 1:
+                raise
+            reason = (error.message or type(error).__name__).strip().splitlines()[0]
+            raise WorkerLostError(
+                f"worker {worker} of {workers} lost the others ({reason}); restart every worker "
+                f"with the same command: they resume from the chief's last checkpoint") from None
+
+
+RUN_STATUSES = ("new", "resume", "finished", "refused")
+
+
+def _agreed_status(config: Config, run_dir: Path, strategy, overwrite: bool) -> str:
+    """prepare() the run dir; under several workers the chief's outcome decides for all."""
+    refusal = None
+    try:
+        status = run_dirs.prepare(config, run_dir, overwrite)
+    except run_dirs.RunDirError as error:
+        status, refusal = "refused", error
+    chief_status = RUN_STATUSES[chief_value(strategy, RUN_STATUSES.index(status))]
+    if refusal is not None:
+        raise refusal
+    if chief_status == "refused":
+        raise run_dirs.RunDirError("the chief worker refused the run dir (its log says why)")
+    return "finished" if chief_status == "finished" else status
+
+
+def _run_in(config: Config, run_dir: Path, strategy, overwrite: bool, data_dir: str | None) -> dict:
+    status = _agreed_status(config, run_dir, strategy, overwrite)
     logger = make_logger(run_dir)
     if status == "finished":
         logger.info(f"{run_dir} already finished (DONE.json); nothing to do. Use --overwrite to retrain.")
         return {"status": "finished", "run_dir": str(run_dir)}
-    trainer = Trainer(config, run_dir, data_root(data_dir), logger)
+    trainer = Trainer(config, run_dir, data_root(data_dir), logger, strategy=strategy)
     if status == "new":
         (run_dir / "labels.txt").write_text("".join(f"{name}\n" for name in trainer.identities))
         if trainer.file_list is not None:

@@ -9,9 +9,12 @@ produced is lost).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -95,6 +98,23 @@ def _keep_finished_outputs(run_dir: Path, old_steps: int) -> None:
         path = run_dir / name
         if path.exists():
             path.rename(run_dir / f"{Path(name).stem}.step{old_steps}{Path(name).suffix}")
+
+
+@contextlib.contextmanager
+def worker_dir(run_dir: Path, is_chief: bool, worker: int):
+    """Where this worker writes: the run dir for the chief; for every other worker of a
+    multi-worker run a fresh scratch dir outside it (system temp dir), removed afterwards. The
+    non-chief workers save checkpoints and the export there as well, because TensorFlow wants
+    every worker to take part in saving; nothing of theirs is kept or read back (after a restart
+    they take the chief's state, training.strategy.broadcast_from_chief)."""
+    if is_chief:
+        yield run_dir
+        return
+    scratch = Path(tempfile.mkdtemp(prefix=f"{run_dir.name}.worker{worker}-"))
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def record_git_state(run_dir: Path) -> None:

@@ -70,6 +70,53 @@ def worker_role(strategy: tf.distribute.Strategy) -> tuple[bool, int, int]:
     return (task_type == "worker" and index == 0), index, workers
 
 
+def _from_replica_zero(strategy: tf.distribute.Strategy, read, write, returned: bool):
+    """In one compiled step: every replica all-reduces replica 0's values (the others add zeros)
+    and `write`s the result; returns them (as numpy, replica 0's) when `returned`."""
+    @tf.function
+    def step():
+        def replica_fn():
+            context = tf.distribute.get_replica_context()
+            first = tf.equal(context.replica_id_in_sync_group, 0)
+            values = [tf.where(first, value, tf.zeros_like(value)) for value in read()]
+            summed = [None] * len(values)
+            for dtype in {value.dtype for value in values}:  # one batched all-reduce per dtype
+                rows = [i for i, value in enumerate(values) if value.dtype == dtype]
+                for i, value in zip(rows, context.all_reduce("sum", [values[i] for i in rows])):
+                    summed[i] = value
+            write(summed)
+            return summed if returned else []
+        return strategy.run(replica_fn)
+
+    return [strategy.experimental_local_results(value)[0].numpy() for value in step()]
+
+
+def chief_value(strategy: tf.distribute.Strategy, value: int) -> int:
+    """The chief's `value` on every worker (what the others pass is ignored); one all-reduce.
+    Without a cluster, `value` itself."""
+    if worker_role(strategy)[2] == 1:
+        return value
+    return int(_from_replica_zero(strategy, lambda: [tf.constant(value, tf.int64)], lambda _: None,
+                                 returned=True)[0])
+
+
+def broadcast_from_chief(strategy: tf.distribute.Strategy, variables) -> None:
+    """Set `variables` (Keras or tf variables created under `strategy`) on every worker and
+    replica to the chief's values, e.g. after only the chief restored a checkpoint."""
+    variables = list(variables)
+    summed = [v for v in variables
+              if str(getattr(v, "aggregation", "none")).lower().endswith("sum")]
+    if summed:
+        raise ValueError(f"cannot broadcast SUM-aggregated variables: {[v.name for v in summed]}")
+
+    def write(values):
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+
+    _from_replica_zero(strategy, lambda: [tf.convert_to_tensor(v) for v in variables], write,
+                       returned=False)
+
+
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 # /proc/cpuinfo flags of native bfloat16 matrix arithmetic on x86.
 NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
