@@ -151,7 +151,7 @@ def test_finished_run_is_extended_by_raising_max_steps(standin_train_dir, tmp_pa
 @pytest.mark.slow
 @pytest.mark.parametrize("overrides", [{"train.strategy": "mirrored"}, {"train.jit_compile": "true"}])
 def test_mirrored_strategy_and_xla_steps_run(standin_train_dir, tmp_path, overrides):  # noqa: F811
-    """The distributed (MirroredStrategy, one CPU replica here) and XLA paths of the same step."""
+    """The distributed (MirroredStrategy, two replicas on the CPU split by conftest) and XLA paths."""
     config = tiny_config(standin_train_dir, tmp_path / "run", **{"model.bn_mode": "none", **overrides})
     (tmp_path / "run").mkdir()
     trainer = Trainer(config, tmp_path / "run", tmp_path, logging.getLogger("test"))

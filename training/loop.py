@@ -274,7 +274,9 @@ def run_training(config: Config, overwrite: bool = False, data_dir: str | None =
                 tf.errors.DeadlineExceededError) as error:
             if workers == 1:
                 raise
-            reason = (error.message or type(error).__name__).strip().splitlines()[0]
+            lines = [line.strip() for line in (error.message or "").splitlines() if line.strip()]
+            reason = next((line for line in lines if "aborted by" in line), None) or \
+                next((line for line in lines if "error:" not in line.lower()), type(error).__name__)
             raise WorkerLostError(
                 f"worker {worker} of {workers} lost the others ({reason}); restart every worker "
                 f"with the same command: they resume from the chief's last checkpoint") from None

@@ -2,11 +2,15 @@
 
 `mirrored` puts one replica on every local GPU, or, without GPUs, on every logical CPU device
 (one unless the CPU was split with `split_cpu`, as the tests do to run several replicas in CI).
-`multi_worker` reads the cluster from the TF_CONFIG environment variable (README, "Several
-machines"); worker 0 (or the task of type `chief`) is the chief, the only one that writes the run
-dir. `train.precision` sets the Keras compute policy: bfloat16 runs
-natively on GPUs and on CPUs with AVX-512 BF16 / AMX (elsewhere it is emulated and slower, so a
-warning says so); float16 is for GPUs and trains with a loss-scale optimizer.
+`mirrored` + `train.jit_compile` fails on a split CPU (XLA runs every replica's step on the first
+logical device, which cannot reach the other replicas' variables); on GPUs it is the path Keras
+itself takes, but it is untested here. `multi_worker` reads the cluster from the TF_CONFIG
+environment variable (README, "Several machines"); worker 0 (or the task of type `chief`) is the
+chief, the only one that writes the run dir.
+
+`train.precision` sets the Keras compute policy: bfloat16 runs natively on GPUs and on CPUs with
+AVX-512 BF16 / AMX (elsewhere it is emulated and slower, so a warning says so); float16 is for
+GPUs and trains with a loss-scale optimizer.
 """
 from __future__ import annotations
 
