@@ -29,6 +29,9 @@ from training import run_dir as run_dirs
 from training.loop import Trainer, build_model, run_training
 from training.strategy import broadcast_from_chief
 
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+from gpu_check import make_lfw_like  # noqa: E402
+
 pytest.importorskip("models")
 
 REPLICAS = conftest.CPU_REPLICAS
@@ -152,19 +155,24 @@ def checkpoint_values(path) -> dict[str, np.ndarray]:
 
 
 def test_checkpoints_move_between_two_replicas_and_one(standin_train_dir, tmp_path):  # noqa: F811
-    """A run trained on 2 replicas (run_training, export included) resumes on 1, then on 2 again:
+    """A run trained on 2 replicas (run_training, LFW check and export included) resumes on 1,
+    then on 2 again:
     the run dir accepts the changed train.strategy, each restore brings back every saved value
     (weights, BN statistics, optimizer slots, step) on every replica, and training goes on."""
     run_dir = tmp_path / "run"
+    lfw_dir, pairs = make_lfw_like(tmp_path)  # a generated 2-fold LFW for the in-training check
 
     def config(strategy, steps):
         return tiny_config(standin_train_dir, run_dir, **{
-            **EXACT, "model.bn_mode": "switch", "train.strategy": strategy, "train.max_steps": steps})
+            **EXACT, "model.bn_mode": "switch", "train.strategy": strategy, "train.max_steps": steps,
+            "eval.lfw_every_steps": 2, "eval.lfw_dir": str(lfw_dir), "eval.pairs": str(pairs), "eval.folds": 2})
 
     summary = run_training(config("mirrored", 2))
     assert summary["steps"] == 2 and (run_dir / "export" / "embedder").is_dir()
+    assert summary["lfw"]["num_folds"] == 2 and 0.0 <= summary["lfw"]["accuracy_mean"] <= 1.0
     saved_config = (run_dir / "config.yaml").read_text()
-    other = tiny_config(standin_train_dir, run_dir, **{**EXACT, "model.bn_mode": "switch", "seed": 5})
+    other = config("default", 2)
+    other.seed = 5
     with pytest.raises(run_dirs.RunDirError, match="seed: 0 -> 5"):  # only the strategy may change
         run_dirs.prepare(other, run_dir)
     assert (run_dir / "config.yaml").read_text() == saved_config
