@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from PIL import Image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -91,3 +92,23 @@ def scan_identity_folders(roots: str | Path | Sequence[str | Path], min_images: 
     root_index = np.repeat(np.array([index for _, index, _, _ in per_identity], np.uint16), counts)
     labels = np.repeat(np.arange(len(per_identity), dtype=np.int32), counts)
     return FileList(roots, root_index, paths, labels, [name for name, *_ in per_identity])
+
+
+def check_image_size(file_list: FileList, image_size) -> None:
+    """A clear error when a root's first image is not `image_size` (H, W): a 112x112 cache under a
+    112x96 config, or unaligned photos. Reads one image header per root."""
+    height, width = image_size
+    for index, root in enumerate(file_list.roots):
+        first = np.flatnonzero(file_list.root_index == index)
+        if first.size == 0:
+            continue
+        path = file_list.absolute_path(int(first[0]))
+        try:
+            with Image.open(path) as image:
+                found_width, found_height = image.size
+        except OSError:
+            continue  # an unreadable file is skipped and counted by the input pipeline
+        if (found_height, found_width) != (height, width):
+            raise ValueError(f"{root}: training images are {found_height}x{found_width} (e.g. {path.name}) but "
+                             f"data.image_size is {height}x{width}; align with --image-size {height}x{width} "
+                             "or set data.image_size to match")

@@ -13,7 +13,7 @@ from PIL import Image
 from common.paths import REPO_ROOT
 from input_pipeline.datasets import pk_dataset, pk_index_batches, single_image_dataset
 from input_pipeline.decode import decode_contents
-from input_pipeline.file_list import scan_identity_folders
+from input_pipeline.file_list import check_image_size, scan_identity_folders
 from input_pipeline.tfrecords import read_identities, tfrecord_dataset
 from tests.test_train_support import standin_train_dir  # noqa: F401  (fixture)
 
@@ -53,9 +53,27 @@ def test_decode_real_png_and_jpeg_equal_pil(data_dir, train_dir):
     image, ok = decode_contents(tf.constant(png.read_bytes()), SIZE)
     assert bool(ok) and image.dtype == tf.float32
     np.testing.assert_array_equal(image.numpy(), np.asarray(Image.open(png), np.float32))
-    jpeg = next((data_dir / "lfw").rglob("*.jpg"))  # 250x250: resized to the target size
+    jpeg = next((data_dir / "lfw").rglob("*.jpg"))
+    image, ok = decode_contents(tf.constant(jpeg.read_bytes()), (250, 250))
+    assert bool(ok) and image.shape == (250, 250, 3)
+    # Two JPEG decoders (TF's and PIL's libjpeg builds) differ by a few levels on some pixels.
+    difference = np.abs(image.numpy() - np.asarray(Image.open(jpeg).convert("RGB"), np.float32))
+    assert difference.mean() < 1.0 and difference.max() <= 16
+
+
+def test_image_of_another_size_is_refused_not_squashed(data_dir, train_dir):
+    """An unaligned 250x250 LFW photo under a 112x96 config: skipped (ok false), never resized; a
+    whole folder of another size stops training before it starts, naming folder and sizes."""
+    jpeg = next((data_dir / "lfw").rglob("*.jpg"))
     image, ok = decode_contents(tf.constant(jpeg.read_bytes()), SIZE)
-    assert bool(ok) and image.shape == (*SIZE, 3) and 0 <= float(tf.reduce_min(image)) <= 255
+    assert not bool(ok) and float(tf.reduce_max(image)) == 0
+    square = train_dir.parent / "square"
+    for path in sorted(train_dir.rglob("*.png"))[:4]:
+        (square / path.parent.name).mkdir(parents=True, exist_ok=True)
+        Image.open(path).resize((112, 112)).save(square / path.parent.name / path.name)
+    check_image_size(scan_identity_folders(train_dir), SIZE)  # the right size passes
+    with pytest.raises(ValueError, match=r"square: training images are 112x112 .* data.image_size is 112x96"):
+        check_image_size(scan_identity_folders([train_dir, square], namespace_by_root=True), SIZE)
 
 
 @pytest.mark.parametrize("contents", [b"", b"not an image at all", b"\x00\x01\x02\x03" * 10])

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from common.paths import REPO_ROOT, RUNS_DIR, data_root
 from input_pipeline import datasets, tfrecords
-from input_pipeline.file_list import scan_identity_folders
+from input_pipeline.file_list import check_image_size, scan_identity_folders
 from input_pipeline.memory_cache import decode_all, use_memory_cache
 from input_pipeline.train_data import TrainSource, build_train_dataset
 from training import run_dir as run_dirs
@@ -81,6 +81,7 @@ def scan_identities(config: Config):
         return tfrecords.read_identities(resolve(config.data.tfrecord_dir, REPO_ROOT)), None
     file_list = scan_identity_folders([resolve(path, REPO_ROOT) for path in config.data.train_dirs],
                                       config.data.min_images_per_identity, config.data.namespace_by_root)
+    check_image_size(file_list, tuple(config.data.image_size))
     return file_list.identities, file_list
 
 
