@@ -1,9 +1,10 @@
 """Training datasets: shuffled single images or P x K identity-balanced batches.
 
 Per step no Python runs: the file list is turned into constant tensors once, indices are
-shuffled in tf.data, files are read and decoded in parallel, and batches are prefetched.
-Bad files are skipped (see `decode.py`) and counted in `skipped_counter`; a long unbroken run of
-them (a folder of non-images) stops the input with a clear error instead of searching forever.
+shuffled in tf.data, files are read and decoded a batch of indices at a time in parallel, and
+batches are prefetched. Every bad file is skipped, printed and counted in `skipped_counter`
+(`decode.decode_batch`); a long unbroken run of batches without a usable image (a folder of
+non-images) stops the input with a clear error instead of searching forever.
 The `cached_*` variants draw the same index streams but gather decoded pixels from RAM
 (`memory_cache.py`), so only the gather, the flip and the float conversion run per step.
 """
@@ -11,52 +12,72 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from input_pipeline.decode import decode_contents, report_if_invalid
+from input_pipeline.decode import decode_batch, report_skipped
 from input_pipeline.file_list import FileList
 from input_pipeline.memory_cache import DecodedSet
 
 
 MAX_CONSECUTIVE_INVALID = 1000
-NO_VALID_IMAGES = "unreadable images/batches in a row"
+NO_VALID_IMAGES = "batches in a row had unreadable images"
 
 
 def _parallel(parallel_calls: int) -> int:
     return tf.data.AUTOTUNE if parallel_calls < 0 else parallel_calls
 
 
-def _fail_after_consecutive_invalid(dataset: tf.data.Dataset, limit: int) -> tf.data.Dataset:
-    """Pass (..., ok, path) elements through, raising once `limit` in a row are not ok: the filter
-    that drops them would otherwise wait forever for a valid one."""
+def fail_after_consecutive_unusable(dataset: tf.data.Dataset, limit: int, unusable,
+                                    hint: str) -> tf.data.Dataset:
+    """Pass elements through, raising once `limit` in a row are `unusable(*element)`: the filter
+    that drops them would otherwise wait forever for a usable one (a folder of non-images)."""
     def count(in_a_row, element):
-        in_a_row = tf.where(element[2], tf.constant(0, tf.int64), in_a_row + 1)
-        check = tf.debugging.assert_less(
-            in_a_row, tf.constant(limit, tf.int64),
-            message=f"{limit} {NO_VALID_IMAGES}: does the training folder hold images?")
+        in_a_row = tf.where(unusable(*element), in_a_row + 1, tf.constant(0, tf.int64))
+        check = tf.debugging.assert_less(in_a_row, tf.constant(limit, tf.int64),
+                                         message=f"{limit} {NO_VALID_IMAGES}: {hint}")
         with tf.control_dependencies([check]):
             return in_a_row, tuple(tf.identity(part) for part in element)
 
     return dataset.scan(tf.constant(0, tf.int64), count)
 
 
+def unusable_batch_limit(batch_size: int) -> int:
+    """Batches in a row without a usable image before the input stops (about
+    MAX_CONSECUTIVE_INVALID images, at least 2 batches)."""
+    return max(MAX_CONSECUTIVE_INVALID // batch_size, 2)
+
+
+def read_file_batches(index_batches: tf.data.Dataset, file_list: FileList, image_size,
+                      parallel_calls: int, skipped_counter: tf.Variable | None) -> tf.data.Dataset:
+    """(images [n, H, W, 3], labels [n], skipped) per batch of file indices: its n readable images
+    and how many of its files were not (each printed and added to `skipped_counter`)."""
+    paths = tf.constant(file_list.absolute_paths())
+    labels = tf.constant(file_list.labels)
+
+    def read(index_batch):
+        batch_paths = tf.gather(paths, index_batch)
+        images, batch_labels, bad = decode_batch(batch_paths, tf.gather(labels, index_batch), image_size,
+                                                 lambda position: tf.io.read_file(batch_paths[position]))
+        return images, batch_labels, report_skipped(bad, skipped_counter)
+
+    return index_batches.map(read, num_parallel_calls=_parallel(parallel_calls))
+
+
+FOLDER_HINT = "does the training folder hold images?"
+
+
 def single_image_dataset(file_list: FileList, image_size, batch_size: int, *, seed: int,
                          random_flip: bool = True, parallel_calls: int = -1,
                          skipped_counter: tf.Variable | None = None) -> tf.data.Dataset:
-    """Endless (images [B, H, W, 3] float32 0..255, labels [B] int32), reshuffled every epoch."""
-    paths = tf.constant(file_list.absolute_paths())
-    labels = tf.constant(file_list.labels)
-    indices = shuffled_indices(len(file_list.paths), seed)
+    """Endless (images [B, H, W, 3] float32 0..255, labels [B] int32), reshuffled every epoch.
 
-    def load(index):
-        path = tf.gather(paths, index)
-        image, ok = decode_contents(tf.io.read_file(path), image_size)
-        return image, tf.gather(labels, index), ok, path
-
-    dataset = indices.map(load, num_parallel_calls=_parallel(parallel_calls))
-    dataset = dataset.ignore_errors(log_warning=True)  # file vanished since the scan: logged, skipped
-    dataset = _fail_after_consecutive_invalid(dataset, MAX_CONSECUTIVE_INVALID)
-    dataset = dataset.filter(lambda image, label, ok, path: report_if_invalid(ok, path, skipped_counter))
-    return finish(dataset.map(lambda image, label, ok, path: (image, label)),
-                  batch_size, random_flip, seed, parallel_calls)
+    Files are read a batch of indices at a time; the readable ones are re-batched, so a bad file
+    costs its place only."""
+    indices = shuffled_indices(len(file_list.paths), seed).batch(batch_size)
+    dataset = read_file_batches(indices, file_list, image_size, parallel_calls, skipped_counter)
+    dataset = fail_after_consecutive_unusable(dataset, unusable_batch_limit(batch_size),
+                                              lambda images, labels, skipped: tf.shape(images)[0] == 0,
+                                              FOLDER_HINT)
+    dataset = dataset.map(lambda images, labels, skipped: (images, labels)).unbatch()
+    return finish(dataset, batch_size, random_flip, seed, parallel_calls)
 
 
 def shuffled_indices(count: int, seed: int) -> tf.data.Dataset:
@@ -104,27 +125,18 @@ def pk_dataset(file_list: FileList, image_size, identities: int, images: int, *,
                skipped_counter: tf.Variable | None = None) -> tf.data.Dataset:
     """Endless P x K batches, ordered identity by identity (K consecutive images share a label).
 
-    A batch holding an unreadable file is dropped as a whole so every batch keeps its P x K shape.
+    A batch holding an unreadable file is dropped as a whole so every batch keeps its P x K shape
+    (its unreadable files are counted, its readable ones are not).
     """
-    paths = tf.constant(file_list.absolute_paths())
-    labels = tf.constant(file_list.labels)
     height, width = image_size
-
-    def load_batch(index_batch):
-        batch_paths = tf.gather(paths, index_batch)
-        images_, oks = tf.map_fn(
-            lambda path: decode_contents(tf.io.read_file(path), image_size), batch_paths,
-            fn_output_signature=(tf.TensorSpec((height, width, 3), tf.float32), tf.TensorSpec((), tf.bool)))
-        bad = tf.boolean_mask(batch_paths, tf.logical_not(oks))
-        return (images_, tf.gather(labels, index_batch), tf.reduce_all(oks),
-                tf.strings.reduce_join(bad, separator=" "))
-
-    dataset = pk_index_batches(file_list.labels, file_list.num_classes, identities, images, seed)
-    dataset = dataset.map(load_batch, num_parallel_calls=_parallel(parallel_calls))
-    dataset = dataset.ignore_errors(log_warning=True)
-    dataset = _fail_after_consecutive_invalid(dataset, max(MAX_CONSECUTIVE_INVALID // (identities * images), 2))
-    dataset = dataset.filter(lambda images_, labels_, ok, bad: report_if_invalid(ok, bad, skipped_counter))
-    dataset = dataset.map(lambda images_, labels_, ok, bad: (images_, labels_))
+    size = identities * images
+    indices = pk_index_batches(file_list.labels, file_list.num_classes, identities, images, seed)
+    dataset = read_file_batches(indices, file_list, image_size, parallel_calls, skipped_counter)
+    dataset = fail_after_consecutive_unusable(dataset, unusable_batch_limit(size),
+                                              lambda images_, labels_, skipped: skipped > 0, FOLDER_HINT)
+    dataset = dataset.filter(lambda images_, labels_, skipped: skipped == 0)
+    dataset = dataset.map(lambda images_, labels_, skipped: (
+        tf.ensure_shape(images_, (size, height, width, 3)), tf.ensure_shape(labels_, (size,))))
     if random_flip:
         # On a 4-D batch each image is flipped independently.
         dataset = dataset.map(lambda images_, labels_: (tf.image.random_flip_left_right(images_, seed=seed),
