@@ -1,18 +1,17 @@
 """TFRecord route: shards of (encoded image bytes, label, identity) and their reader.
 
-The writer stores the original encoded file bytes (no re-encoding, no quality loss). The shard
-folder also holds `labels.txt` (identity per line, line index = label) like a run directory.
+The writer (`write_tfrecords.py`) stores the original encoded file bytes (no re-encoding, no
+quality loss). The shard folder also holds `labels.txt` (identity per line, line index = label)
+like a run directory.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 
-from input_pipeline.datasets import _parallel, fail_after_consecutive_unusable, finish, unusable_batch_limit
-from input_pipeline.decode import decode_batch, report_skipped
-from input_pipeline.file_list import FileList
+from input_pipeline.datasets import _parallel, finish
+from input_pipeline.decode import decode_contents, report_if_invalid
 
 SHARD_PATTERN = "train-{index:05d}-of-{count:05d}.tfrecord"
 FEATURES = {
@@ -22,47 +21,15 @@ FEATURES = {
 }
 
 
-def _example(contents: bytes, label: int, path: bytes) -> bytes:
+def serialize_example(contents: bytes, label: int, path: bytes) -> bytes:
+    """One record: the file's encoded bytes as they are, its label and its stored path."""
     feature = {
         "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[contents])),
         "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
         "path": tf.train.Feature(bytes_list=tf.train.BytesList(value=[path])),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
-
-def write_shards(file_list: FileList, output_dir: str | Path, shards: int, seed: int = 0,
-                 progress=None) -> dict:
-    """Write `shards` TFRecord files (files in shuffled order, round-robin); returns counts.
-
-    An unreadable file is reported in the returned `skipped` list and left out. Existing shards
-    are never overwritten: the output folder must be empty or absent.
-    """
-    output_dir = Path(output_dir)
-    if output_dir.exists() and any(output_dir.iterdir()):
-        raise FileExistsError(f"{output_dir}: output folder is not empty; choose a new one")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    order = np.random.default_rng(seed).permutation(len(file_list.paths))
-    writers = [tf.io.TFRecordWriter(str(output_dir / SHARD_PATTERN.format(index=i, count=shards)))
-               for i in range(shards)]
-    written, skipped = 0, []
-    try:
-        for position, index in enumerate(order):
-            path = file_list.paths[index]
-            try:
-                contents = file_list.absolute_path(index).read_bytes()
-            except OSError as error:
-                skipped.append(f"{path.decode()}: {error}")
-                continue
-            writers[position % shards].write(_example(contents, file_list.labels[index], path))
-            written += 1
-            if progress is not None:
-                progress(1)
-    finally:
-        for writer in writers:
-            writer.close()
-    (output_dir / "labels.txt").write_text("".join(f"{name}\n" for name in file_list.identities))
-    return {"written": written, "skipped": skipped, "shards": shards}
+    # deterministic: map fields in key order, so the same shard is the same bytes in every process
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
 def read_identities(tfrecord_dir: str | Path) -> list[str]:
@@ -82,19 +49,15 @@ def tfrecord_dataset(tfrecord_dir: str | Path, image_size, batch_size: int, *, s
     dataset = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed).repeat()
     dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
                                  num_parallel_calls=_parallel(parallel_calls), deterministic=False)
-    dataset = dataset.shuffle(shuffle_buffer, seed=seed).batch(batch_size)
+    dataset = dataset.shuffle(shuffle_buffer, seed=seed)
 
-    def read(records):
-        parsed = tf.io.parse_example(records, FEATURES)
-        images, labels, bad = decode_batch(parsed["path"], tf.cast(parsed["label"], tf.int32), image_size,
-                                           lambda position: parsed["image"][position])
-        return images, labels, report_skipped(bad, skipped_counter)
+    def load(record):
+        parsed = tf.io.parse_single_example(record, FEATURES)
+        image, ok = decode_contents(parsed["image"], image_size)
+        return image, tf.cast(parsed["label"], tf.int32), ok, parsed["path"]
 
-    # Records are decoded a batch at a time so that every bad one is counted (decode_batch), and
-    # a run of batches without a valid image stops the input instead of filtering forever.
-    dataset = dataset.map(read, num_parallel_calls=_parallel(parallel_calls))
-    dataset = fail_after_consecutive_unusable(
-        dataset, unusable_batch_limit(batch_size), lambda images, labels, skipped: tf.shape(images)[0] == 0,
-        f"do the TFRecord shards in {tfrecord_dir} hold images of {image_size[0]}x{image_size[1]}?")
-    dataset = dataset.map(lambda images, labels, skipped: (images, labels)).unbatch()
-    return finish(dataset, batch_size, random_flip, seed, parallel_calls)
+    dataset = dataset.map(load, num_parallel_calls=_parallel(parallel_calls))
+    dataset = dataset.filter(lambda image, label, ok, path: report_if_invalid(ok, path, skipped_counter))
+    dataset = dataset.ignore_errors(log_warning=True)
+    return finish(dataset.map(lambda image, label, ok, path: (image, label)),
+                  batch_size, random_flip, seed, parallel_calls)
