@@ -10,8 +10,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from input_pipeline.datasets import _parallel, finish
-from input_pipeline.decode import decode_contents, report_if_invalid
+from input_pipeline.datasets import _parallel, fail_after_consecutive_unusable, finish, unusable_batch_limit
+from input_pipeline.decode import decode_batch, report_skipped
 
 SHARD_PATTERN = "train-{index:05d}-of-{count:05d}.tfrecord"
 FEATURES = {
@@ -49,15 +49,19 @@ def tfrecord_dataset(tfrecord_dir: str | Path, image_size, batch_size: int, *, s
     dataset = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed).repeat()
     dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
                                  num_parallel_calls=_parallel(parallel_calls), deterministic=False)
-    dataset = dataset.shuffle(shuffle_buffer, seed=seed)
+    dataset = dataset.shuffle(shuffle_buffer, seed=seed).batch(batch_size)
 
-    def load(record):
-        parsed = tf.io.parse_single_example(record, FEATURES)
-        image, ok = decode_contents(parsed["image"], image_size)
-        return image, tf.cast(parsed["label"], tf.int32), ok, parsed["path"]
+    def read(records):
+        parsed = tf.io.parse_example(records, FEATURES)
+        images, labels, bad = decode_batch(parsed["path"], tf.cast(parsed["label"], tf.int32), image_size,
+                                           lambda position: parsed["image"][position])
+        return images, labels, report_skipped(bad, skipped_counter)
 
-    dataset = dataset.map(load, num_parallel_calls=_parallel(parallel_calls))
-    dataset = dataset.filter(lambda image, label, ok, path: report_if_invalid(ok, path, skipped_counter))
-    dataset = dataset.ignore_errors(log_warning=True)
-    return finish(dataset.map(lambda image, label, ok, path: (image, label)),
-                  batch_size, random_flip, seed, parallel_calls)
+    # Records are decoded a batch at a time so that every bad one is counted (decode_batch), and
+    # a run of batches without a valid image stops the input instead of filtering forever.
+    dataset = dataset.map(read, num_parallel_calls=_parallel(parallel_calls))
+    dataset = fail_after_consecutive_unusable(
+        dataset, unusable_batch_limit(batch_size), lambda images, labels, skipped: tf.shape(images)[0] == 0,
+        f"do the TFRecord shards in {tfrecord_dir} hold images of {image_size[0]}x{image_size[1]}?")
+    dataset = dataset.map(lambda images, labels, skipped: (images, labels)).unbatch()
+    return finish(dataset, batch_size, random_flip, seed, parallel_calls)

@@ -11,7 +11,8 @@ import tensorflow as tf
 from PIL import Image
 
 from common.paths import REPO_ROOT
-from input_pipeline.datasets import pk_dataset, pk_index_batches, single_image_dataset
+from input_pipeline.datasets import (pk_dataset, pk_index_batches, read_file_batches,
+                                     shuffled_indices, single_image_dataset)
 from input_pipeline.decode import decode_contents
 from input_pipeline.file_list import check_image_size, scan_identity_folders
 from input_pipeline.tfrecords import read_identities, tfrecord_dataset
@@ -82,20 +83,53 @@ def test_decode_flags_invalid_bytes(contents):
     assert not bool(ok) and image.shape == (*SIZE, 3)
 
 
-def test_unreadable_images_are_skipped_and_counted(train_dir):
+def add_bad_files(train_dir) -> set[str]:
+    """Three bad files of three kinds: not an image, empty, and a truncated PNG whose valid
+    signature lets it reach the decoder, which raises (the kind `ignore_errors` drops)."""
     (identity(train_dir, 0) / "broken.jpg").write_bytes(b"garbage")
     (identity(train_dir, 0) / "empty.png").write_bytes(b"")
     truncated = identity(train_dir, 1) / "truncated.png"
     truncated.write_bytes(next((identity(train_dir, 1)).glob("*.png")).read_bytes()[:100])
+    return {str(identity(train_dir, 0) / "broken.jpg"), str(identity(train_dir, 0) / "empty.png"),
+            str(truncated)}
+
+
+def test_every_unreadable_image_is_skipped_and_counted_exactly(train_dir):
+    """One epoch of index batches: the 24 good files come back with their labels, and each of the
+    3 bad ones is counted once, the truncated one (dropped by the decoder's error) included."""
+    bad = add_bad_files(train_dir)
     file_list = scan_identity_folders(train_dir, 2)
     counter = tf.Variable(0, dtype=tf.int64)
-    batches = list(single_image_dataset(file_list, SIZE, 9, seed=0, random_flip=False,
-                                        skipped_counter=counter).take(len(file_list.paths) * 2 // 9))
-    seen = np.concatenate([labels.numpy() for _, labels in batches])
-    # Two epochs' worth of batches of the 24 good images; the 3 bad files never arrive.
-    assert len(seen) == 2 * 27 // 9 * 9 and int(counter) >= 2
-    for images, _ in batches:
-        assert float(tf.reduce_max(images)) > 0  # no zero placeholder image slipped through
+    epoch = tf.data.Dataset.range(len(file_list.paths)).batch(5)
+    batches = list(read_file_batches(epoch, file_list, SIZE, -1, counter))
+    labels = np.concatenate([batch_labels.numpy() for _, batch_labels, _ in batches])
+    good = [label for path, label in zip(file_list.absolute_paths(), file_list.labels)
+            if path.decode() not in bad]
+    assert sorted(labels) == sorted(good) and len(good) == 24
+    assert int(counter) == 3 == sum(int(skipped) for _, _, skipped in batches)
+    for images, _, _ in batches:
+        assert images.shape[0] == 0 or float(tf.reduce_min(tf.reduce_max(images, [1, 2, 3]))) > 0
+
+
+def test_endless_routes_count_every_bad_file_they_draw(train_dir):
+    """The endless single-image route: the batches hold only good images, and the counter never
+    falls behind the bad draws the index stream made to fill them (prefetch may read ahead)."""
+    bad = add_bad_files(train_dir)
+    file_list = scan_identity_folders(train_dir, 2)
+    counter = tf.Variable(0, dtype=tf.int64)
+    steps, batch = 6, 9
+    for images, _ in single_image_dataset(file_list, SIZE, batch, seed=0, random_flip=False,
+                                          skipped_counter=counter).take(steps):
+        assert float(tf.reduce_min(tf.reduce_max(images, [1, 2, 3]))) > 0
+    # The same index stream, walked by hand: bad draws before `steps` batches of good images.
+    is_bad = [path.decode() in bad for path in file_list.absolute_paths()]
+    good, drawn_bad = 0, 0
+    for index_batch in shuffled_indices(len(file_list.paths), 0).batch(batch):
+        drawn_bad += sum(is_bad[i] for i in index_batch.numpy())
+        good += sum(not is_bad[i] for i in index_batch.numpy())
+        if good >= steps * batch:
+            break
+    assert drawn_bad >= 3 and int(counter) >= drawn_bad
 
 
 def test_pk_batches_have_p_identities_times_k_distinct_images(train_dir):
@@ -151,7 +185,8 @@ def test_folder_of_non_images_stops_with_a_clear_error(kind, tmp_path, monkeypat
         next(iter(dataset))
     from training.loop import _next_batch  # train.py prints this ValueError as one line
 
-    with pytest.raises(ValueError, match=r"^training data: \d+ unreadable .* hold images\?$"):
+    with pytest.raises(ValueError, match=r"^training data: 10 batches in a row had unreadable images: "
+                                         r"does the training folder hold images\?$"):
         _next_batch(iter(dataset))
 
 
@@ -174,3 +209,43 @@ def test_write_tfrecords_cli_and_reader_round_trip(train_dir, tmp_path):
         assert by_pixels[image.tobytes()] == label
     again = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "this run: 0 shards" in again.stdout  # finished: nothing redone
+
+
+def write_records(folder, items) -> None:
+    """A one-shard TFRecord folder holding (encoded bytes, label, path) items."""
+    folder.mkdir()
+    with tf.io.TFRecordWriter(str(folder / "train-00000-of-00001.tfrecord")) as writer:
+        for contents, label, path in items:
+            feature = {"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[contents])),
+                       "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+                       "path": tf.train.Feature(bytes_list=tf.train.BytesList(value=[path.encode()]))}
+            writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+
+
+def test_tfrecord_route_counts_every_bad_record(train_dir, tmp_path):
+    """4 good records and 2 bad ones (garbage bytes; a truncated PNG the decoder raises on): the
+    batches hold only good images, and both bad records are counted each time they are drawn."""
+    pngs = sorted(train_dir.rglob("*.png"))[:4]
+    good = [(p.read_bytes(), i % 2, p.name) for i, p in enumerate(pngs)]
+    bad = [(b"garbage", 0, "garbage.png"), (pngs[0].read_bytes()[:100], 1, "truncated.png")]
+    write_records(tmp_path / "shards", good + bad)
+    counter = tf.Variable(0, dtype=tf.int64)
+    dataset = tfrecord_dataset(tmp_path / "shards", SIZE, 6, seed=0, shuffle_buffer=6,
+                               random_flip=False, skipped_counter=counter)
+    for images, _ in dataset.take(4):  # 24 good images: at least 6 passes over the 6 records
+        assert float(tf.reduce_min(tf.reduce_max(images, [1, 2, 3]))) > 0
+    assert int(counter) >= 2 * 6
+
+
+def test_tfrecords_without_a_valid_image_stop_with_one_line(tmp_path, monkeypatch):
+    """Every record unreadable: the input used to filter forever; now it stops, and training
+    prints one line."""
+    from input_pipeline import datasets
+    from training.loop import _next_batch
+
+    monkeypatch.setattr(datasets, "MAX_CONSECUTIVE_INVALID", 40)
+    write_records(tmp_path / "shards", [(b"not an image", i % 3, f"{i}.jpg") for i in range(9)])
+    dataset = tfrecord_dataset(tmp_path / "shards", SIZE, 4, seed=0, shuffle_buffer=9)
+    with pytest.raises(ValueError, match=r"^training data: 10 batches in a row had unreadable images: "
+                                         r"do the TFRecord shards in .*shards hold images of 112x96\?$"):
+        _next_batch(iter(dataset))
