@@ -14,7 +14,7 @@ from training.config import load_config
 
 
 def test_every_row_of_every_set_has_loadable_cpu_and_full_configs():
-    assert set_names() == ["backbones", "margin", "metric", "optimizer_bn"]
+    assert set_names() == ["backbones", "margin", "metric", "optimizer_bn", "regime"]
     for name in set_names():
         exp_set = load_set(name)
         for row in exp_set.rows:
@@ -40,6 +40,26 @@ def test_set_rows_differ_in_what_the_set_compares():
     for row in backbones.rows:
         for scale in ("cpu", "full"):
             assert load_config(backbones.config_path(row.name, scale)).model.name == row.name
+
+
+def test_regime_rows_train_the_article_network_at_its_learning_rate():
+    from training.schedules import build_schedule
+
+    regime = load_set("regime")
+    configs = {r.name: load_config(regime.config_path(r.name, "cpu")) for r in regime.rows}
+    for name, config in configs.items():
+        assert (config.model.name, config.model.width, config.model.embedding_size) == ("resface20", 1.0, 512)
+        schedule = build_schedule(config.optimizer.schedule)
+        first, last = float(schedule(0)), float(schedule(config.train.max_steps - 1))
+        adam = name == "adam_bn_switch"
+        assert first == last == pytest.approx(1e-3 if adam else 0.1), name   # no warm-up, no drop
+        assert config.optimizer.name == ("adam" if adam else "momentum")
+        assert config.optimizer.weight_decay == (0.0 if adam else 5e-4)
+    assert configs["momentum_wd_no_bn"].model.bn_mode == "none"
+    assert {c.model.bn_mode for n, c in configs.items() if n != "momentum_wd_no_bn"} == {"switch"}
+    assert configs["arcface_m05"].loss.hparams == {"scale": 64.0, "margin": 0.5, "easy_margin": False}
+    assert configs["arcface_easy_margin"].loss.hparams["easy_margin"] is True
+    assert configs["momentum_wd_bn_switch"].loss.name == "am_softmax"
 
 
 def test_bad_set_file_is_a_clear_error(tmp_path, monkeypatch):

@@ -1,0 +1,65 @@
+"""The converges / stalls / diverges verdict on hand-made loss curves (experiments/convergence.py)."""
+import math
+
+import numpy as np
+import pytest
+
+from experiments import convergence
+from experiments.convergence import CONVERGES, DIVERGES, STALLS, Verdict, judge, summarise
+
+STEPS = list(range(20, 420, 20))   # 20 logged points
+
+
+def test_falling_curve_converges_at_the_step_of_half_its_drop():
+    # 20 -> 10 linearly over 20 points: start 20, end = median of the last 5 points = 11.05
+    losses = np.linspace(20.0, 10.0, 20)
+    verdict = judge(STEPS, losses)
+    end = np.median(losses[-5:])
+    halfway = 20.0 - 0.5 * (20.0 - end)     # 15.53
+    smooth = convergence.running_median(losses)
+    expected_step = STEPS[int(np.argmax(smooth <= halfway))]
+    assert verdict.kind == CONVERGES
+    assert verdict.step == expected_step
+    # smoothed value at index i is losses[i-2] (median of a falling window of 5): first <= 15.53
+    # at i - 2 = 9 (losses[9] = 15.26), so step 20 * 12 = 240
+    assert expected_step == 240
+    assert verdict.drop == pytest.approx((20.0 - end) / 20.0)
+
+
+def test_flat_curve_stalls_from_the_last_real_improvement():
+    # Falls 20 -> 19 in the first 5 points (a 5% drop), then flat: less than the 10% needed.
+    losses = np.r_[np.linspace(20.0, 19.0, 5), np.full(15, 19.0)]
+    verdict = judge(STEPS, losses)
+    assert verdict.kind == STALLS
+    # smoothed (running median of 5): 20, 19.875, 19.75, 19.625, 19.5, 19.25, 19.0, 19.0, ...
+    # falls of >= 0.2 (1% of 20) only into index 5 (step 120) and index 6 (step 140): the last
+    # real improvement is at step 140.
+    assert verdict.step == 140
+    assert verdict.drop == pytest.approx(0.05)
+
+
+def test_nan_in_the_curve_diverges_at_its_step():
+    losses = [20.0, 18.0, 17.0, math.nan, 16.0]
+    assert judge([10, 20, 30, 40, 50], losses) == Verdict(DIVERGES, 40)
+
+
+def test_loss_blowing_up_without_nan_diverges():
+    losses = [20.0, 25.0, 29.0, 31.0, 40.0]   # 31 > 1.5 * 20
+    assert judge([10, 20, 30, 40, 50], losses).kind == DIVERGES
+    assert judge([10, 20, 30, 40, 50], losses).step == 40
+
+
+def test_train_py_non_finite_stop_message_wins_over_the_curve():
+    message = "non-finite loss (NaN/Inf) at step 37; training stopped, no checkpoint saved"
+    assert judge([20], [20.0], message) == Verdict(DIVERGES, 37)
+
+
+def test_no_curve_no_verdict():
+    assert judge([], []) is None
+
+
+def test_summary_of_seeds_merges_kinds_and_step_ranges():
+    verdicts = [Verdict(CONVERGES, 120, 0.4), Verdict(CONVERGES, 160, 0.5), Verdict(DIVERGES, 30)]
+    assert summarise(verdicts) == "converges @120-160 (2/3); diverges @30 (1/3)"
+    assert summarise([Verdict(STALLS, 40, 0.02)]) == "stalls @40 (-2% loss)"
+    assert summarise([None]) == "-"
