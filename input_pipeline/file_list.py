@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+_IMAGE_SUFFIXES_BYTES = tuple(suffix.encode() for suffix in IMAGE_SUFFIXES)
 
 
 @dataclasses.dataclass
@@ -48,8 +49,17 @@ class FileList:
                 handle.write(b"%d\t%s\n" % (label, path))
 
 
-def _scan_root(root: Path, min_images: int) -> list[tuple[str, list[str]]]:
-    """(identity, sorted image names) of every identity folder of `root` with >= min_images."""
+def _image_names(folder: str) -> list[bytes]:
+    """Sorted names of the image files in `folder`: bytes straight from os.scandir (no str object
+    per file) and its d_type (no stat per file), for VGGFace2's 3.3 M files (benchmarks/bench_scan.py)."""
+    with os.scandir(os.fsencode(folder)) as entries:
+        return sorted(entry.name for entry in entries
+                      if entry.name.lower().endswith(_IMAGE_SUFFIXES_BYTES) and entry.is_file())
+
+
+def _scan_root(root: Path, min_images: int) -> list[tuple[str, np.ndarray]]:
+    """(identity, its `identity/image` paths as a sorted bytes array) of every identity folder of
+    `root` with >= min_images; one folder's names are Python objects at a time."""
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: aligned training folder not found")
     found = []
@@ -57,11 +67,10 @@ def _scan_root(root: Path, min_images: int) -> list[tuple[str, list[str]]]:
         for identity in identities:
             if not identity.is_dir():
                 continue
-            with os.scandir(identity.path) as images:
-                names = sorted(entry.name for entry in images
-                               if entry.is_file() and entry.name.lower().endswith(IMAGE_SUFFIXES))
+            names = _image_names(identity.path)
             if len(names) >= min_images:
-                found.append((identity.name, names))
+                prefix = os.fsencode(identity.name) + b"/"
+                found.append((identity.name, np.array([prefix + name for name in names], dtype=np.bytes_)))
     return found
 
 
@@ -73,23 +82,23 @@ def scan_identity_folders(roots: str | Path | Sequence[str | Path], min_images: 
         raise ValueError("no training folder given")
     if namespace_by_root and len({root.name for root in roots}) < len(roots):
         raise ValueError(f"namespacing by root needs distinct folder names: {[str(r) for r in roots]}")
-    per_identity: list[tuple[str, int, str, list[str]]] = []   # (label name, root, folder, images)
+    per_identity: list[tuple[str, int, np.ndarray]] = []   # (label name, root, its paths)
     first_root: dict[str, Path] = {}
     for index, root in enumerate(roots):
-        for identity, names in _scan_root(root, min_images):
+        for identity, paths in _scan_root(root, min_images):
             name = f"{root.name}/{identity}" if namespace_by_root else identity
             if name in first_root:
                 raise ValueError(f"identity {identity!r} is in two training folders: "
                                  f"{first_root[name] / identity} and {root / identity} "
                                  "(rename one, or set data.namespace_by_root: true if they are different people)")
             first_root[name] = root
-            per_identity.append((name, index, identity, names))
+            per_identity.append((name, index, paths))
     if not per_identity:
         raise ValueError(f"{', '.join(map(str, roots))}: no identity folder with >= {min_images} images")
-    per_identity.sort()
-    counts = [len(names) for *_, names in per_identity]
-    paths = np.array([f"{folder}/{name}".encode() for _, _, folder, names in per_identity for name in names])
-    root_index = np.repeat(np.array([index for _, index, _, _ in per_identity], np.uint16), counts)
+    per_identity.sort(key=lambda item: item[0])
+    counts = [len(paths) for *_, paths in per_identity]
+    paths = np.concatenate([paths for *_, paths in per_identity])
+    root_index = np.repeat(np.array([index for _, index, _ in per_identity], np.uint16), counts)
     labels = np.repeat(np.arange(len(per_identity), dtype=np.int32), counts)
     return FileList(roots, root_index, paths, labels, [name for name, *_ in per_identity])
 
