@@ -24,13 +24,15 @@ if __package__ in (None, ""):  # run by path: make `import align` resolve to thi
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from align.detector import (MAX_DETECT_SIDE, MIN_FACE_SIZE, SCALE_FACTOR, THRESHOLDS,  # noqa: E402
+                            add_detector_arguments, detector_options)
 from align.file_list import in_shard, parse_shard, read_path_list, walk_images  # noqa: E402
 from align.image_io import ImageReadError, load_rgb  # noqa: E402
 from align.landmarks_file import read_landmarks_file  # noqa: E402
 from align.pipeline import ERROR, SKIPPED, align_from_landmarks, align_images  # noqa: E402
 from align.report import (ReportWriter, compact_report, error_row, report_name,  # noqa: E402
                           result_row, unfinished_statuses)
-from align.templates import format_image_size, parse_image_size  # noqa: E402
+from common.choices import DEFAULT_IMAGE_SIZE, format_image_size, parse_image_size  # noqa: E402
 from align.warp import DEFAULT_CENTER_CROP_FRACTION  # noqa: E402
 
 
@@ -38,15 +40,15 @@ from align.warp import DEFAULT_CENTER_CROP_FRACTION  # noqa: E402
 class AlignConfig:
     """Everything a worker needs; picklable so spawned processes get their own copy."""
     input_dir: str
-    image_size: tuple[int, int] = (112, 96)
+    image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE
     image_format: str = "jpg"
     jpeg_quality: int = 95
     skip_no_face: bool = False
     fallback_fraction: float = DEFAULT_CENTER_CROP_FRACTION
-    min_face_size: int = 20
-    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
-    scale_factor: float = 0.709
-    max_detect_side: int = 1024
+    min_face_size: int = MIN_FACE_SIZE
+    thresholds: tuple[float, float, float] = THRESHOLDS
+    scale_factor: float = SCALE_FACTOR
+    max_detect_side: int = MAX_DETECT_SIDE
     tf_threads: int = 1
     landmarks: dict = field(default_factory=dict)
 
@@ -227,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input-dir", required=True, help="folder of raw photos (any nesting)")
     parser.add_argument("--output-dir", required=True, help="aligned crops go here, same layout")
-    parser.add_argument("--image-size", default="112x96", help="112x96 (SphereFace) or 112x112 (ArcFace)")
+    parser.add_argument("--image-size", default=format_image_size(DEFAULT_IMAGE_SIZE),
+                        help="112x96 (SphereFace) or 112x112 (ArcFace)")
     parser.add_argument("--workers", type=int, default=1, help="detector processes (0: in this process)")
     parser.add_argument("--shard", default="0/1", help="I/N: only paths whose hash falls in shard I of N")
     parser.add_argument("--only-list", help="text file of relative paths to align instead of the whole folder")
@@ -238,11 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jpeg-quality", type=int, default=95)
     parser.add_argument("--fallback-fraction", type=float, default=DEFAULT_CENTER_CROP_FRACTION,
                         help="no-face centre crop height as a fraction of the shorter side")
-    parser.add_argument("--min-face-size", type=int, default=20)
-    parser.add_argument("--thresholds", default="0.6,0.7,0.7", help="P-Net,R-Net,O-Net thresholds")
-    parser.add_argument("--scale-factor", type=float, default=0.709)
-    parser.add_argument("--max-detect-side", type=int, default=1024,
-                        help="larger photos are downscaled for detection (the warp uses full resolution)")
+    add_detector_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=32, help="images per detector call")
     parser.add_argument("--tf-threads", type=int, default=1, help="TensorFlow threads per worker (0: TF default)")
     parser.add_argument("--no-progress", action="store_true")
@@ -252,15 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        thresholds = tuple(float(t) for t in args.thresholds.split(","))
-        if len(thresholds) != 3:
-            raise ValueError(f"--thresholds needs 3 comma-separated values, got {args.thresholds!r}")
         config = AlignConfig(
             input_dir=args.input_dir, image_size=parse_image_size(args.image_size),
             image_format="png" if args.png else "jpg", jpeg_quality=args.jpeg_quality,
             skip_no_face=args.skip_no_face, fallback_fraction=args.fallback_fraction,
-            min_face_size=args.min_face_size, thresholds=thresholds, scale_factor=args.scale_factor,
-            max_detect_side=args.max_detect_side, tf_threads=args.tf_threads,
+            tf_threads=args.tf_threads, **detector_options(args),
             landmarks=read_landmarks_file(args.landmarks) if args.landmarks else {})
         shard = parse_shard(args.shard)
         if args.workers < 0 or args.batch_size < 1:

@@ -12,6 +12,37 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+# The MTCNN settings of every tool that detects faces (align_dataset.py and the recognition CLIs),
+# with one set of flags: add_detector_arguments / detector_options.
+MIN_FACE_SIZE = 20
+THRESHOLDS = (0.6, 0.7, 0.7)  # P-Net, R-Net, O-Net confidence
+SCALE_FACTOR = 0.709
+MAX_DETECT_SIDE = 1024
+
+
+def add_detector_arguments(parser) -> None:
+    """--min-face-size, --detector-thresholds, --scale-factor, --max-detect-side (parser or group)."""
+    parser.add_argument("--min-face-size", type=int, default=MIN_FACE_SIZE, help="MTCNN minimum face, px")
+    parser.add_argument("--detector-thresholds", default=",".join(map(str, THRESHOLDS)),
+                        help="MTCNN stage thresholds P-Net,R-Net,O-Net")
+    parser.add_argument("--scale-factor", type=float, default=SCALE_FACTOR, help="MTCNN image pyramid step")
+    parser.add_argument("--max-detect-side", type=int, default=MAX_DETECT_SIDE,
+                        help="larger photos are downscaled for detection (the warp uses full resolution)")
+
+
+def detector_options(args) -> dict:
+    """FaceDetector's keyword arguments from the flags of add_detector_arguments; a bad value is a
+    ValueError naming the flag (kept out of argparse so tools can print it as their one line)."""
+    try:
+        thresholds = tuple(float(t) for t in args.detector_thresholds.split(","))
+    except ValueError:
+        thresholds = ()
+    if len(thresholds) != 3:
+        raise ValueError(f"--detector-thresholds needs 3 comma-separated numbers (P-Net,R-Net,O-Net), "
+                         f"got {args.detector_thresholds!r}")
+    return {"min_face_size": args.min_face_size, "thresholds": thresholds,
+            "scale_factor": args.scale_factor, "max_detect_side": args.max_detect_side}
+
 
 @dataclass(frozen=True)
 class Face:
@@ -37,8 +68,8 @@ class FaceDetector:
             are zero-padded to a common shape and detected in one call.
     """
 
-    def __init__(self, min_face_size: int = 20, thresholds: Sequence[float] = (0.6, 0.7, 0.7),
-                 scale_factor: float = 0.709, max_detect_side: int = 1024,
+    def __init__(self, min_face_size: int = MIN_FACE_SIZE, thresholds: Sequence[float] = THRESHOLDS,
+                 scale_factor: float = SCALE_FACTOR, max_detect_side: int = MAX_DETECT_SIDE,
                  min_detect_side: int = 48, max_batch: int = 32, size_bucket: int = 32):
         from mtcnn import MTCNN  # imported lazily: pulls in TensorFlow
 

@@ -14,12 +14,12 @@ import sys
 import numpy as np
 import tensorflow as tf
 
+from common.choices import CACHE_MODES
 from input_pipeline.decode import decode_contents
 from input_pipeline.file_list import FileList
 
 # `auto` caches when the decoded set takes at most this share of the machine's RAM.
 AUTO_RAM_FRACTION = 0.25
-CACHE_MODES = ("auto", "memory", "none")
 
 
 def decoded_bytes(num_images: int, image_size) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-BN_MODES = ("switch", "always_train", "none")
+from common.choices import BN_DECAY, BN_EPSILON, BN_MODES
 
 
 def _branch_on_flag(training, train_fn, test_fn):
@@ -81,8 +81,8 @@ class BatchNormConfig:
     """
 
     mode: str = "switch"
-    decay: float = 0.995
-    epsilon: float = 1e-3
+    decay: float = BN_DECAY
+    epsilon: float = BN_EPSILON
 
     def __post_init__(self):
         if self.mode not in BN_MODES:

@@ -5,8 +5,9 @@ import functools
 
 import keras
 
+from common.choices import BN_DECAY, BN_EPSILON, BN_MODES, DEFAULT_IMAGE_SIZE, IMAGE_SIZES, parse_image_size
 from models.inception_resnet_v1 import inception_resnet_v1
-from models.layers import BN_MODES, BatchNormConfig
+from models.layers import BatchNormConfig
 from models.mobilefacenet import mobilefacenet
 from models.resface import resface
 
@@ -16,9 +17,8 @@ BACKBONES = {
     "inception_resnet_v1": inception_resnet_v1,
     "mobilefacenet": mobilefacenet,
 }
-IMAGE_SIZES = ((112, 96), (112, 112))
 # Options every backbone accepts through **extra (the BN settings of the article's TF version).
-EXTRA_OPTIONS = {"bn_decay": 0.995, "bn_epsilon": 1e-3}
+EXTRA_OPTIONS = {"bn_decay": BN_DECAY, "bn_epsilon": BN_EPSILON}
 
 
 def available() -> list[str]:
@@ -26,15 +26,10 @@ def available() -> list[str]:
     return sorted(BACKBONES)
 
 
-def build(name: str, image_size=(112, 96), embedding_size: int = 512, bn_mode: str = "switch",
-          width: float = 1.0, dropout_keep: float = 0.8, **extra) -> keras.Model:
-    """Build backbone `name`: float32 RGB pixels [B, H, W, 3] in 0..255 -> un-normalised embeddings.
-
-    image_size: (112, 96) or (112, 112), or "112x96". bn_mode: switch | always_train | none.
-    width scales every channel count (1.0 = the paper's network). dropout_keep: keep probability
-    of the dropout before the embedding FC, train mode only (1.0 = no dropout).
-    extra: bn_decay, bn_epsilon.
-    """
+def check_options(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int = 512, bn_mode: str = "switch",
+                  width: float = 1.0, dropout_keep: float = 0.8, **extra) -> dict:
+    """The arguments of `build`, checked and normalised, without building anything (cheap: the
+    training run calls it before it writes its run dir). A bad one is a ValueError naming it."""
     if name not in BACKBONES:
         raise ValueError(f"unknown model {name!r}; valid: {', '.join(available())}")
     unknown = sorted(set(extra) - set(EXTRA_OPTIONS))
@@ -55,16 +50,20 @@ def build(name: str, image_size=(112, 96), embedding_size: int = 512, bn_mode: s
         raise ValueError(f"embedding_size must be a positive integer, got {embedding_size}")
     if not 0.0 < dropout_keep <= 1.0:
         raise ValueError(f"dropout_keep must be in (0, 1], got {dropout_keep}")
-    options = {**EXTRA_OPTIONS, **extra}
-    bn = BatchNormConfig(bn_mode, decay=options["bn_decay"], epsilon=options["bn_epsilon"])
-    return BACKBONES[name](image_size=image_size, embedding_size=int(embedding_size), bn=bn,
-                           width=float(width), dropout_keep=float(dropout_keep))
+    return dict(image_size=image_size, embedding_size=int(embedding_size), bn_mode=bn_mode,
+                width=float(width), dropout_keep=float(dropout_keep), **{**EXTRA_OPTIONS, **extra})
 
 
-def parse_image_size(text: str) -> tuple[int, int]:
-    """'112x96' -> (112, 96): image sizes are always written HxW on command lines."""
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"image size must be written HxW (e.g. 112x96), got {text!r}") from None
-    return height, width
+def build(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int = 512, bn_mode: str = "switch",
+          width: float = 1.0, dropout_keep: float = 0.8, **extra) -> keras.Model:
+    """Build backbone `name`: float32 RGB pixels [B, H, W, 3] in 0..255 -> un-normalised embeddings.
+
+    image_size: (112, 96) or (112, 112), or "112x96". bn_mode: switch | always_train | none.
+    width scales every channel count (1.0 = the paper's network). dropout_keep: keep probability
+    of the dropout before the embedding FC, train mode only (1.0 = no dropout).
+    extra: bn_decay, bn_epsilon.
+    """
+    options = check_options(name, image_size, embedding_size, bn_mode, width, dropout_keep, **extra)
+    bn = BatchNormConfig(options.pop("bn_mode"), decay=options.pop("bn_decay"),
+                         epsilon=options.pop("bn_epsilon"))
+    return BACKBONES[name](bn=bn, **options)

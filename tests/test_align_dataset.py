@@ -198,7 +198,8 @@ def test_sharded_runs_together_produce_every_image(awkward_dir, tmp_path):
 @pytest.mark.parametrize("arguments,message", [
     (["--shard", "3/2"], "shard"),
     (["--image-size", "100x100"], "100x100"),
-    (["--thresholds", "0.6,0.7"], "thresholds"),
+    (["--detector-thresholds", "0.6,0.7"], "--detector-thresholds needs 3"),
+    (["--detector-thresholds", "0.6,x,0.7"], "--detector-thresholds needs 3"),
 ])
 def test_bad_arguments_give_one_line_errors(awkward_dir, tmp_path, capsys, arguments, message):
     code = main(["--input-dir", str(awkward_dir), "--output-dir", str(tmp_path / "o")] + arguments)

@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
-from align.templates import parse_image_size, template
+from align.templates import template
 from align.transform import apply_transform
 from align.warp import align_crop, alignment_matrix, center_crop
+from common.choices import parse_image_size
 
 SPHEREFACE_112x96 = np.array([[30.2946, 51.6963], [65.5318, 51.5014], [48.0252, 71.7366],
                               [33.5493, 92.3655], [62.7299, 92.2041]])

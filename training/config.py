@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import yaml
 
+from common.choices import BN_MODES, CACHE_MODES, DATA_FORMATS, FLIP_MODES, IMAGE_SIZES, PRECISIONS
 from common.strict_yaml import DuplicateKeyError, load_unique
 
 
@@ -256,13 +257,13 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
 
 
 CHOICES = {
-    "data.format": ("folders", "tfrecord"),
-    "data.cache": ("auto", "memory", "none"),
-    "train.precision": ("float32", "bfloat16", "float16"),
-    "model.bn_mode": ("switch", "always_train", "none"),
+    "data.format": DATA_FORMATS,
+    "data.cache": CACHE_MODES,
+    "train.precision": PRECISIONS,
+    "model.bn_mode": BN_MODES,
     "optimizer.name": ("adam", "momentum", "sgd"),
     "train.strategy": ("default", "mirrored", "multi_worker"),
-    "eval.flip": ("concat", "sum", "none"),
+    "eval.flip": FLIP_MODES,
 }
 
 
@@ -274,8 +275,9 @@ def validate(config: Config, source: str) -> None:
         if flat[section][key] not in allowed:
             raise ConfigError(f"{source}: key {dotted!r} must be one of {allowed}, "
                               f"got {flat[section][key]!r}")
-    if len(config.data.image_size) != 2:
-        raise ConfigError(f"{source}: key 'data.image_size' must be [H, W]")
+    if tuple(config.data.image_size) not in IMAGE_SIZES:
+        raise ConfigError(f"{source}: key 'data.image_size' must be one of "
+                          f"{[list(size) for size in IMAGE_SIZES]} ([H, W]), got {config.data.image_size}")
     schedule = config.optimizer.schedule
     if schedule.file is None and len(schedule.values) != len(schedule.boundaries) + 1:
         raise ConfigError(f"{source}: key 'optimizer.schedule.values' needs "

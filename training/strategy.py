@@ -121,6 +121,7 @@ def broadcast_from_chief(strategy: tf.distribute.Strategy, variables) -> None:
                        returned=False)
 
 
+# The Keras policy of each of common.choices.PRECISIONS (mixed: float32 weights).
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 # /proc/cpuinfo flags of native bfloat16 matrix arithmetic on x86.
 NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")

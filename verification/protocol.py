@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from common.choices import FLIP_MODES
 from verification import metrics
 
-FLIP_MODES = ("none", "concat", "sum")
 SIMILARITIES = ("cosine", "euclidean")
 
 
