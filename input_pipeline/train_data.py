@@ -24,6 +24,15 @@ class TrainSource:
     tfrecord_dir: Path | None = None
 
 
+def check_batching(batch_size: int, pk: tuple[int, int] | None, tfrecords: bool) -> None:
+    """The batch shape the route can serve; cheap, so training checks it before its run dir."""
+    if pk is not None and pk[0] * pk[1] != batch_size:
+        raise ValueError(f"train.batch_size {batch_size} must equal data.pk_identities "
+                         f"x data.pk_images = {pk[0] * pk[1]}")
+    if pk is not None and tfrecords:
+        raise ValueError("P x K batches need data.format: folders (TFRecords have no per-identity index)")
+
+
 def build_train_dataset(source: TrainSource, image_size, batch_size: int, *, seed: int,
                         pk: tuple[int, int] | None = None, random_flip: bool = True,
                         parallel_calls: int = -1, shuffle_buffer: int = 4096,
@@ -34,12 +43,8 @@ def build_train_dataset(source: TrainSource, image_size, batch_size: int, *, see
     """
     image_size = tuple(image_size)
     common = dict(seed=seed, random_flip=random_flip, parallel_calls=parallel_calls)
-    if pk is not None and pk[0] * pk[1] != batch_size:
-        raise ValueError(f"train.batch_size {batch_size} must equal data.pk_identities "
-                         f"x data.pk_images = {pk[0] * pk[1]}")
+    check_batching(batch_size, pk, tfrecords=source.tfrecord_dir is not None)
     if source.tfrecord_dir is not None:
-        if pk is not None:
-            raise ValueError("P x K batches need data.format: folders (TFRecords have no per-identity index)")
         return tfrecords.tfrecord_dataset(source.tfrecord_dir, image_size, batch_size,
                                           shuffle_buffer=shuffle_buffer, skipped_counter=skipped_counter,
                                           **common)

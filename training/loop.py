@@ -25,6 +25,7 @@ from training import summaries
 from training.config import Config
 from training.ema import WeightAverage
 from training.optimizers import build_optimizer, decayed_variables
+from training.preflight import check_before_run
 from training.schedules import build_schedule
 from training.step import TrainState, make_replica_step, make_train_step
 from training.strategy import (broadcast_from_chief, chief_value, make_strategy, set_precision,
@@ -264,6 +265,7 @@ def run_training(config: Config, overwrite: bool = False, data_dir: str | None =
     run_dir = resolve(config.run_dir, REPO_ROOT) if config.run_dir else RUNS_DIR / config.name
     # First: MultiWorkerMirroredStrategy must exist before other TensorFlow work.
     strategy = make_strategy(config.train.strategy)
+    check_before_run(config, REPO_ROOT)  # before the run dir exists: a typo leaves nothing behind
     is_chief, worker, workers = worker_role(strategy)
     with run_dirs.worker_dir(run_dir, is_chief, worker) as own_dir:
         if not is_chief:

@@ -1,0 +1,40 @@
+"""Checks of a config's pluggable parts that need their registries (and so TensorFlow), run
+before a training run writes its run dir or scans its data.
+
+training/config.py checks keys, types and choice lists without TensorFlow; what only the model
+and loss registries, the schedule reader and the input route know is checked here, so that a
+typo such as `loss.hparams.margn` stops the command in one line instead of leaving a run dir that
+then refuses the corrected config.
+"""
+from __future__ import annotations
+
+from training.config import Config, ConfigError
+
+
+def check_before_run(config: Config, repo_root) -> None:
+    """ConfigError naming the key when the model, loss, schedule or batching cannot work."""
+    import losses
+    from input_pipeline.train_data import check_batching
+    from models.registry import check_options
+    from training.schedules import build_schedule
+
+    model = config.model
+    _as_config_error("model", lambda: check_options(
+        model.name, image_size=tuple(config.data.image_size), embedding_size=model.embedding_size,
+        bn_mode=model.bn_mode, width=model.width, dropout_keep=model.dropout_keep))
+    # A head for two classes: the real class count needs the data scan, nothing else does, and
+    # building it runs every check its constructor makes on the hyperparameter values.
+    loss_layer = _as_config_error("loss", lambda: losses.build(
+        config.loss.name, num_classes=2, embedding_size=model.embedding_size, **config.loss.hparams))
+    _as_config_error("optimizer.schedule", lambda: build_schedule(config.optimizer.schedule, repo_root))
+    pk = (config.data.pk_identities, config.data.pk_images) if loss_layer.needs_pk_batches else None
+    _as_config_error("data", lambda: check_batching(config.train.batch_size, pk,
+                                                    tfrecords=config.data.format == "tfrecord"))
+
+
+def _as_config_error(key: str, check):
+    """`check()`'s result; its ValueError (a bad value) becomes a ConfigError naming `key`."""
+    try:
+        return check()
+    except ValueError as error:
+        raise ConfigError(f"{key}: {error}") from error
