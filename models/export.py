@@ -2,7 +2,13 @@
 
 Layout (docs/design.md): `<out_dir>/embedder/` is a SavedModel whose `serving_default` signature
 takes `images` (float32 [None, H, W, 3], pixels 0..255) and returns `embeddings` (the model in test
-mode); `<out_dir>/model_info.json` records image_size, embedding_size and the caller's info.
+mode); `<out_dir>/model_info.json` records image_size, embedding_size, bn_mode and the caller's
+info. `load_embedder` also loads the `.tflite` files that `python -m models export-tflite` writes
+next to the SavedModel (models/tflite.py): one loader for every embedder the tools accept.
+
+BN mode `always_train` (facenet's test-time batch statistics) makes an image's embedding depend
+on the other images of its batch; `depends_on_batch` says so for any loaded embedder, and the
+tools that embed one photo at a time, or export for deployment, refuse such a model.
 """
 from __future__ import annotations
 
@@ -14,9 +20,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from models.layers import FlagBatchNormalization
+
 EMBEDDER_DIR = "embedder"
 INFO_FILE = "model_info.json"
 SIGNATURE = "serving_default"
+BATCH_DEPENDENT_MODE = "always_train"
 
 
 class _EmbedderModule(tf.Module):
@@ -48,7 +57,7 @@ def export_embedder(model: keras.Model, out_dir, image_size, info: dict | None =
     if existing and not overwrite:
         raise FileExistsError(f"{existing[0]} already exists; pass overwrite=True to replace it")
     info = dict(info or {})
-    reserved = {"image_size", "embedding_size"} & set(info)
+    reserved = {"image_size", "embedding_size", "bn_mode"} & set(info)
     if reserved:
         raise ValueError(f"info must not set {', '.join(sorted(reserved))}: "
                          "they come from the model")
@@ -61,9 +70,46 @@ def export_embedder(model: keras.Model, out_dir, image_size, info: dict | None =
     if embedder_dir.exists():
         shutil.rmtree(embedder_dir)
     staging.rename(embedder_dir)
-    record = {"image_size": list(image_size), "embedding_size": int(model.output_shape[-1]), **info}
+    record = {"image_size": list(image_size), "embedding_size": int(model.output_shape[-1]),
+              "bn_mode": bn_mode_of(model), **info}
     info_path.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
     return out_dir
+
+
+def bn_mode_of(model: keras.Model) -> str:
+    """The BN mode the model was built with, read from its layers (models.layers.BN_MODES)."""
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, FlagBatchNormalization)]
+    if not norms:
+        return "none"
+    return BATCH_DEPENDENT_MODE if any(n.always_batch_stats for n in norms) else "switch"
+
+
+def recorded_bn_mode(info: dict) -> str | None:
+    """The BN mode of an export's model_info.json: its `bn_mode` key, else (exports written
+    before that key existed) the training config's `model.bn_mode`; None when neither is there."""
+    return info.get("bn_mode") or info.get("config", {}).get("model", {}).get("bn_mode")
+
+
+def depends_on_batch(embedder) -> bool:
+    """Whether an image's embedding changes with the rest of its batch. The recorded BN mode
+    decides; an export that records none (a bare SavedModel from elsewhere) is measured: one
+    image embedded alone and inside a batch of three must agree."""
+    mode = recorded_bn_mode(embedder.info)
+    if mode is not None:
+        return mode == BATCH_DEPENDENT_MODE
+    images = np.random.default_rng(0).uniform(0, 255, (3, *embedder.image_size, 3))
+    together = embedder(images.astype(np.float32))[0]
+    alone = embedder(images[:1].astype(np.float32))[0]
+    return not np.allclose(alone, together, rtol=1e-3, atol=1e-3 * np.abs(together).max())
+
+
+def refuse_batch_dependent(embedder, why: str) -> None:
+    """One-line ValueError for an embedder whose outputs depend on the batch; `why` says why the
+    caller needs batch-independent embeddings."""
+    if depends_on_batch(embedder):
+        raise ValueError(f"{embedder.path}: BN mode {BATCH_DEPENDENT_MODE} (batch statistics at "
+                         f"test time) makes each embedding depend on the other images of its "
+                         f"batch; {why}. Train with model.bn_mode switch or none")
 
 
 class Embedder:
@@ -92,19 +138,23 @@ class Embedder:
         return np.concatenate(chunks)
 
 
-def load_embedder(path) -> Embedder:
-    """Load an export dir, its embedder/ dir, or a run dir containing export/."""
+def load_embedder(path):
+    """Load an export dir, its embedder/ dir, a run dir containing export/, or a .tflite file
+    (models.tflite.TfliteEmbedder, same interface as Embedder)."""
     path = Path(path)
+    if path.suffix == ".tflite":
+        from models.tflite import TfliteEmbedder  # the TFLite runtime only when asked for
+        return TfliteEmbedder(path, read_info(path.parent / INFO_FILE))
     for export_dir in (path, path / "export"):
         if (export_dir / EMBEDDER_DIR / "saved_model.pb").is_file():
-            return Embedder(export_dir / EMBEDDER_DIR, _read_info(export_dir / INFO_FILE))
+            return Embedder(export_dir / EMBEDDER_DIR, read_info(export_dir / INFO_FILE))
     if (path / "saved_model.pb").is_file():
-        return Embedder(path, _read_info(path.parent / INFO_FILE))
+        return Embedder(path, read_info(path.parent / INFO_FILE))
     raise FileNotFoundError(f"no exported embedder at {path}: expected {path}/{EMBEDDER_DIR}/, "
                             f"{path}/export/{EMBEDDER_DIR}/ or a SavedModel directory")
 
 
-def _read_info(info_path: Path) -> dict:
+def read_info(info_path: Path) -> dict:
     """model_info.json if present (a bare SavedModel still loads, sizes from its signature)."""
     if not info_path.is_file():
         return {}

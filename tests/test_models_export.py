@@ -42,8 +42,8 @@ def test_export_layout_and_info(run_dir):
     export = run_dir / "export"
     assert (export / "embedder" / "saved_model.pb").is_file()
     info = json.loads((export / "model_info.json").read_text())
-    assert info == {"image_size": [112, 96], "embedding_size": 16, "model": "resface20",
-                    "config": {"loss": "am_softmax"}}
+    assert info == {"image_size": [112, 96], "embedding_size": 16, "bn_mode": "switch",
+                    "model": "resface20", "config": {"loss": "am_softmax"}}
 
 
 @pytest.mark.parametrize("where", ["run", "export", "embedder"])
@@ -93,6 +93,30 @@ def test_export_rejects_a_wrong_image_size_or_reserved_info(trained_model, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("bn_mode", ["switch", "always_train", "none"])
+def test_export_records_the_bn_mode_and_batch_dependence_follows_it(bn_mode, tmp_path, pixels):
+    """always_train embeds with the batch's statistics: an image's embedding changes with its
+    batch mates. The export says so (model_info.json) and depends_on_batch reads it; a bare
+    SavedModel that records nothing is measured instead."""
+    from models.export import depends_on_batch, refuse_batch_dependent
+
+    model = models.build("resface20", image_size=IMAGE_SIZE, embedding_size=8, width=0.0625,
+                         bn_mode=bn_mode)
+    export = models.export_embedder(model, tmp_path / "export", IMAGE_SIZE)
+    assert json.loads((export / "model_info.json").read_text())["bn_mode"] == bn_mode
+    alone, together = models.load_embedder(export)(pixels[:1]), models.load_embedder(export)(pixels)
+    varies = not np.allclose(alone[0], together[0], rtol=1e-3, atol=1e-4)
+    assert varies == (bn_mode == "always_train")  # the property the refusals rest on
+    (export / "model_info.json").unlink()
+    for info in ({"bn_mode": bn_mode}, {"config": {"model": {"bn_mode": bn_mode}}}, {}):
+        embedder = models.load_embedder(export / "embedder")
+        embedder.info = info  # recorded by this or an older export, or nothing at all
+        assert depends_on_batch(embedder) == varies
+    if varies:
+        with pytest.raises(ValueError, match="BN mode always_train .* one face at a time"):
+            refuse_batch_dependent(embedder, "one face at a time")
+
+
 def test_embedder_rejects_wrong_shapes(run_dir):
     embedder = models.load_embedder(run_dir)
     with pytest.raises(ValueError,
@@ -114,7 +138,8 @@ def test_export_overwrite_when_asked(run_dir, trained_model, pixels):
     graph = export / "embedder" / "saved_model.pb"
     written = graph.stat().st_mtime_ns
     info = json.loads((export / "model_info.json").read_text())
-    extra = {k: v for k, v in info.items() if k not in ("image_size", "embedding_size")}
+    extra = {k: v for k, v in info.items()
+             if k not in ("image_size", "embedding_size", "bn_mode")}
     models.export_embedder(trained_model, export, IMAGE_SIZE, info=extra, overwrite=True)
     assert graph.stat().st_mtime_ns > written
     assert sorted(p.name for p in export.iterdir()) == ["embedder", "model_info.json"]
@@ -131,7 +156,7 @@ def test_eval_model_source_accepts_every_path_form(where, run_dir):
     path = {"run": run_dir, "export": run_dir / "export",
             "embedder": run_dir / "export" / "embedder"}[where]
     source = resolve_model(str(path))
-    assert source.saved_model.resolve() == (run_dir / "export" / "embedder").resolve()
+    assert source.export_path.resolve() == (run_dir / "export" / "embedder").resolve()
     assert source.image_size == IMAGE_SIZE
     if where != "embedder":
         assert source.out_dir.resolve() == (run_dir / "eval").resolve()
