@@ -5,11 +5,13 @@ the last check (tag scheme: training/summaries.py)."""
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from common.paths import REPO_ROOT
 from tests.synthetic_pairs import pairs_lines
 from tests.test_train_support import standin_train_dir, tiny_config  # noqa: F401
 from training import summaries
@@ -17,6 +19,7 @@ from verification.pairs import parse_pairs
 
 pytest.importorskip("models")
 pytest.importorskip("losses")
+sys.path.insert(0, str(REPO_ROOT / "tools"))
 
 HPARAM_KEYS = ("name", "seed", "model.name", "model.width", "model.bn_mode", "loss.name",
                "optimizer.name", "optimizer.weight_decay", "train.ema_decay", "train.precision",
@@ -165,3 +168,71 @@ def test_eval_with_fewer_folds_adds_a_curve_point_but_no_view2_metrics(tmp_path)
         eval_lfw.main(common + ["--step", "5"])
     with pytest.raises(ValueError, match="no step recorded"):
         eval_lfw.main(common + ["--run-dir", str(tmp_path / "not_a_run")])
+
+
+def old_style_run(run_dir, seed):
+    """A finished run as train.py and experiments/run.py left it before the HParams sub-run: config,
+    DONE.json with the last check, eval/lfw_view2.json, and a main TensorBoard run holding its
+    checks and an HParams experiment and session of its own (metric lfw/accuracy only)."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hparams_api
+
+    from training.config import load_config, save_config
+
+    config = load_config(REPO_ROOT / "experiments/configs/cpu_sets.yaml",
+                         ["name=row_a", f"seed={seed}", f"run_dir={run_dir}"])
+    run_dir.mkdir(parents=True)
+    save_config(config, run_dir / "config.yaml")
+    check = {"accuracy_mean": 0.70 + seed / 100, "accuracy_std": 0.02, "val_mean": 0.05, "auc": 0.8,
+             "num_folds": 4, "num_pairs": 2400}
+    (run_dir / "DONE.json").write_text(json.dumps({"status": "done", "steps": 720, "lfw": check}))
+    final = {"accuracy_mean": 0.72 + seed / 100, "accuracy_std": 0.015, "val_mean": 0.03, "val_std": 0.01,
+             "far_mean": 0.001, "far_target": 0.001, "auc": 0.79, "eer": 0.27, "num_pairs": 6000,
+             "num_folds": 10, "similarity": "cosine", "subtract_mean": False,
+             "fold_accuracies": [0.72] * 10, "model": f"seed{seed}",
+             "pairs": "../shared/data/lfw_pairs.txt", "flip": "concat"}
+    (run_dir / "eval").mkdir()
+    (run_dir / "eval" / "lfw_view2.json").write_text(json.dumps(final))
+    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
+    with writer.as_default():
+        hparams_api.hparams_config(hparams=[], metrics=[hparams_api.Metric("lfw/accuracy")])
+        hparams_api.hparams({"optimizer": "adam"}, trial_id=config.name)
+        for step in (240, 480, 720):
+            tf.summary.scalar("lfw/accuracy", check["accuracy_mean"] - (720 - step) / 1e4, step=step)
+    writer.close()
+    return check, final
+
+
+def test_backfill_gives_old_runs_the_hparams_session_of_today(tmp_path):
+    """tools/backfill_hparams.py on two seeds of a row trained before the HParams sub-run: the
+    dashboard (TensorBoard's own backend) then shows one row per seed with today's metrics, the
+    old experiment summary is gone from the main run, the lfw/ curve keeps its checks and ends in
+    View 2; a second backfill changes nothing that TensorBoard shows."""
+    import backfill_hparams
+
+    root = tmp_path / "set"
+    runs = {seed: (root / "row_a" / f"seed{seed}", *old_style_run(root / "row_a" / f"seed{seed}", seed))
+            for seed in (0, 1)}
+    for _ in range(2):
+        assert backfill_hparams.main([str(root)]) == 0
+        experiment, groups = hparams_plugin(root)
+        assert sorted(info.name.tag for info in experiment.metric_infos) == sorted(summaries.HPARAMS_METRIC_TAGS)
+        assert {info.name for info in experiment.hparam_infos} >= set(HPARAM_KEYS)
+        assert len(groups) == 2 and all(len(group.sessions) == 1 for group in groups)
+        for group in groups:
+            seed = int(group.hparams["seed"].number_value)
+            run_dir, check, final = runs[seed]
+            assert group.name == str(run_dir.resolve())
+            assert group.hparams["name"].string_value == "row_a"
+            metrics = {v.name.tag: (v.training_step, v.value) for v in group.sessions[0].metric_values}
+            assert metrics[summaries.VIEW2_ACCURACY_TAG] == (720, pytest.approx(final["accuracy_mean"]))
+            assert metrics["lfw_view2/val_at_far1e-3"] == (720, pytest.approx(final["val_mean"]))
+            assert metrics[summaries.LFW_CHECK_TAG] == (720, pytest.approx(check["accuracy_mean"]))
+
+    run_dir, _, final = runs[0]
+    main = accumulate(run_dir / "tensorboard")
+    assert not [tag for tag in main.Tags()["tensors"] if tag.startswith(summaries.HPARAMS_PLUGIN_PREFIX)]
+    accuracy = series(main, summaries.LFW_ACCURACY_TAG)
+    assert [step for step, _ in accuracy][:3] == [240, 480, 720] and accuracy[-1] == (720, pytest.approx(final["accuracy_mean"]))
+    protocol = series(main, summaries.LFW_PROTOCOL_TAG)[-1][1].decode()
+    assert protocol.startswith("eval_lfw.py: all 10 folds (6000 pairs) of lfw_pairs.txt, flip concat")

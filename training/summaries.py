@@ -31,12 +31,14 @@ import os
 from pathlib import Path
 
 import tensorflow as tf
+from tensorboard.compat.proto import event_pb2
 from tensorboard.plugins.hparams import api as hparams_api
 
 from common.paths import RUNS_DIR
 
 TENSORBOARD_SUBDIR = "tensorboard"
 HPARAMS_SUBDIR = "hparams"               # below TENSORBOARD_SUBDIR
+HPARAMS_PLUGIN_PREFIX = "_hparams_/"     # the tags of the HParams plugin's own summaries
 
 LFW_ACCURACY_TAG = "lfw/accuracy"
 LFW_FOLDS_TAG = "lfw/folds"
@@ -148,15 +150,18 @@ def check_protocol(result: dict, pairs: str, folds: int | None, flip: str) -> st
             f"({result['num_pairs']} pairs) of {Path(pairs).name}, flip {flip}")
 
 
+def _write_check_metric(run_dir, step: int, accuracy: float) -> None:
+    writer = _hparams_writer(run_dir)
+    with writer.as_default():
+        tf.summary.scalar(LFW_CHECK_TAG, float(accuracy), step=step, description=_DESCRIPTIONS["lfw_check"])
+    writer.flush()
+
+
 def write_lfw_check(run_dir, step: int, result: dict, protocol: str) -> None:
     """An in-training LFW check: a point of the lfw/ curve (active default writer, the run's
     tensorboard dir) and the HParams metric lfw_check/accuracy (the run's HParams sub-run)."""
     _write_lfw_point(result, step, protocol)
-    writer = _hparams_writer(run_dir)
-    with writer.as_default():
-        tf.summary.scalar(LFW_CHECK_TAG, float(result["accuracy_mean"]), step=step,
-                          description=_DESCRIPTIONS["lfw_check"])
-    writer.flush()
+    _write_check_metric(run_dir, step, result["accuracy_mean"])
 
 
 def write_lfw_final(run_dir, step: int, summary: dict, protocol: str, all_folds: bool) -> list[Path]:
@@ -230,3 +235,48 @@ def write_hparams(config, run_dir) -> None:
     with writer.as_default():
         hparams_api.hparams(hparams_of(config), trial_id=run_label(run_dir))
     writer.flush()
+
+
+def remove_main_run_hparams(run_dir) -> list[Path]:
+    """Drop HParams summaries (`_hparams_/...`) from the event files of the run's main TensorBoard
+    dir, where train.py wrote them before the sub-run existed: TensorBoard takes the first
+    experiment summary it finds as the dashboard's only column list (there: lfw/accuracy alone),
+    and that old session grouped every seed of a row into one. Everything else in the files is
+    kept as it was. Returns the files rewritten (each written beside, then renamed over)."""
+    rewritten = []
+    for path in sorted(tensorboard_dir(run_dir).glob("events.out.tfevents.*")):
+        events = [event_pb2.Event.FromString(record.numpy()) for record in tf.data.TFRecordDataset(str(path))]
+        kept, dropped = [], False
+        for event in events:
+            values = [v for v in event.summary.value if not v.tag.startswith(HPARAMS_PLUGIN_PREFIX)]
+            if len(values) == len(event.summary.value):
+                kept.append(event)
+                continue
+            dropped = True
+            if values:
+                del event.summary.value[:]
+                event.summary.value.extend(values)
+                kept.append(event)
+        if dropped:
+            partial = path.with_name(path.name + ".partial")
+            with tf.io.TFRecordWriter(str(partial)) as writer:
+                for event in kept:
+                    writer.write(event.SerializeToString())
+            partial.replace(path)
+            rewritten.append(path)
+    return rewritten
+
+
+def write_hparams_from_results(config, run_dir, step: int, last_check: dict | None, final: dict,
+                               protocol: str) -> list[Path]:
+    """The HParams session of a finished run from what it saved, without evaluating again: the
+    session of `config`, lfw_check/accuracy of the last in-training check (DONE.json's `lfw`) and
+    the final View 2 (`final`, eval_lfw.py's JSON, every fold) at `step`, the run's last step, which
+    also ends its lfw/ curve. For runs trained before the HParams sub-run existed (their old HParams
+    summaries are removed from the main run first); writing again keeps the newest values, as
+    TensorBoard shows them. Returns the folders written."""
+    remove_main_run_hparams(run_dir)
+    write_hparams(config, run_dir)
+    if last_check is not None:
+        _write_check_metric(run_dir, step, last_check["accuracy_mean"])
+    return write_lfw_final(run_dir, step, final, protocol, all_folds=True)
