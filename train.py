@@ -13,7 +13,6 @@ import sys
 
 # oneDNN kernels on CPU: must be set before TensorFlow is imported.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv=None) -> int:
@@ -26,7 +25,10 @@ def main(argv=None) -> int:
     parser.add_argument("--data-root", default=None, help="data root (default $FACEREC_DATA or ../shared/data)")
     args = parser.parse_args(argv)
 
+    from common.tf_startup import import_tensorflow
     from training.config import ConfigError, load_config
+
+    import_tensorflow()  # before training.loop: without the CPU-only start-up notices
     from training.loop import NonFiniteLossError, WorkerLostError, run_training
     from training.run_dir import RunDirError
     from training.schedules import ScheduleError

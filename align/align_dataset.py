@@ -22,8 +22,6 @@ from typing import Iterable, Iterator
 if __package__ in (None, ""):  # run by path: make `import align` resolve to this repository
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 from align.detector import (MAX_DETECT_SIDE, MIN_FACE_SIZE, SCALE_FACTOR, THRESHOLDS,  # noqa: E402
                             add_detector_arguments, detector_options)
 from align.file_list import in_shard, parse_shard, read_path_list, walk_images  # noqa: E402
@@ -66,9 +64,10 @@ _worker_state: dict = {}
 def init_worker(config: AlignConfig, limit_threads: bool = True) -> None:
     """Per-process setup: thread limits (worker processes only: TensorFlow refuses changes once
     started, as it may be in an inline caller) and a private detector."""
-    import tensorflow as tf
-
     from align.detector import FaceDetector
+    from common.tf_startup import import_tensorflow
+
+    tf = import_tensorflow()
 
     if limit_threads and config.tf_threads > 0:
         tf.config.threading.set_intra_op_parallelism_threads(config.tf_threads)
