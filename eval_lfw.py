@@ -4,9 +4,12 @@
     python eval_lfw.py --model RUN_DIR_OR_SAVED_MODEL_OR_NAME --lfw-dir ALIGNED_LFW --pairs PAIRS.txt
     python eval_lfw.py --embeddings FILE.npz --pairs PAIRS.txt
 
-`--model` takes a run dir (runs/<name>, with export/embedder), an exported SavedModel folder, or
-a registry name such as `resface20` (an untrained, seeded network: the chance baseline).
-Embeddings are cached as .npz (the same format `--embeddings` reads) and reused on rerun.
+`--model` takes a run dir (runs/<name>, with export/embedder), an exported SavedModel folder, a
+.tflite file (`python -m models export-tflite`), or a registry name such as `resface20` (an
+untrained, seeded network: the chance baseline). Embeddings are cached as .npz (the same format
+`--embeddings` reads) and reused on rerun. A model with BN always_train (test-time batch
+statistics) gives embeddings that depend on their batch: it is embedded in batches of
+`--batch-size` in the pairs file's order, which the cache key and the JSON record.
 Prints a per-fold table; writes a ROC PNG, a gallery of the hardest errors, optional JSON and
 the result into a training run's TensorBoard logs.
 
@@ -15,6 +18,13 @@ logs at the step its export was made (model_info.json), as the last point of the
 the in-training checks drew, and, when every fold of the pairs file was used, as the run's
 HParams metrics lfw_view2/* (tag scheme: training/summaries.py). `--run-dir DIR [--step N]`
 names another run dir or step; `--no-tensorboard` writes nothing there.
+
+Projector: the evaluated faces also go to TensorBoard's Projector tab (verification/projector.py):
+the flip-combined, L2-normalised features of every image of the people with at least
+`--projector-min-images` images among the evaluated ones (`--projector-all`: every image),
+labelled by person, with a sprite of the aligned crops. For a run dir they are the run's plugin
+assets (`tensorboard --logdir runs` shows them); otherwise `<out-dir>/projector/` is a log dir
+of its own. `--no-projector` skips them.
 """
 from __future__ import annotations
 
@@ -30,7 +40,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from common.paths import CACHE_DIR, data_root
-from verification import protocol, report
+from verification import projector, protocol, report
 from verification.embeddings_file import EmbeddingTable, load_embedding_table
 from verification.pairs import Pairs, parse_pairs, resolve_images
 
@@ -38,7 +48,8 @@ from verification.pairs import Pairs, parse_pairs, resolve_images
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="run dir, exported SavedModel dir, or registry name")
+    source.add_argument("--model",
+                        help="run dir, exported SavedModel dir, .tflite file, or registry name")
     source.add_argument("--embeddings", type=Path,
                         help=".npz with paths, embeddings (and embeddings_flip for flip modes)")
     parser.add_argument("--lfw-dir", type=Path,
@@ -63,7 +74,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--embedding-size", type=int, default=512,
                         help="registry models: embedding size")
     parser.add_argument("--seed", type=int, default=0, help="registry models: init seed")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="images per model call (plus their mirrors); changes the result "
+                             "only for BN always_train models")
     parser.add_argument("--no-cache", action="store_true", help="recompute embeddings")
     parser.add_argument("--out-dir", type=Path, default=None,
                         help="folder for PNGs and the embedding cache (default: the run dir's "
@@ -78,6 +91,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="TensorBoard step (default: the step of the run's export)")
     parser.add_argument("--no-tensorboard", action="store_true",
                         help="do not write the result into a run's TensorBoard logs")
+    parser.add_argument("--no-projector", action="store_true",
+                        help="do not write the TensorBoard projector view of the faces")
+    parser.add_argument("--projector-min-images", type=int, default=projector.DEFAULT_MIN_IMAGES,
+                        help="projector: people with at least this many evaluated images "
+                             f"(at most {projector.DEFAULT_MAX_POINTS} points)")
+    parser.add_argument("--projector-all", action="store_true",
+                        help="projector: every evaluated image, no cap")
     args = parser.parse_args(argv)
     if args.no_tensorboard and (args.run_dir or args.step is not None):
         parser.error("--no-tensorboard excludes --run-dir and --step")
@@ -118,9 +138,9 @@ def final_protocol(summary: dict, pairs: Pairs, args) -> str:
             f"{', mean subtracted' if args.subtract_mean else ''}")
 
 
-def model_embeddings(args, pairs: Pairs, files: dict[str, Path]
-                     ) -> tuple[EmbeddingTable, Path, str]:
-    """Embed (or load from cache) every image of `pairs`; returns table, out dir, label."""
+def model_embeddings(args, pairs: Pairs, files: dict[str, Path]):
+    """Embed (or load from cache) every image of `pairs`; returns the table, the out dir and
+    the verification.model_source.ModelSource."""
     from verification import embedding, model_source
 
     import models
@@ -136,11 +156,16 @@ def model_embeddings(args, pairs: Pairs, files: dict[str, Path]
     align_report = args.lfw_dir / "align_report.csv"
     aligned_version = align_report.stat().st_mtime_ns if align_report.is_file() else None
 
+    # Batch statistics make each embedding depend on its batch: the batch size joins the key.
+    batch = {"batch_size": args.batch_size} if source.batch_dependent else {}
+    if source.batch_dependent:
+        print(batch_dependence_note(source.bn_mode, args.batch_size))
+
     def cache_path(flip_computed: bool) -> Path:
         key = model_source.cache_key(source.identity, lfw_dir=str(args.lfw_dir.resolve()),
                                      aligned_version=aligned_version,
                                      pairs=str(args.pairs.resolve()), folds=args.folds,
-                                     with_flip=flip_computed)
+                                     with_flip=flip_computed, **batch)
         return out_dir / f"lfw_embeddings_{key}.npz"
 
     # A cache holding mirror embeddings also serves --flip none.
@@ -150,7 +175,7 @@ def model_embeddings(args, pairs: Pairs, files: dict[str, Path]
             table = load_embedding_table(path)
             table.rows_for(stems, str(path))  # a stale cache fails here, loudly
             print(f"reusing cached embeddings {path}")
-            return table, out_dir, source.label
+            return table, out_dir, source
     embed_fn = source.load()
     started = time.perf_counter()
     plain, flipped = embedding.embed_paths(embed_fn, [files[s] for s in stems],
@@ -162,7 +187,16 @@ def model_embeddings(args, pairs: Pairs, files: dict[str, Path]
     table = EmbeddingTable(tuple(relative), plain, flipped)
     table.save(reusable[0])
     print(f"cached embeddings in {reusable[0]}")
-    return table, out_dir, source.label
+    return table, out_dir, source
+
+
+def batch_dependence_note(bn_mode: str | None, batch_size: int) -> str:
+    """What eval does with a model whose embeddings may depend on the batch, in one line."""
+    why = ("BN always_train: each embedding depends on the other images of its batch"
+           if bn_mode else "the export records no BN mode: embeddings may depend on the batch")
+    return (f"{why}; embedding {batch_size} images (with their mirrors, if any) per batch in the "
+            "pairs file's "
+            "order, and the result holds for this --batch-size only")
 
 
 def flip_mode(requested: str | None, table: EmbeddingTable, source_name: str
@@ -181,6 +215,33 @@ def flip_mode(requested: str | None, table: EmbeddingTable, source_name: str
     return requested, "requested"
 
 
+def write_projector_view(args, table: EmbeddingTable, features: np.ndarray,
+                         evaluated: np.ndarray, run_dir: Path | None, out_dir: Path) -> None:
+    """The projector files of the evaluated images (rows of `table`), into the run's TensorBoard
+    plugin assets when there is a run, else into out_dir/projector/."""
+    if args.lfw_dir is None:
+        print("no projector view: pass --lfw-dir for the face sprite")
+        return
+    paths = [table.paths[i] for i in evaluated]
+    chosen = (np.arange(len(paths)) if args.projector_all else
+              projector.select_rows(paths, args.projector_min_images))
+    if not len(chosen):
+        print(f"no projector view: nobody has {args.projector_min_images} evaluated images")
+        return
+    if run_dir is not None:
+        from training import summaries
+
+        folder = projector.run_assets_dir(summaries.tensorboard_dir(run_dir))
+        shown_with = run_dir
+    else:
+        folder = shown_with = out_dir / "projector"
+    rows = evaluated[chosen]
+    projector.write_projector(folder, features[rows], [table.paths[i] for i in rows], args.lfw_dir)
+    people = len({projector.person_of(table.paths[i]) for i in rows})
+    print(f"projector: {len(rows)} faces of {people} people in {folder} "
+          f"(tensorboard --logdir {shown_with}, Projector tab)")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     target = tensorboard_target(args)  # a bad target fails before the embedding pass
@@ -190,9 +251,12 @@ def main(argv=None) -> int:
         pairs = pairs.first_folds(args.folds)
     files = resolve_images(pairs, args.lfw_dir) if args.lfw_dir else None
 
+    batch_record = {}
     if args.model:
-        table, out_dir, label = model_embeddings(args, pairs, files)
-        source_name = "embedding cache"
+        table, out_dir, source = model_embeddings(args, pairs, files)
+        label, source_name = source.label, "embedding cache"
+        if source.batch_dependent:
+            batch_record = {"batch_dependent": True, "batch_size": args.batch_size}
     else:
         table = load_embedding_table(args.embeddings)
         out_dir = args.out_dir or CACHE_DIR / "eval" / args.embeddings.stem
@@ -213,6 +277,9 @@ def main(argv=None) -> int:
     print(report.format_table(summary, title))
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not args.no_projector:
+        write_projector_view(args, table, features, np.unique(np.concatenate([left, right])),
+                             target[0] if target else None, out_dir)
     roc_path = out_dir / f"roc_{tag}.png"
     report.save_roc_png(result, roc_path, title)
     print(f"ROC curve: {roc_path}")
@@ -230,7 +297,7 @@ def main(argv=None) -> int:
         print("no error gallery: pass --lfw-dir to show the images")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        summary.update(model=label, pairs=str(args.pairs), flip=args.flip)
+        summary.update(model=label, pairs=str(args.pairs), flip=args.flip, **batch_record)
         args.json.write_text(json.dumps(summary, indent=2))
         print(f"JSON: {args.json}")
     if target is not None:

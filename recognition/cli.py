@@ -23,7 +23,8 @@ def _three_floats(text: str) -> tuple[float, float, float]:
 
 def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("--model", required=required,
-                        help="exported embedder (runs/<name>/export) as written by train.py")
+                        help="exported embedder (runs/<name>/export) as written by train.py, "
+                             "or a .tflite file from `python -m models export-tflite`")
     parser.add_argument("--flip", choices=FLIP_MODES, default="concat",
                         help="combine with the mirror image's embedding, as eval_lfw.py does")
 
@@ -84,11 +85,16 @@ def quality_gate(args: argparse.Namespace) -> QualityGate:
 
 
 def photo_embedder(args: argparse.Namespace, model_path: str) -> PhotoEmbedder:
-    """Load the model and the detector (both slow: TensorFlow) and wire them to the gate."""
+    """Load the model and the detector (both slow: TensorFlow) and wire them to the gate.
+    A model whose embeddings depend on the batch (BN always_train) is refused: a photo's
+    embedding would change with whatever else was embedded with it."""
     from align.detector import FaceDetector
     from models import load_embedder
+    from models.export import refuse_batch_dependent
 
+    embedder = load_embedder(model_path)
+    refuse_batch_dependent(embedder, "verify.py and identify.py need one embedding per face")
     detector = FaceDetector(min_face_size=args.min_face_size,
                             thresholds=args.detector_thresholds, scale_factor=args.scale_factor)
-    return PhotoEmbedder(load_embedder(model_path), detector, quality_gate(args),
+    return PhotoEmbedder(embedder, detector, quality_gate(args),
                          flip=args.flip, all_faces=args.all_faces)

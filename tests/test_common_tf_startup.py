@@ -31,7 +31,8 @@ def test_train_py_error_is_its_one_line_only(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     done = subprocess.run(
         [sys.executable, "train.py", "--config", "experiments/configs/base.yaml",
-         "--set", "loss.name=am_softmax", "--set", "loss.hparams.margn=1", "--set", f"run_dir={tmp_path / 'run'}"],
+         "--set", "loss.name=am_softmax", "--set", "loss.hparams.margn=1",
+         "--set", f"run_dir={tmp_path / 'run'}"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     assert done.stderr.splitlines() == [

@@ -162,3 +162,27 @@ def test_untrained_registry_model_caches_embeddings_and_logs_tensorboard(tmp_pat
     fourth = run_cli(*common)
     assert fourth.returncode == 0 and "cached embeddings in" in fourth.stdout
     assert len(list((tmp_path / "out").glob("lfw_embeddings_*.npz"))) == 2
+
+
+def test_batch_dependent_bn_model_keys_its_cache_on_the_batch_size(tmp_path):
+    """A BN always_train export embeds with each batch's statistics, so --batch-size changes its
+    embeddings: eval says so, records it in the JSON, and a cache made with another batch size is
+    not reused (before the fix the second run silently reused the first run's embeddings)."""
+    import models
+
+    pairs_path, _, images = make_problem(tmp_path, folds=2, per_class=4, image_size=(112, 96))
+    model = models.build("resface20", embedding_size=8, width=0.0625, bn_mode="always_train")
+    models.export_embedder(model, tmp_path / "run" / "export", (112, 96))
+    common = ["--model", tmp_path / "run", "--lfw-dir", images, "--pairs", pairs_path,
+              "--no-tensorboard", "--no-projector", "--gallery-size", "0"]
+    for batch in (4, 8):
+        run = run_cli(*common, "--batch-size", batch, "--json", tmp_path / f"b{batch}.json")
+        assert run.returncode == 0, run.stderr
+        assert "BN always_train" in run.stdout and f"embedding {batch} images" in run.stdout
+        assert "cached embeddings in" in run.stdout  # computed, not reused from the other size
+        record = json.loads((tmp_path / f"b{batch}.json").read_text())
+        assert record["batch_dependent"] is True and record["batch_size"] == batch
+    caches = sorted((tmp_path / "run" / "eval").glob("lfw_embeddings_*.npz"))
+    assert len(caches) == 2
+    first, second = (np.load(c)["embeddings"] for c in caches)
+    assert not np.allclose(first, second, rtol=1e-3)  # the batch size did change them

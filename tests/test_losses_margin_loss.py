@@ -51,14 +51,25 @@ def test_learnable_per_class_beta_and_its_regulariser():
     assert any(v is layer.betas for v in layer.trainable_weights)
 
 
-def test_sampled_call_only_uses_negatives_and_is_finite():
-    x = np.random.default_rng(2).normal(size=(8, 16)).astype(np.float32)
-    layer = MarginLoss(embedding_size=16, seed=3)
+def test_sampled_call_only_uses_negatives_and_equals_the_reference(monkeypatch):
+    """The negatives the call samples are recorded: each (anchor, positive) pair got a negative of
+    another identity, and the loss is the NumPy reference's for exactly those negatives."""
+    from losses import margin_loss as module
+
+    drawn = []
+    sample = module.sample_distance_weighted_negatives
+    monkeypatch.setattr(module, "sample_distance_weighted_negatives",
+                        lambda *args, **kwargs: drawn.append(sample(*args, **kwargs)) or drawn[-1])
+    x = np.random.default_rng(2).normal(size=(8, 16))
+    layer = MarginLoss(embedding_size=16, seed=3, dtype="float64")
     with tf.GradientTape() as tape:
         xt = tf.constant(x)
         tape.watch(xt)
         out = layer(xt, LABELS)
-    grad = tape.gradient(out["loss"], xt).numpy()
-    assert np.isfinite(float(out["loss"])) and float(out["loss"]) > 0
-    assert np.isfinite(grad).all()
+    negatives = drawn[0].numpy()
+    positive_pairs = (LABELS[:, None] == LABELS[None, :]) & ~np.eye(8, dtype=bool)
+    anchor_labels = np.broadcast_to(LABELS[:, None], (8, 8))
+    assert np.all(LABELS[negatives][positive_pairs] != anchor_labels[positive_pairs])
+    assert float(out["loss"]) == pytest.approx(margin_loss(x, LABELS, negatives, 0.2, [1.2] * 8), rel=1e-8)
+    assert np.isfinite(tape.gradient(out["loss"], xt).numpy()).all()
     assert MarginLoss.needs_pk_batches

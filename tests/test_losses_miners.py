@@ -91,7 +91,19 @@ def test_sampling_follows_the_probabilities():
     assert set(draws[0]) == {2, 3}
     assert set(draws[1]) == {2}
     assert set(draws[2]) == {0, 1}
-    assert set(draws[3]) <= {0, 1, 2, 3}  # no negative at all: any index, the caller masks it
+
+
+def test_anchors_without_a_negative_are_masked_by_the_margin_loss():
+    """A batch of one identity has no negative at all: the sampler then draws any index, and the
+    margin loss must mask those pairs, giving loss 0 and gradient 0 (not a pull towards itself)."""
+    from losses import MarginLoss
+
+    x = tf.constant(np.random.default_rng(3).normal(size=(4, 8)))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = MarginLoss(embedding_size=8, seed=0, dtype="float64")(x, tf.zeros([4], tf.int32))["loss"]
+    assert float(loss) == 0.0
+    np.testing.assert_array_equal(tape.gradient(loss, x).numpy(), 0.0)
 
 
 def test_pairwise_distances_match_numpy_and_have_zero_diagonal_gradient():

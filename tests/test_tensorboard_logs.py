@@ -17,8 +17,6 @@ from tests.test_train_support import standin_train_dir, tiny_config  # noqa: F40
 from training import summaries
 from verification.pairs import parse_pairs
 
-pytest.importorskip("models")
-pytest.importorskip("losses")
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 
 HPARAM_KEYS = ("name", "seed", "model.name", "model.width", "model.bn_mode", "loss.name",

@@ -32,8 +32,6 @@ from training.strategy import broadcast_from_chief
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 from gpu_check import make_lfw_like  # noqa: E402
 
-pytest.importorskip("models")
-
 REPLICAS = conftest.CPU_REPLICAS
 pytestmark = pytest.mark.skipif(
     conftest.CPU_SPLIT_ERROR is not None or bool(tf.config.list_physical_devices("GPU")),

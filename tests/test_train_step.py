@@ -1,17 +1,18 @@
 """The real training step: weight decay reaches the head, BN modes, EMA, non-finite guard."""
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import losses
+import models
 from training.ema import WeightAverage
 from training.optimizers import build_optimizer, decayed_variables, l2_penalty
 from training.schedules import PiecewiseWithWarmup
 from training.step import TrainState, make_replica_step, make_train_step
 
-models = pytest.importorskip("models")
-losses = pytest.importorskip("losses")
 
 SIZE = (112, 96)
 CLASSES = 4
@@ -90,6 +91,19 @@ def test_bn_switch_updates_moving_stats_and_uses_them_in_test_mode():
     assert not np.allclose(bn_layers(model)[0].moving_mean.numpy(), moving)
     test, train = model(images, training=False).numpy(), model(images, training=True).numpy()
     assert not np.allclose(test, train, atol=1e-3)
+    # Inside the model, the first BN layer normalises its input with the moving averages in test
+    # mode and with the batch's own statistics in train mode (NumPy formula as the reference).
+    bn = bn_layers(model)[0]
+    probe = keras.Model(model.inputs, [bn.input, bn.output])
+    x, y = (t.numpy().astype(np.float64) for t in probe(images, training=False))
+    scale, offset = bn.gamma.numpy(), bn.beta.numpy()
+    mean, variance = bn.moving_mean.numpy(), bn.moving_variance.numpy()
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(variance + bn.epsilon) * scale + offset,
+                               rtol=1e-4, atol=1e-4)
+    x, y = (t.numpy().astype(np.float64) for t in probe(images, training=True))
+    mean, variance = x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(variance + bn.epsilon) * scale + offset,
+                               rtol=1e-3, atol=1e-3)
 
 
 def test_bn_always_train_uses_batch_stats_in_test_mode_too():

@@ -74,3 +74,34 @@ def test_verify_far_needs_an_eval_report(tiny_model):
     run = run_cli("verify.py", "a.jpg", "b.jpg", "--model", tiny_model, "--threshold", "0.3",
                   "--far", "1e-3")
     assert run.returncode == 2 and "cannot be combined with --threshold" in run.stderr
+
+
+def test_verify_runs_the_tflite_export_with_the_same_score(data_dir, tiny_model):
+    """The deployed artefact is the tested one: verify.py on the .tflite of the tiny export
+    scores the pair as the evaluation scores it with the SavedModel."""
+    from models.tflite import export_tflite
+
+    photos = [data_dir / "lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg",
+              data_dir / "lfw/Aaron_Peirsol/Aaron_Peirsol_0002.jpg"]
+    lite = export_tflite(tiny_model, "none", overwrite=True)
+    run = run_cli("verify.py", *photos, "--model", lite, "--threshold", "0.3", "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["similarity"] == pytest.approx(
+        eval_style_similarity(tiny_model, photos), abs=1e-4)
+
+
+def test_verify_refuses_a_batch_dependent_bn_model_in_one_line(data_dir, tmp_path):
+    """BN always_train embeds with the statistics of the batch: each photo alone (a batch of the
+    face and its mirror) would get an embedding no other call reproduces. Before the fix verify.py
+    printed a similarity; now it refuses."""
+    import models
+    from tests.test_recognition_cli_fixtures import TINY_MODEL
+
+    export = models.export_embedder(models.build(**dict(TINY_MODEL, bn_mode="always_train")),
+                                    tmp_path / "export", TINY_MODEL["image_size"])
+    photo = data_dir / "lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg"
+    run = run_cli("verify.py", photo, photo, "--model", export, "--threshold", "0.3")
+    assert run.returncode == 2 and run.stdout == ""
+    error = run.stderr.strip().splitlines()[-1]  # (TensorFlow's start-up log lines come first)
+    assert error.startswith("error: ") and "Traceback" not in run.stderr
+    assert "BN mode always_train" in error and "one embedding per face" in error

@@ -1,7 +1,9 @@
-"""What `eval_lfw.py --model` names: a run dir, an exported SavedModel, or a registry name.
+"""What `eval_lfw.py --model` names: a run dir, an exported SavedModel, a .tflite file, or a
+registry name.
 
-A source knows its image size, a cache identity (changes whenever the weights could) and where
-its reports belong, and loads its network only when embeddings are not already cached.
+A source knows its image size, a cache identity (changes whenever the weights could), whether its
+embeddings depend on the batch (BN always_train: then the batch size is part of the identity),
+and where its reports belong; it loads its network only when embeddings are not already cached.
 """
 from __future__ import annotations
 
@@ -24,18 +26,26 @@ class ModelSource:
     image_size: tuple[int, int]
     identity: dict
     out_dir: Path
-    saved_model: Path | None = None
+    export_path: Path | None = None
     build_options: dict | None = None
+    bn_mode: str | None = "switch"  # None: the export does not say
+
+    @property
+    def batch_dependent(self) -> bool:
+        """Whether embeddings may depend on the rest of the batch (BN always_train, or unknown)."""
+        from models.export import BATCH_DEPENDENT_MODE
+
+        return self.bn_mode is None or self.bn_mode == BATCH_DEPENDENT_MODE
 
     def load(self) -> EmbedFn:
         """The compiled embedding function (weights loaded or randomly initialised, seeded)."""
         import keras
         import models  # imported on use: it builds Keras layers at import
 
-        if self.saved_model is not None:
-            # An Embedder already maps float32 pixel batches to NumPy through the SavedModel's
-            # traced serving signature: it is the compiled path itself.
-            return models.load_embedder(self.saved_model)
+        if self.export_path is not None:
+            # A loaded embedder (SavedModel or TFLite) already maps float32 pixel batches to
+            # NumPy through a traced or converted graph: it is the compiled path itself.
+            return models.load_embedder(self.export_path)
         options = dict(self.build_options)
         keras.utils.set_random_seed(options.pop("seed"))
         network = models.build(self.label, image_size=self.image_size, **options)
@@ -44,14 +54,16 @@ class ModelSource:
 
 def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: float = 1.0,
                   embedding_size: int = 512, seed: int = 0) -> ModelSource:
-    """Interpret `--model`: run dir (with export/embedder), its export/ folder, SavedModel dir, or
-    registry name.
+    """Interpret `--model`: run dir (with export/embedder), its export/ folder, SavedModel dir,
+    .tflite file (python -m models export-tflite), or registry name.
 
     `width`, `embedding_size` and `seed` only apply to registry names (an untrained, seeded
     network: the chance baseline). For saved models the image size comes from model_info.json;
     a conflicting `image_size` is an error.
     """
     path = Path(spec)
+    if path.suffix == ".tflite" and path.is_file():
+        return _tflite_source(path, image_size)
     if path.is_dir():
         if (path / EXPORT_SUBDIR).is_dir():
             saved, info_path, out_dir = path / EXPORT_SUBDIR, path / "export" / MODEL_INFO, \
@@ -70,7 +82,8 @@ def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: f
         graph = saved / "saved_model.pb"
         identity = {"saved_model": str(saved.resolve()), "mtime_ns": graph.stat().st_mtime_ns,
                     "bytes": graph.stat().st_size, "image_size": list(size)}
-        return ModelSource(path.resolve().name, size, identity, out_dir, saved_model=saved)
+        return ModelSource(path.resolve().name, size, identity, out_dir, export_path=saved,
+                           bn_mode=_bn_mode(info_path))
 
     import models
 
@@ -82,6 +95,27 @@ def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: f
     identity = {"registry": spec, "image_size": list(size), **options}
     return ModelSource(spec, size, identity, CACHE_DIR / "eval" / f"{spec}_untrained_seed{seed}",
                        build_options=options)
+
+
+def _tflite_source(path: Path, image_size: tuple[int, int] | None) -> ModelSource:
+    """A .tflite embedder; beside a run's SavedModel (runs/<name>/export/) its reports go to the
+    run's eval/ folder, named by the file so each variant keeps its own cache and plots."""
+    info_path = path.parent / MODEL_INFO
+    size = _size_from_info(info_path, image_size)
+    identity = {"tflite": str(path.resolve()), "mtime_ns": path.stat().st_mtime_ns,
+                "bytes": path.stat().st_size, "image_size": list(size)}
+    in_run = (path.parent / EXPORT_SUBDIR.name).is_dir() and path.parent.name == "export"
+    out_dir = path.parent.parent / "eval" / path.stem if in_run else CACHE_DIR / "eval" / path.stem
+    label = f"{path.parent.parent.resolve().name}/{path.name}" if in_run else path.name
+    return ModelSource(label, size, identity, out_dir, export_path=path,
+                       bn_mode=_bn_mode(info_path))
+
+
+def _bn_mode(info_path: Path) -> str | None:
+    """The export's recorded BN mode (None when model_info.json is missing or silent)."""
+    from models.export import read_info, recorded_bn_mode
+
+    return recorded_bn_mode(read_info(info_path))
 
 
 def _size_from_info(info_path: Path, requested: tuple[int, int] | None) -> tuple[int, int]:
