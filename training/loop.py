@@ -178,6 +178,7 @@ class Trainer:
                                                   step_counter=self.state.step)
         # Only the chief checks LFW (the other workers would compute the same numbers).
         self.lfw = build_lfw_evaluator(config, data_dir) if self.is_chief else None
+        self.embed_fn = None  # traced at the first LFW check, reused by the later ones
         self.source = train_source(config, self.file_list, logger)
         if self.source.decoded is not None:
             self.skipped.assign_add(len(self.source.decoded.skipped))
@@ -221,10 +222,11 @@ class Trainer:
     def evaluate_lfw(self) -> dict | None:
         if self.lfw is None:
             return None
-        from verification.embedding import compiled_embed_fn
-        embed_fn = compiled_embed_fn(self.model, tuple(self.config.data.image_size))
+        if self.embed_fn is None:
+            from verification.embedding import compiled_embed_fn
+            self.embed_fn = compiled_embed_fn(self.model, tuple(self.config.data.image_size))
         with self.evaluation_weights():
-            return self.lfw.evaluate(embed_fn, flip=self.config.eval.flip)
+            return self.lfw.evaluate(self.embed_fn, flip=self.config.eval.flip)
 
     def export(self) -> Path:
         import models
