@@ -195,8 +195,7 @@ def batch_dependence_note(bn_mode: str | None, batch_size: int) -> str:
     why = ("BN always_train: each embedding depends on the other images of its batch"
            if bn_mode else "the export records no BN mode: embeddings may depend on the batch")
     return (f"{why}; embedding {batch_size} images (with their mirrors, if any) per batch in the "
-            "pairs file's "
-            "order, and the result holds for this --batch-size only")
+            "pairs file's order, and the result holds for this --batch-size only")
 
 
 def flip_mode(requested: str | None, table: EmbeddingTable, source_name: str
