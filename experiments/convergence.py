@@ -1,20 +1,25 @@
-"""Did a run train? A verdict on its training-loss curve: converges, stalls or diverges, and at
-which step.
+"""Did a run train? A verdict on its training curves: converges, stalls or diverges, and at which
+step.
 
-The curve is the loss without the weight-decay term (TensorBoard `train/loss`), logged every
-`train.log_every_steps` steps. With start = the first logged value and end = the median of the
-last SMOOTHING values (the smoothed curve: a running median of SMOOTHING points):
+The curves are the loss without the weight-decay term (TensorBoard `train/loss`) and, for the
+classification losses, the batch accuracy on the (margin-penalised) logits
+(`train/batch_accuracy`), logged every `train.log_every_steps` steps. "Smoothed" is a running
+median of SMOOTHING logged points; start = the first logged loss.
 
-- diverges at step s: the first logged loss that is not finite, or that exceeds
-  BLOW_UP x start; a run stopped by train.py's non-finite guard diverges at the step it names;
-- converges: end is at least MIN_DROP x start below start; s = the first step where the smoothed
-  curve covers half of the total drop (start - end);
-- stalls: the loss ends less than MIN_DROP x start below start; s = the last step at which the
-  smoothed curve's running minimum still fell by PLATEAU x start or more (the plateau begins).
+- diverges @s: the first logged loss that is not finite or exceeds BLOW_UP x start; a run
+  stopped by train.py's non-finite guard diverges at the step it names.
+- With a batch accuracy: converges @s when the smoothed accuracy reaches TAKE_OFF_ACCURACY, s
+  the first step it does; else stalls. A falling loss alone does not count: a margin loss can
+  fall a long way (e.g. by shrinking every logit) while the network still tells no identity apart,
+  which is what "fails to converge" means for the article.
+- Without one (the metric-learning losses): converges when the loss ends (median of the last
+  SMOOTHING values) at least MIN_DROP x start below start, s the first step where the smoothed
+  loss covers half of that drop; else stalls.
+- stalls @s: s is where the plateau begins, the last step at which the smoothed loss's running
+  minimum still fell by PLATEAU x start or more.
 
-The thresholds are judgement calls written down once here: a classification loss over 1,140
-identities that falls by less than a tenth of its start value in hundreds of steps has not
-learnt the task, and one that grows by half has left it.
+The thresholds are judgement calls written down once here: 5% of a batch right among 1,140
+identities is 57 times chance, and a loss that grows by half has left the task.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import numpy as np
 
 CONVERGES, STALLS, DIVERGES = "converges", "stalls", "diverges"
 SMOOTHING = 5
+TAKE_OFF_ACCURACY = 0.05
 MIN_DROP = 0.10
 BLOW_UP = 1.5
 PLATEAU = 0.01
@@ -35,23 +41,34 @@ NONFINITE_STEP = re.compile(r"non-finite loss \(NaN/Inf\) at step (\d+)")
 class Verdict:
     kind: str          # converges / stalls / diverges
     step: int | None   # see the module docstring for what the step means per kind
-    drop: float | None = None   # (start - end) / start
+    drop: float | None = None      # (start - end) / start of the loss
+    accuracy: float | None = None  # smoothed batch accuracy at the end
 
     def __str__(self) -> str:
         text = self.kind if self.step is None else f"{self.kind} @{self.step}"
-        if self.drop is not None and self.kind != DIVERGES:
-            text += f" ({-100 * self.drop:+.0f}% loss)"
-        return text
+        if self.kind == DIVERGES:
+            return text
+        facts = [] if self.drop is None else [f"loss {-100 * self.drop:+.0f}%"]
+        facts += [] if self.accuracy is None else [f"batch acc {self.accuracy:.2f}"]
+        return f"{text} ({', '.join(facts)})" if facts else text
 
 
-def running_median(values: np.ndarray, window: int = SMOOTHING) -> np.ndarray:
+def running_median(values, window: int = SMOOTHING) -> np.ndarray:
     """Median of the last `window` values at each point (fewer at the start)."""
+    values = np.asarray(values, dtype=float)
     return np.array([np.median(values[max(0, i - window + 1):i + 1]) for i in range(len(values))])
 
 
-def judge(steps, losses, stop_message: str = "") -> Verdict | None:
-    """The verdict on one run's loss curve, or None when it logged nothing. `stop_message` is the
-    line train.py logged when it stopped early (e.g. its non-finite-loss error)."""
+def _plateau_start(steps: np.ndarray, smooth_loss: np.ndarray, start: float) -> int:
+    best = np.minimum.accumulate(smooth_loss)
+    gains = np.flatnonzero(best[:-1] - best[1:] >= PLATEAU * start)
+    return int(steps[gains[-1] + 1] if gains.size else steps[0])
+
+
+def judge(steps, losses, stop_message: str = "", accuracy=None) -> Verdict | None:
+    """The verdict on one run, or None when it logged nothing. `stop_message` is the line train.py
+    logged when it stopped early (e.g. its non-finite-loss error); `accuracy` the batch accuracy
+    logged at the same steps as the loss, or None for losses without logits."""
     stopped = NONFINITE_STEP.search(stop_message)
     if stopped:
         return Verdict(DIVERGES, int(stopped.group(1)))
@@ -65,12 +82,17 @@ def judge(steps, losses, stop_message: str = "") -> Verdict | None:
     smooth = running_median(losses)
     end = float(np.median(losses[-SMOOTHING:]))
     drop = (start - end) / start
+    if accuracy is not None and len(accuracy) == len(losses):
+        smooth_accuracy = running_median(accuracy)
+        final_accuracy = float(smooth_accuracy[-1])
+        took_off = smooth_accuracy >= TAKE_OFF_ACCURACY
+        if took_off.any():
+            return Verdict(CONVERGES, int(steps[np.argmax(took_off)]), drop, final_accuracy)
+        return Verdict(STALLS, _plateau_start(steps, smooth, start), drop, final_accuracy)
     if drop >= MIN_DROP:
         halfway = start - 0.5 * (start - end)
         return Verdict(CONVERGES, int(steps[np.argmax(smooth <= halfway)]), drop)
-    best = np.minimum.accumulate(smooth)
-    gains = np.flatnonzero(best[:-1] - best[1:] >= PLATEAU * start)
-    return Verdict(STALLS, int(steps[gains[-1] + 1] if gains.size else steps[0]), drop)
+    return Verdict(STALLS, _plateau_start(steps, smooth, start), drop)
 
 
 def summarise(verdicts: list[Verdict | None]) -> str:

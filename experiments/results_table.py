@@ -21,6 +21,7 @@ from training.summaries import LFW_ACCURACY_TAG
 
 LOSS_TAG = "train/total_loss"
 DATA_LOSS_TAG = "train/loss"        # without the weight-decay term: what the convergence verdict reads
+BATCH_ACCURACY_TAG = "train/batch_accuracy"
 SPEED_TAG = "train/images_per_sec"
 
 
@@ -83,7 +84,7 @@ def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResul
     if not run_dir.exists():
         return result
     scalars = read_scalars(run_dir)
-    for tag in (LOSS_TAG, DATA_LOSS_TAG, LFW_ACCURACY_TAG):
+    for tag in (LOSS_TAG, DATA_LOSS_TAG, BATCH_ACCURACY_TAG, LFW_ACCURACY_TAG):
         if tag in scalars:
             result.curves[tag] = scalars[tag][:2]
     if SPEED_TAG in scalars:
@@ -100,7 +101,8 @@ def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResul
         result.train_minutes = minutes
     else:
         result.status, result.note = "stopped", _stop_reason(run_dir)
-    result.training = convergence.judge(*result.curves.get(DATA_LOSS_TAG, ([], [])), result.note)
+    accuracy = result.curves.get(BATCH_ACCURACY_TAG, (None, None))[1]
+    result.training = convergence.judge(*result.curves.get(DATA_LOSS_TAG, ([], [])), result.note, accuracy)
     if eval_file.exists():
         result.lfw = json.loads(eval_file.read_text())
     elif result.status == "done":

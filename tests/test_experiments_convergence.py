@@ -58,8 +58,30 @@ def test_no_curve_no_verdict():
     assert judge([], []) is None
 
 
+def test_with_a_batch_accuracy_a_falling_loss_alone_is_a_stall():
+    # The loss falls by 30% but the batch accuracy never leaves ~0: the network tells no identity
+    # apart (AM-softmax can lower its loss by shrinking every logit).
+    losses = np.linspace(24.0, 16.8, 20)
+    flat_accuracy = np.full(20, 0.002)
+    verdict = judge(STEPS, losses, accuracy=flat_accuracy)
+    assert verdict.kind == STALLS
+    assert verdict.accuracy == pytest.approx(0.002)
+    assert judge(STEPS, losses).kind == CONVERGES   # the same loss without an accuracy curve
+
+
+def test_with_a_batch_accuracy_converges_where_the_smoothed_accuracy_reaches_five_percent():
+    accuracy = np.r_[np.zeros(8), np.linspace(0.02, 0.5, 12)]   # index 8: 0.02, 9: 0.0636, ...
+    losses = np.linspace(20.0, 12.0, 20)
+    verdict = judge(STEPS, losses, accuracy=accuracy)
+    # running median of 5 at index i >= 4 is the middle value accuracy[i - 2] (rising curve):
+    # first >= 0.05 at i - 2 = 9, i = 11 -> step 240
+    assert (verdict.kind, verdict.step) == (CONVERGES, 240)
+    assert verdict.accuracy == pytest.approx(accuracy[-3])
+    assert str(verdict) == f"converges @240 (loss -{100 * verdict.drop:.0f}%, batch acc {accuracy[-3]:.2f})"
+
+
 def test_summary_of_seeds_merges_kinds_and_step_ranges():
     verdicts = [Verdict(CONVERGES, 120, 0.4), Verdict(CONVERGES, 160, 0.5), Verdict(DIVERGES, 30)]
     assert summarise(verdicts) == "converges @120-160 (2/3); diverges @30 (1/3)"
-    assert summarise([Verdict(STALLS, 40, 0.02)]) == "stalls @40 (-2% loss)"
+    assert summarise([Verdict(STALLS, 40, 0.02)]) == "stalls @40 (loss -2%)"
     assert summarise([None]) == "-"
