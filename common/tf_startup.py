@@ -22,7 +22,8 @@ LOG_LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
 NOTICES = (
     re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"),
     re.compile(r"^I\d{4} .* port\.cc:\d+\] oneDNN custom operations are on\. "),
-    re.compile(r"^I\d{4} .* cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine, GPU will not be used\.$"),
+    re.compile(r"^I\d{4} .* cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine, "
+               r"GPU will not be used\.$"),
 )
 NO_DRIVER = NOTICES[2]
 # Only a notice when there is no driver at all (NO_DRIVER seen) or the user hid every GPU; on a

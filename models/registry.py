@@ -26,8 +26,8 @@ def available() -> list[str]:
     return sorted(BACKBONES)
 
 
-def check_options(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int = 512, bn_mode: str = "switch",
-                  width: float = 1.0, dropout_keep: float = 0.8, **extra) -> dict:
+def check_options(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int = 512,
+                  bn_mode: str = "switch", width: float = 1.0, dropout_keep: float = 0.8, **extra) -> dict:
     """The arguments of `build`, checked and normalised, without building anything (cheap: the
     training run calls it before it writes its run dir). A bad one is a ValueError naming it."""
     if name not in BACKBONES:
@@ -54,8 +54,8 @@ def check_options(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int 
                 width=float(width), dropout_keep=float(dropout_keep), **{**EXTRA_OPTIONS, **extra})
 
 
-def build(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int = 512, bn_mode: str = "switch",
-          width: float = 1.0, dropout_keep: float = 0.8, **extra) -> keras.Model:
+def build(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int = 512,
+          bn_mode: str = "switch", width: float = 1.0, dropout_keep: float = 0.8, **extra) -> keras.Model:
     """Build backbone `name`: float32 RGB pixels [B, H, W, 3] in 0..255 -> un-normalised embeddings.
 
     image_size: (112, 96) or (112, 112), or "112x96". bn_mode: switch | always_train | none.
