@@ -9,6 +9,8 @@ batches. Embeddings arrive un-normalised; each loss normalises as its paper does
 """
 from __future__ import annotations
 
+import inspect
+
 import keras
 import tensorflow as tf
 
@@ -39,13 +41,13 @@ def safe_sqrt(squared: tf.Tensor) -> tf.Tensor:
 class LossLayer(keras.layers.Layer):
     """A loss as a Keras layer: hyperparameters in the constructor, state as layer weights.
 
-    Subclasses implement ``compute(embeddings, labels, step, training)`` returning the output dict
-    and list their constructor arguments in ``hparam_names`` (used by ``get_config`` and by the
-    registry to reject unknown hyperparameters).
+    Subclasses implement ``compute(embeddings, labels, step, training)`` returning the output dict.
+    Their constructor arguments are their hyperparameters, each stored under its own name:
+    ``get_config`` and the registry read them from the signature (``constructor_arguments``), so a
+    new hyperparameter is one constructor argument.
     """
 
     needs_pk_batches: bool = False
-    hparam_names: tuple[str, ...] = ()
 
     def __init__(self, **kwargs):
         # Losses compute in float32 even under a mixed_float16 global policy: the norm floors and
@@ -66,8 +68,20 @@ class LossLayer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({name: getattr(self, name) for name in self.hparam_names})
+        config.update({name: self.config_value(name) for name in constructor_arguments(type(self))})
         return config
+
+    def config_value(self, name: str):
+        """The value of constructor argument `name` to record; override where the attribute of that
+        name holds something else (a weight initialised from it)."""
+        return getattr(self, name)
+
+
+def constructor_arguments(cls: type) -> list[str]:
+    """The named arguments of `cls`'s own constructor (what it passes on through **kwargs aside)."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    return [p.name for p in parameters if p.name != "self"
+            and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
 
 
 class ClassificationHead(LossLayer):
@@ -87,11 +101,6 @@ class ClassificationHead(LossLayer):
         self.embedding_size = int(embedding_size)
         self.kernel = self.add_weight(shape=(self.embedding_size, self.num_classes),
                                       initializer="glorot_uniform", name="kernel")
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(num_classes=self.num_classes, embedding_size=self.embedding_size)
-        return config
 
 
 def sparse_cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:

@@ -18,8 +18,6 @@ class CenterLoss(SoftmaxLoss):
     Features are used raw, as in the paper. Parts reported: ``softmax`` and ``center``.
     """
 
-    hparam_names = ("center_weight", "alpha")
-
     def __init__(self, num_classes: int, embedding_size: int, center_weight: float = 0.003,
                  alpha: float = 0.5, **kwargs):
         super().__init__(num_classes, embedding_size, **kwargs)

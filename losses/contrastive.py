@@ -14,7 +14,6 @@ class ContrastiveLoss(LossLayer):
     Parts: ``positive`` and ``negative`` (mean over their pairs)."""
 
     needs_pk_batches = True
-    hparam_names = ("margin", "normalize")
 
     def __init__(self, margin: float = 1.0, normalize: bool = False, **kwargs):
         super().__init__(**kwargs)

@@ -88,10 +88,9 @@ class ScaledMarginSoftmax(MarginSoftmax):
     def scale_of(self, embeddings):
         return tf.cast(self.scale, embeddings.dtype)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(scale=self._initial_scale, learnable_scale=self.learnable_scale)
-        return config
+    def config_value(self, name: str):
+        # `scale` is the weight (it may have learnt); the config records the initial value.
+        return self._initial_scale if name == "scale" else super().config_value(name)
 
 
 class NormFace(ScaledMarginSoftmax):
@@ -109,8 +108,6 @@ class NormFace(ScaledMarginSoftmax):
 class AMSoftmax(ScaledMarginSoftmax):
     """AM-softmax / CosFace: target s * (cos - m). Defaults s = 30, m = 0.35 (AM-softmax paper;
     the CosFace paper uses s = 64)."""
-
-    hparam_names = ("margin",)
 
     def __init__(self, num_classes: int, embedding_size: int, scale: float = 30.0,
                  margin: float = 0.35, learnable_scale: bool = False, **kwargs):
@@ -130,8 +127,6 @@ class ArcFace(ScaledMarginSoftmax):
     cos <= cos(pi - m) (as in insightface, the curve steps down by cos(m) + m sin(m) - 1 ~ 0.12 there
     for m = 0.5). ``easy_margin`` instead applies the margin only where cos > 0.
     """
-
-    hparam_names = ("margin", "easy_margin")
 
     def __init__(self, num_classes: int, embedding_size: int, scale: float = 64.0,
                  margin: float = 0.5, easy_margin: bool = False, learnable_scale: bool = False,
@@ -157,8 +152,6 @@ class CombinedMargin(ScaledMarginSoftmax):
     setting s = 64, m1 = 1.0, m2 = 0.3, m3 = 0.2. Computed literally, as insightface does: for
     m1 * theta + m2 > pi the curve is not monotonic.
     """
-
-    hparam_names = ("m1", "m2", "m3")
 
     def __init__(self, num_classes: int, embedding_size: int, scale: float = 64.0,
                  m1: float = 1.0, m2: float = 0.3, m3: float = 0.2, learnable_scale: bool = False,

@@ -22,7 +22,6 @@ class MarginLoss(LossLayer):
     """
 
     needs_pk_batches = True
-    hparam_names = ("alpha", "beta", "learnable_beta", "nu", "cutoff", "nonzero_loss_cutoff")
 
     def __init__(self, embedding_size: int, num_classes: int | None = None, alpha: float = 0.2,
                  beta: float = 1.2, learnable_beta: bool = False, nu: float = 0.0,
@@ -77,9 +76,3 @@ class MarginLoss(LossLayer):
         return {"loss": numerator / normaliser,
                 "positive": tf.reduce_sum(positive_loss) / normaliser,
                 "negative": tf.reduce_sum(negative_loss) / normaliser}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(embedding_size=self.embedding_size, num_classes=self.num_classes,
-                      seed=self.seed)
-        return config

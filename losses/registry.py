@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, NamedTuple
 
-from losses.base import LossLayer
+from losses.base import LossLayer, constructor_arguments
 from losses.center import CenterLoss
 from losses.contrastive import ContrastiveLoss
 from losses.margin import AMSoftmax, ArcFace, CombinedMargin, NormFace
@@ -43,8 +43,7 @@ SIZE_ARGUMENTS = ("num_classes", "embedding_size")
 
 def hyperparameters(name: str) -> list[str]:
     """The hyperparameters ``build`` accepts for loss ``name`` (sizes and layer arguments aside)."""
-    parameters = inspect.signature(_entry(name).cls.__init__).parameters
-    return [p for p in parameters if p not in ("self", "kwargs", *SIZE_ARGUMENTS)]
+    return [p for p in constructor_arguments(_entry(name).cls) if p not in SIZE_ARGUMENTS]
 
 
 def build(name: str, num_classes: int | None = None, embedding_size: int | None = None,

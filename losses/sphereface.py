@@ -42,8 +42,6 @@ class SphereFace(MarginSoftmax):
     Defaults are the Caffe release's: m = 4, base 1000, gamma 0.12, power 1, lambda_min 5.
     """
 
-    hparam_names = ("margin", "lambda_base", "lambda_gamma", "lambda_power", "lambda_min")
-
     def __init__(self, num_classes: int, embedding_size: int, margin: int = 4,
                  lambda_base: float = 1000.0, lambda_gamma: float = 0.12, lambda_power: float = 1.0,
                  lambda_min: float = 5.0, **kwargs):

@@ -17,7 +17,6 @@ class SemiHardTripletLoss(LossLayer):
     loss)."""
 
     needs_pk_batches = True
-    hparam_names = ("margin", "fallback")
 
     def __init__(self, margin: float = 0.2, fallback: str = "easiest", **kwargs):
         super().__init__(**kwargs)
@@ -40,7 +39,6 @@ class BatchHardTripletLoss(LossLayer):
     [x + m]+ by softplus(x) (the paper's soft-margin variant; ``margin`` is then unused)."""
 
     needs_pk_batches = True
-    hparam_names = ("margin", "soft_margin", "normalize")
 
     def __init__(self, margin: float = 0.2, soft_margin: bool = False, normalize: bool = False,
                  **kwargs):
@@ -61,8 +59,6 @@ class BatchHardTripletLoss(LossLayer):
 
 class SoftMarginTripletLoss(BatchHardTripletLoss):
     """Batch hard with the soft margin softplus(d(a, p*) - d(a, n*)) (Hermans et al., 2017)."""
-
-    hparam_names = ("normalize",)
 
     def __init__(self, normalize: bool = False, **kwargs):
         super().__init__(soft_margin=True, normalize=normalize, **kwargs)
