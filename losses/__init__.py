@@ -3,7 +3,7 @@
 ``losses.build(name, num_classes=..., embedding_size=..., **hparams)`` returns a Keras layer;
 ``layer(embeddings, labels, step=step)`` returns ``{"loss": ..., "logits": ...?, parts...}``.
 """
-from losses.base import ClassificationHead, LossLayer
+from losses.base import ClassificationHead, LossLayer, MetricLoss
 from losses.center import CenterLoss
 from losses.contrastive import ContrastiveLoss
 from losses.margin import AMSoftmax, ArcFace, CombinedMargin, MarginSoftmax, NormFace
@@ -16,6 +16,6 @@ from losses.triplet import BatchHardTripletLoss, SemiHardTripletLoss, SoftMargin
 __all__ = [
     "AMSoftmax", "ArcFace", "BatchHardTripletLoss", "CenterLoss", "ClassificationHead",
     "CombinedMargin", "ContrastiveLoss", "LOSSES", "LSoftmax", "LossLayer", "MarginLoss",
-    "MarginSoftmax", "NormFace", "SemiHardTripletLoss", "SoftMarginTripletLoss", "SoftmaxLoss",
+    "MarginSoftmax", "MetricLoss", "NormFace", "SemiHardTripletLoss", "SoftMarginTripletLoss", "SoftmaxLoss",
     "SphereFace", "build", "hyperparameters",
 ]

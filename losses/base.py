@@ -14,6 +14,8 @@ import inspect
 import keras
 import tensorflow as tf
 
+from losses.diagnostics import CENTRE_ANGLE, angle_to_batch_centres, angle_to_class_weights
+
 # Floor on squared norms / squared distances before a sqrt or a division: keeps values and
 # gradients finite for zero-norm embeddings and coincident points.
 NORM_EPSILON = 1e-12
@@ -44,7 +46,8 @@ class LossLayer(keras.layers.Layer):
     Subclasses implement ``compute(embeddings, labels, step, training)`` returning the output dict.
     Their constructor arguments are their hyperparameters, each stored under its own name:
     ``get_config`` and the registry read them from the signature (``constructor_arguments``), so a
-    new hyperparameter is one constructor argument.
+    new hyperparameter is one constructor argument. ``diagnostics`` may report scalar statistics
+    of a batch for TensorBoard.
     """
 
     needs_pk_batches: bool = False
@@ -65,6 +68,10 @@ class LossLayer(keras.layers.Layer):
 
     def compute(self, embeddings, labels, step, training):
         raise NotImplementedError
+
+    def diagnostics(self, embeddings, labels) -> dict:
+        """Extra scalar statistics of a batch, reported by the training step (none by default)."""
+        return {}
 
     def get_config(self):
         config = super().get_config()
@@ -101,6 +108,18 @@ class ClassificationHead(LossLayer):
         self.embedding_size = int(embedding_size)
         self.kernel = self.add_weight(shape=(self.embedding_size, self.num_classes),
                                       initializer="glorot_uniform", name="kernel")
+
+    def diagnostics(self, embeddings, labels) -> dict:
+        return {CENTRE_ANGLE: angle_to_class_weights(embeddings, labels, self.kernel)}
+
+
+class MetricLoss(LossLayer):
+    """A loss on distances between the batch's embeddings (no class weights): P x K batches."""
+
+    needs_pk_batches = True
+
+    def diagnostics(self, embeddings, labels) -> dict:
+        return {CENTRE_ANGLE: angle_to_batch_centres(embeddings, labels)}
 
 
 def sparse_cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:

@@ -3,17 +3,15 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from losses.base import LossLayer, l2_normalize
+from losses.base import MetricLoss, l2_normalize
 from losses.distances import label_masks, masked_mean, pairwise_distances
 
 
-class ContrastiveLoss(LossLayer):
+class ContrastiveLoss(MetricLoss):
     """Every pair i < j of the batch: 1/2 d^2 if same identity, 1/2 max(0, m - d)^2 otherwise,
     d the Euclidean distance; the loss is the mean over pairs. DeepID2 uses raw features
     (``normalize=False``); ``margin`` = 1.0 is our default (the paper gives no value).
     Parts: ``positive`` and ``negative`` (mean over their pairs)."""
-
-    needs_pk_batches = True
 
     def __init__(self, margin: float = 1.0, normalize: bool = False, **kwargs):
         super().__init__(**kwargs)

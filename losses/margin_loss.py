@@ -4,12 +4,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from losses.base import LossLayer, l2_normalize
+from losses.base import MetricLoss, l2_normalize
 from losses.distances import label_masks, pairwise_distances
 from losses.miners import distance_weighted_probabilities, sample_distance_weighted_negatives
 
 
-class MarginLoss(LossLayer):
+class MarginLoss(MetricLoss):
     """[alpha + y (D - beta)]+ with y = +1 for positive and -1 for negative pairs, D the
     Euclidean distance between unit embeddings.
 
@@ -20,8 +20,6 @@ class MarginLoss(LossLayer):
     trainable scalar when ``num_classes`` is not given), read at the anchor's class, with the
     regulariser ``nu * sum(beta)`` added to the numerator. Batches of 5 images per identity.
     """
-
-    needs_pk_batches = True
 
     def __init__(self, embedding_size: int, num_classes: int | None = None, alpha: float = 0.2,
                  beta: float = 1.2, learnable_beta: bool = False, nu: float = 0.0,

@@ -3,20 +3,18 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from losses.base import LossLayer, l2_normalize
+from losses.base import MetricLoss, l2_normalize
 from losses.distances import masked_mean, pairwise_distances, pairwise_squared_distances
 from losses.miners import batch_hard, check_fallback, semi_hard_negatives
 
 
-class SemiHardTripletLoss(LossLayer):
+class SemiHardTripletLoss(MetricLoss):
     """FaceNet (Schroff et al., 2015): [d(a,p)^2 - d(a,n)^2 + margin]+ on unit embeddings, for
     every (anchor, positive) pair of the batch with its online semi-hard negative
     (``miners.semi_hard_negatives``), averaged over those pairs. ``fallback`` is the negative of
     a pair that has no semi-hard one: ``easiest`` (the farthest, FaceNet's TensorFlow code) or
     ``hardest`` (the closest). Part: ``fraction_positive`` (share of triplets with non-zero
     loss)."""
-
-    needs_pk_batches = True
 
     def __init__(self, margin: float = 0.2, fallback: str = "easiest", **kwargs):
         super().__init__(**kwargs)
@@ -32,13 +30,11 @@ class SemiHardTripletLoss(LossLayer):
                 "fraction_positive": masked_mean(tf.cast(per_triplet > 0, d2.dtype), valid)}
 
 
-class BatchHardTripletLoss(LossLayer):
+class BatchHardTripletLoss(MetricLoss):
     """Batch hard (Hermans et al., 2017): per anchor [m + d(a, p*) - d(a, n*)]+ with p* the
     farthest positive and n* the closest negative, non-squared Euclidean distances on the raw
     embeddings (the paper does not normalise), averaged over anchors. ``soft_margin`` replaces
     [x + m]+ by softplus(x) (the paper's soft-margin variant; ``margin`` is then unused)."""
-
-    needs_pk_batches = True
 
     def __init__(self, margin: float = 0.2, soft_margin: bool = False, normalize: bool = False,
                  **kwargs):

@@ -90,7 +90,7 @@ def test_the_real_training_step_moves_the_centres_by_the_paper_rule():
     optimizer.build(variables)
     state = TrainState()
     replica_step = make_replica_step(model, head, optimizer, state, decayed_variables=[],
-                                     weight_decay=0.0, class_kernel=head.kernel, num_classes=2)
+                                     weight_decay=0.0)
     step = make_train_step(tf.distribute.get_strategy(), replica_step, False, optimizer,
                            PiecewiseWithWarmup([], [0.1]), state)
     images = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)

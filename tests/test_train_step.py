@@ -37,7 +37,7 @@ def setup(bn_mode="switch", weight_decay=0.0, optimizer="sgd", lr=0.1, ema_decay
     replica_step = make_replica_step(
         model, head, opt, state,
         decayed_variables=decayed_variables(variables, ["alpha"]), weight_decay=weight_decay,
-        ema=ema, class_kernel=head.kernel, num_classes=CLASSES)
+        ema=ema)
     step = make_train_step(tf.distribute.get_strategy(), replica_step, False, opt,
                            PiecewiseWithWarmup([], [lr]), state)
     return model, head, variables, state, step, ema
@@ -149,3 +149,29 @@ def test_non_finite_loss_skips_the_update_and_records_the_step():
     after = [v.numpy() for v in variables] + [s.numpy() for s in ema.shadows]
     for a, b in zip(before, after):
         np.testing.assert_array_equal(a, b)
+
+
+class HeadWithKernelNorm(losses.AMSoftmax):
+    """A head reporting one more statistic of its own."""
+
+    def diagnostics(self, embeddings, labels) -> dict:
+        return {**super().diagnostics(embeddings, labels), "kernel_norm": tf.norm(self.kernel)}
+
+
+def test_the_step_reports_what_the_loss_head_reports():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4)])
+    head = HeadWithKernelNorm(num_classes=2, embedding_size=4)
+    optimizer = build_optimizer("sgd")
+    variables = model.trainable_variables + head.trainable_variables
+    optimizer.build(variables)
+    state = TrainState()
+    replica_step = make_replica_step(model, head, optimizer, state, decayed_variables=[], weight_decay=0.0)
+    step = make_train_step(tf.distribute.get_strategy(), replica_step, False, optimizer,
+                           PiecewiseWithWarmup([], [0.0]), state)
+    images = tf.constant(np.random.default_rng(0).normal(size=(4, 3)), tf.float32)
+    labels = tf.constant([0, 0, 1, 1], tf.int32)
+    expected = head.diagnostics(model(images), labels)
+    stats = step(images, labels)
+    assert float(stats["kernel_norm"]) == pytest.approx(float(expected["kernel_norm"]), rel=1e-6)
+    assert float(stats["centre_angle_deg"]) == pytest.approx(float(expected["centre_angle_deg"]), rel=1e-5)

@@ -164,8 +164,7 @@ class Trainer:
         self.schedule = build_schedule(config.optimizer.schedule, REPO_ROOT)
         replica_step = make_replica_step(
             self.model, self.loss_layer, self.optimizer, self.state,
-            decayed_variables=self.decayed, weight_decay=config.optimizer.weight_decay, ema=self.ema,
-            class_kernel=getattr(self.loss_layer, "kernel", None), num_classes=len(self.identities))
+            decayed_variables=self.decayed, weight_decay=config.optimizer.weight_decay, ema=self.ema)
         self.train_step = make_train_step(self.strategy, replica_step, config.train.jit_compile,
                                           self.optimizer, self.schedule, self.state)
         tracked = {"model": self.model, "loss_layer": self.loss_layer, "optimizer": self.optimizer,

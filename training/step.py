@@ -55,9 +55,9 @@ def replica_updated_statistics(model) -> list:
 
 
 def make_replica_step(model, loss_layer, optimizer, state: TrainState, *,
-                      decayed_variables, weight_decay: float, ema=None, class_kernel=None,
-                      num_classes: int):
-    """Per-replica step(images, labels) -> dict of batch statistics (not yet reduced)."""
+                      decayed_variables, weight_decay: float, ema=None):
+    """Per-replica step(images, labels) -> dict of batch statistics (not yet reduced): the loss and
+    its parts, the head's own `diagnostics`, and what every run logs (rates, norms, accuracy)."""
     variables = model.trainable_variables + loss_layer.trainable_variables
     statistics = replica_updated_statistics(model)
     scaled_optimizer = isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer)
@@ -103,13 +103,13 @@ def make_replica_step(model, loss_layer, optimizer, state: TrainState, *,
             tf.cond(bad_replicas == 0, update, lambda: tf.constant(False))
         stats = {name: tf.cast(value, tf.float32) for name, value in outputs.items()
                  if name != "logits" and value.shape.rank == 0}
+        stats.update({name: tf.cast(value, tf.float32)
+                      for name, value in loss_layer.diagnostics(embeddings, labels).items()})
         stats.update({
             "total_loss": total,
             "weight_decay_loss": decay,
             "learning_rate": learning_rate,
             "embedding_norm": summaries.mean_embedding_norm(embeddings),
-            "centre_angle_deg": summaries.mean_angle_to_centres(embeddings, labels, class_kernel,
-                                                                num_classes),
         })
         if "logits" in outputs:
             stats["batch_accuracy"] = summaries.batch_accuracy(outputs["logits"], labels)
