@@ -26,7 +26,6 @@ from all sessions, where an experiment summary written by each run would be one 
 """
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
@@ -63,23 +62,6 @@ def batch_accuracy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     """Fraction of the batch whose arg-max logit is the label."""
     predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
     return tf.reduce_mean(tf.cast(tf.equal(predictions, labels), tf.float32))
-
-
-def mean_angle_to_centres(embeddings: tf.Tensor, labels: tf.Tensor, class_kernel=None,
-                          num_classes: int | None = None) -> tf.Tensor:
-    """Mean angle in degrees between each embedding and its class centre.
-
-    The centre is the class weight vector (a column of `class_kernel`, [E, C]) for classification
-    heads, else the normalised mean of the batch's normalised embeddings of that class.
-    """
-    unit = tf.math.l2_normalize(embeddings, axis=-1)
-    if class_kernel is not None:
-        centres = tf.math.l2_normalize(tf.transpose(tf.cast(class_kernel, unit.dtype)), axis=-1)
-    else:
-        centres = tf.math.unsorted_segment_mean(unit, labels, num_classes)
-        centres = tf.math.l2_normalize(centres, axis=-1)
-    cosines = tf.reduce_sum(unit * tf.gather(centres, labels), axis=-1)
-    return tf.reduce_mean(tf.acos(tf.clip_by_value(cosines, -1.0, 1.0))) * (180.0 / math.pi)
 
 
 def mean_embedding_norm(embeddings: tf.Tensor) -> tf.Tensor:
