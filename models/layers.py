@@ -87,6 +87,10 @@ class BatchNormConfig:
     def __post_init__(self):
         if self.mode not in BN_MODES:
             raise ValueError(f"unknown bn_mode {self.mode!r}; valid: {', '.join(BN_MODES)}")
+        if not 0.0 <= self.decay < 1.0:
+            raise ValueError(f"bn_decay must be in [0, 1), got {self.decay}")
+        if not self.epsilon > 0.0:
+            raise ValueError(f"bn_epsilon must be > 0, got {self.epsilon}")
 
     @property
     def enabled(self) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 
 import keras
 
@@ -17,8 +18,11 @@ BACKBONES = {
     "inception_resnet_v1": inception_resnet_v1,
     "mobilefacenet": mobilefacenet,
 }
-# Options every backbone accepts through **extra (the BN settings of the article's TF version).
+# Options every backbone accepts (the BN settings of the article's TF version): they make its
+# BatchNormConfig. Any other keyword argument of a backbone's function is an option of that one.
 EXTRA_OPTIONS = {"bn_decay": BN_DECAY, "bn_epsilon": BN_EPSILON}
+# The arguments `build` passes to every backbone itself (not options).
+COMMON_ARGUMENTS = ("image_size", "embedding_size", "bn", "width", "dropout_keep")
 
 
 def available() -> list[str]:
@@ -26,16 +30,24 @@ def available() -> list[str]:
     return sorted(BACKBONES)
 
 
+def options(name: str) -> dict:
+    """{option: default} of backbone `name` (config key `model.options`): the BN settings and the
+    keyword arguments of its function beyond the common ones, read from its signature."""
+    parameters = inspect.signature(_backbone(name)).parameters.values()
+    own = {p.name: p.default for p in parameters if p.name not in COMMON_ARGUMENTS
+           and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
+    return {**EXTRA_OPTIONS, **own}
+
+
 def check_options(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int = 512,
                   bn_mode: str = "switch", width: float = 1.0, dropout_keep: float = 0.8, **extra) -> dict:
     """The arguments of `build`, checked and normalised, without building anything (cheap: the
     training run calls it before it writes its run dir). A bad one is a ValueError naming it."""
-    if name not in BACKBONES:
-        raise ValueError(f"unknown model {name!r}; valid: {', '.join(available())}")
-    unknown = sorted(set(extra) - set(EXTRA_OPTIONS))
+    defaults = options(name)
+    unknown = sorted(set(extra) - set(defaults))
     if unknown:
         raise ValueError(f"unknown option(s) {', '.join(unknown)} for model {name!r}; valid extra "
-                         f"options: {', '.join(EXTRA_OPTIONS)}")
+                         f"options: {', '.join(defaults)}")
     if isinstance(image_size, str):
         image_size = parse_image_size(image_size)
     image_size = tuple(int(v) for v in image_size)
@@ -50,8 +62,13 @@ def check_options(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int 
         raise ValueError(f"embedding_size must be a positive integer, got {embedding_size}")
     if not 0.0 < dropout_keep <= 1.0:
         raise ValueError(f"dropout_keep must be in (0, 1], got {dropout_keep}")
-    return dict(image_size=image_size, embedding_size=int(embedding_size), bn_mode=bn_mode,
-                width=float(width), dropout_keep=float(dropout_keep), **{**EXTRA_OPTIONS, **extra})
+    checked = dict(image_size=image_size, embedding_size=int(embedding_size), bn_mode=bn_mode,
+                   width=float(width), dropout_keep=float(dropout_keep), **{**defaults, **extra})
+    for key in EXTRA_OPTIONS:
+        if isinstance(checked[key], bool) or not isinstance(checked[key], (int, float)):
+            raise ValueError(f"{key} must be a number, got {checked[key]!r}")
+    batch_norm(checked)  # refuses a BN decay or epsilon out of range
+    return checked
 
 
 def build(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int = 512,
@@ -61,9 +78,21 @@ def build(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int = 512,
     image_size: (112, 96) or (112, 112), or "112x96". bn_mode: switch | always_train | none.
     width scales every channel count (1.0 = the paper's network). dropout_keep: keep probability
     of the dropout before the embedding FC, train mode only (1.0 = no dropout).
-    extra: bn_decay, bn_epsilon.
+    extra: the backbone's options (`options(name)`: bn_decay, bn_epsilon and its own).
     """
-    options = check_options(name, image_size, embedding_size, bn_mode, width, dropout_keep, **extra)
-    bn = BatchNormConfig(options.pop("bn_mode"), decay=options.pop("bn_decay"),
-                         epsilon=options.pop("bn_epsilon"))
-    return BACKBONES[name](bn=bn, **options)
+    checked = check_options(name, image_size, embedding_size, bn_mode, width, dropout_keep, **extra)
+    bn = batch_norm(checked)
+    arguments = {key: value for key, value in checked.items() if key not in ("bn_mode", *EXTRA_OPTIONS)}
+    return BACKBONES[name](bn=bn, **arguments)
+
+
+def batch_norm(checked: dict) -> BatchNormConfig:
+    """The BatchNormConfig of `check_options`' result."""
+    return BatchNormConfig(checked["bn_mode"], decay=checked["bn_decay"], epsilon=checked["bn_epsilon"])
+
+
+def _backbone(name: str):
+    try:
+        return BACKBONES[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; valid: {', '.join(available())}") from None

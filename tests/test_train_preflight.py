@@ -13,6 +13,8 @@ from tests.test_train_support import standin_train_dir, tiny_config  # noqa: F40
      r"^loss: loss 'am_softmax': unknown hyperparameter\(s\) margn; valid: .*margin"),
     ({"model.name": "resface21"}, r"^model: unknown model 'resface21'; valid: .*resface20"),
     ({"model.dropout_keep": 1.5}, r"^model: dropout_keep must be in \(0, 1\]"),
+    ({"model.options": "{bn_decai: 0.9}"},
+     r"^model: unknown option\(s\) bn_decai for model 'resface20'; valid extra options: bn_decay, bn_epsilon$"),
     ({"loss.name": "triplet", "loss.hparams": "{}", "data.pk_identities": 3, "data.pk_images": 2},
      r"^data: train.batch_size 8 must equal data.pk_identities x data.pk_images = 6$"),
 ])

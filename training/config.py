@@ -6,6 +6,7 @@ missing keys and values of the wrong type are errors that name the dotted key an
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import typing
 from pathlib import Path
@@ -44,6 +45,7 @@ class ModelConfig:
     embedding_size: int
     bn_mode: str                         # switch / always_train / none
     dropout_keep: float
+    options: dict                        # the backbone's own options, checked by models.registry
 
 
 @dataclasses.dataclass
@@ -114,7 +116,22 @@ class Config:
     summaries: SummaryConfig
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The config as saved; a key added later is left out while it holds its ADDED_KEYS value."""
+        content = dataclasses.asdict(self)
+        for dotted, value in ADDED_KEYS.items():
+            section, key = dotted.split(".")
+            if content[section][key] == value:
+                del content[section][key]
+        return content
+
+
+# Keys added after runs were saved, with the value those runs had: a config without one gets that
+# value and a config holding it saves without the key, so earlier run dirs still load, resume and
+# compare equal to a rerun of their command (training/run_dir.py compares configs key by key).
+ADDED_KEYS = {"model.options": {}}
+# Free-form mappings handed to a registry: an override replaces them whole (another loss or model
+# takes other names) and `--set` may add keys inside them.
+FREE_FORM_KEYS = ("hparams", "options")
 
 
 def _read_yaml(path: Path) -> dict:
@@ -138,7 +155,7 @@ def _merge(base: dict, override: dict) -> dict:
     """Deep merge: nested mappings merge key by key, anything else replaces."""
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "hparams":
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key not in FREE_FORM_KEYS:
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = value
@@ -207,6 +224,9 @@ def _build(cls, raw: dict, prefix: str, source: str):
     values = {}
     for name in names:
         dotted = prefix + name
+        if name not in raw and dotted in ADDED_KEYS:
+            values[name] = copy.deepcopy(ADDED_KEYS[dotted])
+            continue
         if name not in raw:
             raise ConfigError(f"{source}: missing key {dotted!r} (the base config must define it)")
         annotation = hints[name]
@@ -218,14 +238,15 @@ def _build(cls, raw: dict, prefix: str, source: str):
 
 
 def _set_dotted(raw: dict, dotted: str, value: Any, source: str) -> None:
-    """Set `a.b.c` in the nested mapping; the key must already exist (except inside hparams)."""
+    """Set `a.b.c` in the nested mapping; the key must already exist (except inside a free-form
+    mapping such as loss.hparams or model.options)."""
     parts = dotted.split(".")
     node = raw
     for depth, part in enumerate(parts[:-1]):
         if not isinstance(node.get(part), dict):
             raise ConfigError(f"{source}: unknown key {'.'.join(parts[:depth + 1])!r}")
         node = node[part]
-    if parts[-1] not in node and parts[-2:-1] != ["hparams"]:
+    if parts[-1] not in node and not set(parts[-2:-1]) & set(FREE_FORM_KEYS):
         raise _unknown_key(source, dotted)
     node[parts[-1]] = value
 

@@ -116,7 +116,8 @@ def build_model(config: Config):
 
     return models.build(config.model.name, image_size=tuple(config.data.image_size),
                         embedding_size=config.model.embedding_size, bn_mode=config.model.bn_mode,
-                        width=config.model.width, dropout_keep=config.model.dropout_keep)
+                        width=config.model.width, dropout_keep=config.model.dropout_keep,
+                        **config.model.options)
 
 
 def float32_copy(config: Config, model):

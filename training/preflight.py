@@ -21,7 +21,7 @@ def check_before_run(config: Config, repo_root) -> None:
     model = config.model
     _as_config_error("model", lambda: check_options(
         model.name, image_size=tuple(config.data.image_size), embedding_size=model.embedding_size,
-        bn_mode=model.bn_mode, width=model.width, dropout_keep=model.dropout_keep))
+        bn_mode=model.bn_mode, width=model.width, dropout_keep=model.dropout_keep, **model.options))
     # A head for two classes: the real class count needs the data scan, nothing else does, and
     # building it runs every check its constructor makes on the hyperparameter values.
     loss_layer = _as_config_error("loss", lambda: losses.build(
