@@ -1,19 +1,24 @@
 """The one entry point from training to the input: which route serves the batches.
 
 Routes: TFRecord shards; identity folders read from disk; identity folders decoded once into RAM
-(`memory_cache`); each with single shuffled images or P x K identity-balanced batches. Takes
-plain values, so the input pipeline never depends on the training package.
+(`memory_cache`); each with single shuffled images or P x K identity-balanced batches. Training
+calls, in order: `check_source` (before its run dir), `open_train_source` (the label map),
+`cache_in_memory`, `build_train_dataset`. Takes plain values, so the input pipeline never
+depends on the training package; a new format is a branch here and its reader module.
 """
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
+from typing import Callable
 
 import tensorflow as tf
 
+from common.choices import DATA_FORMATS
 from input_pipeline import datasets, tfrecords
-from input_pipeline.file_list import FileList
-from input_pipeline.memory_cache import DecodedSet
+from input_pipeline.file_list import FileList, check_image_size, scan_identity_folders
+from input_pipeline.memory_cache import DecodedSet, decode_all, use_memory_cache
 
 
 @dataclasses.dataclass
@@ -22,6 +27,45 @@ class TrainSource:
     file_list: FileList | None = None
     decoded: DecodedSet | None = None
     tfrecord_dir: Path | None = None
+
+
+def check_source(data_format: str, train_dirs=(), tfrecord_dir=None) -> None:
+    """What format `data_format` needs to be read (cheap: training checks it before its run dir)."""
+    if data_format not in DATA_FORMATS:
+        raise ValueError(f"data.format must be one of {', '.join(DATA_FORMATS)}, got {data_format!r}")
+    if data_format == "folders" and not train_dirs:
+        raise ValueError("data.train_dirs must name at least one folder")
+    if data_format == "tfrecord" and not tfrecord_dir:
+        raise ValueError("data.tfrecord_dir is required when data.format is tfrecord")
+
+
+def open_train_source(data_format: str, image_size, *, train_dirs=(), tfrecord_dir=None,
+                      min_images_per_identity: int = 1,
+                      namespace_by_root: bool = False) -> tuple[list[str], TrainSource]:
+    """(identities, source): the label map and where the images are, scanned once. A training
+    folder whose images have another size than `image_size` stops here (training never resizes)."""
+    check_source(data_format, train_dirs, tfrecord_dir)
+    if data_format == "tfrecord":
+        return tfrecords.read_identities(Path(tfrecord_dir)), TrainSource(tfrecord_dir=Path(tfrecord_dir))
+    file_list = scan_identity_folders([Path(path) for path in train_dirs], min_images_per_identity,
+                                      namespace_by_root)
+    check_image_size(file_list, tuple(image_size))
+    return file_list.identities, TrainSource(file_list=file_list)
+
+
+def cache_in_memory(source: TrainSource, cache: str, image_size, parallel_calls: int = -1,
+                    log: Callable[[str], None] = print) -> TrainSource:
+    """`source` with its folders decoded into RAM once when `cache` (auto / memory / none) says
+    so; TFRecords are read as they are."""
+    image_size = tuple(image_size)
+    if source.file_list is None or not use_memory_cache(cache, len(source.file_list.paths), image_size):
+        return source
+    started = time.time()
+    decoded = decode_all(source.file_list, image_size, parallel_calls)
+    log(f"decoded {len(decoded.file_list.paths)} training images into RAM "
+        f"({decoded.images.shape.num_elements() / 2**20:.0f} MiB, {time.time() - started:.0f}s, "
+        f"{len(decoded.skipped)} unreadable skipped)")
+    return TrainSource(file_list=decoded.file_list, decoded=decoded)
 
 
 def check_batching(batch_size: int, pk: tuple[int, int] | None, tfrecords: bool) -> None:

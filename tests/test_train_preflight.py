@@ -15,6 +15,8 @@ from tests.test_train_support import standin_train_dir, tiny_config  # noqa: F40
     ({"model.dropout_keep": 1.5}, r"^model: dropout_keep must be in \(0, 1\]"),
     ({"model.options": "{bn_decai: 0.9}"},
      r"^model: unknown option\(s\) bn_decai for model 'resface20'; valid extra options: bn_decay, bn_epsilon$"),
+    ({"data.train_dirs": "[]"}, r"^data: data.train_dirs must name at least one folder$"),
+    ({"data.format": "tfrecord"}, r"^data: data.tfrecord_dir is required when data.format is tfrecord$"),
     ({"loss.name": "triplet", "loss.hparams": "{}", "data.pk_identities": 3, "data.pk_images": 2},
      r"^data: train.batch_size 8 must equal data.pk_identities x data.pk_images = 6$"),
 ])

@@ -305,10 +305,6 @@ def validate(config: Config, source: str) -> None:
                           "len(boundaries) + 1 entries")
     if not 0.0 <= config.train.ema_decay < 1.0:
         raise ConfigError(f"{source}: key 'train.ema_decay' must be in [0, 1)")
-    if config.data.format == "folders" and not config.data.train_dirs:
-        raise ConfigError(f"{source}: key 'data.train_dirs' must name at least one folder")
-    if config.data.format == "tfrecord" and not config.data.tfrecord_dir:
-        raise ConfigError(f"{source}: key 'data.tfrecord_dir' is required when data.format is tfrecord")
 
 
 def save_config(config: Config, path: str | Path) -> None:

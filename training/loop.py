@@ -16,10 +16,8 @@ import keras
 import tensorflow as tf
 
 from common.paths import REPO_ROOT, RUNS_DIR, data_root
-from input_pipeline import datasets, tfrecords
-from input_pipeline.file_list import check_image_size, scan_identity_folders
-from input_pipeline.memory_cache import decode_all, use_memory_cache
-from input_pipeline.train_data import TrainSource, build_train_dataset
+from input_pipeline import datasets
+from input_pipeline.train_data import build_train_dataset, cache_in_memory, open_train_source
 from training import run_dir as run_dirs
 from training import summaries
 from training.config import Config
@@ -76,29 +74,13 @@ class StopSignals:
         self.received = signum
 
 
-def scan_identities(config: Config):
-    """(identities, FileList or None): the label map, scanned once from the folders or shards."""
-    if config.data.format == "tfrecord":
-        return tfrecords.read_identities(resolve(config.data.tfrecord_dir, REPO_ROOT)), None
-    file_list = scan_identity_folders([resolve(path, REPO_ROOT) for path in config.data.train_dirs],
-                                      config.data.min_images_per_identity, config.data.namespace_by_root)
-    check_image_size(file_list, tuple(config.data.image_size))
-    return file_list.identities, file_list
-
-
-def train_source(config: Config, file_list, log: logging.Logger) -> TrainSource:
-    """The input route's source; decodes the folders into RAM once when data.cache says so."""
-    if config.data.format == "tfrecord":
-        return TrainSource(tfrecord_dir=resolve(config.data.tfrecord_dir, REPO_ROOT))
-    image_size = tuple(config.data.image_size)
-    if not use_memory_cache(config.data.cache, len(file_list.paths), image_size):
-        return TrainSource(file_list=file_list)
-    started = time.time()
-    decoded = decode_all(file_list, image_size, config.data.parallel_calls)
-    log.info(f"decoded {len(decoded.file_list.paths)} training images into RAM "
-             f"({decoded.images.shape.num_elements() / 2**20:.0f} MiB, {time.time() - started:.0f}s, "
-             f"{len(decoded.skipped)} unreadable skipped)")
-    return TrainSource(file_list=decoded.file_list, decoded=decoded)
+def open_source(config: Config):
+    """(identities, TrainSource): the route of `data.format`, scanned once (paths from the repo root)."""
+    data = config.data
+    return open_train_source(
+        data.format, data.image_size, train_dirs=[resolve(path, REPO_ROOT) for path in data.train_dirs],
+        tfrecord_dir=resolve(data.tfrecord_dir, REPO_ROOT) if data.tfrecord_dir else None,
+        min_images_per_identity=data.min_images_per_identity, namespace_by_root=data.namespace_by_root)
 
 
 def build_lfw_evaluator(config: Config, data_dir: Path):
@@ -149,7 +131,8 @@ class Trainer:
         with self.strategy.scope():
             self.state = TrainState()
             self.model = build_model(config)
-            self.identities, self.file_list = scan_identities(config)
+            self.identities, scanned = open_source(config)
+            self.file_list = scanned.file_list  # as scanned (file_list.tsv), None for TFRecords
             self.loss_layer = losses.build(config.loss.name, num_classes=len(self.identities),
                                            embedding_size=config.model.embedding_size,
                                            **config.loss.hparams)
@@ -179,7 +162,8 @@ class Trainer:
         # Only the chief checks LFW (the other workers would compute the same numbers).
         self.lfw = build_lfw_evaluator(config, data_dir) if self.is_chief else None
         self.embed_fn = None  # traced at the first LFW check, reused by the later ones
-        self.source = train_source(config, self.file_list, logger)
+        self.source = cache_in_memory(scanned, config.data.cache, config.data.image_size,
+                                      config.data.parallel_calls, logger.info)
         if self.source.decoded is not None:
             self.skipped.assign_add(len(self.source.decoded.skipped))
 

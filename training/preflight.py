@@ -12,9 +12,9 @@ from training.config import Config, ConfigError
 
 
 def check_before_run(config: Config, repo_root) -> None:
-    """ConfigError naming the key when the model, loss, schedule or batching cannot work."""
+    """ConfigError naming the key when the model, loss, schedule, input route or batching cannot work."""
     import losses
-    from input_pipeline.train_data import check_batching
+    from input_pipeline.train_data import check_batching, check_source
     from models.registry import check_options
     from training.schedules import build_schedule
 
@@ -27,6 +27,8 @@ def check_before_run(config: Config, repo_root) -> None:
     loss_layer = _as_config_error("loss", lambda: losses.build(
         config.loss.name, num_classes=2, embedding_size=model.embedding_size, **config.loss.hparams))
     _as_config_error("optimizer.schedule", lambda: build_schedule(config.optimizer.schedule, repo_root))
+    data = config.data
+    _as_config_error("data", lambda: check_source(data.format, data.train_dirs, data.tfrecord_dir))
     pk = (config.data.pk_identities, config.data.pk_images) if loss_layer.needs_pk_batches else None
     _as_config_error("data", lambda: check_batching(config.train.batch_size, pk,
                                                     tfrecords=config.data.format == "tfrecord"))
