@@ -27,7 +27,7 @@ from align.detector import (MAX_DETECT_SIDE, MIN_FACE_SIZE, SCALE_FACTOR, THRESH
 from align.file_list import in_shard, parse_shard, read_path_list, walk_images  # noqa: E402
 from align.image_io import ImageReadError, load_rgb  # noqa: E402
 from align.landmarks_file import read_landmarks_file  # noqa: E402
-from align.pipeline import ERROR, SKIPPED, align_from_landmarks, align_images  # noqa: E402
+from align.pipeline import SKIPPED, align_from_landmarks, align_images  # noqa: E402
 from align.report import (ReportWriter, compact_report, error_row, report_name,  # noqa: E402
                           result_row, unfinished_statuses)
 from common.choices import DEFAULT_IMAGE_SIZE, format_image_size, parse_image_size  # noqa: E402

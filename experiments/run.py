@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common.paths import REPO_ROOT, RUNS_DIR, data_root  # noqa: E402
+from common.paths import REPO_ROOT, data_root  # noqa: E402
 from experiments.results_table import RowResult, collect_row, write_curves, write_table  # noqa: E402
 from experiments.experiment_sets import ExperimentSet, load_set, set_names  # noqa: E402
 

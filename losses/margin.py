@@ -13,7 +13,7 @@ import math
 import keras
 import tensorflow as tf
 
-from losses.base import ClassificationHead, l2_normalize, safe_norm, sparse_cross_entropy
+from losses.base import ClassificationHead, l2_normalize, sparse_cross_entropy
 
 # The derivatives of acos and of sqrt(1 - cos^2) are infinite at cos = +-1. Both helpers return
 # exact values but floor 1 - cos^2 at COS_EPSILON inside their gradients, so gradients stay finite.

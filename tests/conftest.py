@@ -10,6 +10,9 @@ import pytest
 
 from common.paths import data_root
 
+# Fixtures that several test modules use, kept in a module pytest does not collect as tests.
+pytest_plugins = ["tests.recognition_fixtures"]
+
 # Before any test touches TensorFlow: the CPU becomes 2 logical devices (the same cores and
 # threads), the replicas of `train.strategy: mirrored` in tests/test_train_distributed.py. Ops
 # not placed by a strategy run on the first one, as they do unsplit.

@@ -1,6 +1,5 @@
 """The dataset CLI end to end: awkward inputs, no-face policy, given landmarks, only-list, resume
 after kill -9, sharding, bad arguments."""
-import os
 import signal
 import subprocess
 import sys

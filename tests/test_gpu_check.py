@@ -10,8 +10,7 @@ import pytest
 
 from common.paths import REPO_ROOT
 
-sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-import gpu_check  # noqa: E402
+from benchmarks import gpu_check
 
 
 def test_peaks_come_from_the_gpu_name_or_the_command_line():

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from recognition.gallery import Gallery
-from tests.test_recognition_cli_fixtures import odd_photos, run_cli, tiny_model  # noqa: F401
+from tests.recognition_fixtures import run_cli
 
 IDENTITIES = ("07201", "07202", "07203")
 
@@ -55,7 +55,7 @@ def test_enroll_then_search_writes_one_row_per_face_or_failure(people, tiny_mode
     # Queries: an enrolled photo, a held-out one, two faces in one photo, and two bad files.
     queries = tmp_path / "queries"
     queries.mkdir()
-    enrolled_photo = shutil.copy(sorted((root / IDENTITIES[1]).glob("*.jpg"))[0], queries / "a.jpg")
+    shutil.copy(sorted((root / IDENTITIES[1]).glob("*.jpg"))[0], queries / "a.jpg")
     shutil.copy(held_out[IDENTITIES[0]], queries / "b.jpg")
     side_by_side(sorted((root / IDENTITIES[0]).glob("[!b]*.jpg"))[0],  # not broken.jpg
                  sorted((root / IDENTITIES[2]).glob("*.jpg"))[0], queries / "c.jpg")

@@ -5,7 +5,6 @@ the last check (tag scheme: training/summaries.py)."""
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -17,7 +16,6 @@ from tests.test_train_support import standin_train_dir, tiny_config  # noqa: F40
 from training import summaries
 from verification.pairs import parse_pairs
 
-sys.path.insert(0, str(REPO_ROOT / "tools"))
 
 HPARAM_KEYS = ("name", "seed", "model.name", "model.width", "model.bn_mode", "loss.name",
                "optimizer.name", "optimizer.weight_decay", "train.ema_decay", "train.precision",
@@ -206,7 +204,7 @@ def test_backfill_gives_old_runs_the_hparams_session_of_today(tmp_path):
     dashboard (TensorBoard's own backend) then shows one row per seed with today's metrics, the
     old experiment summary is gone from the main run, the lfw/ curve keeps its checks and ends in
     View 2; a second backfill changes nothing that TensorBoard shows."""
-    import backfill_hparams
+    from tools import backfill_hparams
 
     root = tmp_path / "set"
     runs = {seed: (root / "row_a" / f"seed{seed}", *old_style_run(root / "row_a" / f"seed{seed}", seed))

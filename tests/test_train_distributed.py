@@ -29,8 +29,7 @@ from training import run_dir as run_dirs
 from training.loop import Trainer, build_model, run_training
 from training.strategy import broadcast_from_chief
 
-sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-from gpu_check import make_lfw_like  # noqa: E402
+from benchmarks.gpu_check import make_lfw_like
 
 REPLICAS = conftest.CPU_REPLICAS
 pytestmark = pytest.mark.skipif(

@@ -1,17 +1,14 @@
 """tools/plot_runs.py reads the scalars train.py writes and renders one PNG for several runs."""
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from common.paths import REPO_ROOT
 from training import summaries
 
-sys.path.insert(0, str(REPO_ROOT / "tools"))
-import plot_runs  # noqa: E402
+from tools import plot_runs
 
 
 def lfw_result(accuracy, folds):

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.test_recognition_cli_fixtures import odd_photos, run_cli, tiny_model  # noqa: F401
+from tests.recognition_fixtures import run_cli
 
 
 def eval_style_similarity(model_dir, photos):
@@ -95,7 +95,7 @@ def test_verify_refuses_a_batch_dependent_bn_model_in_one_line(data_dir, tmp_pat
     face and its mirror) would get an embedding no other call reproduces. Before the fix verify.py
     printed a similarity; now it refuses."""
     import models
-    from tests.test_recognition_cli_fixtures import TINY_MODEL
+    from tests.recognition_fixtures import TINY_MODEL
 
     export = models.export_embedder(models.build(**dict(TINY_MODEL, bn_mode="always_train")),
                                     tmp_path / "export", TINY_MODEL["image_size"])
@@ -105,3 +105,12 @@ def test_verify_refuses_a_batch_dependent_bn_model_in_one_line(data_dir, tmp_pat
     error = run.stderr.strip().splitlines()[-1]  # (TensorFlow's start-up log lines come first)
     assert error.startswith("error: ") and "Traceback" not in run.stderr
     assert "BN mode always_train" in error and "one embedding per face" in error
+
+
+def test_fixture_photos_are_what_they_claim(odd_photos):
+    from align.image_io import ImageReadError, load_rgb
+
+    broken, no_face = odd_photos
+    with pytest.raises(ImageReadError):
+        load_rgb(broken)
+    assert load_rgb(no_face).shape == (120, 160, 3)

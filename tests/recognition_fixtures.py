@@ -1,11 +1,11 @@
-"""Shared by the verify/identify CLI tests: a tiny untrained exported model and helper photos.
+"""Fixtures shared by the verify/identify CLI tests (registered in tests/conftest.py): a tiny
+untrained exported model and helper photos.
 
 The model is untrained, so the tests check plumbing and exact agreement, not recognition quality.
 """
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,12 +41,3 @@ def run_cli(script: str, *args) -> subprocess.CompletedProcess:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.run([sys.executable, str(REPO_ROOT / script), *map(str, args)],
                           capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300)
-
-
-def test_fixture_photos_are_what_they_claim(odd_photos):
-    from align.image_io import ImageReadError, load_rgb
-
-    broken, no_face = odd_photos
-    with pytest.raises(ImageReadError):
-        load_rgb(broken)
-    assert load_rgb(no_face).shape == (120, 160, 3)

@@ -1,0 +1,1 @@
+"""Benchmark scripts, run by path (python benchmarks/NAME.py); a package so tests can import them."""
