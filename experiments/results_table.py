@@ -149,6 +149,7 @@ def _row_line(label: str, name: str, runs: list[RowResult], reference: list[RowR
                   significance.format_p(comparison.p_folds), f"**{comparison.verdict}**"]
     else:
         cells += ["-", "-", "-", "-"]
+    cells.append(convergence.summarise([run.training for run in runs]))
     cells += [_fmt(float(np.mean(minutes)) if minutes else None, "{:.1f} min"),
               _fmt(float(np.median(speeds)) if speeds else None, "{:.0f}"), "; ".join(notes)]
     return "| " + " | ".join(cells) + " |"

@@ -111,7 +111,8 @@ def test_results_table_shows_seed_means_comparison_and_stopped_runs(tmp_path):
                    for k in range(3)]
     stopped_dir = tmp_path / "stopped"
     stopped_dir.mkdir()
-    (stopped_dir / "train.log").write_text("2026 INFO step 20\n2026 ERROR non-finite loss at step 37\n")
+    (stopped_dir / "train.log").write_text(  # train.py's own message when its guard stops a run
+        "2026 INFO step 20\n2026 ERROR non-finite loss (NaN/Inf) at step 37; training stopped\n")
     stopped = collect_row(rows[2], stopped_dir, ["t"], ["e"])
     results = {row.name: [collect_row(row, tmp_path / "absent", ["t"], ["e"])] for row in rows}
     results.update({rows[0].name: reference_runs, rows[1].name: better_runs, rows[2].name: [stopped]})
@@ -122,8 +123,12 @@ def test_results_table_shows_seed_means_comparison_and_stopped_runs(tmp_path):
     assert "| 3/3 | 81.10 +- 0.10% | 20.00 +- 0.00% | 0.9000 +- 0.0000 | reference |" in lines[rows[0].name]
     assert "| 3/3 | 86.20 +- 0.20% |" in lines[rows[1].name] and "| +5.10 |" in lines[rows[1].name]
     assert "**better**" in lines[rows[1].name] and "12.5 min" in lines[rows[1].name]
-    assert "non-finite loss at step 37" in lines[rows[2].name] and "| 0/1 |" in lines[rows[2].name]
+    assert "non-finite loss (NaN/Inf) at step 37" in lines[rows[2].name] and "| 0/1 |" in lines[rows[2].name]
+    assert "| diverges @37 |" in lines[rows[2].name]
     assert lines[rows[3].name].endswith("| not run |")
+    header = next(line for line in text.splitlines() if line.startswith("| config |"))
+    for line in lines.values():   # every row fills every column, the training verdict included
+        assert line.count(" | ") == header.count(" | "), line
 
 
 def test_sphereface_lambda_reaches_its_floor_at_the_same_fraction_of_the_run_at_both_scales():
