@@ -15,8 +15,9 @@ median of SMOOTHING logged points; start = the first logged loss.
 - Without one (the metric-learning losses): converges when the loss ends (median of the last
   SMOOTHING values) at least MIN_DROP x start below start, s the first step where the smoothed
   loss covers half of that drop; else stalls.
-- stalls @s: s is where the plateau begins, the last step at which the smoothed loss's running
-  minimum still fell by PLATEAU x start or more.
+- stalls: with a batch accuracy, "no take-off by s", s the last logged step; without one, "@s"
+  where the plateau begins, the last step at which the smoothed loss's running minimum still
+  fell by PLATEAU x start or more.
 
 The thresholds are judgement calls written down once here: 5% of a batch right among 1,140
 identities is 57 times chance, and a loss that grows by half has left the task.
@@ -46,6 +47,8 @@ class Verdict:
 
     def __str__(self) -> str:
         text = self.kind if self.step is None else f"{self.kind} @{self.step}"
+        if self.kind == STALLS and self.accuracy is not None:
+            text = f"{self.kind}, no take-off by {self.step}"
         if self.kind == DIVERGES:
             return text
         facts = [] if self.drop is None else [f"loss {-100 * self.drop:+.0f}%"]
@@ -88,7 +91,7 @@ def judge(steps, losses, stop_message: str = "", accuracy=None) -> Verdict | Non
         took_off = smooth_accuracy >= TAKE_OFF_ACCURACY
         if took_off.any():
             return Verdict(CONVERGES, int(steps[np.argmax(took_off)]), drop, final_accuracy)
-        return Verdict(STALLS, _plateau_start(steps, smooth, start), drop, final_accuracy)
+        return Verdict(STALLS, int(steps[-1]), drop, final_accuracy)
     if drop >= MIN_DROP:
         halfway = start - 0.5 * (start - end)
         return Verdict(CONVERGES, int(steps[np.argmax(smooth <= halfway)]), drop)

@@ -59,13 +59,15 @@ def test_no_curve_no_verdict():
 
 
 def test_with_a_batch_accuracy_a_falling_loss_alone_is_a_stall():
-    # The loss falls by 30% but the batch accuracy never leaves ~0: the network tells no identity
+    # The loss falls by 27% but the batch accuracy never leaves ~0: the network tells no identity
     # apart (AM-softmax can lower its loss by shrinking every logit).
     losses = np.linspace(24.0, 16.8, 20)
     flat_accuracy = np.full(20, 0.002)
     verdict = judge(STEPS, losses, accuracy=flat_accuracy)
-    assert verdict.kind == STALLS
+    assert (verdict.kind, verdict.step) == (STALLS, STEPS[-1])
     assert verdict.accuracy == pytest.approx(0.002)
+    # loss end = median of the last 5 points = 24 - 7.2 * 17 / 19 = 17.56: -27%
+    assert str(verdict) == f"stalls, no take-off by {STEPS[-1]} (loss -27%, batch acc 0.00)"
     assert judge(STEPS, losses).kind == CONVERGES   # the same loss without an accuracy curve
 
 
