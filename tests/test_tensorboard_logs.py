@@ -238,3 +238,15 @@ def test_backfill_gives_old_runs_the_hparams_session_of_today(tmp_path):
     assert [step for step, _ in accuracy][:3] == [240, 480, 720] and accuracy[-1] == (720, pytest.approx(final["accuracy_mean"]))
     protocol = series(main, summaries.LFW_PROTOCOL_TAG)[-1][1].decode()
     assert protocol.startswith("eval_lfw.py: all 10 folds (6000 pairs) of lfw_pairs.txt, flip concat")
+
+
+def test_hparams_hold_backbone_options_and_the_flip_mode():
+    from training.config import load_config
+
+    config = load_config(str(REPO_ROOT / "experiments/configs/demo.yaml"),
+                         ["model.options={bn_decay: 0.99, bn_epsilon: 0.001}", "eval.flip=sum"])
+    values = summaries.hparams_of(config)
+    assert values["model.options.bn_decay"] == 0.99
+    assert values["model.options.bn_epsilon"] == 0.001
+    assert values["eval.flip"] == "sum"
+    assert not [key for key in values if key.startswith("model.options.") and "bn_" not in key]

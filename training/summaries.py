@@ -184,8 +184,9 @@ def _hparam_value(value):
 
 def hparams_of(config) -> dict:
     """The run's comparable settings for the HParams dashboard, named by their config keys (what
-    `--set` takes), loss hyperparameters flattened (`loss.hparams.margin`); `name` is the config's
-    run name (the row of an experiment set, the same for all its seeds) and `seed` the seed."""
+    `--set` takes), backbone options and loss hyperparameters flattened (`model.options.bn_decay`,
+    `loss.hparams.margin`); `name` is the config's run name (the row of an experiment set, the
+    same for all its seeds) and `seed` the seed."""
     schedule = config.optimizer.schedule
     values = {
         "name": config.name,
@@ -205,9 +206,11 @@ def hparams_of(config) -> dict:
         "train.ema_decay": config.train.ema_decay,
         "train.precision": config.train.precision,
         "eval.folds": "all" if config.eval.folds is None else config.eval.folds,
+        "eval.flip": config.eval.flip,
     }
-    for key, value in sorted(config.loss.hparams.items()):
-        values[f"loss.hparams.{key}"] = value
+    for prefix, options in (("model.options", config.model.options), ("loss.hparams", config.loss.hparams)):
+        for key, value in sorted(options.items()):
+            values[f"{prefix}.{key}"] = value
     return {key: _hparam_value(value) for key, value in values.items()}
 
 
