@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments import convergence, significance
+from training.run_dir import CONFIG_FILE
 from training.summaries import LFW_ACCURACY_TAG
 
 LOSS_TAG = "train/total_loss"
@@ -79,6 +80,25 @@ def _stop_reason(run_dir: Path) -> str:
     return "interrupted (rerun the command to resume)"
 
 
+def _annealing_note(run_dir: Path) -> str:
+    """'lambda at its floor 5 from step 40' for a loss that anneals lambda (SphereFace, L-softmax),
+    from the run's config: the table says whether the blend reached the paper's loss in the budget."""
+    import yaml
+
+    from losses.registry import LOSSES
+    from losses.sphereface import SphereFace
+
+    config_file = run_dir / CONFIG_FILE
+    if not config_file.exists():
+        return ""
+    loss = yaml.safe_load(config_file.read_text()).get("loss", {})
+    entry = LOSSES.get(loss.get("name"))
+    if entry is None or not issubclass(entry.cls, SphereFace):
+        return ""
+    floor, step = entry.cls.lambda_floor({**entry.defaults, **(loss.get("hparams") or {})})
+    return f"lambda at its floor {floor:g} from step {step}"
+
+
 def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResult:
     result = RowResult(row.name, row.label, "not run", commands=(shlex.join(train_cmd), shlex.join(eval_cmd)))
     if not run_dir.exists():
@@ -107,6 +127,7 @@ def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResul
         result.lfw = json.loads(eval_file.read_text())
     elif result.status == "done":
         result.note = "not evaluated yet (rerun the command)"
+    result.note = "; ".join(filter(None, (result.note, _annealing_note(run_dir))))
     return result
 
 

@@ -8,6 +8,7 @@ cos(j pi / m), as the Caffe release does, so no acos (and no infinite gradient a
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import tensorflow as tf
@@ -53,6 +54,28 @@ class SphereFace(MarginSoftmax):
         self.lambda_gamma = float(lambda_gamma)
         self.lambda_power = float(lambda_power)
         self.lambda_min = float(lambda_min)
+
+    def compute(self, embeddings, labels, step, training):
+        # `lambda` is reported as train/lambda beside the loss: the curve shows where it reaches its floor.
+        return dict(super().compute(embeddings, labels, step, training), **{"lambda": self.lambda_at(step)})
+
+    @classmethod
+    def lambda_floor(cls, hparams: dict) -> tuple[float, int]:
+        """(lambda_min, the first step at which lambda is at it) for a config's loss hparams, the
+        constructor's defaults filling the gaps: the smallest s with
+        base * (1 + gamma s)^-power <= lambda_min (0 when base starts at the floor)."""
+        defaults = {name: parameter.default
+                    for name, parameter in inspect.signature(cls.__init__).parameters.items()}
+        base, gamma, power, floor = (float(hparams.get(name, defaults[name])) for name in
+                                     ("lambda_base", "lambda_gamma", "lambda_power", "lambda_min"))
+        if base <= floor:
+            return floor, 0
+        if gamma <= 0 or power <= 0:
+            raise ValueError("lambda never reaches its floor: lambda_gamma and lambda_power must be > 0")
+        step = max(0, math.floor(((base / floor) ** (1.0 / power) - 1.0) / gamma) - 1)
+        while base * (1.0 + gamma * step) ** -power > floor:
+            step += 1  # the closed form's rounding can leave it a step short
+        return floor, step
 
     def lambda_at(self, step) -> tf.Tensor:
         """lambda = max(lambda_min, base * (1 + gamma * step)^-power)."""

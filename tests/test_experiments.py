@@ -144,5 +144,20 @@ def test_sphereface_lambda_reaches_its_floor_at_the_same_fraction_of_the_run_at_
         floor_step = int(np.argmax(lambdas <= head.lambda_min + 1e-6))
         assert lambdas[-1] == pytest.approx(5.0) and floor_step > 0
         fractions[scale] = floor_step / config.train.max_steps
-    assert fractions["full"] == pytest.approx(1658 / 30000, abs=1e-4)
+    assert fractions["full"] == pytest.approx(1659 / 30000, abs=1e-4)
     assert fractions["cpu"] == pytest.approx(fractions["full"], abs=0.01)
+
+
+def test_table_note_says_when_sphereface_lambda_reached_its_floor(tmp_path):
+    import yaml
+
+    rows = load_set("margin").rows
+    notes = {}
+    for loss in ({"name": "sphereface", "hparams": {"margin": 4, "lambda_gamma": 5.0}},
+                 {"name": "lsoftmax", "hparams": {}}, {"name": "am_softmax", "hparams": {}}):
+        run_dir = _finished_run(tmp_path / loss["name"], [0.8] * 10)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump({"loss": loss}))
+        notes[loss["name"]] = collect_row(rows[0], run_dir, ["t"], ["e"]).note
+    # 1000 / (1 + 5 s) <= 5 from s = 39.8; Caffe's gamma 0.12: from s = 1658.3
+    assert notes == {"sphereface": "lambda at its floor 5 from step 40",
+                     "lsoftmax": "lambda at its floor 5 from step 1659", "am_softmax": ""}

@@ -71,3 +71,21 @@ def test_logits_are_feature_norm_times_cos():
     expected = np.linalg.norm(x, axis=1, keepdims=True) * (
         (x / np.linalg.norm(x, axis=1, keepdims=True)) @ (w / np.linalg.norm(w, axis=0)))
     np.testing.assert_allclose(layer(x, np.array([0, 1, 2]), step=0)["logits"], expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("hparams", [{}, {"lambda_gamma": 5.0}, {"lambda_base": 100.0, "lambda_power": 2.0},
+                                     {"lambda_base": 5.0}, {"lambda_min": 2.5, "lambda_gamma": 0.5}])
+def test_lambda_floor_is_the_first_step_of_the_numpy_schedule_at_its_floor(hparams):
+    floor, step = SphereFace.lambda_floor(hparams)
+    names = {"lambda_base": "base", "lambda_gamma": "gamma", "lambda_power": "power", "lambda_min": "lambda_min"}
+    schedule = [sphereface_lambda(s, **{names[k]: v for k, v in hparams.items()}) for s in range(5000)]
+    first = next(s for s, value in enumerate(schedule) if value <= schedule[-1])
+    assert (floor, step) == (pytest.approx(schedule[-1]), first)
+    assert SphereFace.lambda_floor({}) == (5.0, 1659)  # Caffe's defaults: 1000 / (1 + 0.12 s) <= 5
+
+
+def test_lambda_is_reported_beside_the_loss():
+    layer = SphereFace(num_classes=C, embedding_size=D)
+    x, labels = tf.random.normal((B, D), seed=1), tf.constant([0, 1, 2, 3, 0, 1])
+    outputs = layer(x, labels, step=tf.constant(30))
+    assert float(outputs["lambda"]) == pytest.approx(sphereface_lambda(30))
