@@ -12,6 +12,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from common.errors import UserValueError
+
 # The MTCNN settings of every tool that detects faces (align_dataset.py and the recognition CLIs),
 # with one set of flags: add_detector_arguments / detector_options.
 MIN_FACE_SIZE = 20
@@ -38,8 +40,8 @@ def detector_options(args) -> dict:
     except ValueError:
         thresholds = ()
     if len(thresholds) != 3:
-        raise ValueError(f"--detector-thresholds needs 3 comma-separated numbers (P-Net,R-Net,O-Net), "
-                         f"got {args.detector_thresholds!r}")
+        raise UserValueError(f"--detector-thresholds needs 3 comma-separated numbers (P-Net,R-Net,O-Net), "
+                             f"got {args.detector_thresholds!r}")
     return {"min_face_size": args.min_face_size, "thresholds": thresholds,
             "scale_factor": args.scale_factor, "max_detect_side": args.max_detect_side}
 
@@ -76,7 +78,7 @@ class FaceDetector:
         if len(thresholds) != 3:
             raise ValueError(f"thresholds must be 3 values (P-Net, R-Net, O-Net), got {thresholds}")
         if min_detect_side > max_detect_side:
-            raise ValueError(f"min_detect_side {min_detect_side} > max_detect_side {max_detect_side}")
+            raise UserValueError(f"min_detect_side {min_detect_side} > max_detect_side {max_detect_side}")
         self.min_face_size = int(min_face_size)
         self.thresholds = tuple(float(t) for t in thresholds)
         self.scale_factor = float(scale_factor)

@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+from common.errors import UserValueError, require_file
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 
 
@@ -33,15 +35,15 @@ def walk_images(input_dir) -> Iterator[str]:
 def read_path_list(list_file) -> Iterator[str]:
     """Relative paths from a text file, one per line; blank lines and '#' comments are ignored.
     Absolute paths or paths escaping the input folder are rejected with the offending line."""
-    with open(list_file, encoding="utf-8") as handle:
+    with open(require_file(list_file, "path list"), encoding="utf-8") as handle:
         for line_number, line in enumerate(handle, start=1):
             relative = line.strip()
             if not relative or relative.startswith("#"):
                 continue
             relative = relative.replace("\\", "/")
             if relative.startswith("/") or ".." in relative.split("/"):
-                raise ValueError(f"{list_file}:{line_number}: path {relative!r} must be relative "
-                                 "to the input folder and stay inside it")
+                raise UserValueError(f"{list_file}:{line_number}: path {relative!r} must be relative "
+                                     "to the input folder and stay inside it")
             yield relative
 
 
@@ -50,9 +52,9 @@ def parse_shard(text: str) -> tuple[int, int]:
     try:
         index, count = (int(part) for part in str(text).split("/"))
     except ValueError:
-        raise ValueError(f"shard {text!r} is not of the form I/N (e.g. 0/4)") from None
+        raise UserValueError(f"shard {text!r} is not of the form I/N (e.g. 0/4)") from None
     if count < 1 or not 0 <= index < count:
-        raise ValueError(f"shard {text!r}: need 0 <= I < N")
+        raise UserValueError(f"shard {text!r}: need 0 <= I < N")
     return index, count
 
 

@@ -6,8 +6,10 @@ import os
 import numpy as np
 from PIL import Image, ImageOps
 
+from common.errors import UserError
 
-class ImageReadError(Exception):
+
+class ImageReadError(UserError):
     """An image that cannot be decoded; the message names the file and the reason on one line."""
 
     def __init__(self, path, reason: str):

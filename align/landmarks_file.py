@@ -3,28 +3,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.errors import UserValueError, require_file
+
 
 def read_landmarks_file(path) -> dict[str, np.ndarray]:
     """Map relative image path -> (5, 2) landmarks (order of REFERENCE.md). Blank lines and '#'
     comments are skipped; a malformed line raises ValueError naming file and line."""
     landmarks = {}
-    with open(path, encoding="utf-8") as handle:
+    with open(require_file(path, "landmarks file"), encoding="utf-8") as handle:
         for line_number, line in enumerate(handle, start=1):
             fields = line.split()
             if not fields or fields[0].startswith("#"):
                 continue
             if len(fields) != 11:
-                raise ValueError(f"{path}:{line_number}: expected 'name x1 y1 ... x5 y5' "
-                                 f"(11 fields), got {len(fields)}")
+                raise UserValueError(f"{path}:{line_number}: expected 'name x1 y1 ... x5 y5' "
+                                     f"(11 fields), got {len(fields)}")
             try:
                 points = np.array([float(v) for v in fields[1:]], dtype=np.float64).reshape(5, 2)
             except ValueError:
-                raise ValueError(f"{path}:{line_number}: coordinates must be numbers: "
-                                 f"{' '.join(fields[1:])!r}") from None
+                raise UserValueError(f"{path}:{line_number}: coordinates must be numbers: "
+                                     f"{' '.join(fields[1:])!r}") from None
             if not np.isfinite(points).all():
-                raise ValueError(f"{path}:{line_number}: coordinates must be finite")
+                raise UserValueError(f"{path}:{line_number}: coordinates must be finite")
             name = fields[0].replace("\\", "/")
             if name in landmarks:
-                raise ValueError(f"{path}:{line_number}: duplicate entry for {name!r}")
+                raise UserValueError(f"{path}:{line_number}: duplicate entry for {name!r}")
             landmarks[name] = points
     return landmarks

@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from align.pipeline import ERROR, SKIPPED, STATUSES, AlignResult
+from common.errors import UserValueError
 
 LANDMARK_COLUMNS = [f"lm{i}_{axis}" for i in range(1, 6) for axis in ("x", "y")]
 COLUMNS = (["path", "status", "confidence", "box_x", "box_y", "box_w", "box_h"] + LANDMARK_COLUMNS
@@ -102,7 +103,7 @@ def _data_lines(path) -> Iterator[str]:
     with open(path, encoding="utf-8", newline="") as handle:
         header = handle.readline()
         if header and header.rstrip("\r\n").split(",") != COLUMNS:
-            raise ValueError(f"{path}:1: not an align report header (expected {','.join(COLUMNS)})")
+            raise UserValueError(f"{path}:1: not an align report header (expected {','.join(COLUMNS)})")
         for line in handle:
             if line.strip() and not line.startswith("#"):
                 yield line

@@ -6,6 +6,7 @@ import numpy as np
 
 from align.templates import DEFAULT_IMAGE_SIZE, template
 from align.transform import similarity_transform
+from common.errors import UserValueError
 
 # Fallback crop height as a fraction of the image's shorter side. On LFW's 250x250 deep-funneled
 # photos the aligned 112x96 region is ~0.52 of the side (median over detected faces), so fallback
@@ -34,7 +35,7 @@ def center_crop(image_rgb: np.ndarray, image_size=DEFAULT_IMAGE_SIZE,
     """Central region with the output's aspect ratio, `fraction` of the shorter side tall (or wide,
     whichever fits), resized to `image_size`."""
     if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"center crop fraction must be in (0, 1], got {fraction}")
+        raise UserValueError(f"center crop fraction must be in (0, 1], got {fraction}")
     out_h, out_w = image_size
     image_h, image_w = image_rgb.shape[:2]
     crop_h = fraction * min(image_h, image_w)

@@ -7,6 +7,8 @@ TF-free, and the owner and the config check both import them: adding a choice is
 """
 from __future__ import annotations
 
+from common.errors import UserValueError
+
 # Crops: the SphereFace template (default) and the ArcFace one, always written HxW on command lines.
 IMAGE_SIZES = ((112, 96), (112, 112))
 DEFAULT_IMAGE_SIZE = (112, 96)
@@ -35,10 +37,10 @@ def parse_image_size(text: str) -> tuple[int, int]:
     try:
         height, width = (int(part) for part in str(text).lower().strip().split("x"))
     except ValueError:
-        raise ValueError(f"image size {text!r} is not of the form HxW (e.g. 112x96)") from None
+        raise UserValueError(f"image size {text!r} is not of the form HxW (e.g. 112x96)") from None
     if (height, width) not in IMAGE_SIZES:
-        raise ValueError(f"image size {text!r} not supported; use one of "
-                         + ", ".join(format_image_size(size) for size in IMAGE_SIZES))
+        raise UserValueError(f"image size {text!r} not supported; use one of "
+                             + ", ".join(format_image_size(size) for size in IMAGE_SIZES))
     return height, width
 
 

@@ -15,6 +15,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import UserError
+
 OFFICIAL_BASE_URL = "http://vis-www.cs.umass.edu/lfw/"
 
 
@@ -41,8 +43,8 @@ GET_LFW_HELP = (
     "point --data-root / $FACEREC_DATA at that folder.")
 
 
-class ChecksumError(RuntimeError):
-    pass
+class ChecksumError(UserError, RuntimeError):
+    """A download that is not the official file (a retry or another mirror may fix it)."""
 
 
 def md5_of(path: Path, chunk: int = 1 << 20) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from common.errors import UserFileNotFoundError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV_VAR = "FACEREC_DATA"
 DEFAULT_DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
@@ -30,7 +32,7 @@ def require_data(relative: str, explicit: str | os.PathLike | None = None) -> Pa
     """Path of `relative` under the data root, or a one-line error saying how to provide it."""
     path = data_root(explicit) / relative
     if not path.exists():
-        raise FileNotFoundError(
+        raise UserFileNotFoundError(
             f"{path} not found: set --data-root or ${DATA_ENV_VAR} to a folder holding {relative!r} "
             "(see README, 'Data')")
     return path

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import yaml
 
+from common.errors import UserValueError
 
-class DuplicateKeyError(ValueError):
+
+class DuplicateKeyError(UserValueError):
     """A mapping in the document names the same key twice (the message gives key and line)."""
 
 

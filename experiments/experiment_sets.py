@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import UserValueError
 from common.paths import REPO_ROOT, RUNS_DIR
 from common.strict_yaml import DuplicateKeyError, load_unique
 
@@ -19,7 +20,7 @@ SET_KEYS = {"title", "article", "rows", "reference"}
 ROW_KEYS = {"name", "label"}
 
 
-class SetError(ValueError):
+class SetError(UserValueError):
     """A set file that does not fit the format (the message names the file and key)."""
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from common.errors import UserValueError
 from input_pipeline.decode import decode_batch, report_skipped
 from input_pipeline.file_list import FileList
 from input_pipeline.memory_cache import DecodedSet
@@ -99,7 +100,7 @@ def pk_index_batches(labels, num_classes: int, identities: int, images: int, see
     """Endless [P*K] file indices: P distinct identities, K images each (repeats only when an
     identity has fewer than K images). `labels` must be sorted (as FileList builds them)."""
     if identities > num_classes:
-        raise ValueError(f"P x K batches need P <= number of identities ({identities} > {num_classes})")
+        raise UserValueError(f"P x K batches need P <= number of identities ({identities} > {num_classes})")
     labels = tf.constant(labels, tf.int32)
     counts = tf.math.bincount(labels, minlength=num_classes, dtype=tf.int32)
     offsets = tf.cumsum(counts, exclusive=True)

@@ -16,6 +16,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from common.errors import UserFileNotFoundError, UserValueError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _IMAGE_SUFFIXES_BYTES = tuple(suffix.encode() for suffix in IMAGE_SUFFIXES)
 
@@ -61,7 +63,7 @@ def _scan_root(root: Path, min_images: int) -> list[tuple[str, np.ndarray]]:
     """(identity, its `identity/image` paths as a sorted bytes array) of every identity folder of
     `root` with >= min_images; one folder's names are Python objects at a time."""
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: aligned training folder not found")
+        raise UserFileNotFoundError(f"{root}: aligned training folder not found")
     found = []
     with os.scandir(root) as identities:
         for identity in identities:
@@ -79,22 +81,22 @@ def scan_identity_folders(roots: str | Path | Sequence[str | Path], min_images: 
     """Every image of every identity folder with at least `min_images` images, over all roots."""
     roots = [Path(roots)] if isinstance(roots, (str, os.PathLike)) else [Path(root) for root in roots]
     if not roots:
-        raise ValueError("no training folder given")
+        raise UserValueError("no training folder given")
     if namespace_by_root and len({root.name for root in roots}) < len(roots):
-        raise ValueError(f"namespacing by root needs distinct folder names: {[str(r) for r in roots]}")
+        raise UserValueError(f"namespacing by root needs distinct folder names: {[str(r) for r in roots]}")
     per_identity: list[tuple[str, int, np.ndarray]] = []   # (label name, root, its paths)
     first_root: dict[str, Path] = {}
     for index, root in enumerate(roots):
         for identity, paths in _scan_root(root, min_images):
             name = f"{root.name}/{identity}" if namespace_by_root else identity
             if name in first_root:
-                raise ValueError(f"identity {identity!r} is in two training folders: "
-                                 f"{first_root[name] / identity} and {root / identity} "
-                                 "(rename one, or set data.namespace_by_root: true if they are different people)")
+                raise UserValueError(f"identity {identity!r} is in two training folders: "
+                                     f"{first_root[name] / identity} and {root / identity} "
+                                     "(rename one, or set data.namespace_by_root: true if they are different people)")
             first_root[name] = root
             per_identity.append((name, index, paths))
     if not per_identity:
-        raise ValueError(f"{', '.join(map(str, roots))}: no identity folder with >= {min_images} images")
+        raise UserValueError(f"{', '.join(map(str, roots))}: no identity folder with >= {min_images} images")
     per_identity.sort(key=lambda item: item[0])
     counts = [len(paths) for *_, paths in per_identity]
     paths = np.concatenate([paths for *_, paths in per_identity])
@@ -118,6 +120,6 @@ def check_image_size(file_list: FileList, image_size) -> None:
         except OSError:
             continue  # an unreadable file is skipped and counted by the input pipeline
         if (found_height, found_width) != (height, width):
-            raise ValueError(f"{root}: training images are {found_height}x{found_width} (e.g. {path.name}) but "
-                             f"data.image_size is {height}x{width}; align with --image-size {height}x{width} "
-                             "or set data.image_size to match")
+            raise UserValueError(f"{root}: training images are {found_height}x{found_width} (e.g. {path.name}) but "
+                                 f"data.image_size is {height}x{width}; align with --image-size {height}x{width} "
+                                 "or set data.image_size to match")

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.choices import CACHE_MODES
+from common.errors import UserValueError
 from input_pipeline.decode import decode_contents
 from input_pipeline.file_list import FileList
 
@@ -75,8 +76,8 @@ def decode_all(file_list: FileList, image_size, parallel_calls: int = -1) -> Dec
     for path in skipped:
         print(f"skipping unreadable image: {path}", file=sys.stderr)
     if not kept.any():
-        raise ValueError(f"no readable training image among {len(paths)} files: does the training folder "
-                         "hold images?")
+        raise UserValueError(f"no readable training image among {len(paths)} files: does the training folder "
+                             "hold images?")
     subset = FileList(file_list.roots, file_list.root_index[kept], file_list.paths[kept],
                       file_list.labels[kept], file_list.identities)
     return DecodedSet(subset, tf.constant(images[kept] if not kept.all() else images), skipped)

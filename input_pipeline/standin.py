@@ -9,6 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from common.errors import UserValueError
+
 
 def centre_crop_folders(source: str | Path, target: str | Path, image_size=(112, 96),
                         identities: int = 5, images_per_identity: int = 8,
@@ -37,5 +39,5 @@ def centre_crop_folders(source: str | Path, target: str | Path, image_size=(112,
         if chosen == identities:
             break
     if chosen < identities:
-        raise ValueError(f"{source}: only {chosen} identities with >= {min_images} images")
+        raise UserValueError(f"{source}: only {chosen} identities with >= {min_images} images")
     return target

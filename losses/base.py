@@ -14,6 +14,7 @@ import inspect
 import keras
 import tensorflow as tf
 
+from common.errors import UserValueError
 from losses.diagnostics import CENTRE_ANGLE, angle_to_batch_centres, angle_to_class_weights
 
 # Floor on squared norms / squared distances before a sqrt or a division: keeps values and
@@ -102,8 +103,8 @@ class ClassificationHead(LossLayer):
     def __init__(self, num_classes: int, embedding_size: int, **kwargs):
         super().__init__(**kwargs)
         if int(num_classes) < 2 or int(embedding_size) < 1:
-            raise ValueError(f"{type(self).__name__}: need num_classes >= 2 and embedding_size >= 1, "
-                             f"got num_classes={num_classes}, embedding_size={embedding_size}")
+            raise UserValueError(f"{type(self).__name__}: need num_classes >= 2 and embedding_size >= 1, "
+                                 f"got num_classes={num_classes}, embedding_size={embedding_size}")
         self.num_classes = int(num_classes)
         self.embedding_size = int(embedding_size)
         self.kernel = self.add_weight(shape=(self.embedding_size, self.num_classes),

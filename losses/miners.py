@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from common.errors import UserValueError
 from losses.distances import label_masks
 
 
@@ -18,7 +19,7 @@ def check_fallback(fallback: str, owner: str = "semi_hard_negatives") -> str:
     """``fallback`` itself if it is one of FALLBACKS; the loss calls it in its constructor so a
     config typo fails when the loss is built, not at the first traced step."""
     if fallback not in FALLBACKS:
-        raise ValueError(f"{owner}: fallback must be one of {FALLBACKS}, got {fallback!r}")
+        raise UserValueError(f"{owner}: fallback must be one of {FALLBACKS}, got {fallback!r}")
     return fallback
 
 

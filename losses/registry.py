@@ -4,6 +4,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, NamedTuple
 
+from common.errors import UserValueError
 from losses.base import LossLayer, constructor_arguments
 from losses.center import CenterLoss
 from losses.contrastive import ContrastiveLoss
@@ -54,8 +55,8 @@ def build(name: str, num_classes: int | None = None, embedding_size: int | None 
     valid = hyperparameters(name)
     unknown = sorted(set(hparams) - set(valid) - set(LAYER_ARGUMENTS))
     if unknown:
-        raise ValueError(f"loss {name!r}: unknown hyperparameter(s) {', '.join(unknown)}; "
-                         f"valid: {', '.join(valid) or '(none)'}")
+        raise UserValueError(f"loss {name!r}: unknown hyperparameter(s) {', '.join(unknown)}; "
+                             f"valid: {', '.join(valid) or '(none)'}")
     parameters = inspect.signature(entry.cls.__init__).parameters
     sizes = {"num_classes": num_classes, "embedding_size": embedding_size}
     kwargs = dict(entry.defaults)
@@ -75,4 +76,4 @@ def _entry(name: str) -> Entry:
     try:
         return LOSSES[name]
     except KeyError:
-        raise ValueError(f"unknown loss {name!r}; valid: {', '.join(sorted(LOSSES))}") from None
+        raise UserValueError(f"unknown loss {name!r}; valid: {', '.join(sorted(LOSSES))}") from None

@@ -13,6 +13,7 @@ import math
 
 import tensorflow as tf
 
+from common.errors import UserValueError
 from losses.base import safe_norm
 from losses.margin import MarginSoftmax
 
@@ -48,7 +49,7 @@ class SphereFace(MarginSoftmax):
                  lambda_min: float = 5.0, **kwargs):
         super().__init__(num_classes, embedding_size, **kwargs)
         if int(margin) != margin or margin < 1:
-            raise ValueError(f"{type(self).__name__}: margin must be a positive integer, got {margin}")
+            raise UserValueError(f"{type(self).__name__}: margin must be a positive integer, got {margin}")
         self.margin = int(margin)
         self.lambda_base = float(lambda_base)
         self.lambda_gamma = float(lambda_gamma)
@@ -71,7 +72,7 @@ class SphereFace(MarginSoftmax):
         if base <= floor:
             return floor, 0
         if gamma <= 0 or power <= 0:
-            raise ValueError("lambda never reaches its floor: lambda_gamma and lambda_power must be > 0")
+            raise UserValueError("lambda never reaches its floor: lambda_gamma and lambda_power must be > 0")
         step = max(0, math.floor(((base / floor) ** (1.0 / power) - 1.0) / gamma) - 1)
         while base * (1.0 + gamma * step) ** -power > floor:
             step += 1  # the closed form's rounding can leave it a step short

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from common.errors import UserFileNotFoundError, UserValueError
 from models.layers import FlagBatchNormalization
 
 EMBEDDER_DIR = "embedder"
@@ -107,9 +108,9 @@ def refuse_batch_dependent(embedder, why: str) -> None:
     """One-line ValueError for an embedder whose outputs depend on the batch; `why` says why the
     caller needs batch-independent embeddings."""
     if depends_on_batch(embedder):
-        raise ValueError(f"{embedder.path}: BN mode {BATCH_DEPENDENT_MODE} (batch statistics at "
-                         f"test time) makes each embedding depend on the other images of its "
-                         f"batch; {why}. Train with model.bn_mode switch or none")
+        raise UserValueError(f"{embedder.path}: BN mode {BATCH_DEPENDENT_MODE} (batch statistics at "
+                             f"test time) makes each embedding depend on the other images of its "
+                             f"batch; {why}. Train with model.bn_mode switch or none")
 
 
 class Embedder:
@@ -150,8 +151,8 @@ def load_embedder(path):
             return Embedder(export_dir / EMBEDDER_DIR, read_info(export_dir / INFO_FILE))
     if (path / "saved_model.pb").is_file():
         return Embedder(path, read_info(path.parent / INFO_FILE))
-    raise FileNotFoundError(f"no exported embedder at {path}: expected {path}/{EMBEDDER_DIR}/, "
-                            f"{path}/export/{EMBEDDER_DIR}/ or a SavedModel directory")
+    raise UserFileNotFoundError(f"no exported embedder at {path}: expected {path}/{EMBEDDER_DIR}/, "
+                                f"{path}/export/{EMBEDDER_DIR}/ or a SavedModel directory")
 
 
 def read_info(info_path: Path) -> dict:
@@ -161,4 +162,4 @@ def read_info(info_path: Path) -> dict:
     try:
         return json.loads(info_path.read_text())
     except json.JSONDecodeError as error:
-        raise ValueError(f"{info_path}: invalid JSON ({error})") from None
+        raise UserValueError(f"{info_path}: invalid JSON ({error})") from None

@@ -7,6 +7,7 @@ import inspect
 import keras
 
 from common.choices import BN_DECAY, BN_EPSILON, BN_MODES, DEFAULT_IMAGE_SIZE, IMAGE_SIZES, parse_image_size
+from common.errors import UserValueError
 from models.inception_resnet_v1 import inception_resnet_v1
 from models.layers import BatchNormConfig
 from models.mobilefacenet import mobilefacenet
@@ -46,27 +47,27 @@ def check_options(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int 
     defaults = options(name)
     unknown = sorted(set(extra) - set(defaults))
     if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(unknown)} for model {name!r}; valid extra "
-                         f"options: {', '.join(defaults)}")
+        raise UserValueError(f"unknown option(s) {', '.join(unknown)} for model {name!r}; valid extra "
+                             f"options: {', '.join(defaults)}")
     if isinstance(image_size, str):
         image_size = parse_image_size(image_size)
     image_size = tuple(int(v) for v in image_size)
     if image_size not in IMAGE_SIZES:
         valid = ", ".join(f"{h}x{w}" for h, w in IMAGE_SIZES)
-        raise ValueError(f"image_size must be one of {valid}, got {image_size}")
+        raise UserValueError(f"image_size must be one of {valid}, got {image_size}")
     if bn_mode not in BN_MODES:
-        raise ValueError(f"unknown bn_mode {bn_mode!r}; valid: {', '.join(BN_MODES)}")
+        raise UserValueError(f"unknown bn_mode {bn_mode!r}; valid: {', '.join(BN_MODES)}")
     if not width > 0:
-        raise ValueError(f"width must be > 0, got {width}")
+        raise UserValueError(f"width must be > 0, got {width}")
     if int(embedding_size) != embedding_size or embedding_size < 1:
-        raise ValueError(f"embedding_size must be a positive integer, got {embedding_size}")
+        raise UserValueError(f"embedding_size must be a positive integer, got {embedding_size}")
     if not 0.0 < dropout_keep <= 1.0:
-        raise ValueError(f"dropout_keep must be in (0, 1], got {dropout_keep}")
+        raise UserValueError(f"dropout_keep must be in (0, 1], got {dropout_keep}")
     checked = dict(image_size=image_size, embedding_size=int(embedding_size), bn_mode=bn_mode,
                    width=float(width), dropout_keep=float(dropout_keep), **{**defaults, **extra})
     for key in EXTRA_OPTIONS:
         if isinstance(checked[key], bool) or not isinstance(checked[key], (int, float)):
-            raise ValueError(f"{key} must be a number, got {checked[key]!r}")
+            raise UserValueError(f"{key} must be a number, got {checked[key]!r}")
     batch_norm(checked)  # refuses a BN decay or epsilon out of range
     return checked
 
@@ -95,4 +96,4 @@ def _backbone(name: str):
     try:
         return BACKBONES[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; valid: {', '.join(available())}") from None
+        raise UserValueError(f"unknown model {name!r}; valid: {', '.join(available())}") from None

@@ -15,6 +15,7 @@ from typing import Iterator
 import numpy as np
 import tensorflow as tf
 
+from common.errors import UserFileExistsError, UserFileNotFoundError, UserValueError
 from models.export import EMBEDDER_DIR, SIGNATURE, refuse_batch_dependent
 
 QUANTIZE_MODES = ("none", "float16", "int8")
@@ -61,13 +62,13 @@ def calibration_images(folders, count: int, image_size) -> np.ndarray:
     files = sorted(p for folder in map(Path, folders) for p in folder.rglob("*")
                    if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if not files:
-        raise FileNotFoundError(f"no aligned images under {', '.join(map(str, folders))}")
+        raise UserFileNotFoundError(f"no aligned images under {', '.join(map(str, folders))}")
     picked = [files[i] for i in np.linspace(0, len(files) - 1, min(count, len(files))).astype(int)]
     images = [np.asarray(Image.open(p).convert("RGB")) for p in picked]
     for path, image in zip(picked, images):
         if image.shape[:2] != tuple(image_size):
-            raise ValueError(f"{path}: {image.shape[0]}x{image.shape[1]} image, the model takes "
-                             f"{image_size[0]}x{image_size[1]}; calibrate on aligned crops")
+            raise UserValueError(f"{path}: {image.shape[0]}x{image.shape[1]} image, the model takes "
+                                 f"{image_size[0]}x{image_size[1]}; calibrate on aligned crops")
     return np.stack(images)
 
 
@@ -87,7 +88,7 @@ def export_tflite(export_dir, quantize: str = "none", calibration_images: np.nda
     export_dir = Path(export_dir)
     target = tflite_path(export_dir, quantize)
     if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} already exists; pass --overwrite to replace it")
+        raise UserFileExistsError(f"{target} already exists; pass --overwrite to replace it")
     refuse_batch_dependent(load_embedder(export_dir),
                            "a TFLite embedder is run on one face at a time")
     data = convert(export_dir / EMBEDDER_DIR, quantize, calibration_images)
@@ -114,7 +115,7 @@ class TfliteEmbedder:
     def __init__(self, path, info: dict | None = None, num_threads: int | None = None):
         self.path = Path(path)
         if not self.path.is_file():
-            raise FileNotFoundError(f"no TFLite embedder at {self.path}")
+            raise UserFileNotFoundError(f"no TFLite embedder at {self.path}")
         self.info = dict(info or {})
         self._interpreter = _interpreter(self.path, num_threads or os.cpu_count() or 1)
         self._input = self._interpreter.get_input_details()[0]

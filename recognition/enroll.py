@@ -6,6 +6,7 @@ from typing import Callable
 
 import numpy as np
 
+from common.errors import UserNotADirectoryError, UserValueError
 from recognition.gallery import Gallery
 from recognition.photos import PhotoEmbedder, list_images
 
@@ -14,11 +15,11 @@ def identity_folders(gallery_dir: str | Path) -> dict[str, list[Path]]:
     """{folder name: its image files} for every sub-folder of `gallery_dir`."""
     gallery_dir = Path(gallery_dir)
     if not gallery_dir.is_dir():
-        raise NotADirectoryError(f"{gallery_dir}: not a folder of identity folders")
+        raise UserNotADirectoryError(f"{gallery_dir}: not a folder of identity folders")
     folders = {child.name: list_images([child]) for child in sorted(gallery_dir.iterdir())
                if child.is_dir()}
     if not folders:
-        raise ValueError(f"{gallery_dir}: no identity sub-folders (expected DIR/<person>/*.jpg)")
+        raise UserValueError(f"{gallery_dir}: no identity sub-folders (expected DIR/<person>/*.jpg)")
     return folders
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import UserFileExistsError, UserFileNotFoundError, UserValueError
 from recognition.index import build_index
 from verification.protocol import l2_normalize
 
@@ -57,16 +58,16 @@ class Gallery:
                 labels.extend([label] * len(vectors))
                 sources.extend(photos)
         if not rows:
-            raise ValueError("gallery: no identity has a usable photo")
+            raise UserValueError("gallery: no identity has a usable photo")
         return cls(np.stack(rows), np.array(labels), identities, sources,
                    dict(meta or {}, enroll_mode=mode))
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         path = Path(path)
         if path.suffix != ".npz":
-            raise ValueError(f"{path}: a gallery is saved as a .npz file")
+            raise UserValueError(f"{path}: a gallery is saved as a .npz file")
         if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} exists: choose another --out or pass --overwrite")
+            raise UserFileExistsError(f"{path} exists: choose another --out or pass --overwrite")
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, embeddings=self.embeddings, labels=self.labels,
                  identities=np.array(self.identities, dtype=str),
@@ -81,10 +82,10 @@ class Gallery:
                 return cls(data["embeddings"], data["labels"], data["identities"].tolist(),
                            data["sources"].tolist(), json.loads(str(data["meta"])))
         except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: gallery file not found") from None
+            raise UserFileNotFoundError(f"{path}: gallery file not found") from None
         except (KeyError, ValueError, OSError) as error:
-            raise ValueError(f"{path}: not a gallery written by identify.py enroll "
-                             f"({error})") from None
+            raise UserValueError(f"{path}: not a gallery written by identify.py enroll "
+                                 f"({error})") from None
 
 
 @dataclass(frozen=True)

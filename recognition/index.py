@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.errors import UserImportError, UserValueError
+
 INDEX_KINDS = ("brute", "hnsw")
 
 
@@ -75,8 +77,8 @@ def build_index(kind: str, embeddings: np.ndarray, **options):
 def _check_queries(queries: np.ndarray, dim: int) -> np.ndarray:
     queries = _as_matrix(queries, "queries")
     if queries.shape[1] != dim:
-        raise ValueError(f"queries have {queries.shape[1]} dimensions, the gallery {dim} "
-                         "(different model or flip mode?)")
+        raise UserValueError(f"queries have {queries.shape[1]} dimensions, the gallery {dim} "
+                             "(different model or flip mode?)")
     return queries
 
 
@@ -84,6 +86,6 @@ def _import_faiss():
     try:
         import faiss
     except ImportError as error:
-        raise ImportError("the 'hnsw' index needs faiss: pip install faiss-cpu "
-                          "(pinned in requirements.txt), or use --index brute") from error
+        raise UserImportError("the 'hnsw' index needs faiss: pip install faiss-cpu "
+                              "(pinned in requirements.txt), or use --index brute") from error
     return faiss

@@ -5,6 +5,7 @@ import csv
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from common.errors import UserFileExistsError
 from recognition.gallery import UNKNOWN, IdentitySearcher, decide
 from recognition.photos import PhotoEmbedder
 
@@ -43,7 +44,7 @@ def write_csv(rows: Iterable[dict], path: str | Path, overwrite: bool = False,
     `echo(row)` is called for each row, e.g. to print progress."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists: choose another --csv or pass --overwrite")
+        raise UserFileExistsError(f"{path} exists: choose another --csv or pass --overwrite")
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with path.open("w", newline="") as handle:

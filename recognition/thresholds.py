@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import UserFileNotFoundError, UserValueError
+
 
 def threshold_from_eval_json(path: str | Path, flip: str | None = None,
                              far: float | None = None) -> float:
@@ -21,15 +23,15 @@ def threshold_from_eval_json(path: str | Path, flip: str | None = None,
     try:
         report = json.loads(path.read_text())
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: eval JSON not found") from None
+        raise UserFileNotFoundError(f"{path}: eval JSON not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not a JSON file ({error})") from None
+        raise UserValueError(f"{path}: not a JSON file ({error})") from None
     summary = _find_summary(report)
     if summary is None:
-        raise ValueError(f"{path}: no 'fold_thresholds' key (expected eval_lfw.py's JSON)")
+        raise UserValueError(f"{path}: no 'fold_thresholds' key (expected eval_lfw.py's JSON)")
     if summary.get("subtract_mean"):
-        raise ValueError(f"{path}: thresholds were chosen with mean subtraction, which a single "
-                         "photo cannot reproduce; evaluate without it or pass --threshold")
+        raise UserValueError(f"{path}: thresholds were chosen with mean subtraction, which a single "
+                             "photo cannot reproduce; evaluate without it or pass --threshold")
     report_flip = summary.get("flip", report.get("flip") if isinstance(report, dict) else None)
     if flip is not None and report_flip is not None and report_flip != flip:
         warnings.warn(f"{path}: thresholds were chosen with --flip {report_flip}, "
@@ -37,25 +39,25 @@ def threshold_from_eval_json(path: str | Path, flip: str | None = None,
     key = "fold_thresholds" if far is None else _far_key(path, summary, far)
     thresholds = np.asarray(summary[key], dtype=np.float64)
     if thresholds.size == 0 or not np.all(np.isfinite(thresholds)):
-        raise ValueError(f"{path}: {key!r} is empty or not finite")
+        raise UserValueError(f"{path}: {key!r} is empty or not finite")
     mean = float(thresholds.mean())
     similarity = summary.get("similarity", "cosine")
     if similarity == "euclidean":
         return 1.0 - mean / 2.0
     if similarity != "cosine":
-        raise ValueError(f"{path}: unknown similarity {similarity!r}")
+        raise UserValueError(f"{path}: unknown similarity {similarity!r}")
     return mean
 
 
 def _far_key(path: Path, summary: dict, far: float) -> str:
     """`fold_val_thresholds` if the report chose them for `far`: a report holds one FAR only."""
     if "fold_val_thresholds" not in summary or "far_target" not in summary:
-        raise ValueError(f"{path}: no 'fold_val_thresholds' / 'far_target' (expected "
-                         "eval_lfw.py's JSON)")
+        raise UserValueError(f"{path}: no 'fold_val_thresholds' / 'far_target' (expected "
+                             "eval_lfw.py's JSON)")
     report_far = float(summary["far_target"])
     if not np.isclose(report_far, far, rtol=1e-6, atol=0.0):
-        raise ValueError(f"{path}: has thresholds for FAR {report_far:g} only, not {far:g}; "
-                         f"rerun eval_lfw.py with --far-target {far:g} --json ...")
+        raise UserValueError(f"{path}: has thresholds for FAR {report_far:g} only, not {far:g}; "
+                             f"rerun eval_lfw.py with --far-target {far:g} --json ...")
     return "fold_val_thresholds"
 
 
@@ -76,10 +78,10 @@ def resolve_threshold(threshold: float | None, threshold_from: str | None,
     """Exactly one source: an explicit cosine value or an eval JSON (whose FAR threshold `far`
     picks; it has no meaning for an explicit value)."""
     if (threshold is None) == (threshold_from is None):
-        raise ValueError("give exactly one of --threshold or --threshold-from EVAL.json")
+        raise UserValueError("give exactly one of --threshold or --threshold-from EVAL.json")
     if threshold is not None:
         if far is not None:
-            raise ValueError("--far picks a threshold from --threshold-from EVAL.json; "
-                             "it cannot be combined with --threshold")
+            raise UserValueError("--far picks a threshold from --threshold-from EVAL.json; "
+                                 "it cannot be combined with --threshold")
         return float(threshold)
     return threshold_from_eval_json(threshold_from, flip, far)

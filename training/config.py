@@ -15,10 +15,11 @@ from typing import Any, Optional
 import yaml
 
 from common.choices import BN_MODES, CACHE_MODES, DATA_FORMATS, FLIP_MODES, IMAGE_SIZES, PRECISIONS
+from common.errors import UserValueError
 from common.strict_yaml import DuplicateKeyError, load_unique
 
 
-class ConfigError(ValueError):
+class ConfigError(UserValueError):
     """A config file or override that does not fit the schema (the message names the key)."""
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from common.errors import UserError
 from common.paths import REPO_ROOT
 from training.config import Config, save_config
 
@@ -28,7 +29,7 @@ PLACEMENT_KEYS = ("strategy",)
 DONE_FILE = "DONE.json"
 
 
-class RunDirError(RuntimeError):
+class RunDirError(UserError, RuntimeError):
     """The run directory holds a run that this command must not continue or replace."""
 
 

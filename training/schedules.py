@@ -12,15 +12,17 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from common.errors import UserValueError, require_file
 
-class ScheduleError(ValueError):
+
+class ScheduleError(UserValueError):
     """A schedule file or setting that cannot be used (the message names the file and line)."""
 
 
 def parse_schedule_file(path: str | Path) -> list[tuple[int, float]]:
     """[(epoch, lr), ...] from an `epoch: lr` file; errors name the file and line."""
     entries: list[tuple[int, float]] = []
-    with open(path) as handle:
+    with open(require_file(path, "schedule file")) as handle:
         for number, line in enumerate(handle, start=1):
             text = line.split("#", 1)[0].strip()
             if not text:

@@ -16,6 +16,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from common.errors import UserValueError
+
 EmbedFn = Callable[[np.ndarray], np.ndarray]
 
 
@@ -35,7 +37,7 @@ def decode_errors_as_value_errors():
         yield
     except tf.errors.InvalidArgumentError as error:
         found = re.search(r"\[(image has the wrong size[^\]]*)\]", error.message)
-        raise ValueError(found.group(1) if found else error.message.splitlines()[0]) from None
+        raise UserValueError(found.group(1) if found else error.message.splitlines()[0]) from None
 
 
 def image_dataset(paths: Sequence[str | os.PathLike], image_size: tuple[int, int],

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import UserFileNotFoundError, UserKeyError, UserValueError
+
 
 def path_stem(relative_path: str) -> str:
     """`Person/Person_0001.jpg` -> `Person/Person_0001` (separators normalised to '/')."""
@@ -44,7 +46,7 @@ class EmbeddingTable:
             index.setdefault(path_stem(path), row)
         missing = [s for s in stems if s not in index]
         if missing:
-            raise KeyError(f"{source}: no embedding for {len(missing)} images, first {missing[0]!r}")
+            raise UserKeyError(f"{source}: no embedding for {len(missing)} images, first {missing[0]!r}")
         return np.array([index[s] for s in stems], dtype=np.int64)
 
     def save(self, path: str | os.PathLike) -> None:
@@ -63,11 +65,11 @@ def load_embedding_table(path: str | os.PathLike) -> EmbeddingTable:
     """Read and validate an embeddings .npz; errors name the file and the offending key."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"embeddings file {path} does not exist")
+        raise UserFileNotFoundError(f"embeddings file {path} does not exist")
     with np.load(path, allow_pickle=False) as data:
         for key in ("paths", "embeddings"):
             if key not in data:
-                raise KeyError(f"{path}: missing key {key!r} (found {sorted(data.keys())})")
+                raise UserKeyError(f"{path}: missing key {key!r} (found {sorted(data.keys())})")
         paths = tuple(str(p) for p in data["paths"])
         embeddings = np.asarray(data["embeddings"], dtype=np.float32)
         flipped = (np.asarray(data["embeddings_flip"], dtype=np.float32)
@@ -75,4 +77,4 @@ def load_embedding_table(path: str | os.PathLike) -> EmbeddingTable:
     try:
         return EmbeddingTable(paths, embeddings, flipped)
     except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+        raise UserValueError(f"{path}: {error}") from None

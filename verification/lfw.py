@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import UserValueError
 from verification import embedding, protocol
 from verification.pairs import Pairs, parse_pairs, resolve_images
 
@@ -26,7 +27,7 @@ class LfwEvaluator:
         pairs = parse_pairs(pairs_path)
         self.pairs: Pairs = pairs if folds is None else pairs.first_folds(folds)
         if self.pairs.num_folds < 2:
-            raise ValueError(f"folds={folds}: cross-validation needs at least 2 folds")
+            raise UserValueError(f"folds={folds}: cross-validation needs at least 2 folds")
         self.image_size = tuple(int(v) for v in image_size)
         self.batch_size = batch_size
         self.stems = self.pairs.unique_stems()

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import UserFileNotFoundError, UserKeyError, UserValueError
 from common.paths import CACHE_DIR
 from verification.embedding import EmbedFn, compiled_embed_fn
 
@@ -75,9 +76,9 @@ def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: f
             saved, info_path = path, path.parent / MODEL_INFO
             out_dir = CACHE_DIR / "eval" / path.resolve().parent.name
         else:
-            raise FileNotFoundError(f"--model {spec}: folder holds neither {EXPORT_SUBDIR}/ "
-                                    "(a run dir), embedder/ (a run's export folder) nor "
-                                    "saved_model.pb (an exported embedder)")
+            raise UserFileNotFoundError(f"--model {spec}: folder holds neither {EXPORT_SUBDIR}/ "
+                                        "(a run dir), embedder/ (a run's export folder) nor "
+                                        "saved_model.pb (an exported embedder)")
         size = _size_from_info(info_path, image_size)
         graph = saved / "saved_model.pb"
         identity = {"saved_model": str(saved.resolve()), "mtime_ns": graph.stat().st_mtime_ns,
@@ -88,8 +89,8 @@ def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: f
     import models
 
     if spec not in models.available():
-        raise ValueError(f"--model {spec}: not a folder, and not a model name "
-                         f"(valid: {', '.join(models.available())})")
+        raise UserValueError(f"--model {spec}: not a folder, and not a model name "
+                             f"(valid: {', '.join(models.available())})")
     size = tuple(image_size or (112, 96))
     options = {"width": width, "embedding_size": embedding_size, "seed": seed}
     identity = {"registry": spec, "image_size": list(size), **options}
@@ -122,15 +123,15 @@ def _size_from_info(info_path: Path, requested: tuple[int, int] | None) -> tuple
     """Image size recorded at export (`image_size`: [H, W]), checked against a request."""
     if not info_path.is_file():
         if requested is None:
-            raise FileNotFoundError(f"{info_path} not found: pass --image-size HxW")
+            raise UserFileNotFoundError(f"{info_path} not found: pass --image-size HxW")
         return tuple(requested)
     recorded = json.loads(info_path.read_text()).get("image_size")
     if recorded is None:
-        raise KeyError(f"{info_path}: no 'image_size' key")
+        raise UserKeyError(f"{info_path}: no 'image_size' key")
     size = tuple(int(v) for v in recorded)
     if requested is not None and tuple(requested) != size:
-        raise ValueError(f"--image-size {requested[0]}x{requested[1]} conflicts with "
-                         f"{info_path} ({size[0]}x{size[1]})")
+        raise UserValueError(f"--image-size {requested[0]}x{requested[1]} conflicts with "
+                             f"{info_path} ({size[0]}x{size[1]})")
     return size
 
 

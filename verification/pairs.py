@@ -10,11 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import UserFileNotFoundError, UserValueError, require_file
+
 # Aligned folders may hold JPEG or PNG copies of LFW; probed in this order.
 IMAGE_EXTENSIONS = (".jpg", ".png")
 
 
-class PairsFormatError(ValueError):
+class PairsFormatError(UserValueError):
     """A pairs file that does not follow the LFW format."""
 
 
@@ -45,7 +47,7 @@ class Pairs:
     def first_folds(self, n: int) -> "Pairs":
         """The pairs of folds 0..n-1 (a cheaper check, e.g. during training)."""
         if not 1 <= n <= self.num_folds:
-            raise ValueError(f"{self.source}: asked for {n} folds, file has {self.num_folds}")
+            raise UserValueError(f"{self.source}: asked for {n} folds, file has {self.num_folds}")
         keep = self.fold_ids < n
         index = np.flatnonzero(keep)
         return Pairs(self.source, tuple(self.left[i] for i in index),
@@ -67,7 +69,7 @@ def parse_pairs(path: str | Path, view1_folds: int = 10) -> Pairs:
     pairs are dealt into `view1_folds` folds round-robin within each block, so every fold keeps the
     50/50 balance and cross-validation works exactly as for View 2.
     """
-    path = Path(path)
+    path = require_file(path, "pairs file")
     lines = path.read_text().splitlines()
     if not lines:
         raise PairsFormatError(f"{path}:1: empty pairs file")
@@ -140,7 +142,7 @@ def resolve_images(pairs: Pairs, image_dir: str | Path) -> dict[str, Path]:
     """
     image_dir = Path(image_dir)
     if not image_dir.is_dir():
-        raise FileNotFoundError(f"image folder {image_dir} does not exist")
+        raise UserFileNotFoundError(f"image folder {image_dir} does not exist")
     resolved: dict[str, Path] = {}
     for stems, number in zip(zip(pairs.left, pairs.right), pairs.line_numbers):
         for stem in stems:
@@ -152,7 +154,7 @@ def resolve_images(pairs: Pairs, image_dir: str | Path) -> dict[str, Path]:
                     resolved[stem] = candidate
                     break
             else:
-                raise FileNotFoundError(
+                raise UserFileNotFoundError(
                     f"{pairs.source}:{number}: image {stem}{{{','.join(IMAGE_EXTENSIONS)}}} "
                     f"not found in {image_dir}")
     return resolved

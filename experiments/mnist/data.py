@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import UserValueError
 from common.paths import require_data
 
 MNIST_FILE = "mnist_5k.npz"
@@ -30,14 +31,14 @@ def load_mnist(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     with np.load(path) as archive:
         missing = {"x", "y"} - set(archive.files)
         if missing:
-            raise ValueError(f"{path}: missing key(s) {sorted(missing)}; found {archive.files}")
+            raise UserValueError(f"{path}: missing key(s) {sorted(missing)}; found {archive.files}")
         images, labels = archive["x"], archive["y"]
     if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
-        raise ValueError(f"{path}: key 'x' has shape {images.shape}, expected [N, 28, 28]")
+        raise UserValueError(f"{path}: key 'x' has shape {images.shape}, expected [N, 28, 28]")
     if labels.shape != (images.shape[0],):
-        raise ValueError(f"{path}: key 'y' has shape {labels.shape}, expected ({images.shape[0]},)")
+        raise UserValueError(f"{path}: key 'y' has shape {labels.shape}, expected ({images.shape[0]},)")
     if labels.min() < 0 or labels.max() >= NUM_CLASSES:
-        raise ValueError(f"{path}: key 'y' has labels outside 0..{NUM_CLASSES - 1}")
+        raise UserValueError(f"{path}: key 'y' has labels outside 0..{NUM_CLASSES - 1}")
     return images, labels.astype(np.int32)
 
 
@@ -49,8 +50,8 @@ def stratified_split(images: np.ndarray, labels: np.ndarray, num_train: int, num
     figure are comparable.
     """
     if num_train + num_test > len(labels):
-        raise ValueError(f"asked for {num_train} train + {num_test} test images, "
-                         f"only {len(labels)} available")
+        raise UserValueError(f"asked for {num_train} train + {num_test} test images, "
+                             f"only {len(labels)} available")
     rng = np.random.default_rng(seed)
     train_parts, test_parts = [], []
     for cls in np.unique(labels):

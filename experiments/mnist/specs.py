@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from common.errors import UserValueError
+
 
 @dataclass(frozen=True)
 class LossSpec:
@@ -59,5 +61,5 @@ def select(keys: list[str] | None) -> list[LossSpec]:
     known = {spec.key: spec for spec in FIGURE_LOSSES}
     unknown = [key for key in keys if key not in known]
     if unknown:
-        raise ValueError(f"unknown loss key(s) {unknown}; valid: {', '.join(known)}")
+        raise UserValueError(f"unknown loss key(s) {unknown}; valid: {', '.join(known)}")
     return [spec for spec in FIGURE_LOSSES if spec.key in keys]
