@@ -8,7 +8,8 @@
 3. evaluates the exported model on LFW View 2 with eval_lfw.py and prints the table, and where
    the TensorBoard logs and figures are.
 
-Each stage is the same command a user would type; they are printed before they run.
+Each stage is the same command a user would type; they are printed before they run. A stage that
+fails has printed its own error; the demo names the stage and exits with that stage's exit code.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from common.errors import UserFileNotFoundError, entry_point
 from common.lfw_download import GET_LFW_HELP, download_lfw
 from common.paths import CACHE_DIR, REPO_ROOT, RUNS_DIR, data_root
 from training.config import load_config
@@ -32,13 +34,15 @@ def run(command: list[str]) -> None:
     print("\n$ " + shlex.join(command), flush=True)
     result = subprocess.run(command, cwd=REPO_ROOT)
     if result.returncode != 0:
-        sys.exit(f"demo: step failed (exit code {result.returncode}): {shlex.join(command)}")
+        print(f"demo.py: error: step failed (exit code {result.returncode}): {shlex.join(command)}",
+              file=sys.stderr)
+        sys.exit(result.returncode)
 
 
 def check_data(root: Path, download: bool) -> None:
     if not (root / "lfw").is_dir() or not (root / "lfw_pairs.txt").is_file():
         if not download:
-            sys.exit("demo: " + GET_LFW_HELP.format(root=root))
+            raise UserFileNotFoundError(GET_LFW_HELP.format(root=root))
         print(f"downloading LFW into {root} ...", flush=True)
         download_lfw(root)
 
@@ -50,8 +54,9 @@ def raw_training_sets(root: Path, train_dirs: list[str]) -> list[tuple[Path, str
     for aligned in train_dirs:
         raw = root / Path(aligned).name.rsplit("_", 1)[0]
         if not raw.is_dir():
-            sys.exit(f"demo: training set {raw} not found (for {aligned}): point --data-root at a folder "
-                     "holding it, or give --config a config whose data.train_dirs name sets you have")
+            raise UserFileNotFoundError(
+                f"training set {raw} not found (for {aligned}): point --data-root at a folder holding it, "
+                "or give --config a config whose data.train_dirs name sets you have")
         pairs.append((raw, aligned))
     return pairs
 
@@ -64,6 +69,7 @@ def pairs_image_list(pairs_path: Path, out: Path) -> Path:
     return out
 
 
+@entry_point("demo.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", help="folder with lfw/, lfw_pairs.txt, celeba299/, celeba841/ "

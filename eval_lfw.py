@@ -30,16 +30,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import numpy as np
 
+from common.errors import UserValueError, entry_point
 from common.paths import CACHE_DIR, data_root
+from common.tf_startup import import_tensorflow
 from verification import projector, protocol, report
 from verification.embeddings_file import EmbeddingTable, load_embedding_table
 from verification.pairs import Pairs, parse_pairs, resolve_images
@@ -118,15 +117,15 @@ def tensorboard_target(args) -> tuple[Path, int] | None:
         run_dir = Path(args.model)
     if run_dir is None:
         if args.step is not None:
-            raise ValueError("--step needs --run-dir, or --model naming a run dir")
+            raise UserValueError("--step needs --run-dir, or --model naming a run dir")
         return None
     if args.step is not None:
         return run_dir, args.step
     info = run_dir / "export" / "model_info.json"
     step = json.loads(info.read_text()).get("step") if info.is_file() else None
     if step is None:
-        raise ValueError(f"{run_dir}: no step recorded in {info}; pass --step N "
-                         "(or --no-tensorboard)")
+        raise UserValueError(f"{run_dir}: no step recorded in {info}; pass --step N "
+                             "(or --no-tensorboard)")
     return run_dir, int(step)
 
 
@@ -209,8 +208,8 @@ def flip_mode(requested: str | None, table: EmbeddingTable, source_name: str
             return "concat", "default"
         return "none", f"{Path(source_name).name} holds no embeddings_flip"
     if requested != "none" and not has_flip:
-        raise ValueError(f"{source_name}: --flip {requested} needs 'embeddings_flip'; "
-                         "pass --flip none or add mirror-image embeddings")
+        raise UserValueError(f"{source_name}: --flip {requested} needs 'embeddings_flip'; "
+                             "pass --flip none or add mirror-image embeddings")
     return requested, "requested"
 
 
@@ -241,9 +240,12 @@ def write_projector_view(args, table: EmbeddingTable, features: np.ndarray,
           f"(tensorboard --logdir {shown_with}, Projector tab)")
 
 
+@entry_point("eval_lfw.py")
 def main(argv=None) -> int:
     args = parse_args(argv)
     target = tensorboard_target(args)  # a bad target fails before the embedding pass
+    if args.model or target is not None:  # (an --embeddings file alone needs no TensorFlow)
+        import_tensorflow()  # before models/ or training.summaries do: without the CPU-only notices
     args.pairs = args.pairs or data_root(args.data_root) / "lfw_pairs.txt"
     pairs = parse_pairs(args.pairs)
     if args.folds is not None:
@@ -312,8 +314,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ValueError, KeyError, FileNotFoundError) as error:
-        # One clear line (file, line, key) instead of a traceback for bad input.
-        sys.exit(f"eval_lfw.py: error: {error.args[0] if error.args else error}")
+    sys.exit(main())

@@ -17,8 +17,7 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+from common.errors import UserFileExistsError, UserValueError, entry_point
 from recognition import cli
 from recognition.enroll import enroll, identity_folders
 from recognition.gallery import ENROLL_MODES, Gallery, IdentitySearcher
@@ -30,7 +29,7 @@ from recognition.thresholds import resolve_threshold
 
 def run_enroll(args: argparse.Namespace) -> int:
     if os.path.exists(args.out) and not args.overwrite:
-        raise FileExistsError(f"{args.out} exists: choose another --out or pass --overwrite")
+        raise UserFileExistsError(f"{args.out} exists: choose another --out or pass --overwrite")
     folders = identity_folders(args.gallery)
     embedder = cli.photo_embedder(args, args.model)
     gallery = enroll(folders, embedder, args.mode, args.max_photos,
@@ -44,7 +43,7 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 def run_search(args: argparse.Namespace) -> int:
     if args.csv and os.path.exists(args.csv) and not args.overwrite:
-        raise FileExistsError(f"{args.csv} exists: choose another --csv or pass --overwrite")
+        raise UserFileExistsError(f"{args.csv} exists: choose another --csv or pass --overwrite")
     gallery = Gallery.load(args.gallery)
     args.flip = gallery.meta.get("flip", "concat")  # queries must be embedded like the gallery
     threshold = resolve_threshold(args.threshold, args.threshold_from, args.flip,
@@ -52,11 +51,11 @@ def run_search(args: argparse.Namespace) -> int:
     print(f"threshold {threshold:.4f} ({threshold_source(args)})", file=sys.stderr)
     model = args.model or gallery.meta.get("model")
     if not model:
-        raise ValueError(f"{args.gallery}: records no model; pass --model")
+        raise UserValueError(f"{args.gallery}: records no model; pass --model")
     embedder = cli.photo_embedder(args, model)
     if list(embedder.image_size) != list(gallery.meta.get("image_size", embedder.image_size)):
-        raise ValueError(f"{model}: image size {embedder.image_size} differs from the gallery's "
-                         f"{gallery.meta['image_size']}; use the gallery's model")
+        raise UserValueError(f"{model}: image size {embedder.image_size} differs from the gallery's "
+                             f"{gallery.meta['image_size']}; use the gallery's model")
     index_options = (dict(neighbours=args.hnsw_neighbours, ef_search=args.hnsw_ef_search)
                      if args.index == "hnsw" else {})
     searcher = IdentitySearcher(gallery, args.index, **index_options)
@@ -90,7 +89,7 @@ def print_row(row: dict) -> None:
         print(f"{where}: {row['status']}: {row['reason']}")
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -118,13 +117,13 @@ def main(argv=None) -> int:
     search_parser.add_argument("--overwrite", action="store_true")
     cli.add_threshold_arguments(search_parser)
     cli.add_face_arguments(search_parser)
+    return parser
 
-    args = parser.parse_args(argv)
-    try:
-        return run_enroll(args) if args.command == "enroll" else run_search(args)
-    except (OSError, ValueError, ImportError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+@entry_point("identify.py")
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_enroll(args) if args.command == "enroll" else run_search(args)
 
 
 if __name__ == "__main__":

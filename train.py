@@ -14,7 +14,10 @@ import sys
 # oneDNN kernels on CPU: must be set before TensorFlow is imported.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
+from common.errors import entry_point  # noqa: E402
 
+
+@entry_point("train.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="experiments/configs/NAME.yaml")
@@ -26,20 +29,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from common.tf_startup import import_tensorflow
-    from training.config import ConfigError, load_config
+    from training.config import load_config
 
     import_tensorflow()  # before training.loop: without the CPU-only start-up notices
-    from training.loop import NonFiniteLossError, WorkerLostError, run_training
-    from training.run_dir import RunDirError
-    from training.schedules import ScheduleError
+    from training.loop import run_training
 
-    try:
-        config = load_config(args.config, args.overrides)
-        run_training(config, overwrite=args.overwrite, data_dir=args.data_root)
-    except (ConfigError, RunDirError, ScheduleError, NonFiniteLossError, WorkerLostError, FileNotFoundError,
-            ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    config = load_config(args.config, args.overrides)
+    run_training(config, overwrite=args.overwrite, data_dir=args.data_root)
     return 0
 
 

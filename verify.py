@@ -5,44 +5,39 @@
 
 Detects and aligns each photo as align/ does, gates the faces by quality, embeds them (with the
 mirror image, --flip), and prints the cosine similarity and the decision. Exit status: 0 when a
-decision was made (same or different), 3 when it was refused (no usable face, unreadable file).
+decision was made (same or different), 3 when it was refused (no usable face, unreadable image),
+2 for bad input (a missing photo or model, a bad threshold), as every tool (common/errors.py).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+from common.errors import REFUSED, entry_point, require_file
 from recognition import cli
 from recognition.compare import verify_photos
 from recognition.report import describe_photo, photo_lines
 from recognition.thresholds import resolve_threshold
 
-REFUSED_EXIT = 3
 
-
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("photos", nargs=2, metavar="PHOTO")
     cli.add_model_arguments(parser)
     cli.add_threshold_arguments(parser)
     cli.add_face_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    args = parser.parse_args(argv)
-    try:
-        threshold = resolve_threshold(args.threshold, args.threshold_from, args.flip,
-                                      args.far)
-    except (OSError, ValueError) as error:
-        parser.error(str(error))
+    return parser
 
-    try:
-        embedder = cli.photo_embedder(args, args.model)
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+@entry_point("verify.py")
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    threshold = resolve_threshold(args.threshold, args.threshold_from, args.flip, args.far)
+    for photo in args.photos:  # a typo stops here; an unreadable image is a refusal below
+        require_file(photo, "photo")
+    embedder = cli.photo_embedder(args, args.model)
     results = [embedder.process(photo) for photo in args.photos]
     verdict = verify_photos(*results, threshold)
     if args.json:
@@ -56,7 +51,7 @@ def main(argv=None) -> int:
         else:
             print(f"similarity {verdict.similarity:.4f}, threshold {threshold:.4f}: "
                   f"{'same person' if verdict.same else 'different people'}")
-    return REFUSED_EXIT if verdict.same is None else 0
+    return REFUSED if verdict.same is None else 0
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from align.report import (ReportWriter, compact_report, error_row, report_name, 
                           result_row, unfinished_statuses)
 from common.choices import DEFAULT_IMAGE_SIZE, format_image_size, parse_image_size  # noqa: E402
 from align.warp import DEFAULT_CENTER_CROP_FRACTION  # noqa: E402
+from common.errors import UserFileNotFoundError, UserValueError, entry_point  # noqa: E402
 
 
 @dataclass
@@ -188,9 +189,9 @@ def align_dataset(config: AlignConfig, output_dir, workers: int = 1, shard=(0, 1
     output_dir = Path(output_dir)
     input_dir = Path(config.input_dir)
     if not input_dir.is_dir():
-        raise FileNotFoundError(f"input folder {input_dir} does not exist")
+        raise UserFileNotFoundError(f"input folder {input_dir} does not exist")
     if output_dir.resolve() == input_dir.resolve():
-        raise ValueError("--output-dir must differ from --input-dir (inputs would be overwritten)")
+        raise UserValueError("--output-dir must differ from --input-dir (inputs would be overwritten)")
     output_dir.mkdir(parents=True, exist_ok=True)
     report_path = output_dir / report_name(shard)
 
@@ -247,24 +248,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@entry_point("align/align_dataset.py")
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        config = AlignConfig(
-            input_dir=args.input_dir, image_size=parse_image_size(args.image_size),
-            image_format="png" if args.png else "jpg", jpeg_quality=args.jpeg_quality,
-            skip_no_face=args.skip_no_face, fallback_fraction=args.fallback_fraction,
-            tf_threads=args.tf_threads, **detector_options(args),
-            landmarks=read_landmarks_file(args.landmarks) if args.landmarks else {})
-        shard = parse_shard(args.shard)
-        if args.workers < 0 or args.batch_size < 1:
-            raise ValueError("--workers must be >= 0 and --batch-size >= 1")
-        align_dataset(config, args.output_dir, workers=args.workers, shard=shard,
-                      only_list=args.only_list, batch_size=args.batch_size,
-                      progress=not args.no_progress)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"align_dataset: error: {error}", file=sys.stderr)
-        return 2
+    config = AlignConfig(
+        input_dir=args.input_dir, image_size=parse_image_size(args.image_size),
+        image_format="png" if args.png else "jpg", jpeg_quality=args.jpeg_quality,
+        skip_no_face=args.skip_no_face, fallback_fraction=args.fallback_fraction,
+        tf_threads=args.tf_threads, **detector_options(args),
+        landmarks=read_landmarks_file(args.landmarks) if args.landmarks else {})
+    shard = parse_shard(args.shard)
+    if args.workers < 0 or args.batch_size < 1:
+        raise UserValueError("--workers must be >= 0 and --batch-size >= 1")
+    align_dataset(config, args.output_dir, workers=args.workers, shard=shard,
+                  only_list=args.only_list, batch_size=args.batch_size,
+                  progress=not args.no_progress)
     return 0
 
 

@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from common.errors import entry_point  # noqa: E402
 from common.paths import require_data  # noqa: E402
+from common.tf_startup import import_tensorflow  # noqa: E402
 
 
 def naive_loop(input_dir: Path, relative_paths: list[str], output_dir: Path) -> float:
@@ -68,13 +69,15 @@ def pipeline(input_dir: Path, relative_paths: list[str], output_dir: Path, worke
     return elapsed
 
 
-def main() -> None:
+@entry_point("benchmarks/bench_align.py")
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", help="data folder holding lfw/ (default: common.paths)")
     parser.add_argument("--num-images", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    import_tensorflow()  # before mtcnn imports it: without the CPU-only start-up notices
 
     from align.file_list import walk_images
 
@@ -92,7 +95,8 @@ def main() -> None:
     print(f"pipeline ({args.workers} workers, batch {args.batch_size}):            "
           f"{n / pipeline_s:7.2f} images/s ({pipeline_s:.1f} s)")
     print(f"speed-up: {naive_s / pipeline_s:.2f}x")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

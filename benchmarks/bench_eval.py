@@ -18,19 +18,23 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import keras
-import tensorflow as tf
+from common.errors import entry_point  # noqa: E402
+from common.paths import CACHE_DIR, data_root  # noqa: E402
+from common.tf_startup import import_tensorflow  # noqa: E402
 
-import models
-from common.paths import CACHE_DIR, data_root
-from verification.embedding import compiled_embed_fn, embed_paths
-from verification.pairs import parse_pairs, resolve_images
+tf = import_tensorflow()  # first: without the CPU-only start-up notices
+
+import keras  # noqa: E402
+
+import models  # noqa: E402
+from verification.embedding import compiled_embed_fn, embed_paths  # noqa: E402
+from verification.pairs import parse_pairs, resolve_images  # noqa: E402
 
 
-def main() -> int:
+@entry_point("benchmarks/bench_eval.py")
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lfw-dir", type=Path, default=CACHE_DIR / "aligned" / "lfw_112x96")
     parser.add_argument("--pairs", type=Path, default=None, help="default: data root lfw_pairs.txt")
@@ -42,7 +46,7 @@ def main() -> int:
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
                         help="embed mirror images too (eval_lfw.py's default)")
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     image_size = models.parse_image_size(args.image_size)
     pairs = parse_pairs(args.pairs or data_root() / "lfw_pairs.txt")

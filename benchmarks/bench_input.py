@@ -28,12 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import tensorflow as tf  # noqa: E402
-
+from common.errors import UserError, entry_point  # noqa: E402
 from common.paths import REPO_ROOT  # noqa: E402
+from common.tf_startup import import_tensorflow  # noqa: E402
+
+tf = import_tensorflow()  # first: without the CPU-only start-up notices
+
 from input_pipeline.file_list import check_image_size, scan_identity_folders  # noqa: E402
 from input_pipeline.memory_cache import decode_all  # noqa: E402
 from input_pipeline.train_data import TrainSource, build_train_dataset  # noqa: E402
@@ -69,6 +71,7 @@ def write_shards(file_list, output_dir: Path, shards: int, workers: int) -> tupl
     return time.perf_counter() - started, cpu_seconds() + cpu_seconds(children=True) - cpu
 
 
+@entry_point("benchmarks/bench_input.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train-dirs", nargs="+", default=[str(REPO_ROOT / "cache/aligned/celeba299_112x96"),
@@ -85,9 +88,8 @@ def main(argv=None) -> int:
     try:
         file_list = scan_identity_folders(args.train_dirs)
         check_image_size(file_list, IMAGE_SIZE)
-    except (OSError, ValueError) as error:
-        print(f"error: {error} (align the sets first: python demo.py, or align/align_dataset.py)", file=sys.stderr)
-        return 1
+    except UserError as error:
+        raise UserError(f"{error} (align the sets first: python demo.py, or align/align_dataset.py)") from error
     images = len(file_list.paths)
     print(f"{images} images of {file_list.num_classes} identities in {', '.join(args.train_dirs)}; "
           f"batch {args.batch_size}, {args.batches} timed batches x {args.rounds} rounds per route; "

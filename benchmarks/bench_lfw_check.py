@@ -34,13 +34,16 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
+from common.errors import entry_point  # noqa: E402
 from common.paths import REPO_ROOT, data_root  # noqa: E402
+from common.tf_startup import import_tensorflow  # noqa: E402
+
+tf = import_tensorflow()  # before training/ and verification/ import it: without the CPU-only notices
+
 from verification import protocol  # noqa: E402
 from verification.embeddings_file import load_embedding_table  # noqa: E402
 from verification.pairs import parse_pairs  # noqa: E402
@@ -156,6 +159,7 @@ def agreement(args) -> None:
                   f"{np.corrcoef(check, view2)[0, 1]:>12.3f}")
 
 
+@entry_point("benchmarks/bench_lfw_check.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(REPO_ROOT / "experiments/configs/cpu_sets.yaml"))

@@ -33,6 +33,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common.errors import UserError, UserFileExistsError, entry_point  # noqa: E402
+
 VGGFACE2_IDENTITIES = 9131
 MIN_FILES, MAX_FILES = 87, 638  # uniform: mean 362.5 per identity, VGGFace2's 3.31 M / 9,131
 COMPLETE_MARKER = ".complete.json"
@@ -50,7 +52,7 @@ def build_tree(root: Path, counts: np.ndarray) -> None:
     if marker.is_file() and json.loads(marker.read_text()) == wanted:
         return
     if root.exists() and any(root.iterdir()):
-        raise FileExistsError(f"{root}: not empty and not a complete tree of {wanted}; choose a new folder")
+        raise UserFileExistsError(f"{root}: not empty and not a complete tree of {wanted}; choose a new folder")
     started = time.perf_counter()
     for number, count in enumerate(counts):
         folder = f"{root}/n{number + 2:06d}"
@@ -126,6 +128,7 @@ def measure(root: Path, traced: bool) -> dict:
     return report
 
 
+@entry_point("benchmarks/bench_scan.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tree", help="folder for the synthetic tree, kept and reused by the next run "
@@ -137,15 +140,10 @@ def main(argv=None) -> int:
     root = Path(args.tree) if args.tree else Path(tempfile.mkdtemp(prefix="vggface2_synthetic_"))
     free_inodes = os.statvfs(root.parent if not root.exists() else root).f_favail
     if not (root / COMPLETE_MARKER).is_file() and free_inodes < 1.1 * counts.sum():
-        print(f"error: {root}: {free_inodes} free inodes, the tree needs {counts.sum() + len(counts)}; "
-              "use --identities to scale down", file=sys.stderr)
-        return 1
+        raise UserError(f"{root}: {free_inodes} free inodes, the tree needs {counts.sum() + len(counts)}; "
+                        "use --identities to scale down")
     try:
-        try:
-            build_tree(root, counts)
-        except FileExistsError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+        build_tree(root, counts)
         scale = "" if args.identities == VGGFACE2_IDENTITIES else \
             f" (scaled down: {args.identities} of {VGGFACE2_IDENTITIES} identities)"
         print(f"tree: {root}, {len(counts)} identities, {counts.sum()} empty files{scale}; "

@@ -22,12 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from common.errors import entry_point  # noqa: E402
 from common.paths import CACHE_DIR  # noqa: E402
+from common.tf_startup import import_tensorflow  # noqa: E402
 
 FACE = CACHE_DIR / "aligned" / "lfw_112x96" / "Aaron_Peirsol" / "Aaron_Peirsol_0001.jpg"
 CALIBRATION = [CACHE_DIR / "aligned" / "celeba299_112x96"]
@@ -105,6 +106,7 @@ def agreement(run_dir: Path, names: list[str]) -> dict[str, float]:
     return result
 
 
+@entry_point("benchmarks/bench_tflite.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -114,6 +116,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--calls", type=int, default=5, help="calls per variant per round")
     args = parser.parse_args(argv)
+    import_tensorflow()  # before models/ imports it: without the CPU-only start-up notices
 
     import models
     from PIL import Image

@@ -20,12 +20,14 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import tensorflow as tf  # noqa: E402
-
+from common.errors import entry_point  # noqa: E402
 from common.paths import REPO_ROOT, data_root  # noqa: E402
+from common.tf_startup import import_tensorflow  # noqa: E402
+
+tf = import_tensorflow()  # before input_pipeline/ and training/ import it: without the CPU-only notices
+
 from input_pipeline.standin import centre_crop_folders  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.loop import Trainer, _train  # noqa: E402
@@ -67,6 +69,7 @@ def make_trainer(args, train_dirs, work: Path, name: str, precision: str, cache:
     return real_loop, bare_step
 
 
+@entry_point("benchmarks/bench_train.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train-dirs", nargs="+", default=[str(REPO_ROOT / "cache/aligned/celeba299_112x96"),

@@ -41,9 +41,11 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from common.errors import UserError, entry_point  # noqa: E402
+from common.tf_startup import import_tensorflow  # noqa: E402
 
 FULL_CONFIG = REPO / "experiments/configs/full_resface20_am_vggface2.yaml"
 DEMO_CONFIG = REPO / "experiments/configs/demo.yaml"
@@ -62,8 +64,10 @@ def run(command: list[str], env: dict | None = None) -> float:
     log("$ " + shlex.join(command))
     started = time.time()
     result = subprocess.run(command, cwd=REPO, env=env)
-    if result.returncode != 0:
-        sys.exit(f"gpu_check: failed (exit code {result.returncode}): {shlex.join(command)}")
+    if result.returncode != 0:  # its own error is above; exit with its code (common/errors.py)
+        print(f"benchmarks/gpu_check.py: error: step failed (exit code {result.returncode}): "
+              f"{shlex.join(command)}", file=sys.stderr)
+        sys.exit(result.returncode)
     return time.time() - started
 
 
@@ -263,6 +267,7 @@ def ensure_aligned(config, args) -> None:
              "--workers", str(os.cpu_count())])
 
 
+@entry_point("benchmarks/gpu_check.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny sizes: check the code paths in seconds")
@@ -277,7 +282,7 @@ def main(argv=None) -> int:
     args.steps, args.warmup = (3, 1) if args.dry_run else (30, 5)
     args.demo_width, args.demo_steps = (0.0625, 10) if args.dry_run else (1.0, 500)
 
-    import tensorflow as tf
+    tf = import_tensorflow()  # after CUDA_VISIBLE_DEVICES: without the CPU-only start-up notices
 
     started = time.time()
     work = Path(tempfile.mkdtemp(prefix="gpu_check_"))
@@ -287,8 +292,8 @@ def main(argv=None) -> int:
         tf.config.experimental.set_memory_growth(gpu, True)  # leave memory to train.py / eval_lfw.py
     report = {"device": describe_device(args.dry_run)}
     if not args.dry_run and not report["device"]["gpus"]:
-        sys.exit("gpu_check: no GPU visible to TensorFlow (install tensorflow[and-cuda]); "
-                 "--dry-run checks the code paths on CPU")
+        raise UserError("no GPU visible to TensorFlow (install tensorflow[and-cuda]); "
+                        "--dry-run checks the code paths on CPU")
     peaks = peaks_for(report["device"]["gpus"], args)
     report["peaks_tflops"] = peaks
     stages = {}

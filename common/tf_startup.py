@@ -7,7 +7,8 @@ are printed before TensorFlow reads it, and the cuInit line is an ERROR that lev
 together with real errors. So the entry points import TensorFlow through `import_tensorflow()`:
 stderr (file descriptor 2, where the C++ logs go) is captured for the import and the device
 query, then written back without exactly those lines; every other line, errors included, stays.
-A user who sets TF_CPP_MIN_LOG_LEVEL gets TensorFlow's own logging, unfiltered.
+A user who sets TF_CPP_MIN_LOG_LEVEL gets TensorFlow's own logging, unfiltered. Every entry point
+(common/entry_points.py) that uses TensorFlow calls `import_tensorflow()` before its first import of it.
 """
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ import sys
 import tempfile
 
 LOG_LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
+# Set together with the log level by import_tensorflow(): a child process inherits both (spawned
+# workers of the aligner and the TFRecord writer), and the marker tells it that the level is ours,
+# not the user's, so it filters its own start-up too.
+FILTER_MARKER = "FACEREC_TF_STARTUP_FILTERED"
 # Lines that only say "no GPU here" or describe logging itself.
 NOTICES = (
     re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"),
@@ -58,10 +63,12 @@ def _stderr_without_notices(gpus_hidden: bool):
 
 def import_tensorflow():
     """The tensorflow module, imported (and its devices found) with the notices filtered out."""
-    if "tensorflow" in sys.modules or LOG_LEVEL_VARIABLE in os.environ:
+    level_set_by_user = LOG_LEVEL_VARIABLE in os.environ and FILTER_MARKER not in os.environ
+    if "tensorflow" in sys.modules or level_set_by_user:
         import tensorflow
         return tensorflow
     os.environ[LOG_LEVEL_VARIABLE] = "2"  # no INFO/WARNING lines from the C++ side after start-up
+    os.environ[FILTER_MARKER] = "1"
     with _stderr_without_notices(os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1")):
         import tensorflow
         tensorflow.config.list_physical_devices()  # where cuInit runs

@@ -9,17 +9,19 @@ writes scatter plots of the test features, a results table (README.md) and resul
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 if __package__ in (None, ""):  # run as a file: make the repository's packages importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common.errors import UserFileExistsError, entry_point  # noqa: E402
 from common.paths import REPO_ROOT  # noqa: E402
+from common.tf_startup import import_tensorflow  # noqa: E402
+
+import_tensorflow()  # before experiments.mnist imports it: without the CPU-only start-up notices
+
 from experiments.mnist import figure, plots, report, specs  # noqa: E402
 from experiments.mnist.data import load_split  # noqa: E402
 from experiments.mnist.train import TrainConfig  # noqa: E402
@@ -50,6 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@entry_point("python -m experiments.mnist_features")
 def main(argv=None) -> int:
     args = parse_args(argv)
     chosen = specs.select(args.losses)
@@ -57,9 +60,7 @@ def main(argv=None) -> int:
     outputs += [args.out_dir / "README.md", args.out_dir / "results.json"]
     existing = [str(p) for p in outputs if p.exists()]
     if existing and not args.overwrite:
-        print(f"error: {', '.join(existing)} already exist; pass --overwrite to replace them",
-              file=sys.stderr)
-        return 2
+        raise UserFileExistsError(f"{', '.join(existing)} already exist; pass --overwrite to replace them")
     args.out_dir.mkdir(parents=True, exist_ok=True)
 
     split = load_split(args.data_root, args.num_train, args.num_test, args.seed)

@@ -23,7 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common.errors import entry_point  # noqa: E402
 from common.paths import REPO_ROOT, data_root  # noqa: E402
+from common.tf_startup import import_tensorflow  # noqa: E402
+
+import_tensorflow()  # before results_table (TensorBoard's event files) imports it: without the CPU-only notices
+
 from experiments.results_table import RowResult, collect_row, write_curves, write_table  # noqa: E402
 from experiments.experiment_sets import ExperimentSet, load_set, set_names  # noqa: E402
 
@@ -60,6 +65,7 @@ def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed:
             return
 
 
+@entry_point("experiments/run.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("set", choices=set_names(), help="experiment set (a file of experiments/sets/)")

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 from pathlib import Path
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 if __package__ in (None, ""):  # run as a file: make the repository's packages importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
+from common.errors import entry_point  # noqa: E402
 from common.paths import REPO_ROOT  # noqa: E402
+from common.tf_startup import import_tensorflow  # noqa: E402
+
+tf = import_tensorflow()  # before losses/ imports it: without the CPU-only start-up notices
+
 from losses import AMSoftmax, ArcFace, CombinedMargin, NormFace, SphereFace  # noqa: E402
 
 DEFAULT_OUT_DIR = REPO_ROOT / "experiments" / "results" / "target_logit"
@@ -81,7 +82,8 @@ def write_png(path: Path, theta_deg: np.ndarray, curves: dict[str, np.ndarray]) 
     plt.close(fig)
 
 
-def main(argv=None) -> Path:
+@entry_point("experiments/target_logit_curve.py")
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
     args = parser.parse_args(argv)
@@ -91,8 +93,8 @@ def main(argv=None) -> Path:
     write_csv(args.out_dir / CSV_NAME, theta_deg, curves)
     write_png(args.out_dir / PNG_NAME, theta_deg, curves)
     print(f"wrote {args.out_dir / CSV_NAME} and {args.out_dir / PNG_NAME}")
-    return args.out_dir
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

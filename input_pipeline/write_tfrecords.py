@@ -25,15 +25,18 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 from tqdm import tqdm
 
-from input_pipeline.file_list import FileList, scan_identity_folders
-from input_pipeline.tfrecords import SHARD_PATTERN, serialize_example
+from common.errors import UserFileExistsError, entry_point
+from common.tf_startup import import_tensorflow
+
+# Before input_pipeline.tfrecords imports it (in spawned workers too): without the CPU-only notices.
+tf = import_tensorflow()
+
+from input_pipeline.file_list import FileList, scan_identity_folders  # noqa: E402
+from input_pipeline.tfrecords import SHARD_PATTERN, serialize_example  # noqa: E402
 
 PLAN_FILE = "write_plan.json"
 REPORT_DIR = "shard_reports"
@@ -139,12 +142,12 @@ def prepare_output(output_dir: Path, plan: dict) -> None:
         previous = json.loads(plan_path.read_text())
         changed = [f"{key} {previous.get(key)} -> {plan[key]}" for key in plan if previous.get(key) != plan[key]]
         if changed:
-            raise FileExistsError(f"{output_dir} holds shards written with other options or files "
-                                  f"({'; '.join(changed)}); choose a new output folder")
+            raise UserFileExistsError(f"{output_dir} holds shards written with other options or files "
+                                      f"({'; '.join(changed)}); choose a new output folder")
         return
     if output_dir.exists() and any(output_dir.iterdir()):
-        raise FileExistsError(f"{output_dir}: output folder is not empty and holds no {PLAN_FILE}; "
-                              "choose a new one")
+        raise UserFileExistsError(f"{output_dir}: output folder is not empty and holds no {PLAN_FILE}; "
+                                  "choose a new one")
     (output_dir / REPORT_DIR).mkdir(parents=True, exist_ok=True)
     _atomic_write_text(plan_path, json.dumps(plan, indent=1))
 
@@ -154,8 +157,8 @@ def finished_report(task: ShardTask) -> dict | None:
     if not task.path.exists():
         return None
     if not task.report_path.is_file():
-        raise FileExistsError(f"{task.path} exists without its report {task.report_path} (not written by "
-                              "this tool?); remove the shard to have it rewritten")
+        raise UserFileExistsError(f"{task.path} exists without its report {task.report_path} (not written by "
+                                  "this tool?); remove the shard to have it rewritten")
     return json.loads(task.report_path.read_text())
 
 
@@ -221,6 +224,7 @@ def write_tfrecords(file_list: FileList, output_dir: str | Path, shards: int, *,
             "seconds": seconds}
 
 
+@entry_point("python -m input_pipeline.write_tfrecords")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input-dir", required=True, nargs="+", help="aligned root(s)/<identity>/<image>")
@@ -234,13 +238,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.shards <= 0 or args.workers <= 0:
         parser.error("--shards and --workers must be positive")
-    try:
-        file_list = scan_identity_folders(args.input_dir, args.min_images, args.namespace_by_root)
-        result = write_tfrecords(file_list, args.output_dir, args.shards, seed=args.seed,
-                                 min_images=args.min_images, workers=args.workers)
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    file_list = scan_identity_folders(args.input_dir, args.min_images, args.namespace_by_root)
+    result = write_tfrecords(file_list, args.output_dir, args.shards, seed=args.seed,
+                             min_images=args.min_images, workers=args.workers)
     for line in result["bad"]:
         print(f"skipped: {line}", file=sys.stderr)
     rate = result["this_run_images"] / max(result["seconds"], 1e-9)

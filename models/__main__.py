@@ -7,16 +7,14 @@ calibrates on aligned training images (default: the run's own training folders).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from models.complexity import format_summary  # noqa: E402  (after the TF log level is set)
-from models.layers import BN_MODES  # noqa: E402
-from models.registry import available, build, parse_image_size  # noqa: E402
-from models.tflite import QUANTIZE_MODES  # noqa: E402
+from common.errors import UserFileNotFoundError, UserValueError, entry_point
+from models.complexity import format_summary
+from models.layers import BN_MODES
+from models.registry import available, build, parse_image_size
+from models.tflite import QUANTIZE_MODES
 
 
 def summary(args) -> int:
@@ -33,8 +31,8 @@ def export_dir_of(path: Path) -> Path:
     for candidate in (path / "export", path):
         if (candidate / EMBEDDER_DIR / "saved_model.pb").is_file():
             return candidate
-    raise FileNotFoundError(f"{path}: no export/{EMBEDDER_DIR}/ (a run dir) or {EMBEDDER_DIR}/ "
-                            "(an export folder) with a SavedModel")
+    raise UserFileNotFoundError(f"{path}: no export/{EMBEDDER_DIR}/ (a run dir) or {EMBEDDER_DIR}/ "
+                                "(an export folder) with a SavedModel")
 
 
 def training_folders(export_dir: Path) -> list[Path]:
@@ -44,8 +42,8 @@ def training_folders(export_dir: Path) -> list[Path]:
 
     folders = read_info(export_dir / INFO_FILE).get("config", {}).get("data", {}).get("train_dirs")
     if not folders:
-        raise ValueError(f"{export_dir / INFO_FILE} records no data.train_dirs; "
-                         "pass --calibration-dir")
+        raise UserValueError(f"{export_dir / INFO_FILE} records no data.train_dirs; "
+                             "pass --calibration-dir")
     return [REPO_ROOT / folder for folder in folders]
 
 
@@ -65,6 +63,7 @@ def export_tflite(args) -> int:
     return 0
 
 
+@entry_point("python -m models")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -91,13 +90,7 @@ def main(argv=None) -> int:
     tflite.set_defaults(run=export_tflite)
 
     args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
-        if args.command == "summary":
-            parser.error(str(error))
-        print(f"python -m models {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    return args.run(args)
 
 
 if __name__ == "__main__":

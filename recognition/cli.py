@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from common.tf_startup import import_tensorflow
 from recognition.photos import FLIP_MODES, PhotoEmbedder
 from recognition.quality import QUALITY_ACTIONS, QualityGate, QualityThresholds
 
@@ -87,7 +88,9 @@ def quality_gate(args: argparse.Namespace) -> QualityGate:
 def photo_embedder(args: argparse.Namespace, model_path: str) -> PhotoEmbedder:
     """Load the model and the detector (both slow: TensorFlow) and wire them to the gate.
     A model whose embeddings depend on the batch (BN always_train) is refused: a photo's
-    embedding would change with whatever else was embedded with it."""
+    embedding would change with whatever else was embedded with it. The tools that call this
+    (verify.py, identify.py, the recognition demos) import TensorFlow here first, quietly."""
+    import_tensorflow()
     from align.detector import FaceDetector
     from models import load_embedder
     from models.export import refuse_batch_dependent

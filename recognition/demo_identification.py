@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import numpy as np
 
+from common.errors import UserValueError, entry_point
 from common.paths import require_data
 from recognition import cli
 from recognition.enroll import enroll
@@ -37,8 +35,8 @@ def split_identities(root: Path, min_photos: int, num_known: int, num_unknown: i
     folders = {d.name: list_images([d]) for d in sorted(root.iterdir()) if d.is_dir()}
     eligible = sorted(name for name, photos in folders.items() if len(photos) >= min_photos)
     if len(eligible) < num_known + num_unknown:
-        raise ValueError(f"{root}: {len(eligible)} identities with >= {min_photos} photos, "
-                         f"{num_known} known + {num_unknown} unknown requested")
+        raise UserValueError(f"{root}: {len(eligible)} identities with >= {min_photos} photos, "
+                             f"{num_known} known + {num_unknown} unknown requested")
     rng.shuffle(eligible)
     enrolment, probes, unknown = {}, {}, {}
     for name in eligible[:num_known]:
@@ -65,6 +63,7 @@ def top1(embedder, searcher, photos_by_identity):
     return outcomes, failures
 
 
+@entry_point("python -m recognition.demo_identification")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     cli.add_model_arguments(parser)
@@ -118,7 +117,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (OSError, ValueError) as error:
-        sys.exit(f"error: {error}")
+    sys.exit(main())

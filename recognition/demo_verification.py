@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import numpy as np
 
+from common.errors import UserFileNotFoundError, entry_point
 from common.paths import data_root, require_data
 from recognition import cli
 from recognition.thresholds import resolve_threshold
@@ -42,7 +40,7 @@ def aligned_file(folder: Path, stem: str) -> Path:
     for suffix in (".jpg", ".png"):
         if (folder / f"{stem}{suffix}").is_file():
             return folder / f"{stem}{suffix}"
-    raise FileNotFoundError(f"{folder}: no aligned image for {stem} (.jpg or .png)")
+    raise UserFileNotFoundError(f"{folder}: no aligned image for {stem} (.jpg or .png)")
 
 
 def eval_features(args, embedder, stems: list[str]) -> dict[str, np.ndarray]:
@@ -65,6 +63,7 @@ def eval_features(args, embedder, stems: list[str]) -> dict[str, np.ndarray]:
     return dict(zip(stems, protocol.l2_normalize(features)))
 
 
+@entry_point("python -m recognition.demo_verification")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     cli.add_model_arguments(parser)
@@ -121,7 +120,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (OSError, ValueError, KeyError) as error:
-        sys.exit(f"error: {error}")
+    sys.exit(main())

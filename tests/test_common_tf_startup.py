@@ -34,7 +34,7 @@ def test_train_py_error_is_its_one_line_only(tmp_path):
          "--set", "loss.name=am_softmax", "--set", "loss.hparams.margn=1",
          "--set", f"run_dir={tmp_path / 'run'}"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        "error: loss: loss 'am_softmax': unknown hyperparameter(s) margn; valid: scale, margin, learnable_scale"]
+        "train.py: error: loss: loss 'am_softmax': unknown hyperparameter(s) margn; valid: scale, margin, learnable_scale"]
     assert not (tmp_path / "run").exists()

@@ -52,7 +52,8 @@ def test_reads_scalars_across_event_files_and_writes_png(tmp_path):
 
 
 def test_missing_or_empty_run_dir_is_an_error(tmp_path, capsys):
-    assert plot_runs.main([str(tmp_path / "absent"), "--out", str(tmp_path / "x.png")]) == 1
+    assert plot_runs.main([str(tmp_path / "absent"), "--out", str(tmp_path / "x.png")]) == 2
+    assert capsys.readouterr().err == f"tools/plot_runs.py: error: run dir not found: {tmp_path / 'absent'}\n"
     (tmp_path / "empty").mkdir()
-    assert plot_runs.main([str(tmp_path / "empty"), "--out", str(tmp_path / "x.png")]) == 1
+    assert plot_runs.main([str(tmp_path / "empty"), "--out", str(tmp_path / "x.png")]) == 2
     assert "no TensorBoard scalars" in capsys.readouterr().err

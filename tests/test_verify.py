@@ -103,7 +103,7 @@ def test_verify_refuses_a_batch_dependent_bn_model_in_one_line(data_dir, tmp_pat
     run = run_cli("verify.py", photo, photo, "--model", export, "--threshold", "0.3")
     assert run.returncode == 2 and run.stdout == ""
     error = run.stderr.strip().splitlines()[-1]  # (TensorFlow's start-up log lines come first)
-    assert error.startswith("error: ") and "Traceback" not in run.stderr
+    assert error.startswith("verify.py: error: ") and "Traceback" not in run.stderr
     assert "BN mode always_train" in error and "one embedding per face" in error
 
 

@@ -90,9 +90,10 @@ def test_other_options_or_foreign_files_are_refused_not_overwritten(standin_trai
     out = tmp_path / "shards"
     write(train, out, shards=3)
     reference = shard_bytes(out)
-    assert write_tfrecords.main(["--input-dir", str(train), "--output-dir", str(out), "--shards", "2"]) == 1
+    assert write_tfrecords.main(["--input-dir", str(train), "--output-dir", str(out), "--shards", "2"]) == 2
     error = capsys.readouterr().err.strip()
-    assert error.startswith("error: ") and "shards 3 -> 2" in error and "\n" not in error
+    assert error.startswith("python -m input_pipeline.write_tfrecords: error: ") and "shards 3 -> 2" in error
+    assert "\n" not in error
     folder = sorted(p for p in train.iterdir() if p.is_dir())[0]
     shutil.copy(next(folder.glob("*.png")), folder / "added.png")  # the input changed since the first run
     with pytest.raises(FileExistsError, match="images 24 -> 25"):

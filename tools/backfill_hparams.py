@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common.errors import entry_point  # noqa: E402
+from common.tf_startup import import_tensorflow  # noqa: E402
+
+import_tensorflow()  # before training.summaries imports it: without the CPU-only start-up notices
 
 from training import summaries  # noqa: E402
 from training.config import load_config  # noqa: E402
@@ -59,6 +62,7 @@ def backfill(run_dir: Path) -> str:
     return f"{run_dir}: step {done['steps']}, View 2 {final['accuracy_mean']:.2%}, last check {check}"
 
 
+@entry_point("tools/backfill_hparams.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", type=Path, help="run dirs or folders holding run dirs")

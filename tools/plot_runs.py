@@ -10,20 +10,21 @@ dir; a point that used more folds than the checks (the final View 2) is drawn as
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common.errors import UserFileNotFoundError, entry_point  # noqa: E402
+from common.tf_startup import import_tensorflow  # noqa: E402
+
+tf = import_tensorflow()  # before training.summaries imports it: without the CPU-only notices
+
 from training.summaries import LFW_ACCURACY_TAG, LFW_FOLDS_TAG  # noqa: E402
 
 PANELS = (("train/total_loss", "training loss"), ("train/batch_accuracy", "batch accuracy"),
@@ -66,7 +67,7 @@ def plot(run_dirs: list[Path], out: Path) -> None:
     for run_dir in run_dirs:
         scalars = read_scalars(run_dir)
         if not scalars:
-            raise FileNotFoundError(f"{run_dir}: no TensorBoard scalars found")
+            raise UserFileNotFoundError(f"{run_dir}: no TensorBoard scalars found")
         for axis, (tag, _) in zip(axes, PANELS):
             points = scalars.get(tag, [])
             if points:
@@ -83,6 +84,7 @@ def plot(run_dirs: list[Path], out: Path) -> None:
     figure.savefig(out, dpi=100)
 
 
+@entry_point("tools/plot_runs.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dirs", nargs="+", type=Path)
@@ -90,13 +92,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     missing = [str(p) for p in args.run_dirs if not p.is_dir()]
     if missing:
-        print(f"error: run dir not found: {', '.join(missing)}", file=sys.stderr)
-        return 1
-    try:
-        plot(args.run_dirs, args.out)
-    except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        raise UserFileNotFoundError(f"run dir not found: {', '.join(missing)}")
+    plot(args.run_dirs, args.out)
     print(f"wrote {args.out}")
     return 0
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from common.errors import UserError, UserValueError
 from common.paths import REPO_ROOT, RUNS_DIR, data_root
 from input_pipeline import datasets
 from input_pipeline.train_data import build_train_dataset, cache_in_memory, open_train_source
@@ -30,11 +31,11 @@ from training.strategy import (broadcast_from_chief, chief_value, make_strategy,
                                worker_role)
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(UserError, RuntimeError):
     """Training stopped on a NaN/Inf loss; the message names the step and the kept checkpoint."""
 
 
-class WorkerLostError(RuntimeError):
+class WorkerLostError(UserError, RuntimeError):
     """A multi-worker run lost a worker (its collective ops failed); restart them all."""
 
 
@@ -337,7 +338,7 @@ def _next_batch(iterator):
         if datasets.NO_VALID_IMAGES not in error.message:
             raise
         reason = next(part for part in error.message.split("[") if datasets.NO_VALID_IMAGES in part)
-        raise ValueError(f"training data: {reason.split(']')[0]}") from None
+        raise UserValueError(f"training data: {reason.split(']')[0]}") from None
 
 
 def _train(trainer: Trainer, writer, start: int) -> dict:
