@@ -1,8 +1,13 @@
-"""Command-line options shared by verify.py and identify.py, and the objects they build."""
+"""Command-line options shared by verify.py and identify.py, and the objects they build.
+
+The MTCNN flags are align/detector.py's (add_detector_arguments), so these tools and
+align/align_dataset.py take the same detector settings under the same names and defaults.
+"""
 from __future__ import annotations
 
 import argparse
 
+from align.detector import FaceDetector, add_detector_arguments, detector_options
 from common.tf_startup import import_tensorflow
 from recognition.photos import FLIP_MODES, PhotoEmbedder
 from recognition.quality import QUALITY_ACTIONS, QualityGate, QualityThresholds
@@ -13,13 +18,6 @@ DEFAULT_QUALITY = QualityThresholds()
 def _limit(text: str) -> float | None:
     """A quality limit; 'off' disables the check."""
     return None if text.lower() == "off" else float(text)
-
-
-def _three_floats(text: str) -> tuple[float, float, float]:
-    values = tuple(float(v) for v in text.split(","))
-    if len(values) != 3:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected three comma-separated numbers")
-    return values
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -33,10 +31,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True) 
 def add_face_arguments(parser: argparse.ArgumentParser) -> None:
     """Detector settings, the face choice and the quality gate."""
     group = parser.add_argument_group("face detection")
-    group.add_argument("--min-face-size", type=int, default=20, help="MTCNN minimum face, px")
-    group.add_argument("--detector-thresholds", type=_three_floats, default=(0.6, 0.7, 0.7),
-                       help="MTCNN stage thresholds P,R,O")
-    group.add_argument("--scale-factor", type=float, default=0.709, help="MTCNN pyramid scale")
+    add_detector_arguments(group)
     group.add_argument("--all-faces", action="store_true",
                        help="use every face in a photo instead of the one align/ would choose")
     gate = parser.add_argument_group("quality gate (any limit may be 'off')")
@@ -90,14 +85,13 @@ def photo_embedder(args: argparse.Namespace, model_path: str) -> PhotoEmbedder:
     A model whose embeddings depend on the batch (BN always_train) is refused: a photo's
     embedding would change with whatever else was embedded with it. The tools that call this
     (verify.py, identify.py, the recognition demos) import TensorFlow here first, quietly."""
+    options = detector_options(args)  # a bad flag stops before the slow loads
     import_tensorflow()
-    from align.detector import FaceDetector
     from models import load_embedder
     from models.export import refuse_batch_dependent
 
     embedder = load_embedder(model_path)
     refuse_batch_dependent(embedder, "verify.py and identify.py need one embedding per face")
-    detector = FaceDetector(min_face_size=args.min_face_size,
-                            thresholds=args.detector_thresholds, scale_factor=args.scale_factor)
+    detector = FaceDetector(**options)
     return PhotoEmbedder(embedder, detector, quality_gate(args),
                          flip=args.flip, all_faces=args.all_faces)

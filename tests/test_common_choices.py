@@ -60,6 +60,29 @@ def test_mtcnn_defaults_and_flags_have_one_home():
         (0.5, 0.6, 0.9)
 
 
+def test_every_face_tool_takes_the_same_detector_flags():
+    """align_dataset.py, verify.py and identify.py (enroll and search) take align/detector.py's MTCNN
+    flags: the same names and defaults, read into the same FaceDetector settings."""
+    import identify
+    import verify
+    from align.align_dataset import build_parser
+    from align.detector import detector_options
+
+    tools = {
+        "align_dataset.py": (build_parser(), ["--input-dir", "a", "--output-dir", "b"]),
+        "verify.py": (verify.build_parser(), ["a.jpg", "b.jpg", "--model", "m", "--threshold", "0.3"]),
+        "identify.py enroll": (identify.build_parser(), ["enroll", "--gallery", "g", "--out", "o", "--model", "m"]),
+        "identify.py search": (identify.build_parser(), ["search", "p.jpg", "--gallery", "g", "--threshold", "0.3"]),
+    }
+    flags = ["--min-face-size", "30", "--detector-thresholds", "0.5,0.6,0.8", "--scale-factor", "0.8",
+             "--max-detect-side", "800"]
+    defaults = {name: detector_options(parser.parse_args(argv)) for name, (parser, argv) in tools.items()}
+    given = {name: detector_options(parser.parse_args(argv + flags)) for name, (parser, argv) in tools.items()}
+    assert all(options == defaults["align_dataset.py"] for options in defaults.values()), defaults
+    assert all(options == {"min_face_size": 30, "thresholds": (0.5, 0.6, 0.8), "scale_factor": 0.8,
+                           "max_detect_side": 800} for options in given.values()), given
+
+
 def test_config_module_stays_tensorflow_free():
     code = "import sys, training.config, common.choices; print('tensorflow' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
