@@ -16,6 +16,7 @@ from typing import Callable
 import tensorflow as tf
 
 from common.choices import DATA_FORMATS
+from common.errors import UserValueError
 from input_pipeline import datasets, tfrecords
 from input_pipeline.file_list import FileList, check_image_size, scan_identity_folders
 from input_pipeline.memory_cache import DecodedSet, decode_all, use_memory_cache
@@ -32,11 +33,11 @@ class TrainSource:
 def check_source(data_format: str, train_dirs=(), tfrecord_dir=None) -> None:
     """What format `data_format` needs to be read (cheap: training checks it before its run dir)."""
     if data_format not in DATA_FORMATS:
-        raise ValueError(f"data.format must be one of {', '.join(DATA_FORMATS)}, got {data_format!r}")
+        raise UserValueError(f"data.format must be one of {', '.join(DATA_FORMATS)}, got {data_format!r}")
     if data_format == "folders" and not train_dirs:
-        raise ValueError("data.train_dirs must name at least one folder")
+        raise UserValueError("data.train_dirs must name at least one folder")
     if data_format == "tfrecord" and not tfrecord_dir:
-        raise ValueError("data.tfrecord_dir is required when data.format is tfrecord")
+        raise UserValueError("data.tfrecord_dir is required when data.format is tfrecord")
 
 
 def open_train_source(data_format: str, image_size, *, train_dirs=(), tfrecord_dir=None,
@@ -46,6 +47,7 @@ def open_train_source(data_format: str, image_size, *, train_dirs=(), tfrecord_d
     folder whose images have another size than `image_size` stops here (training never resizes)."""
     check_source(data_format, train_dirs, tfrecord_dir)
     if data_format == "tfrecord":
+        tfrecords.check_shard_sizes(tfrecord_dir)  # a truncated copy stops here, before training
         return tfrecords.read_identities(Path(tfrecord_dir)), TrainSource(tfrecord_dir=Path(tfrecord_dir))
     file_list = scan_identity_folders([Path(path) for path in train_dirs], min_images_per_identity,
                                       namespace_by_root)
@@ -71,10 +73,18 @@ def cache_in_memory(source: TrainSource, cache: str, image_size, parallel_calls:
 def check_batching(batch_size: int, pk: tuple[int, int] | None, tfrecords: bool) -> None:
     """The batch shape the route can serve; cheap, so training checks it before its run dir."""
     if pk is not None and pk[0] * pk[1] != batch_size:
-        raise ValueError(f"train.batch_size {batch_size} must equal data.pk_identities "
-                         f"x data.pk_images = {pk[0] * pk[1]}")
+        raise UserValueError(f"train.batch_size {batch_size} must equal data.pk_identities "
+                             f"x data.pk_images = {pk[0] * pk[1]}")
     if pk is not None and tfrecords:
-        raise ValueError("P x K batches need data.format: folders (TFRecords have no per-identity index)")
+        raise UserValueError("P x K batches need data.format: folders (TFRecords have no per-identity index)")
+
+
+def data_loss_error(source: TrainSource, error: tf.errors.DataLossError) -> Exception:
+    """What training raises when tf.data's reads fail with DataLossError: the damaged TFRecord
+    shard, named in one line (a UserError); the error itself on the other routes."""
+    if source.tfrecord_dir is None:
+        return error
+    return tfrecords.corrupt_shard_error(source.tfrecord_dir, error)
 
 
 def build_train_dataset(source: TrainSource, image_size, batch_size: int, *, seed: int,

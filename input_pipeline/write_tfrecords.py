@@ -36,10 +36,9 @@ from common.tf_startup import import_tensorflow
 tf = import_tensorflow()
 
 from input_pipeline.file_list import FileList, scan_identity_folders  # noqa: E402
-from input_pipeline.tfrecords import SHARD_PATTERN, serialize_example  # noqa: E402
+from input_pipeline.tfrecords import REPORT_DIR, SHARD_PATTERN, report_path, serialize_example  # noqa: E402
 
 PLAN_FILE = "write_plan.json"
-REPORT_DIR = "shard_reports"
 PARTIAL_SUFFIX = ".partial"
 PROGRESS_EVERY = 64  # images between updates of the shared progress counter
 
@@ -58,7 +57,7 @@ class ShardTask:
 
     @property
     def report_path(self) -> Path:
-        return self.output_dir / REPORT_DIR / f"{self.path.stem}.json"
+        return report_path(self.path)
 
 
 def bad_image_reason(contents: bytes) -> str | None:
@@ -110,7 +109,9 @@ def write_shard(task: ShardTask, progress) -> dict:
                 pending = 0
     with open(temporary, "rb") as handle:  # durable before the rename makes it count as finished
         os.fsync(handle.fileno())
-    report = {"shard": task.path.name, "files": len(task.files), "written": written, "bad": bad}
+    # The size lets the reader tell a truncated copy from the shard (input_pipeline.tfrecords).
+    report = {"shard": task.path.name, "files": len(task.files), "written": written, "bad": bad,
+              "bytes": temporary.stat().st_size}
     _atomic_write_text(task.report_path, json.dumps(report))
     os.replace(temporary, task.path)
     progress(pending)

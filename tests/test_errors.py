@@ -47,6 +47,7 @@ def test_user_errors_are_still_the_builtins_their_callers_catch():
     from common.lfw_download import ChecksumError
     from common.strict_yaml import DuplicateKeyError
     from experiments.experiment_sets import SetError
+    from input_pipeline.tfrecords import CorruptShardError
     from training.config import ConfigError
     from training.loop import NonFiniteLossError, WorkerLostError
     from training.run_dir import RunDirError
@@ -55,7 +56,7 @@ def test_user_errors_are_still_the_builtins_their_callers_catch():
 
     assert issubclass(UserValueError, ValueError) and issubclass(UserFileNotFoundError, FileNotFoundError)
     assert str(UserKeyError("x.npz: missing key 'paths'")) == "x.npz: missing key 'paths'"  # not quoted
-    for error in (ConfigError, ScheduleError, PairsFormatError, DuplicateKeyError, SetError):
+    for error in (ConfigError, ScheduleError, PairsFormatError, DuplicateKeyError, SetError, CorruptShardError):
         assert issubclass(error, UserError) and issubclass(error, ValueError), error
     for error in (RunDirError, NonFiniteLossError, WorkerLostError, ChecksumError):
         assert issubclass(error, UserError) and issubclass(error, RuntimeError), error

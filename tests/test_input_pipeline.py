@@ -1,6 +1,7 @@
 """Input pipeline on real images: file list, decoding, bad files, P x K batches, TFRecords."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -15,8 +16,9 @@ from input_pipeline.datasets import (pk_dataset, pk_index_batches, read_file_bat
                                      shuffled_indices, single_image_dataset)
 from input_pipeline.decode import decode_contents
 from input_pipeline.file_list import check_image_size, scan_identity_folders
-from input_pipeline.tfrecords import read_identities, tfrecord_dataset
-from tests.test_train_support import standin_train_dir  # noqa: F401  (fixture)
+from input_pipeline.tfrecords import CorruptShardError, check_shard_sizes, read_identities, tfrecord_dataset
+from input_pipeline.train_data import TrainSource
+from tests.test_train_support import BASE_CONFIG, standin_train_dir, tiny_overrides  # noqa: F401  (fixture)
 
 SIZE = (112, 96)
 
@@ -187,7 +189,7 @@ def test_folder_of_non_images_stops_with_a_clear_error(kind, tmp_path, monkeypat
 
     with pytest.raises(ValueError, match=r"^training data: 10 batches in a row had unreadable images: "
                                          r"does the training folder hold images\?$"):
-        _next_batch(iter(dataset))
+        _next_batch(iter(dataset), TrainSource(file_list=file_list))
 
 
 def test_write_tfrecords_cli_and_reader_round_trip(train_dir, tmp_path):
@@ -248,4 +250,52 @@ def test_tfrecords_without_a_valid_image_stop_with_one_line(tmp_path, monkeypatc
     dataset = tfrecord_dataset(tmp_path / "shards", SIZE, 4, seed=0, shuffle_buffer=9)
     with pytest.raises(ValueError, match=r"^training data: 10 batches in a row had unreadable images: "
                                          r"do the TFRecord shards in .*shards hold images of 112x96\?$"):
-        _next_batch(iter(dataset))
+        _next_batch(iter(dataset), TrainSource(tfrecord_dir=tmp_path / "shards"))
+
+
+def write_shards_cli(train_dir, out, shards: int) -> list:
+    """`python -m input_pipeline.write_tfrecords` into `out`; the shard paths, sorted."""
+    command = [sys.executable, "-m", "input_pipeline.write_tfrecords", "--input-dir", str(train_dir),
+               "--output-dir", str(out), "--shards", str(shards)]
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return sorted(out.glob("*.tfrecord"))
+
+
+def test_truncated_shard_stops_train_py_in_one_line_naming_it(train_dir, tmp_path):
+    """A shard cut short (a copy that did not finish): TensorFlow's reader may even take it for a
+    complete one when the cut falls on a record boundary; its size against the writer's report
+    stops the run in one line before training."""
+    shards = tmp_path / "shards"
+    shard = write_shards_cli(train_dir, shards, 3)[1]
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    overrides = tiny_overrides(train_dir, tmp_path / "run", **{"data.format": "tfrecord",
+                                                               "data.tfrecord_dir": str(shards)})
+    done = subprocess.run([sys.executable, "train.py", "--config", str(BASE_CONFIG)]
+                          + [arg for override in overrides for arg in ("--set", override)],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"train.py: error: training data: TFRecord shard {shard} has ") and \
+        "(truncated?); delete it and rerun the python -m input_pipeline.write_tfrecords command" in last
+
+
+def test_damaged_shard_is_named_when_tf_data_fails_on_it(train_dir, tmp_path):
+    """Damage that keeps the size (garbage over the middle of a shard) shows only when tf.data
+    reads it: training's next batch then names the shard instead of raising a DataLossError."""
+    from input_pipeline.write_tfrecords import write_tfrecords
+    from training.loop import _next_batch
+
+    shards = tmp_path / "shards"
+    write_tfrecords(scan_identity_folders(train_dir), shards, 3, show_progress=False)
+    shard = sorted(shards.glob("*.tfrecord"))[1]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 64] = b"\xff" * 64
+    shard.write_bytes(bytes(data))
+    check_shard_sizes(shards)  # the size is right
+    iterator = iter(tfrecord_dataset(shards, SIZE, 8, seed=0, shuffle_buffer=24))
+    with pytest.raises(CorruptShardError, match=rf"^training data: TFRecord shard {re.escape(str(shard))} is "
+                                                r"damaged \((corrupted|truncated) record at \d+\); delete it "):
+        for _ in range(20):  # 24 records: every shard is read within 3 batches
+            _next_batch(iterator, TrainSource(tfrecord_dir=shards))

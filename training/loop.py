@@ -18,7 +18,7 @@ import tensorflow as tf
 from common.errors import UserError, UserValueError
 from common.paths import REPO_ROOT, RUNS_DIR, data_root
 from input_pipeline import datasets
-from input_pipeline.train_data import build_train_dataset, cache_in_memory, open_train_source
+from input_pipeline.train_data import build_train_dataset, cache_in_memory, data_loss_error, open_train_source
 from training import run_dir as run_dirs
 from training import summaries
 from training.config import Config
@@ -329,11 +329,13 @@ def _log_lfw(trainer: Trainer, step: int) -> dict:
     return result
 
 
-def _next_batch(iterator):
-    """The next training batch; the input pipeline's own stop (no readable images) becomes a
-    one-line ValueError rather than a TensorFlow traceback."""
+def _next_batch(iterator, source):
+    """The next training batch from `source`'s dataset; the input pipeline's own stop (no readable
+    images) and a damaged TFRecord shard become one-line UserErrors rather than TensorFlow tracebacks."""
     try:
         return next(iterator)
+    except tf.errors.DataLossError as error:
+        raise data_loss_error(source, error) from None
     except tf.errors.InvalidArgumentError as error:
         if datasets.NO_VALID_IMAGES not in error.message:
             raise
@@ -354,7 +356,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
     step = start
     with signals.installed(), writer.as_default():
         while step < train.max_steps:
-            images, labels = _next_batch(iterator)
+            images, labels = _next_batch(iterator, trainer.source)
             stats = trainer.train_step(images, labels)
             step += 1
             window_steps += 1
