@@ -24,6 +24,7 @@ from pathlib import Path
 from common.errors import UserFileNotFoundError, entry_point
 from common.lfw_download import GET_LFW_HELP, download_lfw
 from common.paths import CACHE_DIR, REPO_ROOT, RUNS_DIR, data_root
+from common.run_layout import RunLayout, run_dir_of
 from training.config import load_config
 from verification.pairs import parse_pairs
 
@@ -94,10 +95,10 @@ def main(argv=None) -> int:
          "--output-dir", config.eval.lfw_dir, "--image-size", size, "--only-list", str(lfw_list),
          "--workers", str(args.workers)])
 
-    run_dir = RUNS_DIR / config.name if config.run_dir is None else REPO_ROOT / config.run_dir
+    run_dir = run_dir_of(config.name, config.run_dir)
     run([python, "train.py", "--config", args.config, "--data-root", str(root)])
 
-    result_json = run_dir / "eval" / "lfw_view2.json"
+    result_json = RunLayout(run_dir).lfw_view2
     run([python, "eval_lfw.py", "--model", str(run_dir), "--lfw-dir", config.eval.lfw_dir,
          "--pairs", str(root / "lfw_pairs.txt"), "--json", str(result_json), "--run-dir", str(run_dir),
          "--step", str(config.train.max_steps)])

@@ -38,6 +38,7 @@ import numpy as np
 
 from common.errors import UserValueError, entry_point
 from common.paths import CACHE_DIR, data_root
+from common.run_layout import EMBEDDER_DIR, MODEL_INFO_FILE, RunLayout
 from common.tf_startup import import_tensorflow
 from verification import projector, protocol, report
 from verification.embeddings_file import EmbeddingTable, load_embedding_table
@@ -112,8 +113,8 @@ def tensorboard_target(args) -> tuple[Path, int] | None:
     `--model` when it is a run dir; the step is `--step`, else the step recorded at export."""
     if args.no_tensorboard:
         return None
-    run_dir = args.run_dir  # (paths as in verification.model_source, which imports TensorFlow)
-    if run_dir is None and args.model and (Path(args.model) / "export" / "embedder").is_dir():
+    run_dir = args.run_dir
+    if run_dir is None and args.model and RunLayout(Path(args.model)).export.joinpath(EMBEDDER_DIR).is_dir():
         run_dir = Path(args.model)
     if run_dir is None:
         if args.step is not None:
@@ -121,7 +122,7 @@ def tensorboard_target(args) -> tuple[Path, int] | None:
         return None
     if args.step is not None:
         return run_dir, args.step
-    info = run_dir / "export" / "model_info.json"
+    info = RunLayout(Path(run_dir)).export / MODEL_INFO_FILE
     step = json.loads(info.read_text()).get("step") if info.is_file() else None
     if step is None:
         raise UserValueError(f"{run_dir}: no step recorded in {info}; pass --step N "

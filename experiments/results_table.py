@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.run_layout import RunLayout
 from experiments import convergence, significance
-from training.run_dir import CONFIG_FILE
 from training.summaries import LFW_ACCURACY_TAG
 
 LOSS_TAG = "train/total_loss"
@@ -47,7 +47,7 @@ def read_scalars(run_dir: Path) -> dict:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     scalars: dict = {}
-    for events_dir in sorted({p.parent for p in run_dir.glob("tensorboard/**/events.out.tfevents.*")}):
+    for events_dir in sorted({p.parent for p in RunLayout(run_dir).tensorboard.glob("**/events.out.tfevents.*")}):
         accumulator = EventAccumulator(str(events_dir), size_guidance={"scalars": 0, "tensors": 0})
         accumulator.Reload()
         tags = accumulator.Tags()
@@ -71,7 +71,7 @@ def _tensor_value(proto):
 
 
 def _stop_reason(run_dir: Path) -> str:
-    log = run_dir / "train.log"
+    log = RunLayout(run_dir).log
     if not log.exists():
         return "not run yet"
     for line in reversed(log.read_text(errors="replace").splitlines()):
@@ -88,7 +88,7 @@ def _annealing_note(run_dir: Path) -> str:
     from losses.registry import LOSSES
     from losses.sphereface import SphereFace
 
-    config_file = run_dir / CONFIG_FILE
+    config_file = RunLayout(run_dir).config
     if not config_file.exists():
         return ""
     loss = yaml.safe_load(config_file.read_text()).get("loss", {})
@@ -110,7 +110,7 @@ def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResul
     if SPEED_TAG in scalars:
         steps, speeds, walls = scalars[SPEED_TAG]
         result.images_per_sec = float(np.median(speeds))
-    done_file, eval_file = run_dir / "DONE.json", run_dir / "eval" / "lfw_view2.json"
+    done_file, eval_file = RunLayout(run_dir).done, RunLayout(run_dir).lfw_view2
     if done_file.exists():
         done = json.loads(done_file.read_text())
         result.status, result.steps = "done", done.get("steps")

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common.errors import entry_point  # noqa: E402
 from common.paths import REPO_ROOT, data_root  # noqa: E402
+from common.run_layout import RunLayout  # noqa: E402
 from common.tf_startup import import_tensorflow  # noqa: E402
 
 import_tensorflow()  # before results_table (TensorBoard's event files) imports it: without the CPU-only notices
@@ -44,7 +45,7 @@ def row_commands(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, 
     lfw_dir = exp_set.lfw_dir(row_name, scale)
     pairs = os.path.relpath(data / "lfw_pairs.txt", REPO_ROOT)
     evaluate = ["python", "eval_lfw.py", "--model", str(run_dir), "--lfw-dir", str(lfw_dir),
-                "--pairs", pairs, "--json", str(run_dir / "eval" / "lfw_view2.json")]
+                "--pairs", pairs, "--json", str(RunLayout(run_dir).lfw_view2)]
     return train, evaluate
 
 

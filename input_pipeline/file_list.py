@@ -42,11 +42,9 @@ class FileList:
     def absolute_path(self, index: int) -> Path:
         return self.roots[self.root_index[index]] / self.paths[index].decode()
 
-    def save(self, run_dir: Path) -> None:
-        """`labels.txt` (one identity per line, line index = label) and `file_list.tsv`
-        (label, absolute path)."""
-        (run_dir / "labels.txt").write_text("".join(f"{name}\n" for name in self.identities))
-        with open(run_dir / "file_list.tsv", "wb") as handle:
+    def save(self, path: Path) -> None:
+        """The run's file_list.tsv: label<TAB>absolute path per image (the label map is labels.txt)."""
+        with open(path, "wb") as handle:
             for path, label in zip(self.absolute_paths(), self.labels):
                 handle.write(b"%d\t%s\n" % (label, path))
 

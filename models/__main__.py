@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from common.errors import UserFileNotFoundError, UserValueError, entry_point
+from common.run_layout import EMBEDDER_DIR, EXPORT_DIR, MODEL_INFO_FILE, locate_export
 from models.complexity import format_summary
 from models.layers import BN_MODES
 from models.registry import available, build, parse_image_size
@@ -26,23 +27,21 @@ def summary(args) -> int:
 
 def export_dir_of(path: Path) -> Path:
     """A run dir's export/ folder, or the export folder itself."""
-    from models.export import EMBEDDER_DIR
-
-    for candidate in (path / "export", path):
-        if (candidate / EMBEDDER_DIR / "saved_model.pb").is_file():
-            return candidate
-    raise UserFileNotFoundError(f"{path}: no export/{EMBEDDER_DIR}/ (a run dir) or {EMBEDDER_DIR}/ "
-                                "(an export folder) with a SavedModel")
+    found = locate_export(path)
+    if found is None or found.saved_model.name != EMBEDDER_DIR:
+        raise UserFileNotFoundError(f"{path}: no {EXPORT_DIR}/{EMBEDDER_DIR}/ (a run dir) or {EMBEDDER_DIR}/ "
+                                    "(an export folder) with a SavedModel")
+    return found.export_dir
 
 
 def training_folders(export_dir: Path) -> list[Path]:
     """The run's training folders as its config recorded them (relative to the repository)."""
     from common.paths import REPO_ROOT
-    from models.export import INFO_FILE, read_info
+    from models.export import read_info
 
-    folders = read_info(export_dir / INFO_FILE).get("config", {}).get("data", {}).get("train_dirs")
+    folders = read_info(export_dir / MODEL_INFO_FILE).get("config", {}).get("data", {}).get("train_dirs")
     if not folders:
-        raise UserValueError(f"{export_dir / INFO_FILE} records no data.train_dirs; "
+        raise UserValueError(f"{export_dir / MODEL_INFO_FILE} records no data.train_dirs; "
                              "pass --calibration-dir")
     return [REPO_ROOT / folder for folder in folders]
 

@@ -20,11 +20,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common.errors import UserFileNotFoundError, UserValueError
+from common.errors import UserValueError
+from common.run_layout import EMBEDDER_DIR, MODEL_INFO_FILE, require_export
 from models.layers import FlagBatchNormalization
 
-EMBEDDER_DIR = "embedder"
-INFO_FILE = "model_info.json"
 SIGNATURE = "serving_default"
 BATCH_DEPENDENT_MODE = "always_train"
 
@@ -53,7 +52,7 @@ def export_embedder(model: keras.Model, out_dir, image_size, info: dict | None =
     model_size = tuple(model.input_shape[1:3])
     if model_size != image_size:
         raise ValueError(f"image_size {image_size} does not match the model's input {model_size}")
-    embedder_dir, info_path = out_dir / EMBEDDER_DIR, out_dir / INFO_FILE
+    embedder_dir, info_path = out_dir / EMBEDDER_DIR, out_dir / MODEL_INFO_FILE
     existing = [p for p in (embedder_dir, info_path) if p.exists()]
     if existing and not overwrite:
         raise FileExistsError(f"{existing[0]} already exists; pass overwrite=True to replace it")
@@ -145,14 +144,9 @@ def load_embedder(path):
     path = Path(path)
     if path.suffix == ".tflite":
         from models.tflite import TfliteEmbedder  # the TFLite runtime only when asked for
-        return TfliteEmbedder(path, read_info(path.parent / INFO_FILE))
-    for export_dir in (path, path / "export"):
-        if (export_dir / EMBEDDER_DIR / "saved_model.pb").is_file():
-            return Embedder(export_dir / EMBEDDER_DIR, read_info(export_dir / INFO_FILE))
-    if (path / "saved_model.pb").is_file():
-        return Embedder(path, read_info(path.parent / INFO_FILE))
-    raise UserFileNotFoundError(f"no exported embedder at {path}: expected {path}/{EMBEDDER_DIR}/, "
-                                f"{path}/export/{EMBEDDER_DIR}/ or a SavedModel directory")
+        return TfliteEmbedder(path, read_info(path.parent / MODEL_INFO_FILE))
+    found = require_export(path)
+    return Embedder(found.saved_model, read_info(found.model_info))
 
 
 def read_info(info_path: Path) -> dict:

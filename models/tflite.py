@@ -16,7 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UserFileExistsError, UserFileNotFoundError, UserValueError
-from models.export import EMBEDDER_DIR, SIGNATURE, refuse_batch_dependent
+from common.run_layout import EMBEDDER_DIR
+from models.export import SIGNATURE, refuse_batch_dependent
 
 QUANTIZE_MODES = ("none", "float16", "int8")
 

@@ -43,9 +43,10 @@ def test_file_list_labels_sorted_identities_and_min_images(train_dir, tmp_path):
     for path, label in zip(file_list.paths, file_list.labels):
         assert path.decode().split("/")[0] == file_list.identities[label]
     assert scan_identity_folders(train_dir, min_images=1).num_classes == 5
-    file_list.save(tmp_path)
-    assert (tmp_path / "labels.txt").read_text().splitlines() == file_list.identities
-    first = (tmp_path / "file_list.tsv").read_text().splitlines()[0]
+    (tmp_path / "run").mkdir()
+    file_list.save(tmp_path / "run" / "file_list.tsv")
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["file_list.tsv"]  # labels.txt: training writes it
+    first = (tmp_path / "run" / "file_list.tsv").read_text().splitlines()[0]
     assert first == f"0\t{train_dir / file_list.paths[0].decode()}"
     with pytest.raises(ValueError, match=">= 99 images"):
         scan_identity_folders(train_dir, min_images=99)

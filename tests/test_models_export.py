@@ -165,5 +165,5 @@ def test_eval_model_source_accepts_every_path_form(where, run_dir):
 def test_eval_model_source_rejects_a_folder_without_a_model(tmp_path):
     from verification.model_source import resolve_model
 
-    with pytest.raises(FileNotFoundError, match="neither"):
+    with pytest.raises(FileNotFoundError, match="no exported embedder at .*: expected a run dir"):
         resolve_model(str(tmp_path))

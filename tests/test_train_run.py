@@ -67,6 +67,8 @@ def test_sigkill_then_rerun_resumes_from_last_checkpoint(standin_train_dir, tmp_
     assert any(name.startswith("ema/shadows") for name in names)
     summary = json.loads((run_dir / "DONE.json").read_text())
     assert summary["steps"] == 60
+    # What the results tables read: this command's steps and minutes (the run was resumed).
+    assert summary["steps_this_session"] == 60 - resumed_at and 0 < summary["train_minutes"] < 30
     for name in ("config.yaml", "labels.txt", "file_list.tsv", "git.txt", "git.diff",
                  "export/embedder", "export/model_info.json", "tensorboard"):
         assert (run_dir / name).exists(), name

@@ -16,7 +16,8 @@ import keras
 import tensorflow as tf
 
 from common.errors import UserError, UserValueError
-from common.paths import REPO_ROOT, RUNS_DIR, data_root
+from common.paths import REPO_ROOT, data_root
+from common.run_layout import RunLayout, run_dir_of, write_labels
 from input_pipeline import datasets
 from input_pipeline.train_data import build_train_dataset, cache_in_memory, data_loss_error, open_train_source
 from training import run_dir as run_dirs
@@ -50,7 +51,7 @@ def make_logger(run_dir: Path) -> logging.Logger:
     logger.propagate = False
     if not logger.handlers:
         formatter = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
-        for handler in (logging.FileHandler(run_dir / "train.log"), logging.StreamHandler()):
+        for handler in (logging.FileHandler(RunLayout(run_dir).log), logging.StreamHandler()):
             handler.setFormatter(formatter)
             logger.addHandler(handler)
     return logger
@@ -157,7 +158,7 @@ class Trainer:
         if self.ema is not None:
             tracked["ema"] = self.ema
         self.checkpoint = tf.train.Checkpoint(**tracked)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, str(run_dir / "checkpoints"),
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(RunLayout(run_dir).checkpoints),
                                                   max_to_keep=config.train.keep_checkpoints,
                                                   step_counter=self.state.step)
         # Only the chief checks LFW (the other workers would compute the same numbers).
@@ -216,11 +217,11 @@ class Trainer:
     def export(self) -> Path:
         import models
         info = {"config": self.config.to_dict(), "step": self.state.current_step(),
-                "ema": self.ema is not None, "labels_file": str(self.run_dir / "labels.txt")}
+                "ema": self.ema is not None, "labels_file": str(RunLayout(self.run_dir).labels)}
         with self.evaluation_weights():
             model = self.model if self.config.train.precision == "float32" else \
                 float32_copy(self.config, self.model)
-            return models.export_embedder(model, self.run_dir / "export",
+            return models.export_embedder(model, RunLayout(self.run_dir).export,
                                           tuple(self.config.data.image_size), info)
 
     def check_finite(self) -> None:
@@ -249,7 +250,7 @@ def run_training(config: Config, overwrite: bool = False, data_dir: str | None =
     Under `multi_worker` only the chief writes the run dir; every other worker writes into a
     scratch dir of its own that is removed at the end (training.run_dir.worker_dir).
     """
-    run_dir = resolve(config.run_dir, REPO_ROOT) if config.run_dir else RUNS_DIR / config.name
+    run_dir = run_dir_of(config.name, config.run_dir)
     # First: MultiWorkerMirroredStrategy must exist before other TensorFlow work.
     strategy = make_strategy(config.train.strategy)
     check_before_run(config, REPO_ROOT)  # before the run dir exists: a typo leaves nothing behind
@@ -298,9 +299,9 @@ def _run_in(config: Config, run_dir: Path, strategy, overwrite: bool, data_dir: 
         return {"status": "finished", "run_dir": str(run_dir)}
     trainer = Trainer(config, run_dir, data_root(data_dir), logger, strategy=strategy)
     if status == "new":
-        (run_dir / "labels.txt").write_text("".join(f"{name}\n" for name in trainer.identities))
+        write_labels(RunLayout(run_dir).labels, trainer.identities)
         if trainer.file_list is not None:
-            trainer.file_list.save(run_dir)
+            trainer.file_list.save(RunLayout(run_dir).file_list)
     else:
         run_dirs.check_labels(run_dir, trainer.identities)
     start = trainer.restore()
@@ -395,5 +396,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
     if trainer.lfw is not None and (lfw_result is None or step % config.eval.lfw_every_steps != 0):
         with writer.as_default():
             lfw_result = _log_lfw(trainer, step)
-    log.info(f"trained {step - start} steps in {(time.time() - run_start) / 60:.1f} min")
-    return {"lfw": lfw_result}
+    minutes = (time.time() - run_start) / 60
+    log.info(f"trained {step - start} steps in {minutes:.1f} min")
+    # The steps of this command, LFW checks included: the whole run unless it was resumed.
+    return {"lfw": lfw_result, "train_minutes": round(minutes, 2), "steps_this_session": step - start}

@@ -21,12 +21,11 @@ import yaml
 
 from common.errors import UserError
 from common.paths import REPO_ROOT
+from common.run_layout import CONFIG_FILE, DONE_FILE, EVAL_DIR, EXPORT_DIR, LOG_FILE, RunLayout, read_labels
 from training.config import Config, save_config
 
-CONFIG_FILE = "config.yaml"
 # Keys a resumed run may change: they decide where the steps run, not what they compute.
 PLACEMENT_KEYS = ("strategy",)
-DONE_FILE = "DONE.json"
 
 
 class RunDirError(UserError, RuntimeError):
@@ -71,7 +70,7 @@ def prepare(config: Config, run_dir: Path, overwrite: bool = False) -> str:
         if moved:
             save_config(config, config_path)
         return "finished" if (run_dir / DONE_FILE).exists() else "resume"
-    if run_dir.exists() and any(p.name != "train.log" for p in run_dir.iterdir()):
+    if run_dir.exists() and any(p.name != LOG_FILE for p in run_dir.iterdir()):
         raise RunDirError(f"{run_dir} is not empty and has no {CONFIG_FILE}; refusing to write into it")
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, config_path)
@@ -95,7 +94,7 @@ def _extends(saved: dict, new: dict) -> bool:
 def _keep_finished_outputs(run_dir: Path, old_steps: int) -> None:
     """Before extending: the finished run's record, exported model and evaluations move to
     <name>.step<N> so the longer run neither overwrites them nor is mistaken for them."""
-    for name in (DONE_FILE, "export", "eval"):
+    for name in (DONE_FILE, EXPORT_DIR, EVAL_DIR):
         path = run_dir / name
         if path.exists():
             path.rename(run_dir / f"{Path(name).stem}.step{old_steps}{Path(name).suffix}")
@@ -134,9 +133,10 @@ def record_git_state(run_dir: Path) -> None:
 
 def check_labels(run_dir: Path, identities: list[str]) -> None:
     """On resume the label map must be the one the checkpoint was trained with."""
-    saved = (run_dir / "labels.txt").read_text().splitlines()
+    labels = RunLayout(run_dir).labels
+    saved = read_labels(labels)
     if saved != identities:
-        raise RunDirError(f"{run_dir / 'labels.txt'} differs from the identities now in the "
+        raise RunDirError(f"{labels} differs from the identities now in the "
                           f"training data ({len(saved)} saved vs {len(identities)} now); cannot resume")
 
 

@@ -34,9 +34,9 @@ from tensorboard.compat.proto import event_pb2
 from tensorboard.plugins.hparams import api as hparams_api
 
 from common.paths import RUNS_DIR
+from common.run_layout import RunLayout
 
-TENSORBOARD_SUBDIR = "tensorboard"
-HPARAMS_SUBDIR = "hparams"               # below TENSORBOARD_SUBDIR
+HPARAMS_SUBDIR = "hparams"               # below the run's tensorboard/ (common.run_layout)
 HPARAMS_PLUGIN_PREFIX = "_hparams_/"     # the tags of the HParams plugin's own summaries
 
 LFW_ACCURACY_TAG = "lfw/accuracy"
@@ -94,7 +94,7 @@ def lfw_tags(family: str, far_target: float = 1e-3) -> dict[str, str]:
 
 
 def tensorboard_dir(run_dir: str | os.PathLike) -> Path:
-    return Path(run_dir) / TENSORBOARD_SUBDIR
+    return RunLayout(Path(run_dir)).tensorboard
 
 
 def hparams_dir(run_dir: str | os.PathLike) -> Path:

@@ -14,10 +14,9 @@ from pathlib import Path
 
 from common.errors import UserFileNotFoundError, UserKeyError, UserValueError
 from common.paths import CACHE_DIR
+from common.run_layout import MODEL_INFO_FILE, RunLayout, locate_export, require_export
 from verification.embedding import EmbedFn, compiled_embed_fn
 
-EXPORT_SUBDIR = Path("export") / "embedder"
-MODEL_INFO = "model_info.json"
 
 
 @dataclass(frozen=True)
@@ -66,19 +65,11 @@ def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: f
     if path.suffix == ".tflite" and path.is_file():
         return _tflite_source(path, image_size)
     if path.is_dir():
-        if (path / EXPORT_SUBDIR).is_dir():
-            saved, info_path, out_dir = path / EXPORT_SUBDIR, path / "export" / MODEL_INFO, \
-                path / "eval"
-        elif (path / EXPORT_SUBDIR.name / "saved_model.pb").is_file():  # a run's export/ folder
-            saved, info_path, out_dir = path / EXPORT_SUBDIR.name, path / MODEL_INFO, \
-                path.resolve().parent / "eval"
-        elif (path / "saved_model.pb").is_file():
-            saved, info_path = path, path.parent / MODEL_INFO
-            out_dir = CACHE_DIR / "eval" / path.resolve().parent.name
-        else:
-            raise UserFileNotFoundError(f"--model {spec}: folder holds neither {EXPORT_SUBDIR}/ "
-                                        "(a run dir), embedder/ (a run's export folder) nor "
-                                        "saved_model.pb (an exported embedder)")
+        found = require_export(path)
+        saved, info_path = found.saved_model, found.model_info
+        # Reports of a run's model go to the run's eval/; of any other export, to the cache.
+        out_dir = RunLayout(found.run_dir).eval if found.run_dir else \
+            CACHE_DIR / "eval" / found.export_dir.resolve().name
         size = _size_from_info(info_path, image_size)
         graph = saved / "saved_model.pb"
         identity = {"saved_model": str(saved.resolve()), "mtime_ns": graph.stat().st_mtime_ns,
@@ -101,13 +92,14 @@ def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: f
 def _tflite_source(path: Path, image_size: tuple[int, int] | None) -> ModelSource:
     """A .tflite embedder; beside a run's SavedModel (runs/<name>/export/) its reports go to the
     run's eval/ folder, named by the file so each variant keeps its own cache and plots."""
-    info_path = path.parent / MODEL_INFO
+    info_path = path.parent / MODEL_INFO_FILE
     size = _size_from_info(info_path, image_size)
     identity = {"tflite": str(path.resolve()), "mtime_ns": path.stat().st_mtime_ns,
                 "bytes": path.stat().st_size, "image_size": list(size)}
-    in_run = (path.parent / EXPORT_SUBDIR.name).is_dir() and path.parent.name == "export"
-    out_dir = path.parent.parent / "eval" / path.stem if in_run else CACHE_DIR / "eval" / path.stem
-    label = f"{path.parent.parent.resolve().name}/{path.name}" if in_run else path.name
+    export = locate_export(path.parent)
+    run_dir = export.run_dir if export else None
+    out_dir = RunLayout(run_dir).eval / path.stem if run_dir else CACHE_DIR / "eval" / path.stem
+    label = f"{run_dir.resolve().name}/{path.name}" if run_dir else path.name
     return ModelSource(label, size, identity, out_dir, export_path=path,
                        bn_mode=_bn_mode(info_path))
 
