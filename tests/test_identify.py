@@ -147,3 +147,19 @@ def test_far_threshold_rejects_a_stranger_the_accuracy_threshold_identifies(peop
         run = run_cli("identify.py", "search", queries, "--gallery", gallery_path,
                       "--threshold-from", report, *bad)
         assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_enroll_refuses_a_batch_dependent_bn_model_in_one_line(people, tmp_path):
+    """BN always_train: a face's embedding would depend on whatever else is in its batch, so a
+    gallery built from it could not be searched reproducibly; identify.py refuses it, as verify.py."""
+    import models
+    from tests.recognition_fixtures import TINY_MODEL
+
+    export = models.export_embedder(models.build(**dict(TINY_MODEL, bn_mode="always_train")),
+                                    tmp_path / "export", TINY_MODEL["image_size"])
+    gallery_path = tmp_path / "gallery.npz"
+    run = run_cli("identify.py", "enroll", "--gallery", people[0], "--model", export, "--out", gallery_path)
+    assert run.returncode == 2 and not gallery_path.exists()
+    error = run.stderr.strip().splitlines()[-1]
+    assert error.startswith("identify.py: error: ") and "Traceback" not in run.stderr
+    assert "BN mode always_train" in error

@@ -18,7 +18,7 @@ from input_pipeline.decode import decode_contents
 from input_pipeline.file_list import check_image_size, scan_identity_folders
 from input_pipeline.tfrecords import CorruptShardError, check_shard_sizes, read_identities, tfrecord_dataset
 from input_pipeline.train_data import TrainSource
-from tests.test_train_support import BASE_CONFIG, standin_train_dir, tiny_overrides  # noqa: F401  (fixture)
+from tests.train_support import BASE_CONFIG, standin_train_dir, tiny_overrides  # noqa: F401  (fixture)
 
 SIZE = (112, 96)
 

@@ -11,7 +11,7 @@ from input_pipeline.datasets import (cached_pk_dataset, cached_single_image_data
                                      single_image_dataset)
 from input_pipeline.file_list import scan_identity_folders
 from input_pipeline.memory_cache import decode_all, decoded_bytes, use_memory_cache
-from tests.test_train_support import standin_train_dir  # noqa: F401  (fixture)
+from tests.train_support import standin_train_dir  # noqa: F401  (fixture)
 
 SIZE = (112, 96)
 

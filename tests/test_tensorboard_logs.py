@@ -12,7 +12,7 @@ from PIL import Image
 
 from common.paths import REPO_ROOT
 from tests.synthetic_pairs import pairs_lines
-from tests.test_train_support import standin_train_dir, tiny_config  # noqa: F401
+from tests.train_support import standin_train_dir, tiny_config  # noqa: F401
 from training import summaries
 from verification.pairs import parse_pairs
 

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from tests import conftest
 from common.paths import REPO_ROOT
-from tests.test_train_support import BASE_CONFIG, standin_train_dir, tiny_config, tiny_overrides  # noqa: F401
+from tests.train_support import BASE_CONFIG, standin_train_dir, tiny_config, tiny_overrides  # noqa: F401
 from training import run_dir as run_dirs
 from training.loop import Trainer, build_model, run_training
 from training.strategy import broadcast_from_chief

@@ -5,7 +5,7 @@ import pytest
 
 from training.config import ConfigError
 from training.loop import run_training
-from tests.test_train_support import standin_train_dir, tiny_config  # noqa: F401  (fixture)
+from tests.train_support import standin_train_dir, tiny_config  # noqa: F401  (fixture)
 
 
 @pytest.mark.parametrize("override, message", [

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 import models
 from common.paths import REPO_ROOT
-from tests.test_train_support import BASE_CONFIG, standin_train_dir, tiny_config, tiny_overrides  # noqa: F401
+from tests.train_support import BASE_CONFIG, standin_train_dir, tiny_config, tiny_overrides  # noqa: F401
 from training import run_dir as run_dirs
 from training.config import load_config
 from training.loop import NonFiniteLossError, Trainer, run_training

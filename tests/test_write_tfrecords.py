@@ -13,7 +13,7 @@ import pytest
 from common.paths import REPO_ROOT
 from input_pipeline import write_tfrecords
 from input_pipeline.file_list import scan_identity_folders
-from tests.test_train_support import standin_train_dir  # noqa: F401  (fixture)
+from tests.train_support import standin_train_dir  # noqa: F401  (fixture)
 
 
 def shard_bytes(folder: Path) -> dict[str, bytes]:
