@@ -63,6 +63,27 @@ def top1(embedder, searcher, photos_by_identity):
     return outcomes, failures
 
 
+def open_set_rates(known, strangers, threshold: float) -> dict:
+    """At `threshold`: the open-set identification rate (top-1 right and accepted) over known
+    probes and the rejection rate over never-enrolled ones."""
+    correct = np.array([truth == predicted for truth, predicted, _ in known], bool)
+    accepted = np.array([score >= threshold for _, _, score in known], bool)
+    rejected = np.array([score < threshold for _, _, score in strangers], bool)
+    return dict(threshold=threshold,
+                open_set_identification_rate=float((correct & accepted).mean()) if len(known) else None,
+                unknown_rejection_rate=float(rejected.mean()) if len(strangers) else None)
+
+
+def threshold_tradeoff(known, strangers, report: str, flip: str | None) -> dict:
+    """The rates at the eval report's two thresholds: its LFW accuracy threshold and its
+    threshold at the false-accept rate it was computed for (`--far`)."""
+    far = json.loads(Path(report).read_text()).get("far_target")
+    thresholds = {"accuracy": resolve_threshold(None, report, flip)}
+    if far is not None:
+        thresholds[f"far {far:g}"] = resolve_threshold(None, report, flip, far)
+    return {name: open_set_rates(known, strangers, value) for name, value in thresholds.items()}
+
+
 @entry_point("python -m recognition.demo_identification")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -96,8 +117,7 @@ def main(argv=None) -> int:
     strangers, stranger_failures = top1(embedder, searcher, unknown)
 
     correct = np.array([truth == predicted for truth, predicted, _ in known])
-    accepted = np.array([score >= threshold for _, _, score in known])
-    rejected_strangers = np.array([score < threshold for _, _, score in strangers])
+    at_threshold = open_set_rates(known, strangers, threshold)
     numbers = dict(
         model=args.model, threshold=threshold, flip=args.flip, enroll_mode=args.mode,
         seed=args.seed, enrolled_identities=len(gallery.identities),
@@ -105,10 +125,12 @@ def main(argv=None) -> int:
         else sum(s.count("|") + 1 for s in gallery.sources),
         known_probes=len(known), known_probe_failures=known_failures,
         top1_accuracy=float(correct.mean()) if len(known) else None,
-        open_set_identification_rate=float((correct & accepted).mean()) if len(known) else None,
+        open_set_identification_rate=at_threshold["open_set_identification_rate"],
         unknown_probes=len(strangers), unknown_probe_failures=stranger_failures,
-        unknown_rejection_rate=float(rejected_strangers.mean()) if len(strangers) else None,
+        unknown_rejection_rate=at_threshold["unknown_rejection_rate"],
         seconds=round(time.time() - started, 1))
+    if args.threshold_from:
+        numbers["tradeoff"] = threshold_tradeoff(known, strangers, args.threshold_from, args.flip)
     for key, value in numbers.items():
         print(f"{key}: {value}")
     if args.json:
