@@ -90,7 +90,10 @@ def main(argv=None) -> int:
     cli.add_model_arguments(parser)
     cli.add_threshold_arguments(parser)
     cli.add_face_arguments(parser)
-    parser.add_argument("--data-root", help="data root holding celeba299/")
+    parser.add_argument("--data-root", help="data root holding --dataset")
+    parser.add_argument("--dataset", default="celeba299",
+                        help="identity folders under the data root (default celeba299; lfw: people "
+                             "none of the CelebA-trained models saw)")
     parser.add_argument("--min-photos", type=int, default=10)
     parser.add_argument("--num-known", type=int, default=100)
     parser.add_argument("--num-unknown", type=int, default=50)
@@ -107,7 +110,7 @@ def main(argv=None) -> int:
 
     started = time.time()
     enrolment, probes, unknown = split_identities(
-        require_data("celeba299", args.data_root), args.min_photos, args.num_known,
+        require_data(args.dataset, args.data_root), args.min_photos, args.num_known,
         args.num_unknown, args.enroll_photos, args.probe_photos, args.seed)
     embedder = cli.photo_embedder(args, args.model)
     gallery = enroll(enrolment, embedder, args.mode, meta=dict(model=args.model),
@@ -119,7 +122,7 @@ def main(argv=None) -> int:
     correct = np.array([truth == predicted for truth, predicted, _ in known])
     at_threshold = open_set_rates(known, strangers, threshold)
     numbers = dict(
-        model=args.model, threshold=threshold, flip=args.flip, enroll_mode=args.mode,
+        model=args.model, dataset=args.dataset, threshold=threshold, flip=args.flip, enroll_mode=args.mode,
         seed=args.seed, enrolled_identities=len(gallery.identities),
         enrolled_photos=len(gallery.sources) if args.mode == "all"
         else sum(s.count("|") + 1 for s in gallery.sources),
