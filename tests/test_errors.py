@@ -192,25 +192,45 @@ def test_every_tool_has_a_bad_input_below():
     assert sorted(BAD_INPUTS) == sorted(entry.command for entry in ENTRY_POINTS)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("entry", ENTRY_POINTS, ids=lambda entry: entry.command)
-def test_tool_reports_bad_input_in_one_line_and_starts_tensorflow_quietly(entry, tmp_path):
-    """Each tool on a bad input it meets after importing TensorFlow, with TensorFlow's logging at
-    its default: exit code 2, the error as the last line, no traceback and none of the CPU-only
-    start-up notices."""
-    arguments, prefix = BAD_INPUTS[entry.command]
+def _run_on_bad_input(entry, tmp_path: Path) -> tuple[subprocess.CompletedProcess, str]:
+    """The tool on its bad input, TensorFlow's logging at its default; (process, whether it
+    imported TensorFlow)."""
+    arguments, _ = BAD_INPUTS[entry.command]
     hook = _file(tmp_path / "hook" / "sitecustomize.py", IMPORT_REPORT_HOOK).parent
     env = {key: value for key, value in os.environ.items() if key not in (LOG_LEVEL_VARIABLE, FILTER_MARKER)}
     env.update(PYTHONPATH=str(hook), TF_IMPORT_REPORT=str(tmp_path / "imported"))
     if entry.command == "benchmarks/gpu_check.py":
         env["CUDA_VISIBLE_DEVICES"] = ""  # its bad input here: no GPU
-    work = tmp_path / "work"
-    work.mkdir()
+    work = _folder(tmp_path / "work")
     done = subprocess.run(entry.argv(sys.executable) + [str(a) for a in arguments(work)], cwd=REPO_ROOT,
                           env=env, capture_output=True, text=True, timeout=600)
+    imported = tmp_path / "imported"
+    return done, imported.read_text() if imported.exists() else "no report"
+
+
+@pytest.fixture(scope="module")
+def tool_runs(tmp_path_factory) -> dict:
+    """Every tool run once on its bad input, as many at a time as there are cores: each run is
+    mostly TensorFlow's start-up, so the 24 of them cost a fraction of running them in turn."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        futures = {entry.command: pool.submit(_run_on_bad_input, entry, tmp_path_factory.mktemp("tool"))
+                   for entry in ENTRY_POINTS}
+        return {command: future.result() for command, future in futures.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", ENTRY_POINTS, ids=lambda entry: entry.command)
+def test_tool_reports_bad_input_in_one_line_and_starts_tensorflow_quietly(entry, tool_runs):
+    """Each tool on a bad input it meets after importing TensorFlow, with TensorFlow's logging at
+    its default: exit code 2, the error as the last line, no traceback and none of the CPU-only
+    start-up notices."""
+    done, imported = tool_runs[entry.command]
+    prefix = BAD_INPUTS[entry.command][1]
     assert done.returncode == 2, done.stderr[-3000:]
     lines = done.stderr.strip().splitlines()
     assert lines[-1].startswith(f"{prefix}: error: "), done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     assert not [line for line in lines if any(notice in line for notice in NOTICES)], done.stderr[-3000:]
-    assert (tmp_path / "imported").read_text() == str(entry.tensorflow)
+    assert imported == str(entry.tensorflow)
