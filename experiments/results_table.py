@@ -24,6 +24,7 @@ LOSS_TAG = "train/total_loss"
 DATA_LOSS_TAG = "train/loss"        # without the weight-decay term: what the convergence verdict reads
 BATCH_ACCURACY_TAG = "train/batch_accuracy"
 SPEED_TAG = "train/images_per_sec"
+INTERRUPTED = "interrupted (rerun the command to resume)"
 
 
 @dataclass
@@ -77,7 +78,7 @@ def _stop_reason(run_dir: Path) -> str:
     for line in reversed(log.read_text(errors="replace").splitlines()):
         if re.search(r"non-finite|NaN|Inf|Error|error", line):
             return line.split(" ", 2)[-1][:160]
-    return "interrupted (rerun the command to resume)"
+    return INTERRUPTED
 
 
 def _annealing_note(run_dir: Path) -> str:
@@ -122,7 +123,10 @@ def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResul
     else:
         result.status, result.note = "stopped", _stop_reason(run_dir)
     accuracy = result.curves.get(BATCH_ACCURACY_TAG, (None, None))[1]
-    result.training = convergence.judge(*result.curves.get(DATA_LOSS_TAG, ([], [])), result.note, accuracy)
+    # A run stopped half-way (not diverged) has no verdict yet: its curve ends where it was stopped.
+    if result.note != INTERRUPTED:
+        result.training = convergence.judge(*result.curves.get(DATA_LOSS_TAG, ([], [])), result.note,
+                                            accuracy)
     if eval_file.exists():
         result.lfw = json.loads(eval_file.read_text())
     elif result.status == "done":

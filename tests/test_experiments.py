@@ -161,3 +161,12 @@ def test_table_note_says_when_sphereface_lambda_reached_its_floor(tmp_path):
     # 1000 / (1 + 5 s) <= 5 from s = 39.8; Caffe's gamma 0.12: from s = 1658.3
     assert notes == {"sphereface": "lambda at its floor 5 from step 40",
                      "lsoftmax": "lambda at its floor 5 from step 1659", "am_softmax": ""}
+
+
+def test_an_interrupted_run_gets_no_training_verdict(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "train.log").write_text("12:22:32 step 40/720 loss 18.3566 acc 0.016\n")
+    row = load_set("margin").rows[0]
+    interrupted = collect_row(row, run_dir, ["t"], ["e"])
+    assert interrupted.note.startswith("interrupted") and interrupted.training is None
