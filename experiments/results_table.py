@@ -111,7 +111,8 @@ def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResul
     if SPEED_TAG in scalars:
         steps, speeds, walls = scalars[SPEED_TAG]
         result.images_per_sec = float(np.median(speeds))
-    done_file, eval_file = RunLayout(run_dir).done, RunLayout(run_dir).lfw_view2
+    layout = RunLayout(run_dir)
+    done_file, eval_file = layout.done, layout.lfw_view2
     if done_file.exists():
         done = json.loads(done_file.read_text())
         result.status, result.steps = "done", done.get("steps")
