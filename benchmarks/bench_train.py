@@ -1,9 +1,11 @@
 """Training throughput: train.py's real loop reading images from disk and from the in-RAM
 decoded cache (data.cache: memory), vs the bare compiled step on one in-memory batch, at float32
-and (where the CPU has native bfloat16) bfloat16. Prints images/s and ratios measured in the same
-process, interleaved, so machine load cancels out as far as possible.
+and (where the CPU has native bfloat16) bfloat16, and with XLA off and/or on (train.jit_compile).
+Prints images/s and ratios measured in the same process, interleaved, so machine load cancels
+out as far as possible.
 
     python benchmarks/bench_train.py [--train-dirs A B] [--steps 40] [--rounds 3] [--width 0.25]
+                                     [--xla off|on|both] [--bare-only]
 
 Targets: real loop from the cache / bare step >= 0.95; from disk >= 0.9. Without the aligned
 cache, a centre-crop stand-in of celeba299 is built in a temporary folder.
@@ -34,6 +36,9 @@ from training.loop import Trainer, _train  # noqa: E402
 from training.strategy import cpu_has_native_bf16  # noqa: E402
 
 
+XLA_MODES = {"off": (False,), "on": (True,), "both": (False, True)}
+
+
 def timed(function, steps: int, batch_size: int) -> float:
     """Images per second of `function()` run `steps` times (it must block until done)."""
     start = time.perf_counter()
@@ -41,13 +46,13 @@ def timed(function, steps: int, batch_size: int) -> float:
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def make_trainer(args, train_dirs, work: Path, name: str, precision: str, cache: str):
-    run_dir = work / name
+def make_trainer(args, train_dirs, work: Path, precision: str, xla: bool, cache: str):
+    run_dir = work / f"{precision}_xla{int(xla)}_{cache}"
     run_dir.mkdir()
     config = load_config(args.config, [
         f"data.train_dirs=[{', '.join(map(str, train_dirs))}]", f"run_dir={run_dir}",
         f"train.batch_size={args.batch_size}", f"model.width={args.width}", f"train.precision={precision}",
-        f"data.cache={cache}", f"train.jit_compile={args.jit}", "eval.lfw_every_steps=0",
+        f"data.cache={cache}", f"train.jit_compile={xla}", "eval.lfw_every_steps=0",
         "train.checkpoint_every_steps=1000000", "summaries.images_every_steps=0",
         "summaries.histogram_every_steps=0", "train.log_every_steps=1000000"])
     trainer = Trainer(config, run_dir, data_root(), logging.getLogger("bench"))
@@ -69,6 +74,17 @@ def make_trainer(args, train_dirs, work: Path, name: str, precision: str, cache:
     return real_loop, bare_step
 
 
+def report_variant(speed, precision: str, xla: bool, bare_only: bool) -> None:
+    label = f"{precision}{' + XLA' if xla else ''}"
+    bare = speed[(precision, xla, "bare")]
+    print(f"{label:>15} bare compiled step (one in-memory batch): {bare:7.1f} img/s")
+    if bare_only:
+        return
+    for kind, what, target in (("disk", "images from disk:     ", 0.9), ("cache", "decoded cache in RAM: ", 0.95)):
+        print(f"{label:>15} train.py loop, {what}{speed[(precision, xla, kind)]:7.1f} img/s"
+              f"   ratio vs bare {speed[(precision, xla, kind)] / bare:.2f} (target >= {target})")
+
+
 @entry_point("benchmarks/bench_train.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -79,7 +95,10 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--width", type=float, default=0.25)
-    parser.add_argument("--jit", action="store_true", help="XLA-compile the step (train.jit_compile)")
+    parser.add_argument("--xla", choices=XLA_MODES, default="off",
+                        help="XLA-compile the step (train.jit_compile): off, on, or both in the same run")
+    parser.add_argument("--bare-only", action="store_true",
+                        help="time only the bare compiled step (skip the real loops: quicker at full width)")
     parser.add_argument("--precisions", nargs="+", default=None,
                         help="default: float32, plus bfloat16 where the CPU has it natively")
     args = parser.parse_args(argv)
@@ -91,30 +110,36 @@ def main(argv=None) -> int:
                                           images_per_identity=20, min_images=10)]
         print(f"aligned cache absent: using a centre-crop stand-in ({train_dirs[0]})")
     precisions = args.precisions or (["float32", "bfloat16"] if cpu_has_native_bf16() else ["float32"])
+    xla_modes = XLA_MODES[args.xla]
     variants = {}
     for precision in precisions:
-        disk_loop, bare = make_trainer(args, train_dirs, work, f"{precision}_disk", precision, "none")
-        cache_loop, _ = make_trainer(args, train_dirs, work, f"{precision}_cache", precision, "memory")
-        variants.update({(precision, "bare"): bare, (precision, "disk"): disk_loop,
-                         (precision, "cache"): cache_loop})
+        for xla in xla_modes:
+            disk_loop, bare = make_trainer(args, train_dirs, work, precision, xla, "none")
+            variants[(precision, xla, "bare")] = bare
+            if not args.bare_only:
+                variants[(precision, xla, "disk")] = disk_loop
+                variants[(precision, xla, "cache")] = make_trainer(args, train_dirs, work, precision, xla, "memory")[0]
     # Interleaved rounds, median per variant: the 2 CPUs are shared, so load drifts over a run.
     rounds = {key: [] for key in variants}
     for _ in range(args.rounds):
         for key, function in variants.items():
             rounds[key].append(timed(function, args.steps, args.batch_size))
     speed = {key: statistics.median(values) for key, values in rounds.items()}
-    print(f"model {args.width}x resface20, batch {args.batch_size}, XLA {args.jit}, {os.cpu_count()} CPUs, "
+    print(f"model {args.width}x resface20, batch {args.batch_size}, XLA {args.xla}, {os.cpu_count()} CPUs, "
           f"native bf16: {cpu_has_native_bf16()}, {args.rounds} rounds x {args.steps} steps, medians")
     for precision in precisions:
-        bare = speed[(precision, "bare")]
-        print(f"{precision:>9} bare compiled step (one in-memory batch): {bare:7.1f} img/s")
-        print(f"{precision:>9} train.py loop, images from disk:          {speed[(precision, 'disk')]:7.1f} img/s"
-              f"   ratio vs bare {speed[(precision, 'disk')] / bare:.2f} (target >= 0.9)")
-        print(f"{precision:>9} train.py loop, decoded cache in RAM:      {speed[(precision, 'cache')]:7.1f} img/s"
-              f"   ratio vs bare {speed[(precision, 'cache')] / bare:.2f} (target >= 0.95)")
-    if "float32" in precisions and "bfloat16" in precisions:
-        print(f"bfloat16 / float32, bare step: {speed[('bfloat16', 'bare')] / speed[('float32', 'bare')]:.2f}; "
-              f"real loop with cache: {speed[('bfloat16', 'cache')] / speed[('float32', 'cache')]:.2f}")
+        for xla in xla_modes:
+            report_variant(speed, precision, xla, args.bare_only)
+    for xla in xla_modes:
+        if "float32" in precisions and "bfloat16" in precisions:
+            print(f"XLA {'on' if xla else 'off'}: bfloat16 / float32, bare step "
+                  f"{speed[('bfloat16', xla, 'bare')] / speed[('float32', xla, 'bare')]:.2f}"
+                  + ("" if args.bare_only else "; real loop with cache "
+                     f"{speed[('bfloat16', xla, 'cache')] / speed[('float32', xla, 'cache')]:.2f}"))
+    if len(xla_modes) == 2:
+        for precision in precisions:
+            print(f"{precision}: XLA on / off, bare step "
+                  f"{speed[(precision, True, 'bare')] / speed[(precision, False, 'bare')]:.2f}")
     return 0
 
 
