@@ -83,6 +83,7 @@ STAGES = ("bare os.scandir walk", "scan_identity_folders", "check_image_size", "
 
 def _measure(root: str, traced: bool, queue) -> None:
     """In a fresh process: every stage in training's order, each timed, with its memory peak."""
+    from common.run_layout import RunLayout
     from input_pipeline.file_list import check_image_size, scan_identity_folders
 
     if traced:
@@ -93,7 +94,7 @@ def _measure(root: str, traced: bool, queue) -> None:
             "bare os.scandir walk": lambda: bare_walk(Path(root)),
             "scan_identity_folders": lambda: found.setdefault("file_list", scan_identity_folders(root)),
             "check_image_size": lambda: check_image_size(found["file_list"], (112, 96)),
-            "FileList.save": lambda: found["file_list"].save(Path(run_dir)),
+            "FileList.save": lambda: found["file_list"].save(RunLayout(Path(run_dir)).file_list),
             "FileList.absolute_paths": lambda: found["file_list"].absolute_paths(),
         }
         report = {}
@@ -123,9 +124,10 @@ def measure(root: Path, traced: bool) -> dict:
     queue = context.Queue()
     process = context.Process(target=_measure, args=(str(root), traced, queue))
     process.start()
-    report = queue.get()
-    process.join()
-    return report
+    process.join()   # the report is a few hundred bytes: the pipe holds it until the get
+    if process.exitcode != 0:
+        raise RuntimeError(f"the measuring process failed (exit code {process.exitcode}); its traceback is above")
+    return queue.get()
 
 
 @entry_point("benchmarks/bench_scan.py")
