@@ -14,7 +14,7 @@ from training.config import load_config
 
 
 def test_every_row_of_every_set_has_loadable_cpu_and_full_configs():
-    assert set_names() == ["backbones", "margin", "metric", "optimizer_bn", "regime"]
+    assert set_names() == ["backbones", "margin", "metric", "optimizer_bn", "precision", "regime"]
     for name in set_names():
         exp_set = load_set(name)
         for row in exp_set.rows:
@@ -40,6 +40,20 @@ def test_set_rows_differ_in_what_the_set_compares():
     for row in backbones.rows:
         for scale in ("cpu", "full"):
             assert load_config(backbones.config_path(row.name, scale)).model.name == row.name
+
+
+def test_precision_rows_are_set_1s_reference_row_differing_only_in_precision():
+    import dataclasses
+
+    precision, optimizer_bn = load_set("precision"), load_set("optimizer_bn")
+    for scale in ("cpu", "full"):
+        reference = dataclasses.asdict(load_config(optimizer_bn.config_path("adam_bn_switch", scale)))
+        del reference["train"]["precision"], reference["name"]
+        for row in precision.rows:
+            config = dataclasses.asdict(load_config(precision.config_path(row.name, scale)))
+            assert config["train"].pop("precision") == row.name
+            assert config.pop("name") == f"{scale}_{row.name}"
+            assert config == reference, (scale, row.name)
 
 
 def test_regime_rows_train_the_article_network_at_its_learning_rate():
