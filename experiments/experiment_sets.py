@@ -3,7 +3,9 @@
 A set file holds a `title`, the article's `claim` being tested (`article`), `rows`, each with a
 `name` and a `label`, and optionally the `reference` row the others are compared with (default:
 the first row). Row `r` at scale `s` with seed `k` is trained from
-experiments/configs/<set>/<s>_<r>.yaml into runs/<s>/<set>/<r>/seed<k>/.
+experiments/configs/<set>/<s>_<r>.yaml into runs/<s>/<set>/<r>/seed<k>/. A row with
+`same_as: <other set>/<row>` is that set's row: its config and its runs, trained once for both sets
+(e.g. the metric-learning losses compared with set 2's AM-softmax runs).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ SETS_DIR = REPO_ROOT / "experiments" / "sets"
 CONFIGS_DIR = REPO_ROOT / "experiments" / "configs"
 SET_KEYS = {"title", "article", "rows", "reference"}
 ROW_KEYS = {"name", "label"}
+OPTIONAL_ROW_KEYS = {"same_as"}
 
 
 class SetError(UserValueError):
@@ -28,6 +31,7 @@ class SetError(UserValueError):
 class Row:
     name: str
     label: str
+    same_as: str | None = None  # "<set>/<row>" whose config and runs this row shares
 
 
 @dataclass(frozen=True)
@@ -41,11 +45,21 @@ class ExperimentSet:
     def row_names(self) -> list[str]:
         return [row.name for row in self.rows]
 
+    def home(self, row_name: str) -> tuple[str, str]:
+        """(set, row) that owns the row's config and runs: itself, or the row it is the same as."""
+        row = next(row for row in self.rows if row.name == row_name)
+        if row.same_as:
+            other_set, other_row = row.same_as.split("/")
+            return other_set, other_row
+        return self.name, row_name
+
     def config_path(self, row_name: str, scale: str) -> Path:
-        return CONFIGS_DIR / self.name / f"{scale}_{row_name}.yaml"
+        set_name, name = self.home(row_name)
+        return CONFIGS_DIR / set_name / f"{scale}_{name}.yaml"
 
     def run_dir(self, row_name: str, scale: str, seed: int) -> Path:
-        return RUNS_DIR / scale / self.name / row_name / f"seed{seed}"
+        set_name, name = self.home(row_name)
+        return RUNS_DIR / scale / set_name / name / f"seed{seed}"
 
     def lfw_dir(self, row_name: str, scale: str) -> str:
         """The aligned LFW folder the row's config evaluates on (as written in the config)."""
@@ -58,7 +72,7 @@ def set_names() -> list[str]:
     return sorted(path.stem for path in SETS_DIR.glob("*.yaml"))
 
 
-def load_set(name: str) -> ExperimentSet:
+def _read_set_file(name: str) -> tuple[Path, dict]:
     path = SETS_DIR / f"{name}.yaml"
     if not path.exists():
         raise SetError(f"{path}: no such experiment set; sets: {set_names()}")
@@ -66,14 +80,38 @@ def load_set(name: str) -> ExperimentSet:
         raw = load_unique(path.read_text()) or {}
     except DuplicateKeyError as error:
         raise SetError(f"{path}: {error}") from None
+    return path, raw
+
+
+def _check_same_as(path: Path, set_name: str, row: Row) -> None:
+    """`same_as` names a row of another set that is itself trained there (one level, no cycles)."""
+    other_set, _, other_row = row.same_as.partition("/")
+    if not other_row or other_set == set_name:
+        raise SetError(f"{path}: row {row.name!r}: same_as must be '<other set>/<row>', got {row.same_as!r}")
+    other_path, other_raw = _read_set_file(other_set)
+    entries = {str(entry.get("name")): entry for entry in other_raw.get("rows") or [] if isinstance(entry, dict)}
+    if other_row not in entries:
+        raise SetError(f"{path}: row {row.name!r}: same_as {row.same_as!r}: {other_path.name} has no row "
+                       f"{other_row!r}; rows: {sorted(entries)}")
+    if "same_as" in entries[other_row]:
+        raise SetError(f"{path}: row {row.name!r}: same_as {row.same_as!r} is itself a same_as row; "
+                       f"name the row it is the same as")
+
+
+def load_set(name: str) -> ExperimentSet:
+    path, raw = _read_set_file(name)
     unknown = set(raw) - SET_KEYS
     if unknown:
         raise SetError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(SET_KEYS)}")
     rows = []
     for index, entry in enumerate(raw.get("rows") or []):
-        if not isinstance(entry, dict) or set(entry) != ROW_KEYS:
-            raise SetError(f"{path}: rows[{index}] must have exactly the keys {sorted(ROW_KEYS)}")
-        rows.append(Row(name=str(entry["name"]), label=str(entry["label"])))
+        if not isinstance(entry, dict) or not ROW_KEYS <= set(entry) <= ROW_KEYS | OPTIONAL_ROW_KEYS:
+            raise SetError(f"{path}: rows[{index}] must have the keys {sorted(ROW_KEYS)} and may have "
+                           f"{sorted(OPTIONAL_ROW_KEYS)}")
+        same_as = str(entry["same_as"]) if "same_as" in entry else None
+        rows.append(Row(name=str(entry["name"]), label=str(entry["label"]), same_as=same_as))
+        if same_as:
+            _check_same_as(path, name, rows[-1])
     if not rows:
         raise SetError(f"{path}: no rows")
     reference = str(raw.get("reference", rows[0].name))

@@ -81,7 +81,7 @@ def test_bad_set_file_is_a_clear_error(tmp_path, monkeypatch):
 
     (tmp_path / "broken.yaml").write_text("title: x\nrows:\n  - {name: a, label: b, extra: 1}\n")
     monkeypatch.setattr(experiment_sets, "SETS_DIR", tmp_path)
-    with pytest.raises(SetError, match=r"rows\[0\] must have exactly the keys"):
+    with pytest.raises(SetError, match=r"rows\[0\] must have the keys \['label', 'name'\] and may have"):
         load_set("broken")
     (tmp_path / "typo.yaml").write_text("titel: x\nrows: []\n")
     with pytest.raises(SetError, match="unknown key.*titel"):
@@ -89,6 +89,41 @@ def test_bad_set_file_is_a_clear_error(tmp_path, monkeypatch):
     (tmp_path / "twice.yaml").write_text("title: x\nrows: []\ntitle: y\n")
     with pytest.raises(SetError, match=r"twice.yaml: line 3: key 'title' appears twice"):
         load_set("twice")
+
+
+def test_a_same_as_row_is_the_other_sets_row_its_config_and_its_runs(capsys):
+    from common.paths import REPO_ROOT
+
+    metric, margin = load_set("metric"), load_set("margin")
+    assert metric.reference == "am_softmax_m035"
+    for scale in ("cpu", "full"):
+        assert metric.config_path("am_softmax_m035", scale) == margin.config_path("am_softmax_m035", scale)
+    assert metric.run_dir("am_softmax_m035", "cpu", 2) == REPO_ROOT / "runs/cpu/margin/am_softmax_m035/seed2"
+    assert metric.run_dir("batch_hard", "cpu", 0) == REPO_ROOT / "runs/cpu/metric/batch_hard/seed0"
+    assert runner.main(["metric", "--only", "am_softmax_m035", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "train.py --config experiments/configs/margin/cpu_am_softmax_m035.yaml " \
+           "--set run_dir=runs/cpu/margin/am_softmax_m035/seed0" in out
+    assert "runs/cpu/metric/am_softmax_m035" not in out  # trained once, in set 2's folder
+
+
+@pytest.mark.parametrize("same_as, message", [
+    ("margin", r"same_as must be '<other set>/<row>', got 'margin'"),
+    ("mine/a", r"same_as must be '<other set>/<row>'"),
+    ("margin/am_softmax_m99", r"margin.yaml has no row 'am_softmax_m99'; rows: \['am_softmax_m02'"),
+    ("nowhere/a", r"nowhere.yaml: no such experiment set"),
+    ("other/b", r"same_as 'other/b' is itself a same_as row"),
+])
+def test_a_bad_same_as_is_a_clear_error(tmp_path, monkeypatch, same_as, message):
+    from experiments import experiment_sets
+
+    monkeypatch.setattr(experiment_sets, "SETS_DIR", tmp_path)
+    (tmp_path / "margin.yaml").write_text(
+        (experiment_sets.REPO_ROOT / "experiments/sets/margin.yaml").read_text())
+    (tmp_path / "other.yaml").write_text("rows:\n  - {name: b, label: B, same_as: margin/softmax}\n")
+    (tmp_path / "mine.yaml").write_text(f"rows:\n  - {{name: a, label: A, same_as: {same_as}}}\n")
+    with pytest.raises(SetError, match=message):
+        load_set("mine")
 
 
 def test_dry_run_prints_train_then_eval_per_row(capsys):
