@@ -45,10 +45,11 @@ def real_data_missing() -> str | None:
            "set FACEREC_DATA or see README, Data)"
 
 
-def pytest_collection_modifyitems(session, config, items):
+def pytest_sessionstart(session):
     """Under CI the README promises the data: a missing data root fails the session in one line
-    instead of skipping every test that needs it."""
-    if not running_in_ci() or not any("data_dir" in item.fixturenames for item in items):
+    instead of skipping every test that needs it. Checked once, in the main process (under
+    pytest-xdist its workers never start)."""
+    if not running_in_ci() or hasattr(session.config, "workerinput"):
         return
     reason = real_data_missing()
     if reason:
