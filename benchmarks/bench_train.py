@@ -46,7 +46,7 @@ def timed(function, steps: int, batch_size: int) -> float:
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def make_trainer(args, train_dirs, work: Path, precision: str, xla: bool, cache: str):
+def make_trainer(args, train_dirs, work: Path, precision: str, xla: bool, cache: str, warm_loop: bool = True):
     run_dir = work / f"{precision}_xla{int(xla)}_{cache}"
     run_dir.mkdir()
     config = load_config(args.config, [
@@ -69,7 +69,8 @@ def make_trainer(args, train_dirs, work: Path, precision: str, xla: bool, cache:
             stats = trainer.train_step(images, labels)
         float(stats["total_loss"])
 
-    real_loop(3)      # warm-up: tracing, pipeline start
+    if warm_loop:
+        real_loop(3)  # warm-up: tracing, pipeline start
     bare_step(2)
     return real_loop, bare_step
 
@@ -114,7 +115,8 @@ def main(argv=None) -> int:
     variants = {}
     for precision in precisions:
         for xla in xla_modes:
-            disk_loop, bare = make_trainer(args, train_dirs, work, precision, xla, "none")
+            disk_loop, bare = make_trainer(args, train_dirs, work, precision, xla, "none",
+                                           warm_loop=not args.bare_only)
             variants[(precision, xla, "bare")] = bare
             if not args.bare_only:
                 variants[(precision, xla, "disk")] = disk_loop
