@@ -33,6 +33,11 @@ class Row:
     label: str
     same_as: str | None = None  # "<set>/<row>" whose config and runs this row shares
 
+    def same_as_parts(self) -> tuple[str, str]:
+        """(set, row) of `same_as`; row is "" when the text has no '/'."""
+        other_set, _, other_row = self.same_as.partition("/")
+        return other_set, other_row
+
 
 @dataclass(frozen=True)
 class ExperimentSet:
@@ -48,10 +53,7 @@ class ExperimentSet:
     def home(self, row_name: str) -> tuple[str, str]:
         """(set, row) that owns the row's config and runs: itself, or the row it is the same as."""
         row = next(row for row in self.rows if row.name == row_name)
-        if row.same_as:
-            other_set, other_row = row.same_as.split("/")
-            return other_set, other_row
-        return self.name, row_name
+        return row.same_as_parts() if row.same_as else (self.name, row_name)
 
     def config_path(self, row_name: str, scale: str) -> Path:
         set_name, name = self.home(row_name)
@@ -85,7 +87,7 @@ def _read_set_file(name: str) -> tuple[Path, dict]:
 
 def _check_same_as(path: Path, set_name: str, row: Row) -> None:
     """`same_as` names a row of another set that is itself trained there (one level, no cycles)."""
-    other_set, _, other_row = row.same_as.partition("/")
+    other_set, other_row = row.same_as_parts()
     if not other_row or other_set == set_name:
         raise SetError(f"{path}: row {row.name!r}: same_as must be '<other set>/<row>', got {row.same_as!r}")
     other_path, other_raw = _read_set_file(other_set)

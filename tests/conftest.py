@@ -47,8 +47,8 @@ def real_data_missing() -> str | None:
 
 def pytest_sessionstart(session):
     """Under CI the README promises the data: a missing data root fails the session in one line
-    instead of skipping every test that needs it. Checked once, in the main process (under
-    pytest-xdist its workers never start)."""
+    instead of skipping every test that needs it. Checked once, in the main process, not in each
+    pytest-xdist worker (a worker's pytest.exit is an INTERNALERROR)."""
     if not running_in_ci() or hasattr(session.config, "workerinput"):
         return
     reason = real_data_missing()
