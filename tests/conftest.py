@@ -3,6 +3,7 @@ logical CPU devices so the multi-replica tests run MirroredStrategy on a CPU-onl
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -54,6 +55,16 @@ def pytest_sessionstart(session):
     reason = real_data_missing()
     if reason:
         pytest.exit(f"CI=true and {reason}", returncode=1)
+
+
+def pytest_collection_modifyitems(items):
+    """The files with the most slow tests first. pytest-xdist hands out whole files in this order
+    (pytest.ini: --dist loadfile --no-loadscope-reorder), so the long files start at once while
+    the many short ones fill the other worker, instead of a long file running alone at the end."""
+    slow_functions = {(item.path, getattr(item, "originalname", item.name))
+                      for item in items if item.get_closest_marker("slow")}
+    slow_per_file = Counter(path for path, _ in slow_functions)  # a parametrized test counts once
+    items.sort(key=lambda item: -slow_per_file[item.path])  # stable: collection order within a rank
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -151,6 +151,7 @@ def checkpoint_values(path) -> dict[str, np.ndarray]:
             if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
 
 
+@pytest.mark.slow  # trains, exports and restores on both strategies
 def test_checkpoints_move_between_two_replicas_and_one(standin_train_dir, tmp_path):  # noqa: F811
     """A run trained on 2 replicas (run_training, LFW check and export included) resumes on 1,
     then on 2 again:

@@ -35,6 +35,7 @@ def logged_steps(run_dir):
     return [(int(s), float(l)) for s, l in re.findall(r"step (\d+)/\d+ loss ([\d.]+)", text)]
 
 
+@pytest.mark.slow  # two train.py processes
 def test_sigkill_then_rerun_resumes_from_last_checkpoint(standin_train_dir, tmp_path):  # noqa: F811
     run_dir = tmp_path / "run"
     command = train_command(standin_train_dir, run_dir, **{
