@@ -127,7 +127,7 @@ def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResul
     # A run stopped half-way (not diverged) has no verdict yet: its curve ends where it was stopped.
     if result.note != INTERRUPTED:
         result.training = convergence.judge(*result.curves.get(DATA_LOSS_TAG, ([], [])), result.note,
-                                            accuracy)
+                                            accuracy, result.curves.get(LFW_ACCURACY_TAG))
     if eval_file.exists():
         result.lfw = json.loads(eval_file.read_text())
     elif result.status == "done":

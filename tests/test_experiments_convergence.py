@@ -87,3 +87,30 @@ def test_summary_of_seeds_merges_kinds_and_step_ranges():
     assert summarise(verdicts) == "converges @120-160 (2/3); diverges @30 (1/3)"
     assert summarise([Verdict(STALLS, 40, 0.02)]) == "stalls @40 (loss -2%)"
     assert summarise([None]) == "-"
+
+
+def test_without_a_batch_accuracy_a_rising_lfw_check_is_convergence_though_the_loss_falls_little():
+    # A bounded loss falling 5% (below MIN_DROP) while the in-training LFW checks rise 0.69 -> 0.82
+    # (set 3's soft-margin seed 0): the first check 5 points above the first one is 0.7408 at 270.
+    losses = np.r_[np.linspace(0.82, 0.779, 5), np.full(15, 0.779)]
+    lfw = ([90, 180, 270, 360, 450, 540, 630, 720], [0.6875, 0.6983, 0.7408, 0.7542, 0.7625, 0.7958, 0.8125, 0.82])
+    verdict = judge(STEPS, losses, lfw=lfw)
+    assert (verdict.kind, verdict.step) == (CONVERGES, 270)
+    assert verdict.lfw_rise == pytest.approx(0.82 - 0.6875)
+    assert str(verdict) == "converges @270 (loss -5%, LFW check +13 pts)"
+    assert judge(STEPS, losses).kind == STALLS   # the same loss without the checks
+
+
+def test_without_a_batch_accuracy_lfw_checks_that_end_less_than_five_points_up_are_a_stall():
+    losses = np.full(20, 0.8)
+    # Up 6 points in the middle, back to +4.9 at the end: the rule reads the last check.
+    verdict = judge(STEPS, losses, lfw=([100, 200, 300], [0.60, 0.66, 0.649]))
+    assert verdict.kind == STALLS and verdict.lfw_rise == pytest.approx(0.049)
+    assert judge(STEPS, losses, lfw=([100], [0.9])).lfw_rise is None   # one check: no rise to read
+
+
+def test_the_lfw_checks_do_not_overrule_the_batch_accuracy():
+    losses = np.linspace(24.0, 16.8, 20)
+    lfw = ([100, 200], [0.55, 0.70])
+    verdict = judge(STEPS, losses, accuracy=np.full(20, 0.002), lfw=lfw)
+    assert verdict.kind == STALLS and verdict.lfw_rise is None
