@@ -90,8 +90,9 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(st
         "optimizer.name": "sgd", "model.bn_mode": "none", "train.max_steps": 40,
         "train.log_every_steps": 1, "train.checkpoint_every_steps": 5,
         "optimizer.schedule.boundaries": "[12]", "optimizer.schedule.values": "[0.001, .inf]"})
-    with pytest.raises(NonFiniteLossError, match=r"at step 14; .*ckpt-10"):
+    with pytest.raises(NonFiniteLossError, match=r"at step 14; .*ckpt-10") as stopped:
         run_training(config)
+    assert "precision" not in str(stopped.value)  # a run that diverged later gets no bfloat16 hint
     checkpoints = tmp_path / "run" / "checkpoints"
     assert tf.train.latest_checkpoint(str(checkpoints)).endswith("ckpt-10")
     for name, _ in tf.train.list_variables(str(checkpoints)):
@@ -100,6 +101,15 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(st
             continue
         assert np.all(np.isfinite(value.astype(np.float64))), name
     assert not (tmp_path / "run" / "DONE.json").exists()
+
+
+def test_a_first_step_non_finite_in_bfloat16_on_cpu_points_at_float32(standin_train_dir, tmp_path):  # noqa: F811
+    # An infinite AM-softmax scale makes the very first loss NaN, before any update: on a CPU in
+    # bfloat16 that is what oneDNN's wrong convolutions look like, and the error says what to do.
+    config = tiny_config(standin_train_dir, tmp_path / "run", **{
+        "train.precision": "bfloat16", "loss.hparams.scale": ".inf", "train.log_every_steps": 1})
+    with pytest.raises(NonFiniteLossError, match=r"at step 1; .*none \(no checkpoint.*train\.precision=float32$"):
+        run_training(config)
 
 
 def test_export_holds_the_ema_weights(standin_train_dir, tmp_path):  # noqa: F811
