@@ -7,6 +7,10 @@ out as far as possible.
     python benchmarks/bench_train.py [--train-dirs A B] [--steps 40] [--rounds 3] [--width 0.25]
                                      [--xla off|on|both] [--bare-only]
 
+With bfloat16 it first checks that this CPU's bfloat16 convolution is right where oneDNN's AMX
+kernels were wrong with TensorFlow 2.21 (3x3 stride 2 from 5x4 to 2x1 at batch 64, as in
+Inception-ResNet-v1 at 112x96); ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 in the environment avoids AMX.
+
 Targets: real loop from the cache / bare step >= 0.95; from disk >= 0.9. Without the aligned
 cache, a centre-crop stand-in of celeba299 is built in a temporary folder.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import statistics
 import os
 import sys
@@ -37,6 +42,34 @@ from training.strategy import cpu_has_native_bf16  # noqa: E402
 
 
 XLA_MODES = {"off": (False,), "on": (True,), "both": (False, True)}
+CONV_CHECK_INPUT = (64, 5, 4, 64)  # batch, height, width, channels; 3x3 stride 2 'valid' -> 2x1
+CONV_CHECK_TOLERANCE = 0.1         # bfloat16 rounding of inputs and kernel: ~0.015 on outputs of sd ~1
+
+
+def bf16_conv_errors(trials: int = 5, conv=tf.nn.conv2d) -> list[float]:
+    """Largest |bfloat16 - float32| of the check convolution, per trial (inf where non-finite)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=CONV_CHECK_INPUT).astype(np.float32)
+    channels = CONV_CHECK_INPUT[-1]
+    kernel = (rng.normal(size=(3, 3, channels, channels)) / math.sqrt(9 * channels)).astype(np.float32)
+    reference = np.asarray(conv(images, kernel, 2, "VALID"))
+    errors = []
+    for _ in range(trials):
+        out = np.asarray(tf.cast(conv(tf.cast(images, tf.bfloat16), tf.cast(kernel, tf.bfloat16), 2, "VALID"),
+                                 tf.float32))
+        errors.append(float(np.abs(out - reference).max()) if np.isfinite(out).all() else math.inf)
+    return errors
+
+
+def report_bf16_conv_check() -> None:
+    errors = bf16_conv_errors()
+    wrong = sum(error > CONV_CHECK_TOLERANCE for error in errors)
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "not set")
+    print(f"bfloat16 convolution check (3x3 stride 2, 5x4 -> 2x1, batch 64; ONEDNN_MAX_CPU_ISA {isa}): "
+          f"wrong in {wrong}/{len(errors)} trials, largest error {max(errors):.3g} (right: < {CONV_CHECK_TOLERANCE})"
+          + ("; models with such feature maps need train.precision=float32 here" if wrong else ""))
 
 
 def timed(function, steps: int, batch_size: int) -> float:
@@ -111,6 +144,8 @@ def main(argv=None) -> int:
                                           images_per_identity=20, min_images=10)]
         print(f"aligned cache absent: using a centre-crop stand-in ({train_dirs[0]})")
     precisions = args.precisions or (["float32", "bfloat16"] if cpu_has_native_bf16() else ["float32"])
+    if "bfloat16" in precisions:
+        report_bf16_conv_check()
     xla_modes = XLA_MODES[args.xla]
     variants = {}
     for precision in precisions:
@@ -127,7 +162,8 @@ def main(argv=None) -> int:
         for key, function in variants.items():
             rounds[key].append(timed(function, args.steps, args.batch_size))
     speed = {key: statistics.median(values) for key, values in rounds.items()}
-    print(f"model {args.width}x resface20, batch {args.batch_size}, XLA {args.xla}, {os.cpu_count()} CPUs, "
+    print(f"model {args.width}x {load_config(args.config).model.name}, batch {args.batch_size}, XLA {args.xla}, "
+          f"{os.cpu_count()} CPUs, "
           f"native bf16: {cpu_has_native_bf16()}, {args.rounds} rounds x {args.steps} steps, medians")
     for precision in precisions:
         for xla in xla_modes:
