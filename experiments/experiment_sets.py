@@ -5,11 +5,12 @@ A set file holds a `title`, the article's `claim` being tested (`article`), `row
 the first row). Row `r` at scale `s` with seed `k` is trained from
 experiments/configs/<set>/<s>_<r>.yaml into runs/<s>/<set>/<r>/seed<k>/. A row with
 `same_as: <other set>/<row>` is that set's row: its config and its runs, trained once for both sets
-(e.g. the metric-learning losses compared with set 2's AM-softmax runs).
+(e.g. the metric-learning losses compared with set 2's AM-softmax runs). `same_as: {cpu: <set>/<row>}`
+does so at the named scales only, where the two configs are the same there and not at the others.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.errors import UserValueError
@@ -21,6 +22,7 @@ CONFIGS_DIR = REPO_ROOT / "experiments" / "configs"
 SET_KEYS = {"title", "article", "rows", "reference"}
 ROW_KEYS = {"name", "label"}
 OPTIONAL_ROW_KEYS = {"same_as"}
+SCALES = ("cpu", "full")
 
 
 class SetError(UserValueError):
@@ -31,11 +33,13 @@ class SetError(UserValueError):
 class Row:
     name: str
     label: str
-    same_as: str | None = None  # "<set>/<row>" whose config and runs this row shares
+    same_as: dict[str, str] = field(default_factory=dict)  # scale -> "<set>/<row>" whose config and runs it shares
 
-    def same_as_parts(self) -> tuple[str, str]:
-        """(set, row) of `same_as`; row is "" when the text has no '/'."""
-        other_set, _, other_row = self.same_as.partition("/")
+    def same_as_parts(self, scale: str) -> tuple[str, str] | None:
+        """(set, row) that this row is at `scale`, or None; row is "" when the text has no '/'."""
+        if scale not in self.same_as:
+            return None
+        other_set, _, other_row = self.same_as[scale].partition("/")
         return other_set, other_row
 
 
@@ -50,17 +54,18 @@ class ExperimentSet:
     def row_names(self) -> list[str]:
         return [row.name for row in self.rows]
 
-    def home(self, row_name: str) -> tuple[str, str]:
-        """(set, row) that owns the row's config and runs: itself, or the row it is the same as."""
+    def home(self, row_name: str, scale: str) -> tuple[str, str]:
+        """(set, row) that owns the row's config and runs at `scale`: itself, or the row it is the
+        same as there."""
         row = next(row for row in self.rows if row.name == row_name)
-        return row.same_as_parts() if row.same_as else (self.name, row_name)
+        return row.same_as_parts(scale) or (self.name, row_name)
 
     def config_path(self, row_name: str, scale: str) -> Path:
-        set_name, name = self.home(row_name)
+        set_name, name = self.home(row_name, scale)
         return CONFIGS_DIR / set_name / f"{scale}_{name}.yaml"
 
     def run_dir(self, row_name: str, scale: str, seed: int) -> Path:
-        set_name, name = self.home(row_name)
+        set_name, name = self.home(row_name, scale)
         return RUNS_DIR / scale / set_name / name / f"seed{seed}"
 
     def lfw_dir(self, row_name: str, scale: str) -> str:
@@ -85,19 +90,31 @@ def _read_set_file(name: str) -> tuple[Path, dict]:
     return path, raw
 
 
+def _parse_same_as(path: Path, name: str, value) -> dict[str, str]:
+    """`same_as: <set>/<row>` (every scale) or `{<scale>: <set>/<row>, ...}` -> scale -> target."""
+    if isinstance(value, dict):
+        unknown = set(value) - set(SCALES)
+        if unknown or not value:
+            raise SetError(f"{path}: row {name!r}: same_as scales must be among {list(SCALES)}, got {sorted(value)}")
+        return {str(scale): str(target) for scale, target in value.items()}
+    return {scale: str(value) for scale in SCALES}
+
+
 def _check_same_as(path: Path, set_name: str, row: Row) -> None:
     """`same_as` names a row of another set that is itself trained there (one level, no cycles)."""
-    other_set, other_row = row.same_as_parts()
-    if not other_row or other_set == set_name:
-        raise SetError(f"{path}: row {row.name!r}: same_as must be '<other set>/<row>', got {row.same_as!r}")
-    other_path, other_raw = _read_set_file(other_set)
-    entries = {str(entry.get("name")): entry for entry in other_raw.get("rows") or [] if isinstance(entry, dict)}
-    if other_row not in entries:
-        raise SetError(f"{path}: row {row.name!r}: same_as {row.same_as!r}: {other_path.name} has no row "
-                       f"{other_row!r}; rows: {sorted(entries)}")
-    if "same_as" in entries[other_row]:
-        raise SetError(f"{path}: row {row.name!r}: same_as {row.same_as!r} is itself a same_as row; "
-                       f"name the row it is the same as")
+    for scale, target in row.same_as.items():
+        other_set, other_row = row.same_as_parts(scale)
+        if not other_row or other_set == set_name:
+            raise SetError(f"{path}: row {row.name!r}: same_as must be '<other set>/<row>', got {target!r}")
+        other_path, other_raw = _read_set_file(other_set)
+        entries = {str(entry.get("name")): entry for entry in other_raw.get("rows") or []
+                   if isinstance(entry, dict)}
+        if other_row not in entries:
+            raise SetError(f"{path}: row {row.name!r}: same_as {target!r}: {other_path.name} has no row "
+                           f"{other_row!r}; rows: {sorted(entries)}")
+        if "same_as" in entries[other_row]:
+            raise SetError(f"{path}: row {row.name!r}: same_as {target!r} is itself a same_as row; "
+                           f"name the row it is the same as")
 
 
 def load_set(name: str) -> ExperimentSet:
@@ -110,10 +127,9 @@ def load_set(name: str) -> ExperimentSet:
         if not isinstance(entry, dict) or not ROW_KEYS <= set(entry) <= ROW_KEYS | OPTIONAL_ROW_KEYS:
             raise SetError(f"{path}: rows[{index}] must have the keys {sorted(ROW_KEYS)} and may have "
                            f"{sorted(OPTIONAL_ROW_KEYS)}")
-        same_as = str(entry["same_as"]) if "same_as" in entry else None
+        same_as = _parse_same_as(path, str(entry["name"]), entry["same_as"]) if "same_as" in entry else {}
         rows.append(Row(name=str(entry["name"]), label=str(entry["label"]), same_as=same_as))
-        if same_as:
-            _check_same_as(path, name, rows[-1])
+        _check_same_as(path, name, rows[-1])
     if not rows:
         raise SetError(f"{path}: no rows")
     reference = str(raw.get("reference", rows[0].name))
@@ -122,7 +138,7 @@ def load_set(name: str) -> ExperimentSet:
     exp_set = ExperimentSet(name, str(raw.get("title", name)), str(raw.get("article", "")).strip(), tuple(rows),
                             reference)
     for row in rows:
-        for scale in ("cpu", "full"):
+        for scale in SCALES:
             if not exp_set.config_path(row.name, scale).exists():
                 raise SetError(f"{path}: row {row.name!r} has no config "
                                f"{exp_set.config_path(row.name, scale).relative_to(REPO_ROOT)}")

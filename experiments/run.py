@@ -31,7 +31,7 @@ from common.tf_startup import import_tensorflow  # noqa: E402
 import_tensorflow()  # before results_table (TensorBoard's event files) imports it: without the CPU-only notices
 
 from experiments.results_table import RowResult, collect_row, write_curves, write_table  # noqa: E402
-from experiments.experiment_sets import ExperimentSet, load_set, set_names  # noqa: E402
+from experiments.experiment_sets import SCALES, ExperimentSet, load_set, set_names  # noqa: E402
 
 RESULTS_DIR = REPO_ROOT / "experiments" / "results"
 
@@ -70,7 +70,7 @@ def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("set", choices=set_names(), help="experiment set (a file of experiments/sets/)")
-    parser.add_argument("--scale", choices=("cpu", "full"), default="cpu")
+    parser.add_argument("--scale", choices=SCALES, default="cpu")
     parser.add_argument("--seeds", type=int, default=3, help="runs per row, seeds 0..N-1 (default 3; "
                         "significance needs >= 2)")
     parser.add_argument("--only", nargs="+", metavar="ROW", help="run only these rows (the table keeps all)")

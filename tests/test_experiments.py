@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from experiments import run as runner
-from experiments.experiment_sets import SetError, load_set, set_names
+from experiments.experiment_sets import SCALES, SetError, load_set, set_names
 from experiments.results_table import collect_row, write_table
 from training.config import load_config
 
@@ -38,7 +38,7 @@ def test_set_rows_differ_in_what_the_set_compares():
     assert losses["sphereface_m4"].hparams["margin"] == 4
     backbones = load_set("backbones")
     for row in backbones.rows:
-        for scale in ("cpu", "full"):
+        for scale in SCALES:
             assert load_config(backbones.config_path(row.name, scale)).model.name == row.name
 
 
@@ -46,13 +46,13 @@ def test_precision_rows_are_set_1s_reference_row_differing_only_in_precision():
     import dataclasses
 
     precision, optimizer_bn = load_set("precision"), load_set("optimizer_bn")
-    for scale in ("cpu", "full"):
+    for scale in SCALES:
         reference = dataclasses.asdict(load_config(optimizer_bn.config_path("adam_bn_switch", scale)))
         del reference["train"]["precision"], reference["name"]
         for row in precision.rows:
             config = dataclasses.asdict(load_config(precision.config_path(row.name, scale)))
             assert config["train"].pop("precision") == row.name
-            assert config.pop("name") == f"{scale}_{row.name}"
+            assert config.pop("name") == precision.config_path(row.name, scale).stem
             assert config == reference, (scale, row.name)
 
 
@@ -96,7 +96,7 @@ def test_a_same_as_row_is_the_other_sets_row_its_config_and_its_runs(capsys):
 
     metric, margin = load_set("metric"), load_set("margin")
     assert metric.reference == "am_softmax_m035"
-    for scale in ("cpu", "full"):
+    for scale in SCALES:
         assert metric.config_path("am_softmax_m035", scale) == margin.config_path("am_softmax_m035", scale)
     assert metric.run_dir("am_softmax_m035", "cpu", 2) == REPO_ROOT / "runs/cpu/margin/am_softmax_m035/seed2"
     assert metric.run_dir("batch_hard", "cpu", 0) == REPO_ROOT / "runs/cpu/metric/batch_hard/seed0"
@@ -107,7 +107,20 @@ def test_a_same_as_row_is_the_other_sets_row_its_config_and_its_runs(capsys):
     assert "runs/cpu/metric/am_softmax_m035" not in out  # trained once, in set 2's folder
 
 
+def test_a_same_as_at_one_scale_leaves_the_other_scale_to_the_row():
+    from common.paths import REPO_ROOT
+
+    precision, set1 = load_set("precision"), load_set("optimizer_bn")
+    assert precision.config_path("bfloat16", "cpu") == set1.config_path("adam_bn_switch", "cpu")
+    assert precision.run_dir("bfloat16", "cpu", 1) == REPO_ROOT / "runs/cpu/optimizer_bn/adam_bn_switch/seed1"
+    assert precision.config_path("bfloat16", "full") == \
+        REPO_ROOT / "experiments/configs/precision/full_bfloat16.yaml"
+    assert precision.run_dir("bfloat16", "full", 0) == REPO_ROOT / "runs/full/precision/bfloat16/seed0"
+
+
 @pytest.mark.parametrize("same_as, message", [
+    ("{gpu: margin/softmax}", r"same_as scales must be among \['cpu', 'full'\], got \['gpu'\]"),
+    ("{cpu: margin}", r"same_as must be '<other set>/<row>', got 'margin'"),
     ("margin", r"same_as must be '<other set>/<row>', got 'margin'"),
     ("mine/a", r"same_as must be '<other set>/<row>'"),
     ("margin/am_softmax_m99", r"margin.yaml has no row 'am_softmax_m99'; rows: \['am_softmax_m02'"),
@@ -185,7 +198,7 @@ def test_sphereface_lambda_reaches_its_floor_at_the_same_fraction_of_the_run_at_
 
     margin = load_set("margin")
     fractions = {}
-    for scale in ("cpu", "full"):
+    for scale in SCALES:
         config = load_config(margin.config_path("sphereface_m4", scale))
         head = losses.build("sphereface", num_classes=4, embedding_size=8, **config.loss.hparams)
         steps = np.arange(config.train.max_steps + 1)
