@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -48,8 +50,6 @@ CONV_CHECK_TOLERANCE = 0.1         # bfloat16 rounding of inputs and kernel: ~0.
 
 def bf16_conv_errors(trials: int = 5, conv=tf.nn.conv2d) -> list[float]:
     """Largest |bfloat16 - float32| of the check convolution, per trial (inf where non-finite)."""
-    import numpy as np
-
     rng = np.random.default_rng(0)
     images = rng.normal(size=CONV_CHECK_INPUT).astype(np.float32)
     channels = CONV_CHECK_INPUT[-1]
