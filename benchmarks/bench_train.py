@@ -7,9 +7,9 @@ out as far as possible.
     python benchmarks/bench_train.py [--train-dirs A B] [--steps 40] [--rounds 3] [--width 0.25]
                                      [--xla off|on|both] [--bare-only]
 
-With bfloat16 it first checks that this CPU's bfloat16 convolution is right where oneDNN's AMX
-kernels were wrong with TensorFlow 2.21 (3x3 stride 2 from 5x4 to 2x1 at batch 64, as in
-Inception-ResNet-v1 at 112x96); ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 in the environment avoids AMX.
+With bfloat16 it first checks every convolution shape of the model in bfloat16 against float32,
+as train.py does (training/bf16_check.py: oneDNN's AMX kernels were wrong for some tiny feature
+maps with TensorFlow 2.21), and leaves bfloat16 out where one is wrong.
 
 Targets: real loop from the cache / bare step >= 0.95; from disk >= 0.9. Without the aligned
 cache, a centre-crop stand-in of celeba299 is built in a temporary folder.
@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import statistics
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -38,38 +35,24 @@ from common.tf_startup import import_tensorflow  # noqa: E402
 tf = import_tensorflow()  # before input_pipeline/ and training/ import it: without the CPU-only notices
 
 from input_pipeline.standin import centre_crop_folders  # noqa: E402
+import models  # noqa: E402
+from training import bf16_check  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.loop import Trainer, _train  # noqa: E402
 from training.strategy import cpu_has_native_bf16  # noqa: E402
 
 
 XLA_MODES = {"off": (False,), "on": (True,), "both": (False, True)}
-CONV_CHECK_INPUT = (64, 5, 4, 64)  # batch, height, width, channels; 3x3 stride 2 'valid' -> 2x1
-CONV_CHECK_TOLERANCE = 0.1         # bfloat16 rounding of inputs and kernel: ~0.015 on outputs of sd ~1
 
 
-def bf16_conv_errors(trials: int = 5, conv=tf.nn.conv2d) -> list[float]:
-    """Largest |bfloat16 - float32| of the check convolution, per trial (inf where non-finite)."""
-    rng = np.random.default_rng(0)
-    images = rng.normal(size=CONV_CHECK_INPUT).astype(np.float32)
-    channels = CONV_CHECK_INPUT[-1]
-    kernel = (rng.normal(size=(3, 3, channels, channels)) / math.sqrt(9 * channels)).astype(np.float32)
-    reference = np.asarray(conv(images, kernel, 2, "VALID"))
-    errors = []
-    for _ in range(trials):
-        out = np.asarray(tf.cast(conv(tf.cast(images, tf.bfloat16), tf.cast(kernel, tf.bfloat16), 2, "VALID"),
-                                 tf.float32))
-        errors.append(float(np.abs(out - reference).max()) if np.isfinite(out).all() else math.inf)
-    return errors
-
-
-def report_bf16_conv_check() -> None:
-    errors = bf16_conv_errors()
-    wrong = sum(error > CONV_CHECK_TOLERANCE for error in errors)
-    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "not set")
-    print(f"bfloat16 convolution check (3x3 stride 2, 5x4 -> 2x1, batch 64; ONEDNN_MAX_CPU_ISA {isa}): "
-          f"wrong in {wrong}/{len(errors)} trials, largest error {max(errors):.3g} (right: < {CONV_CHECK_TOLERANCE})"
-          + ("; models with such feature maps need train.precision=float32 here" if wrong else ""))
+def bf16_convolutions_right(config, batch_size: int) -> bool:
+    """Prints training.bf16_check's result for the benchmarked model; False where one is wrong."""
+    result = bf16_check.check_model(models.build(config.model.name, **config.model_kwargs()), batch_size)
+    problem = bf16_check.verdict(result, config.model.name)
+    print(f"bfloat16 convolution check (ONEDNN_MAX_CPU_ISA {os.environ.get('ONEDNN_MAX_CPU_ISA', 'not set')}): "
+          f"{len(result.wrong)} of {result.checked} shapes wrong, {result.seconds:.1f} s"
+          + (f"; bfloat16 left out: {problem}" if problem else ""))
+    return problem is None
 
 
 def timed(function, steps: int, batch_size: int) -> float:
@@ -144,8 +127,9 @@ def main(argv=None) -> int:
                                           images_per_identity=20, min_images=10)]
         print(f"aligned cache absent: using a centre-crop stand-in ({train_dirs[0]})")
     precisions = args.precisions or (["float32", "bfloat16"] if cpu_has_native_bf16() else ["float32"])
-    if "bfloat16" in precisions:
-        report_bf16_conv_check()
+    if "bfloat16" in precisions and not bf16_convolutions_right(
+            load_config(args.config, [f"model.width={args.width}"]), args.batch_size):
+        precisions = [precision for precision in precisions if precision != "bfloat16"]
     xla_modes = XLA_MODES[args.xla]
     variants = {}
     for precision in precisions:

@@ -116,6 +116,12 @@ class Config:
     eval: EvalConfig
     summaries: SummaryConfig
 
+    def model_kwargs(self) -> dict:
+        """Keyword arguments of models.build / models.registry.check_options after the name."""
+        model = self.model
+        return dict(image_size=tuple(self.data.image_size), embedding_size=model.embedding_size,
+                    bn_mode=model.bn_mode, width=model.width, dropout_keep=model.dropout_keep, **model.options)
+
     def to_dict(self) -> dict:
         """The config as saved; a key added later is left out while it holds its ADDED_KEYS value."""
         content = dataclasses.asdict(self)

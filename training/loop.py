@@ -98,10 +98,7 @@ def build_lfw_evaluator(config: Config, data_dir: Path):
 def build_model(config: Config):
     import models
 
-    return models.build(config.model.name, image_size=tuple(config.data.image_size),
-                        embedding_size=config.model.embedding_size, bn_mode=config.model.bn_mode,
-                        width=config.model.width, dropout_keep=config.model.dropout_keep,
-                        **config.model.options)
+    return models.build(config.model.name, **config.model_kwargs())
 
 
 def float32_copy(config: Config, model):
@@ -262,7 +259,7 @@ def run_training(config: Config, overwrite: bool = False, data_dir: str | None =
     run_dir = run_dir_of(config.name, config.run_dir)
     # First: MultiWorkerMirroredStrategy must exist before other TensorFlow work.
     strategy = make_strategy(config.train.strategy)
-    check_before_run(config, REPO_ROOT)  # before the run dir exists: a typo leaves nothing behind
+    check_before_run(config, REPO_ROOT, strategy.num_replicas_in_sync)  # before the run dir exists: a typo leaves nothing behind
     is_chief, worker, workers = worker_role(strategy)
     with run_dirs.worker_dir(run_dir, is_chief, worker) as own_dir:
         if not is_chief:

@@ -11,17 +11,16 @@ from __future__ import annotations
 from training.config import Config, ConfigError
 
 
-def check_before_run(config: Config, repo_root) -> None:
-    """ConfigError naming the key when the model, loss, schedule, input route or batching cannot work."""
+def check_before_run(config: Config, repo_root, replicas: int = 1) -> None:
+    """ConfigError naming the key when the model, loss, schedule, input route or batching cannot
+    work, or when this CPU computes the model's convolutions wrong in bfloat16."""
     import losses
     from input_pipeline.train_data import check_batching, check_source
     from models.registry import check_options
     from training.schedules import build_schedule
 
     model = config.model
-    _as_config_error("model", lambda: check_options(
-        model.name, image_size=tuple(config.data.image_size), embedding_size=model.embedding_size,
-        bn_mode=model.bn_mode, width=model.width, dropout_keep=model.dropout_keep, **model.options))
+    _as_config_error("model", lambda: check_options(model.name, **config.model_kwargs()))
     # A head for two classes: the real class count needs the data scan, nothing else does, and
     # building it runs every check its constructor makes on the hyperparameter values.
     loss_layer = _as_config_error("loss", lambda: losses.build(
@@ -32,6 +31,24 @@ def check_before_run(config: Config, repo_root) -> None:
     pk = (config.data.pk_identities, config.data.pk_images) if loss_layer.needs_pk_batches else None
     _as_config_error("data", lambda: check_batching(config.train.batch_size, pk,
                                                     tfrecords=config.data.format == "tfrecord"))
+    if config.train.precision == "bfloat16":
+        check_bf16_on_cpu(config, max(config.train.batch_size // replicas, 1))
+
+
+def check_bf16_on_cpu(config: Config, replica_batch: int) -> None:
+    """Every convolution shape of the model at the per-replica batch, bfloat16 against float32
+    (training.bf16_check); GPUs are not checked (no kernel of theirs was found wrong)."""
+    import models
+    import tensorflow as tf
+
+    from training import bf16_check
+
+    if tf.config.list_physical_devices("GPU"):
+        return
+    model = models.build(config.model.name, **config.model_kwargs())
+    problem = bf16_check.verdict(bf16_check.check_model(model, replica_batch), config.model.name)
+    if problem:
+        raise ConfigError(f"train.precision: {problem}")
 
 
 def _as_config_error(key: str, check):
