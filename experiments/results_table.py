@@ -120,6 +120,11 @@ def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResul
         if minutes is None and SPEED_TAG in scalars:
             walls = scalars[SPEED_TAG][2]
             minutes = (walls[-1] - walls[0]) / 60.0
+        session_steps = done.get("steps_this_session")
+        if minutes is not None and session_steps and result.steps and session_steps < result.steps:
+            # Resumed or extended (train.max_steps raised): DONE.json times the last command only.
+            minutes *= result.steps / session_steps
+            result.note = f"time scaled from the last session ({session_steps} of {result.steps} steps)"
         result.train_minutes = minutes
     else:
         result.status, result.note = "stopped", _stop_reason(run_dir)

@@ -152,9 +152,10 @@ def test_dry_run_prints_train_then_eval_per_row(capsys):
         runner.main(["metric", "--only", "no_such_row", "--dry-run"])
 
 
-def _finished_run(run_dir, fold_accuracies, minutes=12.5):
+def _finished_run(run_dir, fold_accuracies, minutes=12.5, session_steps=1800):
     (run_dir / "eval").mkdir(parents=True)
-    (run_dir / "DONE.json").write_text(json.dumps({"steps": 1800, "train_minutes": minutes}))
+    (run_dir / "DONE.json").write_text(json.dumps({"steps": 1800, "train_minutes": minutes,
+                                                   "steps_this_session": session_steps}))
     folds = np.array(fold_accuracies)
     (run_dir / "eval" / "lfw_view2.json").write_text(json.dumps(
         {"accuracy_mean": folds.mean(), "accuracy_std": folds.std(), "val_mean": 0.2, "val_std": 0.05,
@@ -191,6 +192,17 @@ def test_results_table_shows_seed_means_comparison_and_stopped_runs(tmp_path):
     header = next(line for line in text.splitlines() if line.startswith("| config |"))
     for line in lines.values():   # every row fills every column, the training verdict included
         assert line.count(" | ") == header.count(" | "), line
+
+
+def test_an_extended_run_is_timed_for_all_its_steps_not_its_last_session(tmp_path):
+    row = load_set("optimizer_bn").rows[0]
+    whole = collect_row(row, _finished_run(tmp_path / "whole", [0.8] * 10, minutes=6.0), ["t"], ["e"])
+    assert whole.train_minutes == 6.0 and whole.note == ""
+    # 600 of its 1,800 steps ran in the last command (train.max_steps raised from 1,200).
+    extended = collect_row(row, _finished_run(tmp_path / "extended", [0.8] * 10, minutes=6.0, session_steps=600),
+                           ["t"], ["e"])
+    assert extended.train_minutes == 18.0
+    assert extended.note == "time scaled from the last session (600 of 1800 steps)"
 
 
 def test_sphereface_lambda_reaches_its_floor_at_the_same_fraction_of_the_run_at_both_scales():
