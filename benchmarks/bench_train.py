@@ -7,7 +7,7 @@ out as far as possible.
     python benchmarks/bench_train.py [--train-dirs A B] [--steps 40] [--rounds 3] [--width 0.25]
                                      [--xla off|on|both] [--bare-only]
 
-With bfloat16 it first checks every convolution shape of the model in bfloat16 against float32,
+With bfloat16 it first checks every convolution and dense shape of the model in bfloat16 against float32,
 as train.py does (training/bf16_check.py: oneDNN's AMX kernels were wrong for some tiny feature
 maps with TensorFlow 2.21), and leaves bfloat16 out where one is wrong.
 
@@ -45,11 +45,12 @@ from training.strategy import cpu_has_native_bf16  # noqa: E402
 XLA_MODES = {"off": (False,), "on": (True,), "both": (False, True)}
 
 
-def bf16_convolutions_right(config, batch_size: int) -> bool:
+def bf16_layers_right(config, batch_size: int) -> bool:
     """Prints training.bf16_check's result for the benchmarked model; False where one is wrong."""
     result = bf16_check.check_model(models.build(config.model.name, **config.model_kwargs()), batch_size)
     problem = bf16_check.verdict(result, config.model.name)
-    print(f"bfloat16 convolution check (ONEDNN_MAX_CPU_ISA {os.environ.get('ONEDNN_MAX_CPU_ISA', 'not set')}): "
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "not set")
+    print(f"bfloat16 convolution and dense check (ONEDNN_MAX_CPU_ISA {isa}): "
           f"{len(result.wrong)} of {result.checked} shapes wrong, {result.seconds:.1f} s"
           + (f"; bfloat16 left out: {problem}" if problem else ""))
     return problem is None
@@ -127,7 +128,7 @@ def main(argv=None) -> int:
                                           images_per_identity=20, min_images=10)]
         print(f"aligned cache absent: using a centre-crop stand-in ({train_dirs[0]})")
     precisions = args.precisions or (["float32", "bfloat16"] if cpu_has_native_bf16() else ["float32"])
-    if "bfloat16" in precisions and not bf16_convolutions_right(
+    if "bfloat16" in precisions and not bf16_layers_right(
             load_config(args.config, [f"model.width={args.width}"]), args.batch_size):
         precisions = [precision for precision in precisions if precision != "bfloat16"]
     xla_modes = XLA_MODES[args.xla]

@@ -1,4 +1,4 @@
-"""training/bf16_check.py: the model's convolution shapes, the bfloat16-vs-float32 error, and the
+"""training/bf16_check.py: the model's convolution and dense shapes, the bfloat16-vs-float32 error, and the
 refusal before a run dir is written. The real convolutions are right or wrong depending on the
 CPU (wrong on some AMX CPUs with TensorFlow 2.21), so the wrong ones here are stand-ins."""
 from __future__ import annotations
@@ -18,7 +18,7 @@ from training.preflight import check_before_run
 from tests.train_support import standin_train_dir, tiny_config  # noqa: F401  (fixture)
 
 
-def three_kinds_of_convolution() -> keras.Model:
+def three_kinds_of_layer() -> keras.Model:
     images = keras.Input((8, 6, 3))
     x = keras.layers.Conv2D(4, 3, padding="same", name="a")(images)
     x = keras.layers.Conv2D(4, 3, padding="same", name="b")(x)
@@ -27,28 +27,30 @@ def three_kinds_of_convolution() -> keras.Model:
     return keras.Model(images, keras.layers.Dense(2, name="e")(keras.layers.Flatten()(x)))
 
 
-def test_each_distinct_convolution_shape_is_listed_once_at_the_given_batch():
-    shapes = bf16_check.conv_shapes(three_kinds_of_convolution(), batch_size=5)
-    assert {name: (shape.depthwise, shape.input_shape, shape.kernel_shape, shape.strides, shape.padding)
+def test_each_distinct_convolution_and_dense_shape_is_listed_once_at_the_given_batch():
+    shapes = bf16_check.layer_shapes(three_kinds_of_layer(), batch_size=5)
+    assert {name: (shape.kind, shape.input_shape, shape.kernel_shape, shape.strides, shape.padding)
             for shape, name in shapes.items()} == {
-        "a": (False, (5, 8, 6, 3), (3, 3, 3, 4), (1, 1), "SAME"),
-        "b": (False, (5, 8, 6, 4), (3, 3, 4, 4), (1, 1), "SAME"),
-        "d": (True, (5, 8, 6, 4), (3, 3, 4, 1), (2, 2), "VALID"),
+        "a": ("conv", (5, 8, 6, 3), (3, 3, 3, 4), (1, 1), "SAME"),
+        "b": ("conv", (5, 8, 6, 4), (3, 3, 4, 4), (1, 1), "SAME"),
+        "d": ("depthwise", (5, 8, 6, 4), (3, 3, 4, 1), (2, 2), "VALID"),
+        "e": ("dense", (5, 24), (24, 2), (), ""),  # after Flatten: 3x2x4
     }
-    depthwise = next(shape for shape, name in shapes.items() if name == "d")
-    assert depthwise.describe() == "depthwise 3x3 stride 2x2 valid on 8x6x4 at batch 5"
+    described = {name: shape.describe() for shape, name in shapes.items()}
+    assert described["d"] == "depthwise 3x3 stride 2x2 valid on 8x6x4 at batch 5"
+    assert described["e"] == "dense 24 -> 2 at batch 5"
 
 
-def float32_convolve(shape, images, kernel):
+def float32_product(shape, images, kernel):
     """Right in every precision: computes in float32, returns the input's dtype."""
     dtype = tf.convert_to_tensor(images).dtype
-    return tf.cast(bf16_check.convolve(shape, tf.cast(images, tf.float32), tf.cast(kernel, tf.float32)), dtype)
+    return tf.cast(bf16_check.compute(shape, tf.cast(images, tf.float32), tf.cast(kernel, tf.float32)), dtype)
 
 
-@pytest.mark.parametrize("name", ["a", "d"])
-def test_a_right_convolution_shows_only_the_bfloat16_rounding(name):
-    shapes = {layer: shape for shape, layer in bf16_check.conv_shapes(three_kinds_of_convolution(), 16).items()}
-    error = bf16_check.relative_bf16_error(shapes[name], float32_convolve)
+@pytest.mark.parametrize("name", ["a", "d", "e"])
+def test_a_right_product_shows_only_the_bfloat16_rounding(name):
+    shapes = {layer: shape for shape, layer in bf16_check.layer_shapes(three_kinds_of_layer(), 16).items()}
+    error = bf16_check.relative_bf16_error(shapes[name], float32_product)
     # Inputs and kernel rounded to 8 bits of mantissa (relative 2^-9) and the output rounded
     # again: visible, and far inside the tolerance.
     assert 1e-4 < error < bf16_check.TOLERANCE / 3
@@ -66,7 +68,7 @@ def plus_minus_one(bf16_change):
 
 
 def test_the_error_is_the_largest_difference_over_the_float32_outputs_sd():
-    shape = next(iter(bf16_check.conv_shapes(three_kinds_of_convolution(), 2)))
+    shape = next(iter(bf16_check.layer_shapes(three_kinds_of_layer(), 2)))
 
     def half_off_at_one_place(out):
         out[0, 1, 2, 1] += 0.5
@@ -87,14 +89,14 @@ def errors_by_stride(stride_2_error):
 
 def test_wrong_shapes_are_named_worst_first_with_what_to_do(monkeypatch):
     monkeypatch.setattr(bf16_check, "relative_bf16_error", errors_by_stride(math.inf))
-    result = bf16_check.check_model(three_kinds_of_convolution(), 64)
-    assert result.checked == 3 and [layer for layer, _, _ in result.wrong] == ["d"]
+    result = bf16_check.check_model(three_kinds_of_layer(), 64)
+    assert result.checked == 4 and [layer for layer, _, _ in result.wrong] == ["d"]
     line = bf16_check.verdict(result, "tiny")
-    assert line.startswith("this CPU computes 1 of tiny's 3 convolution shapes wrong in bfloat16 "
+    assert line.startswith("this CPU computes 1 of tiny's 4 convolution and dense shapes wrong in bfloat16 "
                            "(worst: layer d, depthwise 3x3 stride 2x2 valid on 8x6x4 at batch 64, error inf")
     assert "train.precision=float32" in line and "ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16" in line
     monkeypatch.setattr(bf16_check, "relative_bf16_error", errors_by_stride(bf16_check.TOLERANCE / 2))
-    assert bf16_check.verdict(bf16_check.check_model(three_kinds_of_convolution(), 64), "tiny") is None
+    assert bf16_check.verdict(bf16_check.check_model(three_kinds_of_layer(), 64), "tiny") is None
 
 
 def test_a_wrong_bfloat16_convolution_stops_the_run_before_its_run_dir(standin_train_dir, tmp_path,  # noqa: F811
@@ -102,8 +104,9 @@ def test_a_wrong_bfloat16_convolution_stops_the_run_before_its_run_dir(standin_t
     monkeypatch.setattr(bf16_check, "relative_bf16_error", errors_by_stride(1e37))
     run_dir = tmp_path / "run"
     config = tiny_config(standin_train_dir, run_dir, **{"train.precision": "bfloat16"})
-    with pytest.raises(ConfigError, match=r"^train.precision: this CPU computes \d+ of resface20's \d+ "
-                                          r"convolution shapes wrong in bfloat16 \(worst: layer \w+, 3x3 stride 2x2"):
+    expected = (r"^train.precision: this CPU computes \d+ of resface20's \d+ convolution and dense shapes wrong "
+                r"in bfloat16 \(worst: layer \w+, 3x3 stride 2x2")
+    with pytest.raises(ConfigError, match=expected):
         run_training(config)
     assert not run_dir.exists()
 

@@ -1,5 +1,5 @@
-"""Checks, before a bfloat16 run on a CPU, that this CPU computes every convolution shape of the
-model right in bfloat16.
+"""Checks, before a bfloat16 run on a CPU, that this CPU computes every convolution and dense
+layer shape of the model right in bfloat16.
 
 Measured with TensorFlow 2.21 on an AMX CPU (Xeon with amx_bf16): oneDNN's bfloat16 Conv2D, 3x3
 stride 2 'valid' from 5x4 to 2x1 at batch 64 (Inception-ResNet-v1's reduction B at 112x96),
@@ -25,55 +25,70 @@ TOLERANCE = 0.1
 
 
 @dataclass(frozen=True)
-class ConvShape:
-    """One convolution as the model runs it; layers with equal shapes are checked once."""
-    depthwise: bool
-    input_shape: tuple       # (batch, height, width, channels)
-    kernel_shape: tuple      # (k_h, k_w, c_in, c_out) or (k_h, k_w, c, multiplier)
-    strides: tuple
-    padding: str             # "SAME" / "VALID"
-    dilation: tuple
+class LayerShape:
+    """One convolution or dense layer as the model runs it; layers with equal shapes are checked once."""
+    kind: str                # "conv", "depthwise" or "dense"
+    input_shape: tuple       # (batch, height, width, channels); (batch, features) for dense
+    kernel_shape: tuple      # (k_h, k_w, c_in, c_out), (k_h, k_w, c, multiplier) or (in, out)
+    strides: tuple = ()
+    padding: str = ""        # "SAME" / "VALID"
+    dilation: tuple = ()
 
     def describe(self) -> str:
-        depthwise = "depthwise " if self.depthwise else ""
-        batch, height, width, channels = self.input_shape
+        batch = self.input_shape[0]
+        if self.kind == "dense":
+            return f"dense {self.kernel_shape[0]} -> {self.kernel_shape[1]} at batch {batch}"
+        height, width, channels = self.input_shape[1:]
+        depthwise = "depthwise " if self.kind == "depthwise" else ""
         return (f"{depthwise}{self.kernel_shape[0]}x{self.kernel_shape[1]} stride "
                 f"{'x'.join(map(str, self.strides))} {self.padding.lower()} on {height}x{width}x{channels} "
                 f"at batch {batch}")
 
 
-def conv_shapes(model: keras.Model, batch_size: int) -> dict[ConvShape, str]:
-    """Every distinct convolution shape of a functional model at `batch_size`, with the name of
-    the first layer that has it."""
-    shapes: dict[ConvShape, str] = {}
+def layer_shapes(model: keras.Model, batch_size: int) -> dict[LayerShape, str]:
+    """Every distinct convolution and dense shape of a functional model at `batch_size`, with the
+    name of the first layer that has it."""
+    shapes: dict[LayerShape, str] = {}
     for layer in model.layers:
-        if not isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
-            continue
-        if getattr(layer, "groups", 1) != 1 or layer.data_format != "channels_last":
-            raise ValueError(f"{layer.name}: only ungrouped channels_last convolutions are checked")
-        shape = ConvShape(isinstance(layer, keras.layers.DepthwiseConv2D),
-                          (batch_size, *layer.input.shape[1:]), tuple(layer.kernel.shape),
-                          tuple(layer.strides), layer.padding.upper(), tuple(layer.dilation_rate))
-        shapes.setdefault(shape, layer.name)
+        shape = _shape_of(layer, batch_size)
+        if shape is not None:
+            shapes.setdefault(shape, layer.name)
     return shapes
 
 
-def convolve(shape: ConvShape, images, kernel):
-    if shape.depthwise:
-        return tf.nn.depthwise_conv2d(images, kernel, (1, *shape.strides, 1), shape.padding,
+def _shape_of(layer, batch_size: int) -> LayerShape | None:
+    if isinstance(layer, keras.layers.Dense):
+        if len(layer.input.shape) != 2:
+            raise ValueError(f"{layer.name}: only dense layers on (batch, features) inputs are checked")
+        return LayerShape("dense", (batch_size, layer.input.shape[1]), tuple(layer.kernel.shape))
+    if not isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
+        return None
+    if getattr(layer, "groups", 1) != 1 or layer.data_format != "channels_last":
+        raise ValueError(f"{layer.name}: only ungrouped channels_last convolutions are checked")
+    kind = "depthwise" if isinstance(layer, keras.layers.DepthwiseConv2D) else "conv"
+    return LayerShape(kind, (batch_size, *layer.input.shape[1:]), tuple(layer.kernel.shape),
+                      tuple(layer.strides), layer.padding.upper(), tuple(layer.dilation_rate))
+
+
+def compute(shape: LayerShape, inputs, kernel):
+    """The layer's product, without bias or activation (those are elementwise)."""
+    if shape.kind == "dense":
+        return tf.matmul(inputs, kernel)
+    if shape.kind == "depthwise":
+        return tf.nn.depthwise_conv2d(inputs, kernel, (1, *shape.strides, 1), shape.padding,
                                       dilations=shape.dilation)
-    return tf.nn.conv2d(images, kernel, shape.strides, shape.padding, dilations=shape.dilation)
+    return tf.nn.conv2d(inputs, kernel, shape.strides, shape.padding, dilations=shape.dilation)
 
 
-def relative_bf16_error(shape: ConvShape, conv=convolve, seed: int = 0) -> float:
+def relative_bf16_error(shape: LayerShape, product=compute, seed: int = 0) -> float:
     """Largest |bfloat16 - float32| output difference over the float32 output's sd, on normal
     inputs and a He-scaled normal kernel; inf where the bfloat16 output is not finite."""
     rng = np.random.default_rng(seed)
-    images = rng.normal(size=shape.input_shape).astype(np.float32)
-    fan_in = math.prod(shape.kernel_shape[:3]) if not shape.depthwise else math.prod(shape.kernel_shape[:2])
+    inputs = rng.normal(size=shape.input_shape).astype(np.float32)
+    fan_in = math.prod(shape.kernel_shape[:2 if shape.kind == "depthwise" else -1])
     kernel = (rng.normal(size=shape.kernel_shape) / math.sqrt(fan_in)).astype(np.float32)
-    reference = np.asarray(conv(shape, images, kernel))
-    out = np.asarray(tf.cast(conv(shape, tf.cast(images, tf.bfloat16), tf.cast(kernel, tf.bfloat16)),
+    reference = np.asarray(product(shape, inputs, kernel))
+    out = np.asarray(tf.cast(product(shape, tf.cast(inputs, tf.bfloat16), tf.cast(kernel, tf.bfloat16)),
                              tf.float32))
     if not np.isfinite(out).all():
         return math.inf
@@ -87,13 +102,13 @@ class CheckResult:
     seconds: float
 
 
-def check_model(model: keras.Model, batch_size: int, conv=convolve) -> CheckResult:
-    """Each distinct convolution shape of `model` computed in bfloat16 and float32, compared."""
+def check_model(model: keras.Model, batch_size: int, product=compute) -> CheckResult:
+    """Each distinct convolution and dense shape of `model` computed in bfloat16 and float32, compared."""
     start = time.perf_counter()
-    shapes = conv_shapes(model, batch_size)
+    shapes = layer_shapes(model, batch_size)
     wrong = []
     for shape, layer in shapes.items():
-        error = relative_bf16_error(shape, conv)
+        error = relative_bf16_error(shape, product)
         if not error <= TOLERANCE:
             wrong.append((layer, shape, error))
     wrong.sort(key=lambda item: -item[2])
@@ -105,7 +120,7 @@ def verdict(result: CheckResult, model_name: str) -> str | None:
     if not result.wrong:
         return None
     layer, shape, error = result.wrong[0]
-    return (f"this CPU computes {len(result.wrong)} of {model_name}'s {result.checked} convolution shapes wrong in "
-            f"bfloat16 (worst: layer {layer}, {shape.describe()}, error {error:.3g} x the output's sd); train "
-            f"with train.precision=float32, or start with ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 in the "
-            f"environment (oneDNN without AMX: right, but slower)")
+    return (f"this CPU computes {len(result.wrong)} of {model_name}'s {result.checked} convolution and dense "
+            f"shapes wrong in bfloat16 (worst: layer {layer}, {shape.describe()}, error {error:.3g} x the "
+            f"output's sd); train with train.precision=float32, or start with "
+            f"ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 in the environment (oneDNN without AMX: right, but slower)")
