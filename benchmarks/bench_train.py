@@ -7,9 +7,9 @@ out as far as possible.
     python benchmarks/bench_train.py [--train-dirs A B] [--steps 40] [--rounds 3] [--width 0.25]
                                      [--xla off|on|both] [--bare-only]
 
-With bfloat16 it first checks every convolution and dense shape of the model in bfloat16 against float32,
-as train.py does (training/bf16_check.py: oneDNN's AMX kernels were wrong for some tiny feature
-maps with TensorFlow 2.21), and leaves bfloat16 out where one is wrong.
+With bfloat16 it first checks every convolution and dense shape of the model in bfloat16 against
+float32, as train.py does (training/bf16_check.py: oneDNN's AMX kernels were wrong for some tiny
+feature maps with TensorFlow 2.21), and leaves bfloat16 out where one is wrong.
 
 Targets: real loop from the cache / bare step >= 0.95; from disk >= 0.9. Without the aligned
 cache, a centre-crop stand-in of celeba299 is built in a temporary folder.

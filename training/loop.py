@@ -259,7 +259,8 @@ def run_training(config: Config, overwrite: bool = False, data_dir: str | None =
     run_dir = run_dir_of(config.name, config.run_dir)
     # First: MultiWorkerMirroredStrategy must exist before other TensorFlow work.
     strategy = make_strategy(config.train.strategy)
-    check_before_run(config, REPO_ROOT, strategy.num_replicas_in_sync)  # before the run dir exists: a typo leaves nothing behind
+    # Before the run dir exists: a typo leaves nothing behind.
+    check_before_run(config, REPO_ROOT, strategy.num_replicas_in_sync)
     is_chief, worker, workers = worker_role(strategy)
     with run_dirs.worker_dir(run_dir, is_chief, worker) as own_dir:
         if not is_chief:
