@@ -160,6 +160,11 @@ def _evaluated(runs: list[RowResult]) -> list[dict]:
     return [run.lfw for run in runs if run.status == "done" and run.lfw and "fold_accuracies" in run.lfw]
 
 
+def _lengths(runs: list[RowResult]) -> str:
+    """The finished runs' step counts, '480' or '480/1440'."""
+    return "/".join(str(steps) for steps in sorted({run.steps for run in runs if run.status == "done"}))
+
+
 def _row_line(label: str, name: str, runs: list[RowResult], reference: list[RowResult] | None,
               alpha: float) -> str:
     evaluated = _evaluated(runs)
@@ -172,8 +177,12 @@ def _row_line(label: str, name: str, runs: list[RowResult], reference: list[RowR
         cells += [_mean_sd(summary, key) for key in significance.SUMMARY_KEYS]
     else:
         cells += ["-"] * 3
+    lengths, reference_lengths = _lengths(runs), _lengths(reference or [])
     if reference is None:
         cells += ["reference", "", "", ""]
+    elif evaluated and _evaluated(reference) and lengths != reference_lengths:
+        # A row trained longer (or shorter) than the reference says nothing about the config.
+        cells += ["-", "-", "-", f"not comparable ({lengths} vs {reference_lengths} steps)"]
     elif evaluated and _evaluated(reference):
         comparison = significance.compare(evaluated, _evaluated(reference), alpha)
         cells += [f"{100 * comparison.difference:+.2f}", significance.format_p(comparison.p_seeds),

@@ -152,10 +152,10 @@ def test_dry_run_prints_train_then_eval_per_row(capsys):
         runner.main(["metric", "--only", "no_such_row", "--dry-run"])
 
 
-def _finished_run(run_dir, fold_accuracies, minutes=12.5, session_steps=1800):
+def _finished_run(run_dir, fold_accuracies, minutes=12.5, session_steps=1800, steps=1800):
     (run_dir / "eval").mkdir(parents=True)
-    (run_dir / "DONE.json").write_text(json.dumps({"steps": 1800, "train_minutes": minutes,
-                                                   "steps_this_session": session_steps}))
+    (run_dir / "DONE.json").write_text(json.dumps({"steps": steps, "train_minutes": minutes,
+                                                   "steps_this_session": min(session_steps, steps)}))
     folds = np.array(fold_accuracies)
     (run_dir / "eval" / "lfw_view2.json").write_text(json.dumps(
         {"accuracy_mean": folds.mean(), "accuracy_std": folds.std(), "val_mean": 0.2, "val_std": 0.05,
@@ -203,6 +203,23 @@ def test_an_extended_run_is_timed_for_all_its_steps_not_its_last_session(tmp_pat
                            ["t"], ["e"])
     assert extended.train_minutes == 18.0
     assert extended.note == "time scaled from the last session (600 of 1800 steps)"
+
+
+def test_a_row_of_another_length_than_the_reference_is_not_compared(tmp_path):
+    exp_set = load_set("optimizer_bn")
+    rows = exp_set.rows
+    base = np.linspace(0.80, 0.82, 10)
+    results = {row.name: [collect_row(row, tmp_path / "absent", ["t"], ["e"])] for row in rows}
+    results[rows[0].name] = [collect_row(rows[0], _finished_run(tmp_path / f"r{k}", base + 0.001 * k, steps=480),
+                                         ["t"], ["e"]) for k in range(2)]
+    results[rows[1].name] = [collect_row(rows[1], _finished_run(tmp_path / f"l{k}", base + 0.05, steps=steps),
+                                         ["t"], ["e"]) for k, steps in enumerate((480, 1440))]
+    results[rows[2].name] = [collect_row(rows[2], _finished_run(tmp_path / f"s{k}", base + 0.05, steps=480),
+                                         ["t"], ["e"]) for k in range(2)]
+    text = write_table(exp_set, "cpu", results, tmp_path / "t.md", "c.png", "python experiments/run.py x")
+    line = {row.name: next(line for line in text.splitlines() if f"(`{row.name}`)" in line) for row in rows}
+    assert "| - | - | - | not comparable (480/1440 vs 480 steps) |" in line[rows[1].name]
+    assert "| +4.95 |" in line[rows[2].name] and "not comparable" not in line[rows[2].name]  # 5 - 0.05
 
 
 def test_sphereface_lambda_reaches_its_floor_at_the_same_fraction_of_the_run_at_both_scales():
