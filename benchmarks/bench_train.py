@@ -35,10 +35,9 @@ from common.tf_startup import import_tensorflow  # noqa: E402
 tf = import_tensorflow()  # before input_pipeline/ and training/ import it: without the CPU-only notices
 
 from input_pipeline.standin import centre_crop_folders  # noqa: E402
-import models  # noqa: E402
 from training import bf16_check  # noqa: E402
 from training.config import load_config  # noqa: E402
-from training.loop import Trainer, _train  # noqa: E402
+from training.loop import Trainer, _train, build_model  # noqa: E402
 from training.strategy import cpu_has_native_bf16  # noqa: E402
 
 
@@ -47,7 +46,7 @@ XLA_MODES = {"off": (False,), "on": (True,), "both": (False, True)}
 
 def bf16_layers_right(config, batch_size: int) -> bool:
     """Prints training.bf16_check's result for the benchmarked model; False where one is wrong."""
-    result = bf16_check.check_model(models.build(config.model.name, **config.model_kwargs()), batch_size)
+    result = bf16_check.check_model(build_model(config), batch_size)
     problem = bf16_check.verdict(result, config.model.name)
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "not set")
     print(f"bfloat16 convolution and dense check (ONEDNN_MAX_CPU_ISA {isa}): "
