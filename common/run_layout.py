@@ -11,7 +11,8 @@ eval_lfw.py, experiments/, demo.py, `python -m models` and the recognition tools
       tensorboard/         event files; tensorboard/hparams/ holds the HParams session
       export/              embedder/ (SavedModel), model_info.json, embedder*.tflite
       eval/                lfw_view2.json and eval_lfw.py's reports
-      DONE.json            a finished run's summary (steps, train_minutes, last LFW check, export)
+      DONE.json            a finished run's summary (steps, train_minutes of this command and
+                           total_train_minutes of all its sessions, last LFW check, export)
 
 TF-free, so every layer may use it.
 """

@@ -100,6 +100,20 @@ def _annealing_note(run_dir: Path) -> str:
     return f"lambda at its floor {floor:g} from step {step}"
 
 
+def _scaled_session_minutes(done: dict, scalars: dict, result: RowResult) -> float | None:
+    """A run from before the checkpointed clock: DONE.json times its last command only, so a
+    resumed or extended (train.max_steps raised) run's minutes are scaled to all its steps."""
+    minutes = done.get("train_minutes")
+    if minutes is None and SPEED_TAG in scalars:
+        walls = scalars[SPEED_TAG][2]
+        minutes = (walls[-1] - walls[0]) / 60.0
+    session_steps = done.get("steps_this_session")
+    if minutes is not None and session_steps and result.steps and session_steps < result.steps:
+        minutes *= result.steps / session_steps
+        result.note = f"time scaled from the last session ({session_steps} of {result.steps} steps)"
+    return minutes
+
+
 def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResult:
     result = RowResult(row.name, row.label, "not run", commands=(shlex.join(train_cmd), shlex.join(eval_cmd)))
     if not run_dir.exists():
@@ -116,15 +130,9 @@ def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResul
     if done_file.exists():
         done = json.loads(done_file.read_text())
         result.status, result.steps = "done", done.get("steps")
-        minutes = done.get("train_minutes")
-        if minutes is None and SPEED_TAG in scalars:
-            walls = scalars[SPEED_TAG][2]
-            minutes = (walls[-1] - walls[0]) / 60.0
-        session_steps = done.get("steps_this_session")
-        if minutes is not None and session_steps and result.steps and session_steps < result.steps:
-            # Resumed or extended (train.max_steps raised): DONE.json times the last command only.
-            minutes *= result.steps / session_steps
-            result.note = f"time scaled from the last session ({session_steps} of {result.steps} steps)"
+        minutes = done.get("total_train_minutes")
+        if minutes is None:
+            minutes = _scaled_session_minutes(done, scalars, result)
         result.train_minutes = minutes
     else:
         result.status, result.note = "stopped", _stop_reason(run_dir)

@@ -203,6 +203,12 @@ def test_an_extended_run_is_timed_for_all_its_steps_not_its_last_session(tmp_pat
                            ["t"], ["e"])
     assert extended.train_minutes == 18.0
     assert extended.note == "time scaled from the last session (600 of 1800 steps)"
+    # A run with the checkpointed clock: its total over all sessions, not scaled.
+    timed_dir = _finished_run(tmp_path / "timed", [0.8] * 10, minutes=6.0, session_steps=600)
+    done = json.loads((timed_dir / "DONE.json").read_text())
+    (timed_dir / "DONE.json").write_text(json.dumps({**done, "total_train_minutes": 21.5}))
+    timed = collect_row(row, timed_dir, ["t"], ["e"])
+    assert timed.train_minutes == 21.5 and timed.note == ""
 
 
 def test_a_row_of_another_length_than_the_reference_is_not_compared(tmp_path):

@@ -18,6 +18,7 @@ import models
 from common.paths import REPO_ROOT
 from tests.train_support import BASE_CONFIG, standin_train_dir, tiny_config, tiny_overrides  # noqa: F401
 from training import run_dir as run_dirs
+from training.clock import UNKNOWN_TIME, checkpoint_has_clock
 from training.config import load_config
 from training.loop import NonFiniteLossError, Trainer, run_training
 
@@ -158,6 +159,39 @@ def test_finished_run_is_extended_by_raising_max_steps(standin_train_dir, tmp_pa
     steps = [step for step, _ in logged_steps(run_dir)]
     assert steps == [5, 10, 15]  # went on from step 10, did not start again
     assert tf.train.latest_checkpoint(str(run_dir / "checkpoints")).endswith("ckpt-15")
+
+
+def clock_seconds(checkpoint) -> float:
+    return float(tf.train.load_checkpoint(str(checkpoint)).get_tensor("clock/seconds/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def test_an_extended_run_is_timed_over_all_its_sessions(standin_train_dir, tmp_path):  # noqa: F811
+    run_dir = tmp_path / "run"
+    first = run_training(tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 10}))
+    assert first["total_train_minutes"] == first["train_minutes"]  # one session: the same count
+    before = clock_seconds(run_dir / "checkpoints" / "ckpt-10")
+    assert 0 < before <= first["train_minutes"] * 60 + 0.6  # saved before the final export
+    second = run_training(tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 15}))
+    assert second["steps_this_session"] == 5
+    assert second["total_train_minutes"] == pytest.approx(before / 60 + second["train_minutes"], abs=0.011)
+    assert clock_seconds(run_dir / "checkpoints" / "ckpt-15") > before
+
+
+def test_a_run_resumed_from_a_checkpoint_without_clock_has_no_total_time(standin_train_dir, tmp_path):  # noqa: F811
+    run_dir = tmp_path / "run"
+    run_training(tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 10}))
+    # Rewrite step 10 as a run from before the clock wrote it: everything but the clock.
+    trainer = Trainer(tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 10}), run_dir, tmp_path,
+                      logging.getLogger("test"))
+    trainer.restore()
+    untimed = {name: value for name, value in trainer.tracked.items() if name != "clock"}
+    tf.train.CheckpointManager(tf.train.Checkpoint(**untimed), str(run_dir / "checkpoints"),
+                               max_to_keep=1).save(checkpoint_number=10)
+    assert not checkpoint_has_clock(str(run_dir / "checkpoints" / "ckpt-10"))
+
+    second = run_training(tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 15}))
+    assert second["steps"] == 15 and second["total_train_minutes"] is None  # resumed, time unknown
+    assert clock_seconds(run_dir / "checkpoints" / "ckpt-15") == UNKNOWN_TIME  # and stays unknown
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ from input_pipeline import datasets
 from input_pipeline.train_data import build_train_dataset, cache_in_memory, data_loss_error, open_train_source
 from training import run_dir as run_dirs
 from training import summaries
+from training.clock import CLOCK_NAME, UNKNOWN_TIME, TrainClock, checkpoint_has_clock
 from training.config import Config
 from training.ema import WeightAverage
 from training.optimizers import build_optimizer, decayed_variables
@@ -129,6 +130,7 @@ class Trainer:
         self.skipped = tf.Variable(0, dtype=tf.int64, trainable=False)
         with self.strategy.scope():
             self.state = TrainState()
+            self.clock = TrainClock()
             self.model = build_model(config)
             self.identities, scanned = open_source(config)
             self.file_list = scanned.file_list  # as scanned (file_list.tsv), None for TFRecords
@@ -150,11 +152,11 @@ class Trainer:
             decayed_variables=self.decayed, weight_decay=config.optimizer.weight_decay, ema=self.ema)
         self.train_step = make_train_step(self.strategy, replica_step, config.train.jit_compile,
                                           self.optimizer, self.schedule, self.state)
-        tracked = {"model": self.model, "loss_layer": self.loss_layer, "optimizer": self.optimizer,
-                   "state": self.state}
+        self.tracked = {"model": self.model, "loss_layer": self.loss_layer, "optimizer": self.optimizer,
+                        "state": self.state, CLOCK_NAME: self.clock}
         if self.ema is not None:
-            tracked["ema"] = self.ema
-        self.checkpoint = tf.train.Checkpoint(**tracked)
+            self.tracked["ema"] = self.ema
+        self.checkpoint = tf.train.Checkpoint(**self.tracked)
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(RunLayout(run_dir).checkpoints),
                                                   max_to_keep=config.train.keep_checkpoints,
                                                   step_counter=self.state.step)
@@ -170,7 +172,12 @@ class Trainer:
         """Restore the latest checkpoint if any; returns the step to continue from."""
         latest = self.manager.latest_checkpoint
         if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            if checkpoint_has_clock(latest):
+                self.checkpoint.restore(latest).assert_existing_objects_matched()
+            else:  # written before the clock existed: everything else must still match
+                untimed = {name: value for name, value in self.tracked.items() if name != CLOCK_NAME}
+                tf.train.Checkpoint(**untimed).restore(latest).assert_existing_objects_matched()
+                self.clock.seconds.assign(UNKNOWN_TIME)
             self.log.info(f"resumed from {latest} at step {self.state.current_step()}")
         if self.workers > 1:
             # Only the chief has the run dir's checkpoints: every worker takes its state.
@@ -182,7 +189,7 @@ class Trainer:
     def state_variables(self) -> list:
         """Every variable the checkpoint holds."""
         variables = self.model.variables + self.loss_layer.variables + self.optimizer.variables
-        variables += [self.state.step, self.state.nonfinite_step]
+        variables += [self.state.step, self.state.nonfinite_step, self.clock.seconds]
         return variables + (list(self.ema.shadows) if self.ema is not None else [])
 
     def make_dataset(self, start_step: int):
@@ -240,6 +247,7 @@ class Trainer:
 
     def save(self) -> None:
         self.check_finite()  # never save a state after a non-finite step
+        self.clock.record()
         path = self.manager.save(checkpoint_number=self.state.current_step())
         self.log.info(f"checkpoint {path}")
 
@@ -360,7 +368,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
     signals = StopSignals()
     lfw_result = None
     window_start, window_steps = time.time(), 0
-    run_start = time.time()
+    trainer.clock.start()
     step = start
     with signals.installed(), writer.as_default():
         while step < train.max_steps:
@@ -403,7 +411,10 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
     if trainer.lfw is not None and (lfw_result is None or step % config.eval.lfw_every_steps != 0):
         with writer.as_default():
             lfw_result = _log_lfw(trainer, step)
-    minutes = (time.time() - run_start) / 60
+    minutes = trainer.clock.session_seconds() / 60
     log.info(f"trained {step - start} steps in {minutes:.1f} min")
-    # The steps of this command, LFW checks included: the whole run unless it was resumed.
-    return {"lfw": lfw_result, "train_minutes": round(minutes, 2), "steps_this_session": step - start}
+    # LFW checks included. train_minutes: this command's steps, the whole run unless it was resumed;
+    # total_train_minutes: every session's (None when one before the clock existed was resumed).
+    total = trainer.clock.total_seconds()
+    return {"lfw": lfw_result, "train_minutes": round(minutes, 2), "steps_this_session": step - start,
+            "total_train_minutes": None if total is None else round(total / 60, 2)}
