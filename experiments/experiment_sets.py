@@ -2,7 +2,8 @@
 
 A set file holds a `title`, the article's `claim` being tested (`article`), `rows`, each with a
 `name` and a `label`, and optionally the `reference` row the others are compared with (default:
-the first row). Row `r` at scale `s` with seed `k` is trained from
+the first row), and `seeds`, the runs per row that `experiments/run.py` makes unless told
+(default 3; 1 for a set whose rows are each an hour of CPU). Row `r` at scale `s` with seed `k` is trained from
 experiments/configs/<set>/<s>_<r>.yaml into runs/<s>/<set>/<r>/seed<k>/. A row with
 `same_as: <other set>/<row>` is that set's row: its config and its runs, trained once for both sets
 (e.g. the metric-learning losses compared with set 2's AM-softmax runs). `same_as: {cpu: <set>/<row>}`
@@ -19,7 +20,8 @@ from common.strict_yaml import DuplicateKeyError, load_unique
 
 SETS_DIR = REPO_ROOT / "experiments" / "sets"
 CONFIGS_DIR = REPO_ROOT / "experiments" / "configs"
-SET_KEYS = {"title", "article", "rows", "reference"}
+SET_KEYS = {"title", "article", "rows", "reference", "seeds"}
+DEFAULT_SEEDS = 3  # the fewest that give a seed sd and a test
 ROW_KEYS = {"name", "label"}
 OPTIONAL_ROW_KEYS = {"same_as"}
 SCALES = ("cpu", "full")
@@ -50,6 +52,7 @@ class ExperimentSet:
     article: str
     rows: tuple[Row, ...]
     reference: str
+    seeds: int = DEFAULT_SEEDS
 
     def row_names(self) -> list[str]:
         return [row.name for row in self.rows]
@@ -135,8 +138,11 @@ def load_set(name: str) -> ExperimentSet:
     reference = str(raw.get("reference", rows[0].name))
     if reference not in [row.name for row in rows]:
         raise SetError(f"{path}: reference {reference!r} is not a row; rows: {[row.name for row in rows]}")
+    seeds = raw.get("seeds", DEFAULT_SEEDS)
+    if type(seeds) is not int or seeds < 1:
+        raise SetError(f"{path}: seeds must be a whole number >= 1, got {seeds!r}")
     exp_set = ExperimentSet(name, str(raw.get("title", name)), str(raw.get("article", "")).strip(), tuple(rows),
-                            reference)
+                            reference, seeds)
     for row in rows:
         for scale in SCALES:
             if not exp_set.config_path(row.name, scale).exists():

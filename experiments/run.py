@@ -2,9 +2,9 @@
 
     python experiments/run.py SET [--seeds N] [--scale cpu|full] [--only ROW ...] [--report-only] [--dry-run]
 
-SET is a file stem of experiments/sets/ (optimizer_bn, margin, metric, backbones). Each row of a
-set is one config, experiments/configs/<SET>/<scale>_<row>.yaml, trained by train.py with seeds
-0..N-1 (the seed sets the initial weights, the data order, dropout and the flips) into
+SET is a file stem of experiments/sets/ (the choices below). Each row of a set is one config,
+experiments/configs/<SET>/<scale>_<row>.yaml, trained by train.py with seeds 0..N-1 (N: --seeds,
+else the set file's `seeds`: 3, or 1 for the hour-long rows of `regime`; the seed sets the initial weights, the data order, dropout and the flips) into
 runs/<scale>/<SET>/<row>/seed<k>/ and evaluated on LFW View 2 by eval_lfw.py. Seeds run
 round-robin (seed 0 of every row, then seed 1, ...), so a stopped set already holds comparable
 rows. Finished runs are not retrained (train.py leaves a run with DONE.json alone) and
@@ -71,8 +71,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("set", choices=set_names(), help="experiment set (a file of experiments/sets/)")
     parser.add_argument("--scale", choices=SCALES, default="cpu")
-    parser.add_argument("--seeds", type=int, default=3, help="runs per row, seeds 0..N-1 (default 3; "
-                        "significance needs >= 2)")
+    parser.add_argument("--seeds", type=int, help="runs per row, seeds 0..N-1 (default: the set file's "
+                        "`seeds`, 3 unless it says otherwise; significance needs >= 2)")
     parser.add_argument("--only", nargs="+", metavar="ROW", help="run only these rows (the table keeps all)")
     parser.add_argument("--report-only", action="store_true", help="rebuild table and figure, train nothing")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
@@ -85,6 +85,8 @@ def main(argv=None) -> int:
     unknown = sorted(set(args.only or ()) - set(rows))
     if unknown:
         parser.error(f"unknown row(s) {unknown} in set {args.set!r}; rows: {rows}")
+    if args.seeds is None:
+        args.seeds = exp_set.seeds
     if args.seeds < 1:
         parser.error("--seeds must be >= 1")
     if not args.report_only:

@@ -86,6 +86,9 @@ def test_bad_set_file_is_a_clear_error(tmp_path, monkeypatch):
     (tmp_path / "typo.yaml").write_text("titel: x\nrows: []\n")
     with pytest.raises(SetError, match="unknown key.*titel"):
         load_set("typo")
+    (tmp_path / "seeds.yaml").write_text("title: x\nseeds: 0\nrows:\n  - {name: a, label: b}\n")
+    with pytest.raises(SetError, match=r"seeds.yaml: seeds must be a whole number >= 1, got 0"):
+        load_set("seeds")
     (tmp_path / "twice.yaml").write_text("title: x\nrows: []\ntitle: y\n")
     with pytest.raises(SetError, match=r"twice.yaml: line 3: key 'title' appears twice"):
         load_set("twice")
@@ -148,6 +151,12 @@ def test_dry_run_prints_train_then_eval_per_row(capsys):
     assert runner.main(["metric", "--only", "batch_hard", "--seeds", "2", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "--set run_dir=runs/cpu/metric/batch_hard/seed1 --set seed=1" in out
+    # Without --seeds: the set file's number, 3 unless it says otherwise (regime: 1).
+    assert runner.main(["metric", "--only", "batch_hard", "--dry-run"]) == 0
+    assert "--set seed=2" in capsys.readouterr().out
+    assert runner.main(["regime", "--only", "arcface_m05", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "--set seed=0" in out and "--set seed=1" not in out
     with pytest.raises(SystemExit):
         runner.main(["metric", "--only", "no_such_row", "--dry-run"])
 
