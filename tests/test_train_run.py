@@ -18,7 +18,7 @@ import models
 from common.paths import REPO_ROOT
 from tests.train_support import BASE_CONFIG, standin_train_dir, tiny_config, tiny_overrides  # noqa: F401
 from training import run_dir as run_dirs
-from training.clock import UNKNOWN_TIME, checkpoint_has_clock
+from training.clock import CLOCK_KEY, UNKNOWN_TIME, checkpoint_has_clock
 from training.config import load_config
 from training.loop import NonFiniteLossError, Trainer, run_training
 
@@ -162,7 +162,7 @@ def test_finished_run_is_extended_by_raising_max_steps(standin_train_dir, tmp_pa
 
 
 def clock_seconds(checkpoint) -> float:
-    return float(tf.train.load_checkpoint(str(checkpoint)).get_tensor("clock/seconds/.ATTRIBUTES/VARIABLE_VALUE"))
+    return float(tf.train.load_checkpoint(str(checkpoint)).get_tensor(CLOCK_KEY))
 
 
 def test_an_extended_run_is_timed_over_all_its_sessions(standin_train_dir, tmp_path):  # noqa: F811

@@ -7,6 +7,7 @@ import time
 import tensorflow as tf
 
 CLOCK_NAME = "clock"  # its name among the objects a checkpoint tracks
+CLOCK_KEY = f"{CLOCK_NAME}/seconds/.ATTRIBUTES/VARIABLE_VALUE"  # the clock's name in a checkpoint file
 UNKNOWN_TIME = -1.0  # the time before a resume from a checkpoint written before the clock existed
 
 
@@ -41,4 +42,4 @@ class TrainClock(tf.Module):
 
 def checkpoint_has_clock(path: str) -> bool:
     """Whether the checkpoint at `path` holds a clock (checkpoints of older runs do not)."""
-    return tf.train.load_checkpoint(path).has_tensor(f"{CLOCK_NAME}/seconds/.ATTRIBUTES/VARIABLE_VALUE")
+    return tf.train.load_checkpoint(path).has_tensor(CLOCK_KEY)
