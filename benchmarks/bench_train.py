@@ -7,7 +7,7 @@ out as far as possible.
     python benchmarks/bench_train.py [--train-dirs A B] [--steps 40] [--rounds 3] [--width 0.25]
                                      [--xla off|on|both] [--bare-only]
 
-With bfloat16 it first checks every convolution and dense shape of the model in bfloat16 against
+With bfloat16 it first checks every convolution, dense and pooling shape of the model in bfloat16 against
 float32, as train.py does (training/bf16_check.py: oneDNN's AMX kernels were wrong for some tiny
 feature maps with TensorFlow 2.21), and leaves bfloat16 out where one is wrong.
 
@@ -49,7 +49,7 @@ def bf16_layers_right(config, batch_size: int) -> bool:
     result = bf16_check.check_model(build_model(config), batch_size)
     problem = bf16_check.verdict(result, config.model.name)
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "not set")
-    print(f"bfloat16 convolution and dense check (ONEDNN_MAX_CPU_ISA {isa}): "
+    print(f"bfloat16 convolution, dense and pooling check (ONEDNN_MAX_CPU_ISA {isa}): "
           f"{len(result.wrong)} of {result.checked} shapes wrong, {result.seconds:.1f} s"
           + (f"; bfloat16 left out: {problem}" if problem else ""))
     return problem is None

@@ -13,7 +13,8 @@ from training.config import Config, ConfigError
 
 def check_before_run(config: Config, repo_root, replicas: int = 1) -> None:
     """ConfigError naming the key when the model, loss, schedule, input route or batching cannot
-    work, or when this CPU computes the model's convolution or dense layers wrong in bfloat16."""
+    work, or when this CPU computes the model's convolution, dense or pooling layers wrong in
+    bfloat16."""
     import losses
     from input_pipeline.train_data import check_batching, check_source
     from models.registry import check_options
@@ -36,8 +37,8 @@ def check_before_run(config: Config, repo_root, replicas: int = 1) -> None:
 
 
 def check_bf16_on_cpu(config: Config, replica_batch: int) -> None:
-    """Every convolution and dense shape of the model at the per-replica batch, bfloat16 against float32
-    (training.bf16_check); GPUs are not checked (no kernel of theirs was found wrong)."""
+    """Every convolution, dense and pooling shape of the model at the per-replica batch, bfloat16 against
+    float32 (training.bf16_check); GPUs are not checked (no kernel of theirs was found wrong)."""
     import models
     import tensorflow as tf
 
