@@ -58,6 +58,7 @@ ENTRY_POINTS = (
     EntryPoint("benchmarks/bench_eval.py"),
     EntryPoint("benchmarks/bench_input.py"),
     EntryPoint("benchmarks/bench_lfw_check.py"),
+    EntryPoint("benchmarks/bench_onednn_isa.py", tensorflow=False),
     EntryPoint("benchmarks/bench_scan.py", tensorflow=False),
     EntryPoint("benchmarks/bench_tflite.py"),
     EntryPoint("benchmarks/bench_train.py"),

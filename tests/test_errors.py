@@ -174,6 +174,8 @@ BAD_INPUTS = {
     "benchmarks/bench_input.py": (lambda t: ["--train-dirs", t / "none"], "benchmarks/bench_input.py"),
     "benchmarks/bench_lfw_check.py": (lambda t: ["--config", t / "none.yaml", "--widths", "0.25"],
                                       "benchmarks/bench_lfw_check.py"),
+    "benchmarks/bench_onednn_isa.py": (lambda t: ["--width", "-1", "--rounds", "1", "--steps", "1"],
+                                       "benchmarks/bench_onednn_isa.py"),  # the child refuses the width
     "benchmarks/bench_scan.py": (lambda t: ["--tree", _file(t / "tree" / "mine.txt").parent, "--identities", "2"],
                                  "benchmarks/bench_scan.py"),
     "benchmarks/bench_tflite.py": (lambda t: [t / "no_run"], "benchmarks/bench_tflite.py"),
