@@ -249,8 +249,15 @@ def _mean_curve(runs: list[RowResult], tag: str):
     return np.array(steps), values.mean(axis=0), values.std(axis=0)
 
 
+def _curve_runs(runs: list[RowResult]) -> list[RowResult]:
+    """The runs a row's curves average: the finished ones, else (none finished yet) every run that
+    logged. A run still going would cut the finished runs' curves at its last step."""
+    return [run for run in runs if run.status == "done"] or [run for run in runs if run.curves]
+
+
 def write_curves(exp_set, results: dict[str, list[RowResult]], path: Path) -> None:
-    """Training loss and in-training LFW accuracy vs step: mean over seeds, band = +- sd."""
+    """Training loss and in-training LFW accuracy vs step: mean over seeds, band = +- sd; n in the
+    legend is the number of runs averaged."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -258,13 +265,14 @@ def write_curves(exp_set, results: dict[str, list[RowResult]], path: Path) -> No
 
     figure, axes = plt.subplots(1, 2, figsize=(13, 4.8))
     for row in exp_set.rows:
+        runs = _curve_runs(results[row.name])
         for axis, tag in zip(axes, (LOSS_TAG, LFW_ACCURACY_TAG)):
-            curve = _mean_curve(results[row.name], tag)
+            curve = _mean_curve(runs, tag)
             if curve is None:
                 continue
             steps, mean, sd = curve
             line, = axis.plot(steps, mean, marker="o" if tag == LFW_ACCURACY_TAG else None, markersize=3,
-                              label=f"{row.name} (n={len(results[row.name])})")
+                              label=f"{row.name} (n={len(runs)})")
             axis.fill_between(steps, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
     axes[0].set(title="training loss (mean +- sd over seeds)", xlabel="step", ylabel="loss")
     axes[0].set_yscale("log")

@@ -9,7 +9,7 @@ import pytest
 
 from experiments import run as runner
 from experiments.experiment_sets import SCALES, SetError, load_set, set_names
-from experiments.results_table import collect_row, write_table
+from experiments.results_table import RowResult, _curve_runs, _mean_curve, collect_row, write_table
 from training.config import load_config
 
 
@@ -151,12 +151,12 @@ def test_dry_run_prints_train_then_eval_per_row(capsys):
     assert runner.main(["metric", "--only", "batch_hard", "--seeds", "2", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "--set run_dir=runs/cpu/metric/batch_hard/seed1 --set seed=1" in out
-    # Without --seeds: the set file's number, 3 unless it says otherwise (regime: 1).
+    # Without --seeds: the set file's number, 3 unless it says otherwise (regime: 2).
     assert runner.main(["metric", "--only", "batch_hard", "--dry-run"]) == 0
     assert "--set seed=2" in capsys.readouterr().out
     assert runner.main(["regime", "--only", "arcface_m05", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "--set seed=0" in out and "--set seed=1" not in out
+    assert "--set seed=1" in out and "--set seed=2" not in out
     with pytest.raises(SystemExit):
         runner.main(["metric", "--only", "no_such_row", "--dry-run"])
 
@@ -170,6 +170,18 @@ def _finished_run(run_dir, fold_accuracies, minutes=12.5, session_steps=1800, st
         {"accuracy_mean": folds.mean(), "accuracy_std": folds.std(), "val_mean": 0.2, "val_std": 0.05,
          "auc": 0.9, "fold_accuracies": list(folds)}))
     return run_dir
+
+
+def test_curves_average_the_finished_seeds_not_one_still_going():
+    finished = [RowResult("r", "r", "done", curves={"loss": ([10, 20, 30], [3.0, 2.0, 1.0])}),
+                RowResult("r", "r", "done", curves={"loss": ([10, 20, 30], [5.0, 4.0, 3.0])})]
+    going = RowResult("r", "r", "stopped", curves={"loss": ([10], [9.0])})
+    runs = _curve_runs([finished[0], going, finished[1]])
+    assert runs == finished  # the run at step 10 would cut the curve there
+    steps, mean, sd = _mean_curve(runs, "loss")
+    assert steps.tolist() == [10, 20, 30] and mean.tolist() == [4.0, 3.0, 2.0] and sd.tolist() == [1.0] * 3
+    # Nothing finished yet: what has been logged is shown.
+    assert _curve_runs([going, RowResult("r", "r", "not run")]) == [going]
 
 
 def test_results_table_shows_seed_means_comparison_and_stopped_runs(tmp_path):
