@@ -4,7 +4,7 @@
 
 SET is a file stem of experiments/sets/ (the choices below). Each row of a set is one config,
 experiments/configs/<SET>/<scale>_<row>.yaml, trained by train.py with seeds 0..N-1 (N: --seeds,
-else the set file's `seeds`: 3, or 1 for the hour-long rows of `regime`; the seed sets the
+else the set file's `seeds`: 3, or 2 for the hour-long rows of `regime`; the seed sets the
 initial weights, the data order, dropout and the flips) into runs/<scale>/<SET>/<row>/seed<k>/
 and evaluated on LFW View 2 by eval_lfw.py. Seeds run
 round-robin (seed 0 of every row, then seed 1, ...), so a stopped set already holds comparable
