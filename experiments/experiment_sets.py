@@ -3,7 +3,7 @@
 A set file holds a `title`, the article's `claim` being tested (`article`), `rows`, each with a
 `name` and a `label`, and optionally the `reference` row the others are compared with (default:
 the first row), and `seeds`, the runs per row that `experiments/run.py` makes unless told
-(default 3; 1 for a set whose rows are each an hour of CPU). Row `r` at scale `s` with seed `k`
+(default 3; fewer for a set whose rows are each an hour of CPU). Row `r` at scale `s` with seed `k`
 is trained from experiments/configs/<set>/<s>_<r>.yaml into runs/<s>/<set>/<r>/seed<k>/. A row with
 `same_as: <other set>/<row>` is that set's row: its config and its runs, trained once for both sets
 (e.g. the metric-learning losses compared with set 2's AM-softmax runs). `same_as: {cpu: <set>/<row>}`

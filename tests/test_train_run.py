@@ -18,7 +18,7 @@ import models
 from common.paths import REPO_ROOT
 from tests.train_support import BASE_CONFIG, standin_train_dir, tiny_config, tiny_overrides  # noqa: F401
 from training import run_dir as run_dirs
-from training.clock import CLOCK_KEY, UNKNOWN_TIME, checkpoint_has_clock
+from training.clock import CLOCK_KEY, CLOCK_NAME, UNKNOWN_TIME, checkpoint_has_clock
 from training.config import load_config
 from training.loop import NonFiniteLossError, Trainer, run_training
 
@@ -184,7 +184,7 @@ def test_a_run_resumed_from_a_checkpoint_without_clock_has_no_total_time(standin
     trainer = Trainer(tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 10}), run_dir, tmp_path,
                       logging.getLogger("test"))
     trainer.restore()
-    untimed = {name: value for name, value in trainer.tracked.items() if name != "clock"}
+    untimed = {name: value for name, value in trainer.tracked.items() if name != CLOCK_NAME}
     tf.train.CheckpointManager(tf.train.Checkpoint(**untimed), str(run_dir / "checkpoints"),
                                max_to_keep=1).save(checkpoint_number=10)
     assert not checkpoint_has_clock(str(run_dir / "checkpoints" / "ckpt-10"))
