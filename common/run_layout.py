@@ -29,6 +29,9 @@ CONFIG_FILE = "config.yaml"
 LABELS_FILE = "labels.txt"
 FILE_LIST_FILE = "file_list.tsv"
 LOG_FILE = "train.log"
+GIT_STATE_FILE = "git.txt"
+GIT_DIFF_FILE = "git.diff"
+GIT_REVISION_KEY = "revision:"     # git.txt's first line: "revision: <sha>"
 DONE_FILE = "DONE.json"
 CHECKPOINTS_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
@@ -70,6 +73,14 @@ class RunLayout:
         return self.root / LOG_FILE
 
     @property
+    def git_state(self) -> Path:
+        return self.root / GIT_STATE_FILE
+
+    @property
+    def git_diff(self) -> Path:
+        return self.root / GIT_DIFF_FILE
+
+    @property
     def done(self) -> Path:
         return self.root / DONE_FILE
 
@@ -93,6 +104,15 @@ class RunLayout:
     def lfw_view2(self) -> Path:
         """eval_lfw.py's JSON on all of View 2, as experiments/run.py and demo.py ask for it."""
         return self.eval / LFW_VIEW2_FILE
+
+
+def read_revision(run_dir: Path) -> str | None:
+    """The code revision a run started from (git.txt), or None when it was not recorded."""
+    path = RunLayout(run_dir).git_state
+    if not path.is_file():
+        return None
+    first = path.read_text(errors="replace").partition("\n")[0]
+    return first.removeprefix(GIT_REVISION_KEY).strip() if first.startswith(GIT_REVISION_KEY) else None
 
 
 def write_labels(path: Path, identities: list[str]) -> None:

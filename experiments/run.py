@@ -11,7 +11,10 @@ round-robin (seed 0 of every row, then seed 1, ...), so a stopped set already ho
 rows. Finished runs are not retrained (train.py leaves a run with DONE.json alone) and
 interrupted ones resume, so rerunning the command after a stop only does what is left. The table
 (mean +- sd over seeds, significance against the reference row) and the figure in
-experiments/results/ are rebuilt from the run directories every time.
+experiments/results/ are rebuilt every time from the run directories and, for runs whose
+directory is on another machine, from their committed records (experiments/results/records/,
+written here for every finished run; a recorded run is not trained again). A table is not
+rebuilt when it would lose evaluated runs that are neither here nor recorded.
 """
 from __future__ import annotations
 
@@ -31,17 +34,20 @@ from common.tf_startup import import_tensorflow  # noqa: E402
 
 import_tensorflow()  # before results_table (TensorBoard's event files) imports it: without the CPU-only notices
 
-from experiments.results_table import RowResult, collect_row, write_curves, write_table  # noqa: E402
+from experiments import run_records  # noqa: E402
+from experiments.results_table import (RowResult, check_keeps_runs, collect_row, write_curves,  # noqa: E402
+                                       write_table)
 from experiments.experiment_sets import SCALES, ExperimentSet, load_set, set_names  # noqa: E402
 
 RESULTS_DIR = REPO_ROOT / "experiments" / "results"
+RECORDS_DIR = RESULTS_DIR / "records"
 
 
 def row_commands(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed: int) -> tuple[list, list]:
     """The train.py and eval_lfw.py command lines of one row and seed (relative paths, as a user
     types them)."""
     config = exp_set.config_path(row_name, scale).relative_to(REPO_ROOT)
-    run_dir = exp_set.run_dir(row_name, scale, seed).relative_to(REPO_ROOT)
+    run_dir = Path(os.path.relpath(exp_set.run_dir(row_name, scale, seed), REPO_ROOT))
     train = ["python", "train.py", "--config", str(config), "--set", f"run_dir={run_dir}", "--set", f"seed={seed}"]
     lfw_dir = exp_set.lfw_dir(row_name, scale)
     pairs = os.path.relpath(data / "lfw_pairs.txt", REPO_ROOT)
@@ -50,7 +56,18 @@ def row_commands(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, 
     return train, evaluate
 
 
+def record_of(exp_set: ExperimentSet, row_name: str, scale: str, seed: int) -> Path:
+    """The run's record, beside its run directory's home: a `same_as` row shares the other row's."""
+    set_name, name = exp_set.home(row_name, scale)
+    return run_records.record_path(RECORDS_DIR, set_name, scale, name, seed)
+
+
 def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed: int, dry_run: bool) -> None:
+    record = record_of(exp_set, row_name, scale, seed)
+    if record.exists() and not exp_set.run_dir(row_name, scale, seed).exists():
+        print(f"  recorded in {os.path.relpath(record, REPO_ROOT)} (its run directory is not here): not "
+              "trained again; delete the record to rerun it")
+        return
     train, evaluate = row_commands(exp_set, row_name, scale, data, seed)
     train += ["--data-root", os.path.relpath(data, REPO_ROOT)]
     for command in (train, evaluate):
@@ -65,6 +82,22 @@ def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed:
             # A diverged row (e.g. ArcFace used directly) is a result, not a reason to stop the set.
             print(f"  row {row_name!r} seed {seed} stopped with exit code {result.returncode}; recorded, continuing")
             return
+
+
+def collect_seed(exp_set: ExperimentSet, row, scale: str, data: Path, seed: int) -> RowResult:
+    """One run's results: from its run directory, whose finished run is (re)recorded, else from its
+    record, else 'not run'."""
+    run_dir = exp_set.run_dir(row.name, scale, seed)
+    record = record_of(exp_set, row.name, scale, seed)
+    result = collect_row(row, run_dir, *row_commands(exp_set, row.name, scale, data, seed))
+    if run_records.is_recordable(result):
+        change = run_records.save(result, run_dir, record)
+        if change:
+            print(change)
+        return result
+    if record.exists():
+        return run_records.load(record, row.name, row.label, result.commands)
+    return result
 
 
 @entry_point("experiments/run.py")
@@ -98,13 +131,11 @@ def main(argv=None) -> int:
     if args.dry_run:
         return 0
 
-    results: dict[str, list[RowResult]] = {}
-    for row in exp_set.rows:
-        results[row.name] = [collect_row(row, exp_set.run_dir(row.name, args.scale, seed),
-                                         *row_commands(exp_set, row.name, args.scale, data, seed))
-                             for seed in range(args.seeds)]
+    results = {row.name: [collect_seed(exp_set, row, args.scale, data, seed) for seed in range(args.seeds)]
+               for row in exp_set.rows}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stem = f"{args.set}_{args.scale}"
+    check_keeps_runs(RESULTS_DIR / f"{stem}.md", results)
     command = f"python experiments/run.py {args.set} --scale {args.scale} --seeds {args.seeds}"
     table = write_table(exp_set, args.scale, results, RESULTS_DIR / f"{stem}.md", f"{stem}_curves.png", command)
     write_curves(exp_set, results, RESULTS_DIR / f"{stem}_curves.png")

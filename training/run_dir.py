@@ -21,7 +21,8 @@ import yaml
 
 from common.errors import UserError
 from common.paths import REPO_ROOT
-from common.run_layout import CONFIG_FILE, DONE_FILE, EVAL_DIR, EXPORT_DIR, LOG_FILE, RunLayout, read_labels
+from common.run_layout import (CONFIG_FILE, DONE_FILE, EVAL_DIR, EXPORT_DIR, GIT_REVISION_KEY, LOG_FILE,
+                               RunLayout, read_labels)
 from training.config import Config, save_config
 
 # Keys a resumed run may change: they decide where the steps run, not what they compute.
@@ -126,9 +127,10 @@ def record_git_state(run_dir: Path) -> None:
         except (OSError, subprocess.SubprocessError) as error:
             return f"unavailable: {error}\n"
 
-    (run_dir / "git.txt").write_text(f"revision: {git('rev-parse', 'HEAD').strip()}\n"
-                                     f"status:\n{git('status', '--porcelain')}")
-    (run_dir / "git.diff").write_text(git("diff", "HEAD"))
+    layout = RunLayout(run_dir)
+    layout.git_state.write_text(f"{GIT_REVISION_KEY} {git('rev-parse', 'HEAD').strip()}\n"
+                                f"status:\n{git('status', '--porcelain')}")
+    layout.git_diff.write_text(git("diff", "HEAD"))
 
 
 def check_labels(run_dir: Path, identities: list[str]) -> None:

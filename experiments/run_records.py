@@ -1,0 +1,103 @@
+"""Run records: what a results table reads of one run, committed to git so that it outlives the
+machine that trained.
+
+runs/ (checkpoints, event files) stays on the machine that trained it and is lost when work moves
+to another. A record keeps, for one finished run (trained and evaluated, or stopped by a diverged
+loss, which is a result too), what experiments/results_table.py reads of it: the eval_lfw.py JSON
+(with the per-fold accuracies the paired test needs), steps, training time, images/s, the note,
+the curves the convergence verdict and the figure are drawn from, and where it came from (code
+revision, CPU). experiments/run.py writes a record for every such run it finds and reads the
+record where the run directory is missing, so seeds trained on different machines add up to one
+table, and a recorded run is not trained again.
+
+    experiments/results/records/<set>_<scale>/<row>/seed<k>.json
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+from pathlib import Path
+
+from common.run_layout import read_revision
+from experiments.results_table import INTERRUPTED, RowResult, judge_training
+
+FORMAT = 1
+CURVE_DIGITS = 6        # significant digits kept of a curve's values: far below any verdict threshold
+NOT_RECORDED_NOTES = (INTERRUPTED, "not run yet")
+
+
+def record_path(records_dir: Path, set_name: str, scale: str, row: str, seed: int) -> Path:
+    return records_dir / f"{set_name}_{scale}" / row / f"seed{seed}.json"
+
+
+def is_recordable(result: RowResult) -> bool:
+    """A finished and evaluated run, or one that stopped for a reason other than an interruption."""
+    if result.status == "done":
+        return result.lfw is not None
+    return result.status == "stopped" and result.note not in NOT_RECORDED_NOTES
+
+
+def cpu_model(cpuinfo_path: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name as /proc/cpuinfo gives it (platform.processor() elsewhere)."""
+    try:
+        with open(cpuinfo_path) as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def to_record(result: RowResult, run_dir: Path) -> dict:
+    return {
+        "format": FORMAT,
+        "status": result.status,
+        "note": result.note,
+        "steps": result.steps,
+        "train_minutes": result.train_minutes,
+        "images_per_sec": result.images_per_sec,
+        "lfw": result.lfw,
+        "curves": {tag: [list(map(int, steps)), [float(f"{value:.{CURVE_DIGITS}g}") for value in values]]
+                   for tag, (steps, values) in sorted(result.curves.items())},
+        "source": {"revision": read_revision(run_dir), "cpu": cpu_model(),
+                   "recorded": datetime.date.today().isoformat()},
+    }
+
+
+def from_record(record: dict, name: str, label: str, commands: tuple[str, str]) -> RowResult:
+    if record.get("format") != FORMAT:
+        raise ValueError(f"run record format {record.get('format')!r}, this code reads {FORMAT}")
+    result = RowResult(name, label, record["status"], record["note"], record["lfw"], record["steps"],
+                       record["train_minutes"], record["images_per_sec"], commands,
+                       {tag: tuple(curve) for tag, curve in record["curves"].items()})
+    result.training = judge_training(result)
+    return result
+
+
+def save(result: RowResult, run_dir: Path, path: Path) -> str | None:
+    """Write the run's record; returns a line saying what changed when it replaces a record with
+    other numbers (the old one stays in git's history), else None."""
+    record = to_record(result, run_dir)
+    old = json.loads(path.read_text()) if path.exists() else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    if old is None or _numbers(old) == _numbers(record):
+        return None
+    return f"record {path} replaced: {_describe(old)} -> {_describe(record)}"
+
+
+def load(path: Path, name: str, label: str, commands: tuple[str, str]) -> RowResult:
+    return from_record(json.loads(path.read_text()), name, label, commands)
+
+
+def _numbers(record: dict) -> tuple:
+    lfw = record.get("lfw") or {}
+    return record["status"], record["steps"], lfw.get("fold_accuracies")
+
+
+def _describe(record: dict) -> str:
+    lfw = record.get("lfw")
+    accuracy = f"{100 * lfw['accuracy_mean']:.2f}%" if lfw else record["status"]
+    return f"{accuracy} at step {record['steps']} ({record['source']['revision']})"
