@@ -2,7 +2,8 @@
 
 Every number in a results table comes from files the runs wrote: DONE.json and the TensorBoard
 events of train.py (steps, training time, images/s, the curves) and the JSON of eval_lfw.py on
-LFW View 2 (accuracy, VAL@FAR=1e-3, AUC, per-fold accuracies). A row shows mean +- sd over its
+LFW View 2 (accuracy, VAL@FAR=1e-3, AUC, per-fold accuracies), read from the run directory or
+from the run's committed record (experiments/run_records.py). A row shows mean +- sd over its
 seeds and its comparison with the set's reference row (experiments/significance.py). A run that
 stopped (diverged, interrupted) is shown with the reason found in its log instead of numbers.
 """
