@@ -77,15 +77,16 @@ def from_record(record: dict, name: str, label: str, commands: tuple[str, str]) 
 
 
 def save(result: RowResult, run_dir: Path, path: Path) -> str | None:
-    """Write the run's record; returns a line saying what changed when it replaces a record with
-    other numbers (the old one stays in git's history), else None."""
+    """Write the run's record unless it holds these numbers already (rebuilding a table leaves the
+    committed records untouched); returns a line saying what changed when it replaces a record
+    with other numbers (the old one stays in git's history), else None."""
     record = to_record(result, run_dir)
     old = json.loads(path.read_text()) if path.exists() else None
+    if old is not None and _numbers(old) == _numbers(record):
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n")
-    if old is None or _numbers(old) == _numbers(record):
-        return None
-    return f"record {path} replaced: {_describe(old)} -> {_describe(record)}"
+    return None if old is None else f"record {path} replaced: {_describe(old)} -> {_describe(record)}"
 
 
 def load(path: Path, name: str, label: str, commands: tuple[str, str]) -> RowResult:

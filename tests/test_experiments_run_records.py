@@ -89,7 +89,9 @@ def test_a_diverged_run_keeps_its_verdict_through_its_record(tmp_path):
 def test_replacing_a_record_with_other_numbers_says_so(tmp_path):
     path = tmp_path / "seed0.json"
     assert run_records.save(_finished(fold_accuracies=[0.86] * 10), tmp_path, path) is None
+    path.write_text(path.read_text().replace('"recorded": "', '"recorded": "earlier '))
     assert run_records.save(_finished(fold_accuracies=[0.86] * 10), tmp_path, path) is None  # same numbers
+    assert '"recorded": "earlier ' in path.read_text()                                      # left untouched
     message = run_records.save(_finished(fold_accuracies=[0.80] * 10), tmp_path, path)
     assert message.startswith(f"record {path} replaced: 86.00% at step 200") and "-> 80.00% at step 200" in message
 
