@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,9 @@ from experiments.experiment_sets import load_set
 from experiments.results_table import (BATCH_ACCURACY_TAG, DATA_LOSS_TAG, INTERRUPTED, LOSS_TAG, RowResult,
                                        check_keeps_runs, evaluated_runs_listed, judge_training, write_table)
 
-COMMITTED_REGIME_TABLE = runner.RESULTS_DIR / "regime_cpu.md"
+# A copy of the regime table as committed before run records existed (ten runs, no records): the
+# committed one changes as runs land.
+TABLE_BEFORE_RECORDS = Path(__file__).parent / "fixtures" / "regime_cpu_before_records.md"
 
 
 def _lfw(fold_accuracies):
@@ -170,15 +173,15 @@ def test_the_per_seed_lines_of_a_written_table_are_counted(tmp_path):
     text = write_table(exp_set, "cpu", results, tmp_path / "t.md", "c.png", "cmd")
     listed = evaluated_runs_listed(text)
     assert listed[exp_set.reference] == {0} and listed["adam_bn_switch"] == {0, 1} and listed["arcface_m05"] == set()
-    # The committed table (from before records) lists ten runs: two of no BN, seed 0 of every other row.
-    assert evaluated_runs_listed(COMMITTED_REGIME_TABLE.read_text()) == {
+    # The table from before records lists ten runs: two of no BN, seed 0 of every other row.
+    assert evaluated_runs_listed(TABLE_BEFORE_RECORDS.read_text()) == {
         "momentum_wd_no_bn": {0, 1}, "momentum_wd_bn_switch": {0}, "adam_bn_switch": {0}, "arcface_m05": {0},
         "arcface_easy_margin": {0}}
 
 
 def test_a_table_is_not_rebuilt_when_it_would_drop_runs(tmp_path):
     table = tmp_path / "regime_cpu.md"
-    shutil.copy(COMMITTED_REGIME_TABLE, table)
+    shutil.copy(TABLE_BEFORE_RECORDS, table)
     exp_set = load_set("regime")
     results = {row.name: [_finished(row.name), _finished(row.name)] for row in exp_set.rows}
     check_keeps_runs(table, results)                              # every listed run is still there
@@ -200,7 +203,7 @@ def test_report_only_on_a_machine_without_the_runs_leaves_the_committed_table(ho
     runs, records = homes
     results_dir = runner.RESULTS_DIR
     results_dir.mkdir()
-    shutil.copy(COMMITTED_REGIME_TABLE, results_dir / "regime_cpu.md")
+    shutil.copy(TABLE_BEFORE_RECORDS, results_dir / "regime_cpu.md")
     before = (results_dir / "regime_cpu.md").read_text()
     assert runner.main(["regime", "--report-only"]) == USER_ERROR
     assert "neither in runs/ nor recorded" in capsys.readouterr().err
