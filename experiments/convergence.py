@@ -1,5 +1,5 @@
-"""Did a run train? A verdict on its training curves: converges, stalls or diverges, and at which
-step.
+"""Did a run train? A verdict on its training curves: converges, stalls, collapses or diverges,
+and at which step.
 
 The curves are the loss without the weight-decay term (TensorBoard `train/loss`) and, for the
 classification losses, the batch accuracy on the (margin-penalised) logits
@@ -8,6 +8,11 @@ median of SMOOTHING logged points; start = the first logged loss.
 
 - diverges @s: the first logged loss that is not finite or exceeds BLOW_UP x start; a run
   stopped by train.py's non-finite guard diverges at the step it names.
+- collapses @s: the loss holds one value (to relative COLLAPSE_TOLERANCE, the 6 digits TensorBoard
+  keeps) over the last COLLAPSE_LOGS or more logged points, s the first of them. Random batches
+  never give one loss twice unless the network gives every face the same output: e.g. every
+  cosine 0 under AM-softmax, loss ln(N - 1 + e^(-s m)) + s m (17.5193 for 1,119 classes, s = 30,
+  m = 0.35), seen without BN at LR 0.1. A loss held at 0 is a solved batch, not a collapse.
 - With a batch accuracy: converges @s when the smoothed accuracy reaches TAKE_OFF_ACCURACY, s
   the first step it does; else stalls. A falling loss alone does not count: a margin loss can
   fall a long way (e.g. by shrinking every logit) while the network still tells no identity apart,
@@ -33,19 +38,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CONVERGES, STALLS, DIVERGES = "converges", "stalls", "diverges"
+CONVERGES, STALLS, COLLAPSES, DIVERGES = "converges", "stalls", "collapses", "diverges"
 SMOOTHING = 5
 TAKE_OFF_ACCURACY = 0.05
 MIN_DROP = 0.10
 BLOW_UP = 1.5
 PLATEAU = 0.01
+COLLAPSE_LOGS = 10
+COLLAPSE_TOLERANCE = 1e-6
 LFW_RISE = 0.05
 NONFINITE_STEP = re.compile(r"non-finite loss \(NaN/Inf\) at step (\d+)")
 
 
 @dataclass(frozen=True)
 class Verdict:
-    kind: str          # converges / stalls / diverges
+    kind: str          # converges / stalls / collapses / diverges
     step: int | None   # see the module docstring for what the step means per kind
     drop: float | None = None      # (start - end) / start of the loss
     accuracy: float | None = None  # smoothed batch accuracy at the end
@@ -55,7 +62,7 @@ class Verdict:
         text = self.kind if self.step is None else f"{self.kind} @{self.step}"
         if self.kind == STALLS and self.accuracy is not None:
             text = f"{self.kind}, no take-off by {self.step}"
-        if self.kind == DIVERGES:
+        if self.kind in (DIVERGES, COLLAPSES):
             return text
         facts = [] if self.drop is None else [f"loss {-100 * self.drop:+.0f}%"]
         facts += [] if self.accuracy is None else [f"batch acc {self.accuracy:.2f}"]
@@ -90,6 +97,9 @@ def judge(steps, losses, stop_message: str = "", accuracy=None, lfw=None) -> Ver
     bad = ~np.isfinite(losses) | (losses > BLOW_UP * start)
     if bad.any():
         return Verdict(DIVERGES, int(steps[np.argmax(bad)]))
+    collapsed = _collapse_start(steps, losses)
+    if collapsed is not None:
+        return Verdict(COLLAPSES, collapsed)
     smooth = running_median(losses)
     end = float(np.median(losses[-SMOOTHING:]))
     drop = (start - end) / start
@@ -109,6 +119,16 @@ def judge(steps, losses, stop_message: str = "", accuracy=None, lfw=None) -> Ver
     return Verdict(STALLS, _plateau_start(steps, smooth, start), drop, lfw_rise=None if rise is None else rise[0])
 
 
+def _collapse_start(steps: np.ndarray, losses: np.ndarray) -> int | None:
+    """The first step of the constant stretch that ends the curve, if it is COLLAPSE_LOGS long."""
+    last = losses[-1]
+    if abs(last) <= COLLAPSE_TOLERANCE:
+        return None
+    same = np.abs(losses - last) <= COLLAPSE_TOLERANCE * abs(last)
+    length = len(same) if same.all() else int(np.argmin(same[::-1]))
+    return int(steps[-length]) if length >= COLLAPSE_LOGS else None
+
+
 def _lfw_rise(lfw) -> tuple[float, int] | None:
     """(last minus first check, the first step whose check is LFW_RISE above the first), or None
     with fewer than two checks."""
@@ -126,7 +146,7 @@ def summarise(verdicts: list[Verdict | None]) -> str:
     if len(judged) == 1:
         return str(judged[0])
     parts = []
-    for kind in (CONVERGES, STALLS, DIVERGES):
+    for kind in (CONVERGES, STALLS, COLLAPSES, DIVERGES):
         steps = sorted(v.step for v in judged if v.kind == kind)
         if steps:
             where = f"@{steps[0]}" if steps[0] == steps[-1] else f"@{steps[0]}-{steps[-1]}"

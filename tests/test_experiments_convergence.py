@@ -1,13 +1,20 @@
-"""The converges / stalls / diverges verdict on hand-made loss curves (experiments/convergence.py)."""
+"""The converges / stalls / collapses / diverges verdict on hand-made loss curves (experiments/convergence.py)."""
 import math
 
 import numpy as np
 import pytest
 
 from experiments import convergence
-from experiments.convergence import CONVERGES, DIVERGES, STALLS, Verdict, judge, summarise
+from experiments.convergence import COLLAPSES, CONVERGES, DIVERGES, STALLS, Verdict, judge, summarise
 
 STEPS = list(range(20, 420, 20))   # 20 logged points
+
+
+def plateau(value: float, length: int) -> np.ndarray:
+    """A flat stretch of loss as real batches log it: wobbling around `value`, whose running median
+    of 5 it keeps exactly (any 5 consecutive points of 0, +1, 0, -1 have median 0). A loss logged
+    at one value throughout is a collapse, not a plateau."""
+    return value + 0.001 * np.resize([0.0, 1.0, 0.0, -1.0], length)
 
 
 def test_falling_curve_converges_at_the_step_of_half_its_drop():
@@ -28,10 +35,10 @@ def test_falling_curve_converges_at_the_step_of_half_its_drop():
 
 def test_flat_curve_stalls_from_the_last_real_improvement():
     # Falls 20 -> 19 in the first 5 points (a 5% drop), then flat: less than the 10% needed.
-    losses = np.r_[np.linspace(20.0, 19.0, 5), np.full(15, 19.0)]
+    losses = np.r_[np.linspace(20.0, 19.0, 5), plateau(19.0, 15)]
     verdict = judge(STEPS, losses)
     assert verdict.kind == STALLS
-    # smoothed (running median of 5): 20, 19.875, 19.75, 19.625, 19.5, 19.25, 19.0, 19.0, ...
+    # smoothed (running median of 5): 20, 19.875, 19.75, 19.625, 19.5, 19.25, 19.001, 19.0, ...
     # falls of >= 0.2 (1% of 20) only into index 5 (step 120) and index 6 (step 140): the last
     # real improvement is at step 140.
     assert verdict.step == 140
@@ -92,7 +99,7 @@ def test_summary_of_seeds_merges_kinds_and_step_ranges():
 def test_without_a_batch_accuracy_a_rising_lfw_check_is_convergence_though_the_loss_falls_little():
     # A bounded loss falling 5% (below MIN_DROP) while the in-training LFW checks rise 0.69 -> 0.82
     # (set 3's soft-margin seed 0): the first check 5 points above the first one is 0.7408 at 270.
-    losses = np.r_[np.linspace(0.82, 0.779, 5), np.full(15, 0.779)]
+    losses = np.r_[np.linspace(0.82, 0.779, 5), plateau(0.779, 15)]
     lfw = ([90, 180, 270, 360, 450, 540, 630, 720], [0.6875, 0.6983, 0.7408, 0.7542, 0.7625, 0.7958, 0.8125, 0.82])
     verdict = judge(STEPS, losses, lfw=lfw)
     assert (verdict.kind, verdict.step) == (CONVERGES, 270)
@@ -102,7 +109,7 @@ def test_without_a_batch_accuracy_a_rising_lfw_check_is_convergence_though_the_l
 
 
 def test_without_a_batch_accuracy_lfw_checks_that_end_less_than_five_points_up_are_a_stall():
-    losses = np.full(20, 0.8)
+    losses = plateau(0.8, 20)
     # Up 6 points in the middle, back to +4.9 at the end: the rule reads the last check.
     verdict = judge(STEPS, losses, lfw=([100, 200, 300], [0.60, 0.66, 0.649]))
     assert verdict.kind == STALLS and verdict.lfw_rise == pytest.approx(0.049)
@@ -114,3 +121,35 @@ def test_the_lfw_checks_do_not_overrule_the_batch_accuracy():
     lfw = ([100, 200], [0.55, 0.70])
     verdict = judge(STEPS, losses, accuracy=np.full(20, 0.002), lfw=lfw)
     assert verdict.kind == STALLS and verdict.lfw_rise is None
+
+
+def test_a_loss_frozen_at_the_all_cosines_zero_value_collapses_where_it_froze():
+    # AM-softmax (s = 30, m = 0.35) over 1,119 classes when every cosine is 0: the target logit is
+    # -s m, the others 0, so the loss is ln(1118 + e^-10.5) + 10.5 = 17.5193 (regime set, no BN,
+    # seed 1, from step 250). Logged to 6 digits as TensorBoard keeps it.
+    frozen = round(math.log(1118 + math.exp(-10.5)) + 10.5, 4)
+    assert frozen == 17.5193
+    losses = np.r_[np.linspace(22.0, 18.7, 8), np.full(12, frozen)]
+    accuracy = np.r_[np.zeros(8), np.full(12, 1 / 64)]   # a tie broken the same way, one face in 64
+    verdict = judge(STEPS, losses, accuracy=accuracy)
+    assert verdict == Verdict(COLLAPSES, STEPS[8])
+    assert str(verdict) == f"collapses @{STEPS[8]}"
+
+
+def test_a_constant_stretch_shorter_than_ten_logs_or_at_zero_is_not_a_collapse():
+    nine_frozen = np.r_[np.linspace(22.0, 18.7, 11), np.full(9, 17.5193)]
+    assert judge(STEPS, nine_frozen, accuracy=np.zeros(20)).kind == STALLS
+    # Frozen for twelve logs but then moving again: the run is not dead at its end.
+    thawed = np.r_[np.full(12, 17.5193), np.linspace(17.0, 12.0, 8)]
+    assert judge(STEPS, thawed, accuracy=np.zeros(20)).kind == STALLS
+    # A metric loss at exactly 0 over the last logs has solved its batches: the loss fell 100%.
+    solved = np.r_[np.linspace(0.5, 0.1, 8), np.zeros(12)]
+    assert judge(STEPS, solved).kind == CONVERGES
+    # Wobbling in the 7th digit (relative 2e-7) is still one value; in the 5th it is not.
+    assert judge(STEPS, 17.5193 * (1 + 2e-7 * (-1.0) ** np.arange(20))).kind == COLLAPSES
+    assert judge(STEPS, 17.5193 * (1 + 2e-5 * (-1.0) ** np.arange(20))).kind == STALLS
+
+
+def test_summary_counts_collapsed_seeds_apart_from_stalled_ones():
+    verdicts = [Verdict(STALLS, 1440, 0.3, 0.0), Verdict(COLLAPSES, 250), Verdict(CONVERGES, 1260, 0.5, 0.06)]
+    assert summarise(verdicts) == "converges @1260 (1/3); stalls @1440 (1/3); collapses @250 (1/3)"
