@@ -1,6 +1,7 @@
 """Experiment sets, their configs, the runner's commands and the results table."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -153,9 +154,11 @@ def test_dry_run_prints_train_then_eval_per_row(capsys, tmp_path, monkeypatch):
     assert runner.main(["metric", "--only", "batch_hard", "--seeds", "2", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "--set run_dir=runs/cpu/metric/batch_hard/seed1 --set seed=1" in out
-    # Without --seeds: the set file's number, 3 unless it says otherwise (regime: 2).
+    # Without --seeds: the set file's number, 3 unless it says otherwise.
     assert runner.main(["metric", "--only", "batch_hard", "--dry-run"]) == 0
-    assert "--set seed=2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "--set seed=2" in out and "--set seed=3" not in out
+    monkeypatch.setattr(runner, "load_set", lambda name: dataclasses.replace(load_set(name), seeds=2))
     assert runner.main(["regime", "--only", "arcface_m05", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "--set seed=1" in out and "--set seed=2" not in out
