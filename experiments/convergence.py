@@ -8,11 +8,8 @@ median of SMOOTHING logged points; start = the first logged loss.
 
 - diverges @s: the first logged loss that is not finite or exceeds BLOW_UP x start; a run
   stopped by train.py's non-finite guard diverges at the step it names.
-- collapses @s: the loss holds one value (to relative COLLAPSE_TOLERANCE, the 6 digits TensorBoard
-  keeps) over the last COLLAPSE_LOGS or more logged points, s the first of them. Random batches
-  never give one loss twice unless the network gives every face the same output: e.g. every
-  cosine 0 under AM-softmax, loss ln(N - 1 + e^(-s m)) + s m (17.5193 for 1,119 classes, s = 30,
-  m = 0.35), seen without BN at LR 0.1. A loss held at 0 is a solved batch, not a collapse.
+- collapses @s: the loss holds one value over the last COLLAPSE_LOGS or more logged points, s the
+  first of them (training/collapse.py, which train.py also reads to warn while the run goes on).
 - With a batch accuracy: converges @s when the smoothed accuracy reaches TAKE_OFF_ACCURACY, s
   the first step it does; else stalls. A falling loss alone does not count: a margin loss can
   fall a long way (e.g. by shrinking every logit) while the network still tells no identity apart,
@@ -38,14 +35,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from training.collapse import frozen_since
+
 CONVERGES, STALLS, COLLAPSES, DIVERGES = "converges", "stalls", "collapses", "diverges"
 SMOOTHING = 5
 TAKE_OFF_ACCURACY = 0.05
 MIN_DROP = 0.10
 BLOW_UP = 1.5
 PLATEAU = 0.01
-COLLAPSE_LOGS = 10
-COLLAPSE_TOLERANCE = 1e-6
 LFW_RISE = 0.05
 NONFINITE_STEP = re.compile(r"non-finite loss \(NaN/Inf\) at step (\d+)")
 
@@ -97,7 +94,7 @@ def judge(steps, losses, stop_message: str = "", accuracy=None, lfw=None) -> Ver
     bad = ~np.isfinite(losses) | (losses > BLOW_UP * start)
     if bad.any():
         return Verdict(DIVERGES, int(steps[np.argmax(bad)]))
-    collapsed = _collapse_start(steps, losses)
+    collapsed = frozen_since(steps, losses)
     if collapsed is not None:
         return Verdict(COLLAPSES, collapsed)
     smooth = running_median(losses)
@@ -117,16 +114,6 @@ def judge(steps, losses, stop_message: str = "", accuracy=None, lfw=None) -> Ver
     if rise is not None and rise[0] >= LFW_RISE:
         return Verdict(CONVERGES, rise[1], drop, lfw_rise=rise[0])
     return Verdict(STALLS, _plateau_start(steps, smooth, start), drop, lfw_rise=None if rise is None else rise[0])
-
-
-def _collapse_start(steps: np.ndarray, losses: np.ndarray) -> int | None:
-    """The first step of the constant stretch that ends the curve, if it is COLLAPSE_LOGS long."""
-    last = losses[-1]
-    if abs(last) <= COLLAPSE_TOLERANCE:
-        return None
-    same = np.abs(losses - last) <= COLLAPSE_TOLERANCE * abs(last)
-    length = len(same) if same.all() else int(np.argmin(same[::-1]))
-    return int(steps[-length]) if length >= COLLAPSE_LOGS else None
 
 
 def _lfw_rise(lfw) -> tuple[float, int] | None:

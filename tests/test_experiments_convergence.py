@@ -137,6 +137,7 @@ def test_a_loss_frozen_at_the_all_cosines_zero_value_collapses_where_it_froze():
 
 
 def test_a_constant_stretch_shorter_than_ten_logs_or_at_zero_is_not_a_collapse():
+    # The rule itself: tests/test_train_collapse.py; here, what the verdict makes of its answer.
     nine_frozen = np.r_[np.linspace(22.0, 18.7, 11), np.full(9, 17.5193)]
     assert judge(STEPS, nine_frozen, accuracy=np.zeros(20)).kind == STALLS
     # Frozen for twelve logs but then moving again: the run is not dead at its end.
@@ -145,9 +146,6 @@ def test_a_constant_stretch_shorter_than_ten_logs_or_at_zero_is_not_a_collapse()
     # A metric loss at exactly 0 over the last logs has solved its batches: the loss fell 100%.
     solved = np.r_[np.linspace(0.5, 0.1, 8), np.zeros(12)]
     assert judge(STEPS, solved).kind == CONVERGES
-    # Wobbling in the 7th digit (relative 2e-7) is still one value; in the 5th it is not.
-    assert judge(STEPS, 17.5193 * (1 + 2e-7 * (-1.0) ** np.arange(20))).kind == COLLAPSES
-    assert judge(STEPS, 17.5193 * (1 + 2e-5 * (-1.0) ** np.arange(20))).kind == STALLS
 
 
 def test_summary_counts_collapsed_seeds_apart_from_stalled_ones():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import signal
@@ -102,6 +103,26 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(st
             continue
         assert np.all(np.isfinite(value.astype(np.float64))), name
     assert not (tmp_path / "run" / "DONE.json").exists()
+
+
+def test_a_collapsed_run_warns_once_and_goes_on(standin_train_dir, tmp_path):  # noqa: F811
+    # One step at LR 10 without BN kills every ReLU: from then on every embedding is 0, so is every
+    # cosine, and each batch's AM-softmax loss (s = 30, m = 0.35, 4 classes) is
+    # ln(3 + e^-10.5) + 10.5 = 11.5986, the regime set's no-BN collapse in miniature.
+    config = tiny_config(standin_train_dir, tmp_path / "run", **{
+        "optimizer.name": "sgd", "model.bn_mode": "none", "train.max_steps": 30,
+        "train.log_every_steps": 1, "optimizer.schedule.boundaries": "[3, 4]",
+        "optimizer.schedule.values": "[0.001, 10.0, 0.001]"})
+    assert (config.loss.hparams["scale"], config.loss.hparams["margin"]) == (30.0, 0.35)
+    run_training(config)
+    frozen = math.log(3 + math.exp(-10.5)) + 10.5
+    losses = dict(logged_steps(tmp_path / "run"))
+    assert losses[30] == pytest.approx(frozen, abs=1e-4)
+    since = min(step for step in losses if all(abs(losses[s] - frozen) < 1e-4 for s in range(step, 31)))
+    warnings = re.findall(r"step (\d+): the loss has been ([\d.]+) at every log since step (\d+)",
+                          (tmp_path / "run" / "train.log").read_text())
+    assert warnings == [(str(since + 9), f"{frozen:.6g}", str(since))]
+    assert (tmp_path / "run" / "DONE.json").exists()   # warned, not stopped
 
 
 def test_a_first_step_non_finite_in_bfloat16_on_cpu_points_at_float32(standin_train_dir, tmp_path):  # noqa: F811

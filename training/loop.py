@@ -23,6 +23,7 @@ from input_pipeline.train_data import build_train_dataset, cache_in_memory, data
 from training import run_dir as run_dirs
 from training import summaries
 from training.clock import CLOCK_NAME, UNKNOWN_TIME, TrainClock, checkpoint_has_clock
+from training.collapse import CollapseWatch
 from training.config import Config
 from training.ema import WeightAverage
 from training.optimizers import build_optimizer, decayed_variables
@@ -366,6 +367,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
         log.info(f"checkpoint is at step {start} >= max_steps {train.max_steps}; finishing")
     iterator = iter(trainer.make_dataset(start))
     signals = StopSignals()
+    collapse = CollapseWatch(log)
     lfw_result = None
     window_start, window_steps = time.time(), 0
     trainer.clock.start()
@@ -390,6 +392,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
                          f"lr {values['learning_rate']:.2e} {values['images_per_sec']:.1f} img/s "
                          f"ETA {eta / 60:.1f} min")
                 window_start, window_steps = time.time(), 0
+                collapse.add(step, values["loss"])
             extras_started = time.time()
             if every.images_every_steps > 0 and step % every.images_every_steps == 0:
                 summaries.write_images(_first_local(images), step, every.max_images)
