@@ -14,10 +14,22 @@ from models.layers import (BatchNormConfig, conv_bn, embedding_head, pixel_norma
 STAGE_CHANNELS = (64, 128, 256, 512)
 UNITS_PER_STAGE = {20: (1, 2, 4, 1), 36: (2, 4, 8, 2)}
 
-# Caffe's "xavier" filler (SphereFace's stage convs and FC) is uniform with variance 1 / fan_in,
-# i.e. Keras' LeCun uniform, not Glorot's fan-average.
-CAFFE_XAVIER = keras.initializers.VarianceScaling(scale=1.0, mode="fan_in", distribution="uniform")
 RESIDUAL_INIT_STDDEV = 0.01
+
+# One initializer per layer, made while the model is built: a Keras initializer draws its seed
+# once, when it is made, so an instance shared by two layers gives same-shaped kernels the same
+# values, and one made at import time ignores the run's seed (keras.utils.set_random_seed).
+
+
+def caffe_xavier() -> keras.initializers.Initializer:
+    """Caffe's "xavier" filler (SphereFace's stage convs and FC): uniform with variance 1 / fan_in,
+    i.e. Keras' LeCun uniform, not Glorot's fan-average."""
+    return keras.initializers.VarianceScaling(scale=1.0, mode="fan_in", distribution="uniform")
+
+
+def residual_init() -> keras.initializers.Initializer:
+    """The residual units' convs: N(0, 0.01^2), as in the original."""
+    return keras.initializers.RandomNormal(stddev=RESIDUAL_INIT_STDDEV)
 
 
 def resface(depth: int, image_size=(112, 96), embedding_size: int = 512,
@@ -32,20 +44,19 @@ def resface(depth: int, image_size=(112, 96), embedding_size: int = 512,
         filters = scaled_channels(channels, width)
         # Stage convs keep their bias in the original; it is dropped only when BN follows.
         x = conv_bn(x, filters, 3, bn, name=f"stage{stage}_conv", strides=2,
-                    kernel_initializer=CAFFE_XAVIER, activation="prelu")
+                    kernel_initializer=caffe_xavier(), activation="prelu")
         for unit in range(1, units + 1):
             x = _residual_unit(x, filters, bn, name=f"stage{stage}_unit{unit}")
     x = keras.layers.Flatten(name="flatten")(x)
     embeddings = embedding_head(x, embedding_size, bn, dropout_keep,
-                                kernel_initializer=CAFFE_XAVIER)
+                                kernel_initializer=caffe_xavier())
     return keras.Model(images, embeddings, name=f"resface{depth}")
 
 
 def _residual_unit(x, filters: int, bn: BatchNormConfig, name: str):
     """conv3x3 -> PReLU -> conv3x3 -> PReLU, plus the input; the original's convs have no bias."""
-    init = keras.initializers.RandomNormal(stddev=RESIDUAL_INIT_STDDEV)
     shortcut = x
     for i in (1, 2):
-        x = conv_bn(x, filters, 3, bn, name=f"{name}_conv{i}", kernel_initializer=init, bias=False,
+        x = conv_bn(x, filters, 3, bn, name=f"{name}_conv{i}", kernel_initializer=residual_init(), bias=False,
                     activation="prelu")
     return keras.layers.Add(name=f"{name}_add")([shortcut, x])

@@ -56,6 +56,34 @@ def test_resface_initialisers_and_prelu():
     np.testing.assert_array_equal(slopes, 0.25)
 
 
+@pytest.mark.parametrize("name", ["resface20", "inception_resnet_v1", "mobilefacenet"])
+def test_every_kernel_draws_its_own_initial_values(name):
+    # A Keras initializer holds one seed: shared by two same-shaped layers (Resface's two convs of
+    # a residual unit once were), it gives both the same kernel.
+    keras.utils.set_random_seed(0)
+    model = models.build(name, width=TINY)
+    kernels = {}
+    for weight in model.weights:
+        values = weight.numpy()
+        if weight.path.endswith("kernel") and np.unique(values).size > 1:   # random, not constant
+            kernels.setdefault(values.tobytes(), []).append(weight.path)
+    assert [paths for paths in kernels.values() if len(paths) > 1] == []
+    assert len(kernels) > 10
+
+
+def test_the_seed_set_after_import_decides_the_initial_weights():
+    # train.py imports the backbones (its config check) before it seeds the run: an initializer
+    # made at import time would keep its unseeded draw whatever the run's seed.
+    built = []
+    for seed in (0, 1, 0):
+        keras.utils.set_random_seed(seed)
+        built.append({w.path: w.numpy() for w in models.build("resface20", width=TINY).weights})
+    for path, values in built[0].items():
+        np.testing.assert_array_equal(values, built[2][path], err_msg=path)
+    differ = {path for path, values in built[0].items() if not np.array_equal(values, built[1][path])}
+    assert {"stage1_conv/kernel", "stage3_unit2_conv1/kernel", "embedding/kernel"} <= differ
+
+
 def test_switch_model_one_trace_train_updates_test_freezes():
     model = models.build("resface20", width=TINY, dropout_keep=1.0, bn_mode="switch")
     traces = []

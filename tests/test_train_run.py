@@ -259,6 +259,21 @@ def test_bfloat16_step_is_close_to_float32_and_exports_in_float32(standin_train_
                                rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # two train.py processes
+def test_the_same_seed_repeats_a_run_in_a_new_process(standin_train_dir, tmp_path):  # noqa: F811
+    # Each run of `experiments/run.py --seeds` is its own process: what the seed decides must not
+    # depend on anything drawn before it is set (the config check imports the backbones first).
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    losses = []
+    for name in ("a", "b"):
+        command = train_command(standin_train_dir, tmp_path / name, **{
+            "seed": 3, "train.max_steps": 4, "train.log_every_steps": 1})
+        done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        losses.append(logged_steps(tmp_path / name))
+    assert len(losses[0]) == 4 and losses[0] == losses[1]
+
+
 def test_seed_changes_initial_weights_data_order_and_flips(standin_train_dir, tmp_path):  # noqa: F811
     """What `experiments/run.py --seeds` relies on: the same seed repeats a run's randomness, another
     seed changes the initial weights, the batch order and which images are flipped."""
