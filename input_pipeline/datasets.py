@@ -87,12 +87,30 @@ def shuffled_indices(count: int, seed: int) -> tf.data.Dataset:
     return tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True).repeat()
 
 
+def flip_statelessly(images: tf.Tensor, seed: int, batch_number: tf.Tensor) -> tf.Tensor:
+    """Mirror each image of an [N, H, W, C] batch with probability 1/2, drawn from (seed, batch
+    number). A stateful random op in a parallel map draws in whatever order the calls arrive, so the
+    same seed would flip other images in every process; stateless draws repeat, and differ per batch."""
+    key = tf.stack([tf.constant(seed, tf.int64), tf.cast(batch_number, tf.int64)])
+    flip = tf.random.stateless_uniform(tf.shape(images)[:1], seed=key) < 0.5
+    return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+
+
+def _flip_image_statelessly(image: tf.Tensor, seed: int, image_number: tf.Tensor) -> tf.Tensor:
+    """One [H, W, C] image, mirrored with probability 1/2 drawn from (seed, image number); only a
+    mirrored image is copied, which keeps the route that decodes files as fast as a stateful flip."""
+    key = tf.stack([tf.constant(seed, tf.int64), image_number])
+    return tf.cond(tf.random.stateless_uniform([], seed=key) < 0.5,
+                   lambda: tf.reverse(image, axis=[1]), lambda: image)
+
+
 def finish(dataset: tf.data.Dataset, batch_size: int, random_flip: bool, seed: int,
            parallel_calls: int) -> tf.data.Dataset:
-    """Flip, batch (full batches only) and prefetch."""
+    """Flip (image n as drawn from (seed, n)), batch (full batches only) and prefetch."""
     if random_flip:
-        dataset = dataset.map(lambda image, label: (tf.image.random_flip_left_right(image, seed=seed), label),
-                              num_parallel_calls=_parallel(parallel_calls))
+        dataset = dataset.enumerate().map(
+            lambda number, example: (_flip_image_statelessly(example[0], seed, number), example[1]),
+            num_parallel_calls=_parallel(parallel_calls))
     return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
@@ -139,9 +157,9 @@ def pk_dataset(file_list: FileList, image_size, identities: int, images: int, *,
     dataset = dataset.map(lambda images_, labels_, skipped: (
         tf.ensure_shape(images_, (size, height, width, 3)), tf.ensure_shape(labels_, (size,))))
     if random_flip:
-        # On a 4-D batch each image is flipped independently.
-        dataset = dataset.map(lambda images_, labels_: (tf.image.random_flip_left_right(images_, seed=seed),
-                                                        labels_))
+        dataset = dataset.enumerate().map(
+            lambda number, batch: (flip_statelessly(batch[0], seed, number), batch[1]),
+            num_parallel_calls=_parallel(parallel_calls))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -149,17 +167,15 @@ def _gather_from_memory(index_batches: tf.data.Dataset, decoded: DecodedSet, ran
                         seed: int, parallel_calls: int) -> tf.data.Dataset:
     """(float32 images, int32 labels) batches gathered from the decoded pixels in RAM.
 
-    Flips are drawn statelessly from (seed, batch number): the same seed gives the same flips
-    however the parallel map schedules its calls, and every batch (so every epoch) new ones."""
+    Flips as on the P x K route that reads files (flip_statelessly): every batch, so every epoch,
+    new ones."""
     pixels = decoded.images
     labels = tf.constant(decoded.file_list.labels)
 
     def gather(batch_number, index_batch):
         images_ = tf.cast(tf.gather(pixels, index_batch), tf.float32)
         if random_flip:
-            key = tf.stack([tf.constant(seed, tf.int64), batch_number])
-            flip = tf.random.stateless_uniform(tf.shape(index_batch), seed=key) < 0.5
-            images_ = tf.where(flip[:, None, None, None], tf.reverse(images_, axis=[2]), images_)
+            images_ = flip_statelessly(images_, seed, batch_number)
         return images_, tf.gather(labels, index_batch)
 
     return index_batches.enumerate().map(gather, num_parallel_calls=_parallel(parallel_calls)) \

@@ -71,6 +71,12 @@ def _batches(dataset, count):
     return [(images.numpy(), labels.numpy()) for images, labels in dataset.take(count)]
 
 
+def _unflipped(images, decoded_pixels):
+    """How many images of a batch are one of the decoded originals as they are (not mirrored)."""
+    originals = {image.astype(np.float32).tobytes() for image in decoded_pixels}
+    return sum(image.tobytes() in originals for image in images)
+
+
 def test_cached_route_yields_the_same_batches_as_reading_from_disk(two_roots):
     file_list = scan_identity_folders(two_roots, min_images=2)
     decoded = decode_all(file_list, SIZE)
@@ -81,11 +87,30 @@ def test_cached_route_yields_the_same_batches_as_reading_from_disk(two_roots):
     for (disk_images, disk_labels), (memory_images, memory_labels) in zip(disk, memory):
         np.testing.assert_array_equal(disk_labels, memory_labels)
         np.testing.assert_array_equal(disk_images, memory_images)
-    disk = _batches(pk_dataset(file_list, SIZE, 2, 3, seed=2, random_flip=False), 4)
-    memory = _batches(cached_pk_dataset(decoded, 2, 3, seed=2, random_flip=False), 4)
+    # The P x K routes draw the flips of batch n alike (flip_statelessly): equal flips included.
+    disk = _batches(pk_dataset(file_list, SIZE, 2, 3, seed=2), 4)
+    memory = _batches(cached_pk_dataset(decoded, 2, 3, seed=2), 4)
     for (disk_images, disk_labels), (memory_images, memory_labels) in zip(disk, memory):
         np.testing.assert_array_equal(disk_labels, memory_labels)
         np.testing.assert_array_equal(disk_images, memory_images)
+    assert 0 < sum(_unflipped(images, decoded.images.numpy()) for images, _ in disk) < 24
+
+
+def test_the_seed_repeats_the_folder_routes_flips_under_a_parallel_map(two_roots):
+    """A stateful flip in a parallel map draws in the order its calls arrive: the same seed flipped
+    other images in every process. The stateless flips repeat."""
+    file_list = scan_identity_folders(two_roots, min_images=2)
+
+    decoded = decode_all(file_list, SIZE).images.numpy()
+
+    def batches():
+        return _batches(single_image_dataset(file_list, SIZE, 8, seed=7, parallel_calls=8), 6)
+
+    first = batches()
+    for (images_a, labels_a), (images_b, labels_b) in zip(first, batches()):
+        np.testing.assert_array_equal(labels_a, labels_b)
+        np.testing.assert_array_equal(images_a, images_b)
+    assert 0 < sum(_unflipped(images, decoded) for images, _ in first) < 48   # some mirrored, some not
 
 
 def test_cached_route_reshuffles_and_reflips_every_epoch(two_roots):
