@@ -87,7 +87,7 @@ def shuffled_indices(count: int, seed: int) -> tf.data.Dataset:
     return tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True).repeat()
 
 
-def flip_statelessly(images: tf.Tensor, seed: int, batch_number: tf.Tensor) -> tf.Tensor:
+def _flip_batch_statelessly(images: tf.Tensor, seed: int, batch_number: tf.Tensor) -> tf.Tensor:
     """Mirror each image of an [N, H, W, C] batch with probability 1/2, drawn from (seed, batch
     number). A stateful random op in a parallel map draws in whatever order the calls arrive, so the
     same seed would flip other images in every process; stateless draws repeat, and differ per batch."""
@@ -98,7 +98,7 @@ def flip_statelessly(images: tf.Tensor, seed: int, batch_number: tf.Tensor) -> t
 
 def _flip_image_statelessly(image: tf.Tensor, seed: int, image_number: tf.Tensor) -> tf.Tensor:
     """One [H, W, C] image, mirrored with probability 1/2 drawn from (seed, image number); only a
-    mirrored image is copied, which keeps the route that decodes files as fast as a stateful flip."""
+    mirrored image is copied, as with the stateful flip this replaced (bench_input: the same speed within its noise)."""
     key = tf.stack([tf.constant(seed, tf.int64), image_number])
     return tf.cond(tf.random.stateless_uniform([], seed=key) < 0.5,
                    lambda: tf.reverse(image, axis=[1]), lambda: image)
@@ -158,7 +158,7 @@ def pk_dataset(file_list: FileList, image_size, identities: int, images: int, *,
         tf.ensure_shape(images_, (size, height, width, 3)), tf.ensure_shape(labels_, (size,))))
     if random_flip:
         dataset = dataset.enumerate().map(
-            lambda number, batch: (flip_statelessly(batch[0], seed, number), batch[1]),
+            lambda number, batch: (_flip_batch_statelessly(batch[0], seed, number), batch[1]),
             num_parallel_calls=_parallel(parallel_calls))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
@@ -167,7 +167,7 @@ def _gather_from_memory(index_batches: tf.data.Dataset, decoded: DecodedSet, ran
                         seed: int, parallel_calls: int) -> tf.data.Dataset:
     """(float32 images, int32 labels) batches gathered from the decoded pixels in RAM.
 
-    Flips as on the P x K route that reads files (flip_statelessly): every batch, so every epoch,
+    Flips as on the P x K route that reads files (_flip_batch_statelessly): every batch, so every epoch,
     new ones."""
     pixels = decoded.images
     labels = tf.constant(decoded.file_list.labels)
@@ -175,7 +175,7 @@ def _gather_from_memory(index_batches: tf.data.Dataset, decoded: DecodedSet, ran
     def gather(batch_number, index_batch):
         images_ = tf.cast(tf.gather(pixels, index_batch), tf.float32)
         if random_flip:
-            images_ = flip_statelessly(images_, seed, batch_number)
+            images_ = _flip_batch_statelessly(images_, seed, batch_number)
         return images_, tf.gather(labels, index_batch)
 
     return index_batches.enumerate().map(gather, num_parallel_calls=_parallel(parallel_calls)) \

@@ -87,7 +87,7 @@ def test_cached_route_yields_the_same_batches_as_reading_from_disk(two_roots):
     for (disk_images, disk_labels), (memory_images, memory_labels) in zip(disk, memory):
         np.testing.assert_array_equal(disk_labels, memory_labels)
         np.testing.assert_array_equal(disk_images, memory_images)
-    # The P x K routes draw the flips of batch n alike (flip_statelessly): equal flips included.
+    # The P x K routes draw the flips of batch n alike (_flip_batch_statelessly): equal flips included.
     disk = _batches(pk_dataset(file_list, SIZE, 2, 3, seed=2), 4)
     memory = _batches(cached_pk_dataset(decoded, 2, 3, seed=2), 4)
     for (disk_images, disk_labels), (memory_images, memory_labels) in zip(disk, memory):
