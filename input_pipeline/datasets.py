@@ -87,20 +87,24 @@ def shuffled_indices(count: int, seed: int) -> tf.data.Dataset:
     return tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True).repeat()
 
 
+def _flip_key(seed: int, number: tf.Tensor) -> tf.Tensor:
+    """The stateless draw's key for batch or image `number`. A stateful random op in a parallel map
+    draws in whatever order the calls arrive, so the same seed would flip other images in every
+    process; stateless draws from (seed, number) repeat, and differ per batch or image."""
+    return tf.stack([tf.constant(seed, tf.int64), tf.cast(number, tf.int64)])
+
+
 def _flip_batch_statelessly(images: tf.Tensor, seed: int, batch_number: tf.Tensor) -> tf.Tensor:
-    """Mirror each image of an [N, H, W, C] batch with probability 1/2, drawn from (seed, batch
-    number). A stateful random op in a parallel map draws in whatever order the calls arrive, so the
-    same seed would flip other images in every process; stateless draws repeat, and differ per batch."""
-    key = tf.stack([tf.constant(seed, tf.int64), tf.cast(batch_number, tf.int64)])
-    flip = tf.random.stateless_uniform(tf.shape(images)[:1], seed=key) < 0.5
+    """Mirror each image of an [N, H, W, C] batch with probability 1/2, drawn from (seed, batch number)."""
+    flip = tf.random.stateless_uniform(tf.shape(images)[:1], seed=_flip_key(seed, batch_number)) < 0.5
     return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
 
 
 def _flip_image_statelessly(image: tf.Tensor, seed: int, image_number: tf.Tensor) -> tf.Tensor:
     """One [H, W, C] image, mirrored with probability 1/2 drawn from (seed, image number); only a
-    mirrored image is copied, as with the stateful flip this replaced (bench_input: the same speed within its noise)."""
-    key = tf.stack([tf.constant(seed, tf.int64), image_number])
-    return tf.cond(tf.random.stateless_uniform([], seed=key) < 0.5,
+    mirrored image is copied, as with the stateful flip this replaced (bench_input: the same speed
+    within its noise)."""
+    return tf.cond(tf.random.stateless_uniform([], seed=_flip_key(seed, image_number)) < 0.5,
                    lambda: tf.reverse(image, axis=[1]), lambda: image)
 
 
@@ -167,8 +171,8 @@ def _gather_from_memory(index_batches: tf.data.Dataset, decoded: DecodedSet, ran
                         seed: int, parallel_calls: int) -> tf.data.Dataset:
     """(float32 images, int32 labels) batches gathered from the decoded pixels in RAM.
 
-    Flips as on the P x K route that reads files (_flip_batch_statelessly): every batch, so every epoch,
-    new ones."""
+    Flips as on the P x K route that reads files (_flip_batch_statelessly): every batch, so every
+    epoch, new ones."""
     pixels = decoded.images
     labels = tf.constant(decoded.file_list.labels)
 
