@@ -24,7 +24,7 @@ SET_KEYS = {"title", "article", "rows", "reference", "seeds"}
 DEFAULT_SEEDS = 3  # the fewest that give a seed sd and a test
 ROW_KEYS = {"name", "label"}
 OPTIONAL_ROW_KEYS = {"same_as"}
-SCALES = ("cpu", "full")
+SCALES = ("cpu", "cpu_long", "full")
 
 
 class SetError(UserValueError):

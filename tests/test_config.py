@@ -21,7 +21,8 @@ def experiment(tmp_path, text: str) -> Path:
 
 
 def test_base_and_every_config_in_the_tree_load():
-    paths = sorted(CONFIGS.rglob("*.yaml"))
+    # scales/ holds budget fragments that row configs list among their bases, not whole configs.
+    paths = sorted(path for path in CONFIGS.rglob("*.yaml") if path.parent.name != "scales")
     assert CONFIGS / "base.yaml" in paths and len(paths) >= 30
     for path in paths:
         config = load_config(path)
@@ -127,3 +128,18 @@ def test_train_dirs_list_precision_and_cache_are_validated():
         load_config(CONFIGS / "base.yaml", ["train.precision=fp8"])
     with pytest.raises(ConfigError, match="'data.cache' must be one of"):
         load_config(CONFIGS / "base.yaml", ["data.cache=disk"])
+
+
+def test_a_list_of_bases_merges_left_to_right_under_the_files_own_keys(tmp_path):
+    base = (REPO_ROOT / "experiments" / "configs" / "base.yaml").as_posix()
+    (tmp_path / "row.yaml").write_text(f"base: {base}\ntrain: {{max_steps: 720, batch_size: 32}}\n")
+    (tmp_path / "scale.yaml").write_text("train: {max_steps: 4320}\n")
+    (tmp_path / "run.yaml").write_text("base: [row.yaml, scale.yaml]\ntrain: {seed_unused_marker: 1}\n")
+    (tmp_path / "run_ok.yaml").write_text("base: [row.yaml, scale.yaml]\n")
+    config = load_config(tmp_path / "run_ok.yaml")
+    assert (config.train.max_steps, config.train.batch_size) == (4320, 32)
+    with pytest.raises(ConfigError, match="seed_unused_marker"):
+        load_config(tmp_path / "run.yaml")
+    (tmp_path / "bad.yaml").write_text("base: [row.yaml, 3]\n")
+    with pytest.raises(ConfigError, match="`base` must be"):
+        load_config(tmp_path / "bad.yaml")

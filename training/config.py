@@ -170,15 +170,25 @@ def _merge(base: dict, override: dict) -> dict:
 
 
 def load_raw(path: str | Path, _seen: tuple = ()) -> dict:
-    """The merged mapping of `path` and its `base:` chain (paths relative to the naming file)."""
+    """The merged mapping of `path` and its `base:` chain (paths relative to the naming file).
+
+    `base` is one file or a list of files merged left to right (a row's config, then a scale's
+    budget), and the file's own keys go on top."""
     path = Path(path).resolve()
     if path in _seen:
         raise ConfigError(f"{path}: circular `base:` chain")
     content = _read_yaml(path)
-    base_name = content.pop("base", None)
-    if base_name is None:
+    base_names = content.pop("base", None)
+    if base_names is None:
         return content
-    return _merge(load_raw(path.parent / base_name, _seen + (path,)), content)
+    if isinstance(base_names, str):
+        base_names = [base_names]
+    if not isinstance(base_names, list) or not base_names or not all(isinstance(n, str) for n in base_names):
+        raise ConfigError(f"{path}: `base` must be a file name or a non-empty list of file names, got {base_names!r}")
+    merged: dict = {}
+    for base_name in base_names:
+        merged = _merge(merged, load_raw(path.parent / base_name, _seen + (path,)))
+    return _merge(merged, content)
 
 
 def _check_type(value: Any, annotation: Any, key: str, source: str) -> Any:
