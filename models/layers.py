@@ -45,19 +45,44 @@ class FlagBatchNormalization(keras.layers.BatchNormalization):
 
     def _normalize(self, inputs, train: bool):
         if train:
-            return super().call(inputs, training=True)
+            outputs, mean, variance = self._fused(inputs, training=True)
+            self._update_moving_statistics(mean, variance)
+            return outputs
         if self.always_batch_stats:
-            return self._normalize_with_batch_stats(inputs)
-        return super().call(inputs, training=False)
+            return self._fused(inputs, training=True)[0]
+        return self._fused(inputs, training=False)[0]
 
-    def _normalize_with_batch_stats(self, inputs):
-        # In float32 like Keras' own BN, so mixed precision (float16 activations) works too.
-        x = tf.cast(inputs, tf.float32)
-        reduction_axes = [i for i in range(len(x.shape)) if i != self.axis % len(x.shape)]
-        mean, variance = tf.nn.moments(x, axes=reduction_axes)
-        y = tf.nn.batch_normalization(x, mean, variance, offset=self.beta, scale=self.gamma,
-                                      variance_epsilon=self.epsilon)
-        return tf.cast(y, inputs.dtype)
+    def _fused(self, inputs, training: bool):
+        """(outputs, batch mean, biased batch variance) by TensorFlow's fused kernel, one op for
+        what Keras 3 does in several (moments, then normalize, each in float32): the fused kernel
+        reads bfloat16/float16 activations directly and keeps its statistics in float32. Channels
+        last; a 2-D input (the embedding) runs as N x 1 x 1 x C."""
+        rank = inputs.shape.rank
+        if self.axis not in (-1, rank - 1) or rank not in (2, 4):
+            raise ValueError(f"{self.name}: batch norm supports channels-last 2-D or 4-D inputs, "
+                             f"got rank {rank}, axis {self.axis}")
+        x = inputs if rank == 4 else inputs[:, tf.newaxis, tf.newaxis, :]
+        if training:
+            mean, variance = tf.zeros([0]), tf.zeros([0])
+        else:
+            mean, variance = self.moving_mean, self.moving_variance
+        channels = x.shape[-1]
+        scale = tf.cast(self.gamma, tf.float32) if self.scale else tf.ones([channels])
+        offset = tf.cast(self.beta, tf.float32) if self.center else tf.zeros([channels])
+        outputs, batch_mean, batch_variance, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=x, scale=scale, offset=offset, mean=tf.cast(mean, tf.float32), variance=tf.cast(variance, tf.float32),
+            epsilon=self.epsilon, exponential_avg_factor=1.0, data_format="NHWC", is_training=training)
+        if rank == 2:
+            outputs = outputs[:, 0, 0, :]
+        if training:
+            # The kernel returns the unbiased variance (n - 1); Keras' moving average uses the biased.
+            count = tf.cast(tf.size(x) // tf.shape(x)[-1], tf.float32)
+            batch_variance = batch_variance * (count - 1.0) / count
+        return outputs, batch_mean, batch_variance
+
+    def _update_moving_statistics(self, mean, variance):
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
 
     def get_config(self):
         return {**super().get_config(), "always_batch_stats": self.always_batch_stats}

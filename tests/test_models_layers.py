@@ -106,3 +106,53 @@ def test_dropout_only_in_train_mode_from_one_trace():
     assert set(np.unique(train).round(5)) == {0.0, round(1 / keep, 5)}
     assert abs((train == 0).mean() - (1 - keep)) < 0.02
     assert step.experimental_get_tracing_count() == 1
+
+
+def keras_twin(layer: FlagBatchNormalization, shape) -> tf.keras.layers.Layer:
+    """Keras' own BatchNormalization with the same settings and variables' values."""
+    import keras
+
+    twin = keras.layers.BatchNormalization(momentum=layer.momentum, epsilon=layer.epsilon)
+    twin.build(shape)
+    for mine, theirs in zip(layer.weights, twin.weights):
+        theirs.assign(mine)
+    return twin
+
+
+@pytest.mark.parametrize("shape", [(6, 4, 5, 3), (16, 3)])
+def test_fused_kernel_matches_keras_batch_norm_forward_backward_and_update(shape):
+    x = tf.constant(np.random.default_rng(1).normal(2.0, 3.0, size=shape).astype(np.float32))
+    layer = BatchNormConfig("switch", decay=DECAY, epsilon=EPS).layer("bn")
+    layer.build(shape)
+    layer.gamma.assign(np.linspace(0.5, 1.5, shape[-1]))
+    layer.beta.assign(np.linspace(-0.2, 0.3, shape[-1]))
+    twin = keras_twin(layer, shape)
+    weights = np.random.default_rng(2).normal(size=shape).astype(np.float32)
+    grads = []
+    for bn in (layer, twin):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = bn(x, training=True)
+            loss = tf.reduce_sum(y * weights)
+        grads.append([y, *tape.gradient(loss, [x, bn.gamma, bn.beta])])
+    for mine, theirs in zip(*grads):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), twin.moving_mean.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), twin.moving_variance.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(layer(x, training=False).numpy(), twin(x, training=False).numpy(),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_bfloat16_activations_keep_their_dtype_and_float32_statistics(features):
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        layer = make_bn("switch")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    expected = reference(layer, features, batch_stats=True)
+    out = layer(tf.cast(features, tf.bfloat16), training=True)
+    assert out.dtype == tf.bfloat16 and layer.moving_mean.dtype == "float32"
+    # bfloat16 keeps 8 bits of mantissa: the inputs' own rounding bounds the difference.
+    np.testing.assert_allclose(tf.cast(out, tf.float32).numpy(), expected, rtol=0.02, atol=0.05)
