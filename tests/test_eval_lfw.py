@@ -141,11 +141,11 @@ def test_untrained_registry_model_caches_embeddings_and_logs_tensorboard(tmp_pat
     pairs_path, _, images = make_problem(tmp_path, folds=2, per_class=4, image_size=(112, 96))
     common = ["--model", "resface20", "--width", "0.0625", "--embedding-size", "16",
               "--lfw-dir", images, "--pairs", pairs_path, "--out-dir", tmp_path / "out",
-              "--batch-size", "8", "--json", tmp_path / "r.json"]
-    first = run_cli(*common, "--run-dir", tmp_path / "run", "--step", "7")
+              "--batch-size", "8"]
+    first = run_cli(*common, "--json", tmp_path / "r.json", "--run-dir", tmp_path / "run", "--step", "7")
     assert first.returncode == 0, first.stderr
     assert "cached embeddings in" in first.stdout
-    cache = list((tmp_path / "out").glob("lfw_embeddings_*.npz"))
+    cache = list((tmp_path / "out").glob("pairs_embeddings_*.npz"))  # not View 2: named by the file
     assert len(cache) == 1
     assert np.load(cache[0])["embeddings"].shape == (32, 16)
     assert "TensorBoard: step 7 of" in first.stdout
@@ -154,14 +154,14 @@ def test_untrained_registry_model_caches_embeddings_and_logs_tensorboard(tmp_pat
     second = run_cli(*common)
     assert second.returncode == 0, second.stderr
     assert "reusing cached embeddings" in second.stdout
-    table = lambda out: out.split("LFW ")[1].split("ROC curve")[0]
+    table = lambda out: out.split("pairs resface20")[1].split("ROC curve")[0]
     assert table(first.stdout) == table(second.stdout)
     third = run_cli(*common, "--flip", "none")  # mirror-including cache serves flip none
     assert third.returncode == 0 and "reusing cached embeddings" in third.stdout
     (images / "align_report.csv").write_text("path,status\n")  # a re-aligned folder
     fourth = run_cli(*common)
     assert fourth.returncode == 0 and "cached embeddings in" in fourth.stdout
-    assert len(list((tmp_path / "out").glob("lfw_embeddings_*.npz"))) == 2
+    assert len(list((tmp_path / "out").glob("pairs_embeddings_*.npz"))) == 2
 
 
 def test_batch_dependent_bn_model_keys_its_cache_on_the_batch_size(tmp_path):
@@ -182,7 +182,7 @@ def test_batch_dependent_bn_model_keys_its_cache_on_the_batch_size(tmp_path):
         assert "cached embeddings in" in run.stdout  # computed, not reused from the other size
         record = json.loads((tmp_path / f"b{batch}.json").read_text())
         assert record["batch_dependent"] is True and record["batch_size"] == batch
-    caches = sorted((tmp_path / "run" / "eval").glob("lfw_embeddings_*.npz"))
+    caches = sorted((tmp_path / "run" / "eval").glob("pairs_embeddings_*.npz"))
     assert len(caches) == 2
     first, second = (np.load(c)["embeddings"] for c in caches)
     assert not np.allclose(first, second, rtol=1e-3)  # the batch size did change them

@@ -88,8 +88,10 @@ def test_lfw_curve_ends_in_the_final_evaluation_and_hparams_hold_it(standin_trai
 
     # eval_lfw.py on the run dir, as experiments/run.py calls it (no --run-dir, no --step).
     result_json = tmp_path / "view2.json"
+    # These pairs are not View 2: --benchmark lfw says they are this run's LFW.
     assert eval_lfw.main(["--model", str(run_dir), "--lfw-dir", str(lfw_dir), "--pairs", str(pairs),
-                          "--json", str(result_json), "--batch-size", "16", "--gallery-size", "0"]) == 0
+                          "--benchmark", "lfw", "--json", str(result_json), "--batch-size", "16",
+                          "--gallery-size", "0"]) == 0
     final = json.loads(result_json.read_text())
     assert final["num_folds"] == 3
 
@@ -151,7 +153,7 @@ def test_eval_with_fewer_folds_adds_a_curve_point_but_no_view2_metrics(tmp_path,
              embeddings=rng.normal(size=(len(stems), 8)))
     run_dir = tmp_path / "run"
     common = ["--embeddings", str(embeddings), "--pairs", str(pairs), "--out-dir", str(tmp_path / "out"),
-              "--gallery-size", "0"]
+              "--benchmark", "lfw", "--gallery-size", "0"]
     assert eval_lfw.main(common + ["--folds", "2", "--run-dir", str(run_dir), "--step", "5"]) == 0
     main = accumulate(run_dir / "tensorboard")
     assert series(main, summaries.LFW_FOLDS_TAG) == [(5, 2)]

@@ -27,9 +27,9 @@ def fake_run(directory, losses, lfw, final=None):
             tf.summary.histogram("weights/k", np.zeros(3), step=stop)
     last = 10 * len(losses)
     with tf.summary.create_file_writer(str(directory / "tensorboard")).as_default():
-        summaries.write_lfw_check(directory, last, lfw_result(lfw, 4), "check")
+        summaries.write_check(directory, last, "lfw", lfw_result(lfw, 4), "check")
     if final is not None:
-        summaries.write_lfw_final(directory, last, lfw_result(final, 10), "final", all_folds=True)
+        summaries.write_final(directory, last, "lfw", lfw_result(final, 10), "final", all_folds=True)
 
 
 def test_reads_scalars_across_event_files_and_writes_png(tmp_path):
