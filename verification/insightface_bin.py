@@ -27,11 +27,15 @@ class UnsafeBinError(UserValueError):
     """A .bin that is not plain containers, bytes and bools (it may try to run code)."""
 
 
+class _Refused(pickle.UnpicklingError):
+    pass
+
+
 class _NothingResolved(pickle.Unpickler):
     """Refuses every global: classes, functions, reducers. What remains is plain data."""
 
     def find_class(self, module, name):
-        raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+        raise _Refused(f"refused to load {module}.{name}")
 
 
 def read_bin_lists(path: str | Path) -> tuple[list[bytes], list[bool]]:
@@ -41,10 +45,10 @@ def read_bin_lists(path: str | Path) -> tuple[list[bytes], list[bool]]:
         with open(path, "rb") as handle:
             # encoding="bytes": files pickled by Python 2 (most of insightface's) give bytes.
             content = _NothingResolved(io.BufferedReader(handle), encoding="bytes").load()
-    except pickle.UnpicklingError as error:
+    except _Refused as error:
         raise UnsafeBinError(f"{path}: not a plain insightface .bin ({error}); nothing in it was "
                              "run") from None
-    except (EOFError, ValueError, TypeError, IndexError, KeyError) as error:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError) as error:
         raise UserValueError(f"{path}: not a readable .bin pickle ({type(error).__name__}: "
                              f"{error})") from None
     if not (isinstance(content, (tuple, list)) and len(content) == 2):
