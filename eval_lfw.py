@@ -341,7 +341,8 @@ def main(argv=None) -> int:
     title = f"{'LFW' if pairs.name == benchmarks.LFW else pairs.name} {label} [{tag}]"
     print(report.format_table(summary, title))
 
-    private_dir(out_dir)  # embeddings and face galleries: personal data
+    if not out_dir.exists():  # a folder of its own for embeddings and face galleries: private
+        private_dir(out_dir)
     if not args.no_projector and pairs.name == benchmarks.LFW:
         write_projector_view(args, table, features, np.unique(np.concatenate([left, right])),
                              target[0] if target else None, out_dir)
