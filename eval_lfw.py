@@ -249,10 +249,18 @@ def model_embeddings(args, pairs: PairSet):
     print(f"embedded {len(stems)} images{' (+ mirrors)' if with_flip else ''} in {seconds:.1f} s "
           f"({len(stems) / seconds:.1f} img/s)")
     table = EmbeddingTable(tuple(table_names(args, pairs)), plain, flipped)
+    make_out_dir(out_dir)
     if not args.no_cache:
         table.save(reusable[0])
         print(f"cached embeddings in {reusable[0]}")
     return table, out_dir, source
+
+
+def make_out_dir(out_dir: Path) -> None:
+    """A new output folder is private (it holds embeddings and face galleries); an existing one
+    keeps its mode (it may be any folder the user named)."""
+    if not out_dir.exists():
+        private_dir(out_dir)
 
 
 def batch_dependence_note(bn_mode: str | None, batch_size: int) -> str:
@@ -341,8 +349,7 @@ def main(argv=None) -> int:
     title = f"{'LFW' if pairs.name == benchmarks.LFW else pairs.name} {label} [{tag}]"
     print(report.format_table(summary, title))
 
-    if not out_dir.exists():  # a folder of its own for embeddings and face galleries: private
-        private_dir(out_dir)
+    make_out_dir(out_dir)
     if not args.no_projector and pairs.name == benchmarks.LFW:
         write_projector_view(args, table, features, np.unique(np.concatenate([left, right])),
                              target[0] if target else None, out_dir)

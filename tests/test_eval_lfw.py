@@ -257,6 +257,7 @@ def test_no_cache_writes_no_cache(tmp_path):
                           "--no-projector", "--gallery-size", "0"]) == 0
     (cache,) = out.glob("*.npz")
     assert cache.stat().st_mode & 0o777 == 0o600  # embeddings of faces: private
+    assert out.stat().st_mode & 0o777 == 0o700
 
 
 def test_a_bin_benchmark_by_path_with_a_malicious_file_refused_in_one_line(tmp_path, capsys):
