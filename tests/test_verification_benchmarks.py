@@ -64,3 +64,20 @@ def test_other_pairs_files_are_named_apart_from_lfw(tmp_path):
         path.write_text("\n".join(lines) + "\n")
         assert benchmarks.lfw_format_name(parse_pairs(path), None) == expected
     assert benchmarks.lfw_format_name(parse_pairs(tmp_path / "pairs.txt"), "lfw") == "lfw"  # as asked
+
+
+def test_a_registry_line_is_all_a_new_benchmark_needs(tmp_path, monkeypatch):
+    """One Benchmark line: the name alone then finds and loads its file under the data root."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "data"
+    (root / "office" / "a").mkdir(parents=True)
+    for name in ("1.jpg", "2.jpg"):
+        Image.fromarray(np.zeros((112, 96, 3), np.uint8)).save(root / "office" / "a" / name)
+    (root / "office" / "pairs_list.txt").write_text("a/1.jpg a/2.jpg 1\na/2.jpg a/1.jpg 0\n" * 5)
+    monkeypatch.setitem(benchmarks.BENCHMARKS, "office",
+                        benchmarks.Benchmark("office", "list", "office/pairs_list.txt", "an office's badge photos"))
+    pairs = benchmarks.load_target(benchmarks.resolve_target("office", root))
+    assert pairs.name == "office" and len(pairs) == 10 and pairs.num_folds == 10
+    assert benchmarks.final_name("office") == "office_final"
