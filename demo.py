@@ -6,7 +6,9 @@
    LFW images that the View 2 pairs need, into cache/aligned/ (reruns reuse what is there);
 2. trains the CPU-scale demo config into runs/<name>/ (a rerun resumes or, once finished, skips);
 3. evaluates the exported model on LFW View 2 with eval_lfw.py and prints the table, and where
-   the TensorBoard logs and figures are.
+   the TensorBoard logs and figures are; every other registered benchmark whose file is under
+   the data root (insightface's cfp_fp.bin, agedb_30.bin, ...: docs/benchmarks_eval.md) is
+   evaluated too, and the demo says which it found.
 
 Each stage is the same command a user would type; they are printed before they run. A stage that
 fails has printed its own error; the demo names the stage and exits with that stage's exit code.
@@ -26,6 +28,7 @@ from common.lfw_download import GET_LFW_HELP, download_lfw
 from common.paths import CACHE_DIR, REPO_ROOT, RUNS_DIR, data_root
 from common.run_layout import RunLayout, run_dir_of
 from training.config import load_config
+from verification import benchmarks
 from verification.pairs import parse_pairs
 
 DEFAULT_CONFIG = "experiments/configs/demo.yaml"
@@ -60,6 +63,23 @@ def raw_training_sets(root: Path, train_dirs: list[str]) -> list[tuple[Path, str
                 "or give --config a config whose data.train_dirs name sets you have")
         pairs.append((raw, aligned))
     return pairs
+
+
+def evaluate_other_benchmarks(root: Path, run_dir: Path, to_run_dir: list[str]) -> dict[str, dict]:
+    """eval_lfw.py on every registered benchmark besides LFW whose file is under the data root;
+    {name: result}. Says what it found, and that the others are skipped."""
+    found = {name: root / b.file for name, b in benchmarks.BENCHMARKS.items()
+             if name != benchmarks.LFW and (root / b.file).is_file()}
+    print(f"\nother benchmarks under {root}: "
+          f"{', '.join(f'{name} ({path.name})' for name, path in found.items()) or 'none'}"
+          " (docs/benchmarks_eval.md: where to get insightface's .bin files)", flush=True)
+    results = {}
+    for name in found:
+        result_json = RunLayout(run_dir).eval_json(benchmarks.final_name(name))
+        run([sys.executable, "eval_lfw.py", "--model", str(run_dir), "--benchmark", name,
+             "--data-root", str(root), "--json", str(result_json), *to_run_dir])
+        results[name] = json.loads(result_json.read_text())
+    return results
 
 
 def pairs_image_list(pairs_path: Path, out: Path) -> Path:
@@ -98,16 +118,21 @@ def main(argv=None) -> int:
     run_dir = run_dir_of(config.name, config.run_dir)
     run([python, "train.py", "--config", args.config, "--data-root", str(root)])
 
+    # A rerun of the demo evaluates its run again: --overwrite replaces the JSONs on purpose.
+    to_run_dir = ["--run-dir", str(run_dir), "--step", str(config.train.max_steps), "--overwrite"]
     result_json = RunLayout(run_dir).lfw_view2
     run([python, "eval_lfw.py", "--model", str(run_dir), "--lfw-dir", config.eval.lfw_dir,
-         "--pairs", str(root / "lfw_pairs.txt"), "--json", str(result_json), "--run-dir", str(run_dir),
-         "--step", str(config.train.max_steps)])
+         "--pairs", str(root / "lfw_pairs.txt"), "--json", str(result_json), *to_run_dir])
+    others = evaluate_other_benchmarks(root, run_dir, to_run_dir)
 
     result = json.loads(result_json.read_text())
     minutes = (time.time() - started) / 60
     print(f"\nDemo finished in {minutes:.1f} min.")
     print(f"  LFW View 2 accuracy: {100 * result['accuracy_mean']:.2f} +- {100 * result['accuracy_std']:.2f}%"
           f"   VAL@FAR=1e-3: {100 * result['val_mean']:.2f}%   AUC: {result['auc']:.4f}")
+    for name, other in others.items():
+        print(f"  {name}: {100 * other['accuracy_mean']:.2f} +- {100 * other['accuracy_std']:.2f}%"
+              f"   ({benchmarks.BENCHMARKS[name].measures})")
     print(f"  run directory:   {run_dir.relative_to(REPO_ROOT)}/ (config, log, checkpoints, export/)")
     print(f"  evaluation:      {result_json.parent.relative_to(REPO_ROOT)}/ (JSON, ROC and error-gallery PNGs)")
     print(f"  TensorBoard:     tensorboard --logdir {RUNS_DIR.relative_to(REPO_ROOT)}")

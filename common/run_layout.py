@@ -10,9 +10,11 @@ eval_lfw.py, experiments/, demo.py, `python -m models` and the recognition tools
       checkpoints/         tf.train.CheckpointManager's files
       tensorboard/         event files; tensorboard/hparams/ holds the HParams session
       export/              embedder/ (SavedModel), model_info.json, embedder*.tflite
-      eval/                lfw_view2.json and eval_lfw.py's reports
+      eval/                lfw_view2.json (LFW View 2), <name>_final.json (another benchmark:
+                           verification/benchmarks.py) and eval_lfw.py's reports
       DONE.json            a finished run's summary (steps, train_minutes of this command and
-                           total_train_minutes of all its sessions, last LFW check, export)
+                           total_train_minutes of all its sessions, last LFW check `lfw`, last check
+                           of every target `checks`, export)
 
 TF-free, so every layer may use it.
 """
@@ -104,6 +106,11 @@ class RunLayout:
     def lfw_view2(self) -> Path:
         """eval_lfw.py's JSON on all of View 2, as experiments/run.py and demo.py ask for it."""
         return self.eval / LFW_VIEW2_FILE
+
+    def eval_json(self, final: str) -> Path:
+        """eval_lfw.py's JSON of a benchmark's final evaluation, by its final name
+        (verification.benchmarks.final_name: `lfw_view2` for LFW View 2, else `<name>_final`)."""
+        return self.eval / f"{final}.json"
 
 
 def read_revision(run_dir: Path) -> str | None:

@@ -35,6 +35,8 @@ def test_every_way_of_naming_an_export_finds_the_same_files(tmp_path):
 def test_layout_names_and_labels_round_trip(tmp_path):
     layout = RunLayout(tmp_path)
     assert layout.lfw_view2 == tmp_path / "eval" / "lfw_view2.json"
+    assert layout.eval_json("lfw_view2") == layout.lfw_view2
+    assert layout.eval_json("cfp_fp_final") == tmp_path / "eval" / "cfp_fp_final.json"
     assert layout.tensorboard == tmp_path / "tensorboard"
     write_labels(layout.labels, ["b", "a", "c d"])
     assert layout.labels.read_text() == "b\na\nc d\n"

@@ -143,3 +143,28 @@ def test_a_list_of_bases_merges_left_to_right_under_the_files_own_keys(tmp_path)
     (tmp_path / "bad.yaml").write_text("base: [row.yaml, 3]\n")
     with pytest.raises(ConfigError, match="`base` must be"):
         load_config(tmp_path / "bad.yaml")
+
+
+def test_eval_targets_default_to_lfw_and_earlier_configs_still_load(tmp_path):
+    from training.config import save_config
+
+    config = load_config(CONFIGS / "base.yaml")
+    assert config.eval.targets == ["lfw"]
+    save_config(config, tmp_path / "saved.yaml")
+    assert "targets" not in (tmp_path / "saved.yaml").read_text()  # saved as runs before it were
+    assert load_config(tmp_path / "saved.yaml").eval.targets == ["lfw"]
+    two = load_config(CONFIGS / "base.yaml", ["eval.targets=[lfw, cfp_fp, mine=/x/pairs_list.txt]"])
+    assert two.eval.targets == ["lfw", "cfp_fp", "mine=/x/pairs_list.txt"]
+    save_config(two, tmp_path / "two.yaml")
+    assert load_config(tmp_path / "two.yaml").eval.targets == two.eval.targets
+
+
+@pytest.mark.parametrize("targets, message", [
+    ("[lfw, lfw]", "names lfw more than once"),
+    ("[cfp_fp, cfp_fp=/x/cfp_fp.bin]", "names cfp_fp more than once"),
+    ("[Bad-Name=/x.bin]", "key 'eval.targets': .*must be lowercase"),
+    ("lfw", "'eval.targets' must be a list"),
+])
+def test_bad_eval_targets_are_named(targets, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(CONFIGS / "base.yaml", [f"eval.targets={targets}"])

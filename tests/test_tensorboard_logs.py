@@ -88,8 +88,10 @@ def test_lfw_curve_ends_in_the_final_evaluation_and_hparams_hold_it(standin_trai
 
     # eval_lfw.py on the run dir, as experiments/run.py calls it (no --run-dir, no --step).
     result_json = tmp_path / "view2.json"
+    # These pairs are not View 2: --benchmark lfw says they are this run's LFW.
     assert eval_lfw.main(["--model", str(run_dir), "--lfw-dir", str(lfw_dir), "--pairs", str(pairs),
-                          "--json", str(result_json), "--batch-size", "16", "--gallery-size", "0"]) == 0
+                          "--benchmark", "lfw", "--json", str(result_json), "--batch-size", "16",
+                          "--gallery-size", "0"]) == 0
     final = json.loads(result_json.read_text())
     assert final["num_folds"] == 3
 
@@ -151,7 +153,7 @@ def test_eval_with_fewer_folds_adds_a_curve_point_but_no_view2_metrics(tmp_path,
              embeddings=rng.normal(size=(len(stems), 8)))
     run_dir = tmp_path / "run"
     common = ["--embeddings", str(embeddings), "--pairs", str(pairs), "--out-dir", str(tmp_path / "out"),
-              "--gallery-size", "0"]
+              "--benchmark", "lfw", "--gallery-size", "0"]
     assert eval_lfw.main(common + ["--folds", "2", "--run-dir", str(run_dir), "--step", "5"]) == 0
     main = accumulate(run_dir / "tensorboard")
     assert series(main, summaries.LFW_FOLDS_TAG) == [(5, 2)]
@@ -251,3 +253,54 @@ def test_hparams_hold_backbone_options_and_the_flip_mode():
     assert values["model.options.bn_epsilon"] == 0.001
     assert values["eval.flip"] == "sum"
     assert not [key for key in values if key.startswith("model.options.") and "bn_" not in key]
+
+
+@pytest.mark.integration
+def test_two_targets_give_two_charts_two_jsons_and_hparams_metrics_for_both(standin_train_dir, tmp_path):  # noqa: F811
+    """`eval.targets: [lfw, office=<pair list>]`: train.py checks both (each its own chart and
+    check metric); eval_lfw.py's final evaluation of each ends its chart, writes its JSON into the
+    run layout and its HParams metrics; the LFW chart holds LFW's numbers only."""
+    import eval_lfw
+    from common.run_layout import RunLayout
+    from training.loop import run_training
+    from verification.benchmarks import final_name
+
+    lfw_dir, pairs = tiny_lfw(tmp_path)
+    office = tmp_path / "office"
+    rng = np.random.default_rng(3)
+    lines = []
+    for k in range(20):
+        for name in (f"p{k}/a.jpg", f"p{k}/b.jpg"):
+            (office / name).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (112, 96, 3), dtype=np.uint8)).save(office / name)
+        lines.append(f"p{k}/a.jpg p{k}/b.jpg 1" if k % 2 == 0 else f"p{k}/a.jpg p{k - 1}/b.jpg 0")
+    (office / "pairs_list.txt").write_text("\n".join(lines) + "\n")
+    run_dir = tmp_path / "runs" / "two"
+    config = tiny_config(standin_train_dir, run_dir, **{
+        "eval.lfw_every_steps": 10, "eval.lfw_dir": str(lfw_dir), "eval.pairs": str(pairs),
+        "eval.folds": 2, "eval.batch_size": 16, "train.max_steps": 30,
+        "eval.targets": f"[lfw, office={office / 'pairs_list.txt'}]"})
+    done = run_training(config)
+    assert sorted(done["checks"]) == ["lfw", "office"] and done["lfw"] == done["checks"]["lfw"]
+
+    finals = {}
+    for name, where in (("lfw", ["--lfw-dir", str(lfw_dir), "--pairs", str(pairs), "--benchmark", "lfw"]),
+                        ("office", ["--benchmark", f"office={office / 'pairs_list.txt'}"])):
+        json_path = RunLayout(run_dir).eval_json(final_name(name))
+        assert eval_lfw.main(["--model", str(run_dir), *where, "--json", str(json_path), "--batch-size", "16",
+                              "--gallery-size", "0"]) == 0
+        finals[name] = json.loads(json_path.read_text())
+    assert sorted(p.name for p in RunLayout(run_dir).eval.glob("*.json")) == ["lfw_view2.json", "office_final.json"]
+
+    main = accumulate(run_dir / "tensorboard")
+    session = accumulate(run_dir / "tensorboard" / "hparams")
+    for name in ("lfw", "office"):
+        accuracy = series(main, summaries.accuracy_tag(name))
+        assert [step for step, _ in accuracy] == [10, 20, 30, 30], name
+        assert accuracy[2][1] == pytest.approx(done["checks"][name]["accuracy_mean"])
+        assert accuracy[3][1] == pytest.approx(finals[name]["accuracy_mean"])
+        assert [step for step, _ in series(session, summaries.check_tag(name))] == [10, 20, 30]
+        assert series(session, f"{final_name(name)}/auc") == [(30, pytest.approx(finals[name]["auc"]))]
+    experiment, groups = hparams_plugin(tmp_path / "runs")
+    assert sorted(info.name.tag for info in experiment.metric_infos) == \
+        sorted(summaries.metric_tags("lfw") + summaries.metric_tags("office"))

@@ -93,3 +93,13 @@ def test_first_folds_out_of_range(tmp_path):
     pairs = parse_pairs(write(tmp_path, "2 1\nA 1 2\nA 1 B 1\nC 1 2\nC 1 D 1\n"))
     with pytest.raises(ValueError, match="asked for 3 folds, file has 2"):
         pairs.first_folds(3)
+
+
+@pytest.mark.parametrize("name", ["..", "a/../..", "../etc"])
+def test_pair_names_may_not_leave_the_image_folder(tmp_path, name):
+    path = tmp_path / "pairs.txt"
+    path.write_text(f"1 1\n{name} 1 2\nP1 1 P2 1\n")
+    (tmp_path / "aligned").mkdir()
+    with pytest.raises(ValueError, match="leaves the image folder") as error:
+        resolve_images(parse_pairs(path, view1_folds=1), tmp_path / "aligned")
+    assert f"{path}:2:" in str(error.value)

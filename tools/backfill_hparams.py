@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common.errors import entry_point  # noqa: E402
+from common.run_layout import RunLayout  # noqa: E402
 from common.tf_startup import import_tensorflow  # noqa: E402
 
 import_tensorflow()  # before training.summaries imports it: without the CPU-only start-up notices
@@ -27,7 +28,7 @@ import_tensorflow()  # before training.summaries imports it: without the CPU-onl
 from training import summaries  # noqa: E402
 from training.config import load_config  # noqa: E402
 
-VIEW2_JSON = Path("eval") / "lfw_view2.json"
+VIEW2_JSON = RunLayout(Path(".")).lfw_view2
 VIEW2_FOLDS = 10
 
 

@@ -88,12 +88,13 @@ class TrainConfig:
 
 @dataclasses.dataclass
 class EvalConfig:
-    lfw_every_steps: int                 # 0 disables LFW evaluation during training
-    lfw_dir: str
-    pairs: str                           # relative to the data root unless absolute
+    lfw_every_steps: int                 # every target's check cadence; 0 disables the checks
+    lfw_dir: str                         # LFW's aligned images (target `lfw`)
+    pairs: str                           # LFW's pairs, relative to the data root unless absolute
     folds: Optional[int]                 # evaluate on the first n folds (null = all 10)
     flip: str                            # concat / sum / none
     batch_size: int
+    targets: list[str]                   # benchmark specs (verification/benchmarks.py), e.g. [lfw, cfp_fp]
 
 
 @dataclasses.dataclass
@@ -135,7 +136,7 @@ class Config:
 # Keys added after runs were saved, with the value those runs had: a config without one gets that
 # value and a config holding it saves without the key, so earlier run dirs still load, resume and
 # compare equal to a rerun of their command (training/run_dir.py compares configs key by key).
-ADDED_KEYS = {"model.options": {}}
+ADDED_KEYS = {"model.options": {}, "eval.targets": ["lfw"]}
 # Free-form mappings handed to a registry: an override replaces them whole (another loss or model
 # takes other names) and `--set` may add keys inside them.
 FREE_FORM_KEYS = ("hparams", "options")
@@ -305,8 +306,25 @@ CHOICES = {
 }
 
 
+def _check_targets(targets: list[str], source: str) -> None:
+    """Each `eval.targets` entry parses and names a benchmark once (files are checked when the
+    run loads them)."""
+    from verification.benchmarks import parse_spec
+
+    names = []
+    for spec in targets:
+        try:
+            names.append(parse_spec(spec)[0])
+        except UserValueError as error:
+            raise ConfigError(f"{source}: key 'eval.targets': {error}") from None
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"{source}: key 'eval.targets' names {', '.join(repeated)} more than once")
+
+
 def validate(config: Config, source: str) -> None:
     """Value checks that types alone cannot express."""
+    _check_targets(config.eval.targets, source)
     flat = config.to_dict()
     for dotted, allowed in CHOICES.items():
         section, key = dotted.split(".")

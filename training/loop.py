@@ -1,4 +1,4 @@
-"""The training run: data, model, loss head, optimizer, checkpoints, summaries, LFW checks, export.
+"""The training run: data, model, loss head, optimizer, checkpoints, summaries, checks, export.
 
 `run_training(config)` is everything `train.py` does. It resumes from the run dir's latest
 checkpoint, saves every `train.checkpoint_every_steps` and on SIGINT/SIGTERM, stops on a
@@ -87,14 +87,23 @@ def open_source(config: Config):
         min_images_per_identity=data.min_images_per_identity, namespace_by_root=data.namespace_by_root)
 
 
-def build_lfw_evaluator(config: Config, data_dir: Path):
-    """The LFW evaluator (images loaded once), or None when evaluation is off."""
+def build_evaluator(config: Config, data_dir: Path, spec: str):
+    """The evaluator of one `eval.targets` entry (its images loaded once)."""
+    from verification import benchmarks
+    from verification.lfw import BenchmarkEvaluator
+
+    target = benchmarks.resolve_target(spec, data_dir, resolve(config.eval.lfw_dir, REPO_ROOT),
+                                       resolve(config.eval.pairs, data_dir))
+    return BenchmarkEvaluator(benchmarks.load_target(target), tuple(config.data.image_size),
+                              folds=config.eval.folds, batch_size=config.eval.batch_size)
+
+
+def build_check_evaluators(config: Config, data_dir: Path) -> dict:
+    """{benchmark name: evaluator} of every `eval.targets` entry; empty when the checks are off."""
     if config.eval.lfw_every_steps <= 0:
-        return None
-    from verification.lfw import LfwEvaluator
-    return LfwEvaluator(resolve(config.eval.lfw_dir, REPO_ROOT), resolve(config.eval.pairs, data_dir),
-                        tuple(config.data.image_size), folds=config.eval.folds,
-                        batch_size=config.eval.batch_size)
+        return {}
+    evaluators = (build_evaluator(config, data_dir, spec) for spec in config.eval.targets)
+    return {evaluator.name: evaluator for evaluator in evaluators}
 
 
 def build_model(config: Config):
@@ -161,9 +170,9 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(RunLayout(run_dir).checkpoints),
                                                   max_to_keep=config.train.keep_checkpoints,
                                                   step_counter=self.state.step)
-        # Only the chief checks LFW (the other workers would compute the same numbers).
-        self.lfw = build_lfw_evaluator(config, data_dir) if self.is_chief else None
-        self.embed_fn = None  # traced at the first LFW check, reused by the later ones
+        # Only the chief runs the checks (the other workers would compute the same numbers).
+        self.checks = build_check_evaluators(config, data_dir) if self.is_chief else {}
+        self.embed_fn = None  # traced at the first check, reused by the later ones
         self.source = cache_in_memory(scanned, config.data.cache, config.data.image_size,
                                       config.data.parallel_calls, logger.info)
         if self.source.decoded is not None:
@@ -210,14 +219,28 @@ class Trainer:
         with (self.ema.swapped_in() if self.ema is not None else contextlib.nullcontext()):
             yield
 
-    def evaluate_lfw(self) -> dict | None:
-        if self.lfw is None:
-            return None
+    def evaluate(self, name: str) -> dict:
+        """The protocol summary of benchmark `name` (one of `checks`) with the current weights."""
         if self.embed_fn is None:
             from verification.embedding import compiled_embed_fn
             self.embed_fn = compiled_embed_fn(self.model, tuple(self.config.data.image_size))
         with self.evaluation_weights():
-            return self.lfw.evaluate(self.embed_fn, flip=self.config.eval.flip)
+            return self.checks[name].evaluate(self.embed_fn, flip=self.config.eval.flip)
+
+    def run_check(self, name: str, step: int) -> dict:
+        """One in-training check of benchmark `name` (a key of `checks`): a point of its
+        TensorBoard curve (inside the run's writer: `writer.as_default()`), its HParams check
+        metric and a log line. Returns the protocol summary."""
+        started = time.time()
+        result = self.evaluate(name)
+        config = self.config.eval
+        summaries.write_check(self.run_dir, step, name, result,
+                              summaries.check_protocol(result, self.checks[name].pairs.source,
+                                                       config.folds, config.flip))
+        self.log.info(f"step {step} {name} check ({result['num_folds']} folds) accuracy "
+                      f"{result['accuracy_mean']:.4f} +- {result['accuracy_std']:.4f} VAL@FAR=1e-3 "
+                      f"{result['val_mean']:.4f} ({time.time() - started:.0f}s)")
+        return result
 
     def export(self) -> Path:
         import models
@@ -333,17 +356,9 @@ def _run_in(config: Config, run_dir: Path, strategy, overwrite: bool, data_dir: 
     return summary
 
 
-def _log_lfw(trainer: Trainer, step: int) -> dict:
-    """The in-training LFW check: lfw/ curve point and the lfw_check/accuracy HParams metric."""
-    started = time.time()
-    result = trainer.evaluate_lfw()
-    config = trainer.config.eval
-    summaries.write_lfw_check(trainer.run_dir, step, result,
-                              summaries.check_protocol(result, config.pairs, config.folds, config.flip))
-    trainer.log.info(f"step {step} LFW check ({result['num_folds']} folds) accuracy "
-                     f"{result['accuracy_mean']:.4f} +- {result['accuracy_std']:.4f} VAL@FAR=1e-3 {result['val_mean']:.4f} "
-                     f"({time.time() - started:.0f}s)")
-    return result
+def _log_checks(trainer: Trainer, step: int) -> dict:
+    """Every target's in-training check (Trainer.run_check); {name: protocol summary}."""
+    return {name: trainer.run_check(name, step) for name in trainer.checks}
 
 
 def _next_batch(iterator, source):
@@ -368,7 +383,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
     iterator = iter(trainer.make_dataset(start))
     signals = StopSignals()
     collapse = CollapseWatch(log)
-    lfw_result = None
+    checked = None
     window_start, window_steps = time.time(), 0
     trainer.clock.start()
     step = start
@@ -399,7 +414,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
             if every.histogram_every_steps > 0 and step % every.histogram_every_steps == 0:
                 summaries.write_histograms(trainer.variables, step)
             if config.eval.lfw_every_steps > 0 and step % config.eval.lfw_every_steps == 0:
-                lfw_result = _log_lfw(trainer, step)
+                checked = _log_checks(trainer, step)
             if step % train.checkpoint_every_steps == 0:
                 trainer.save()
             window_start += time.time() - extras_started  # steps/s counts training steps only
@@ -411,13 +426,14 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
     if trainer.manager.latest_checkpoint is None or \
             int(trainer.manager.latest_checkpoint.rsplit("-", 1)[1]) != step:
         trainer.save()
-    if trainer.lfw is not None and (lfw_result is None or step % config.eval.lfw_every_steps != 0):
+    if trainer.checks and (checked is None or step % config.eval.lfw_every_steps != 0):
         with writer.as_default():
-            lfw_result = _log_lfw(trainer, step)
+            checked = _log_checks(trainer, step)
     minutes = trainer.clock.session_seconds() / 60
     log.info(f"trained {step - start} steps in {minutes:.1f} min")
     # LFW checks included. train_minutes: this command's steps, the whole run unless it was resumed;
     # total_train_minutes: every session's (None when one before the clock existed was resumed).
     total = trainer.clock.total_seconds()
-    return {"lfw": lfw_result, "train_minutes": round(minutes, 2), "steps_this_session": step - start,
+    return {"lfw": (checked or {}).get("lfw"), "checks": checked, "train_minutes": round(minutes, 2),
+            "steps_this_session": step - start,
             "total_train_minutes": None if total is None else round(total / 60, 2)}

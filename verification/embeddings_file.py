@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.atomic_files import atomic_output
 from common.errors import UserFileNotFoundError, UserKeyError, UserValueError
 
 
@@ -50,15 +51,12 @@ class EmbeddingTable:
         return np.array([index[s] for s in stems], dtype=np.int64)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write atomically (temporary file, then rename) so a crash never leaves half a file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write whole or not at all, private (embeddings of faces are personal data)."""
         arrays = {"paths": np.array(self.paths, dtype=str), "embeddings": self.embeddings}
         if self.embeddings_flip is not None:
             arrays["embeddings_flip"] = self.embeddings_flip
-        partial = path.with_name(path.name + ".partial.npz")
-        np.savez(partial, **arrays)
-        partial.replace(path)
+        with atomic_output(path, private=True) as partial:
+            np.savez(partial, **arrays)
 
 
 def load_embedding_table(path: str | os.PathLike) -> EmbeddingTable:

@@ -5,12 +5,14 @@ because one silently dropped pair shifts every later fold (a known facenet bug).
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from common.errors import UserFileNotFoundError, UserValueError, require_file
+from verification.pair_set import PairSet, inside
 
 # Aligned folders may hold JPEG or PNG copies of LFW; probed in this order.
 IMAGE_EXTENSIONS = (".jpg", ".png")
@@ -43,6 +45,13 @@ class Pairs:
     def unique_stems(self) -> list[str]:
         """Every referenced image once, in first-appearance order."""
         return list(dict.fromkeys(s for pair in zip(self.left, self.right) for s in pair))
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the pairs, labels and folds (not of the file's bytes: line endings and
+        spacing do not change it); LFW View 2 is recognised by it (verification/benchmarks.py)."""
+        text = "\n".join(f"{a} {b} {int(s)} {f}" for a, b, s, f in
+                         zip(self.left, self.right, self.is_same, self.fold_ids))
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def first_folds(self, n: int) -> "Pairs":
         """The pairs of folds 0..n-1 (a cheaper check, e.g. during training)."""
@@ -149,7 +158,7 @@ def resolve_images(pairs: Pairs, image_dir: str | Path) -> dict[str, Path]:
             if stem in resolved:
                 continue
             for ext in IMAGE_EXTENSIONS:
-                candidate = image_dir / (stem + ext)
+                candidate = inside(image_dir, stem + ext, f"{pairs.source}:{number}")
                 if candidate.is_file():
                     resolved[stem] = candidate
                     break
@@ -158,3 +167,14 @@ def resolve_images(pairs: Pairs, image_dir: str | Path) -> dict[str, Path]:
                     f"{pairs.source}:{number}: image {stem}{{{','.join(IMAGE_EXTENSIONS)}}} "
                     f"not found in {image_dir}")
     return resolved
+
+
+def lfw_pair_set(name: str, pairs: Pairs, image_dir: str | Path | None) -> PairSet:
+    """The PairSet of an LFW-format pairs file over the image folder (ids: the image stems);
+    without a folder, the pairs alone."""
+    files = resolve_images(pairs, image_dir) if image_dir is not None else None
+    stems = pairs.unique_stems()
+    row = {stem: k for k, stem in enumerate(stems)}
+    return PairSet(name, pairs.source, tuple(stems), np.array([row[s] for s in pairs.left], np.int64),
+                   np.array([row[s] for s in pairs.right], np.int64), pairs.is_same, pairs.fold_ids,
+                   image_paths=None if files is None else tuple(files[s] for s in stems))
