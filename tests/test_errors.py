@@ -17,7 +17,7 @@ from common.errors import (USER_ERROR, UserError, UserFileNotFoundError, UserKey
                            entry_point)
 from common.paths import REPO_ROOT
 from common.tf_startup import FILTER_MARKER, LOG_LEVEL_VARIABLE
-from tests.synthetic_pairs import pairs_lines
+from tests.helpers.synthetic_pairs import pairs_lines
 
 BASE_CONFIG = REPO_ROOT / "experiments" / "configs" / "base.yaml"
 NOTICES = ("cuInit", "Could not find cuda drivers", "absl::InitializeLog", "oneDNN custom operations")

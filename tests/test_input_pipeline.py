@@ -18,13 +18,13 @@ from input_pipeline.decode import decode_contents
 from input_pipeline.file_list import check_image_size, scan_identity_folders
 from input_pipeline.tfrecords import CorruptShardError, check_shard_sizes, read_identities, tfrecord_dataset
 from input_pipeline.train_data import TrainSource
-from tests.train_support import BASE_CONFIG, standin_train_dir, tiny_overrides  # noqa: F401  (fixture)
+from tests.helpers.train_support import BASE_CONFIG, tiny_overrides
 
 SIZE = (112, 96)
 
 
 @pytest.fixture()
-def train_dir(standin_train_dir, tmp_path):  # noqa: F811
+def train_dir(standin_train_dir, tmp_path):
     """A writable copy of the stand-in folders (tests add bad files to it)."""
     return shutil.copytree(standin_train_dir, tmp_path / "train")
 

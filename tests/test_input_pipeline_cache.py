@@ -11,13 +11,12 @@ from input_pipeline.datasets import (cached_pk_dataset, cached_single_image_data
                                      single_image_dataset)
 from input_pipeline.file_list import scan_identity_folders
 from input_pipeline.memory_cache import decode_all, decoded_bytes, use_memory_cache
-from tests.train_support import standin_train_dir  # noqa: F401  (fixture)
 
 SIZE = (112, 96)
 
 
 @pytest.fixture()
-def two_roots(standin_train_dir, tmp_path):  # noqa: F811
+def two_roots(standin_train_dir, tmp_path):
     """The 4 stand-in identities split over two roots, 2 + 2."""
     identities = sorted(p for p in standin_train_dir.iterdir() if p.is_dir())
     roots = [tmp_path / "first", tmp_path / "second"]

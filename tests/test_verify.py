@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.recognition_fixtures import run_cli
+from tests.helpers.recognition import run_cli
 
 
 def eval_style_similarity(model_dir, photos):
@@ -95,7 +95,7 @@ def test_verify_refuses_a_batch_dependent_bn_model_in_one_line(data_dir, tmp_pat
     face and its mirror) would get an embedding no other call reproduces. Before the fix verify.py
     printed a similarity; now it refuses."""
     import models
-    from tests.recognition_fixtures import TINY_MODEL
+    from tests.helpers.recognition import TINY_MODEL
 
     export = models.export_embedder(models.build(**dict(TINY_MODEL, bn_mode="always_train")),
                                     tmp_path / "export", TINY_MODEL["image_size"])
