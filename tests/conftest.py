@@ -42,14 +42,25 @@ def pytest_sessionstart(session):
         pytest.exit(f"CI=true and {reason}", returncode=1)
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: the slow tests' integration marker counts
 def pytest_collection_modifyitems(items):
-    """The files with the most slow tests first. pytest-xdist hands out whole files in this order
-    (pytest.ini: --dist loadfile --no-loadscope-reorder), so the long files start at once while
-    the many short ones fill the other worker, instead of a long file running alone at the end."""
-    slow_functions = {(item.path, getattr(item, "originalname", item.name))
-                      for item in items if item.get_closest_marker("slow")}
-    slow_per_file = Counter(path for path, _ in slow_functions)  # a parametrized test counts once
-    items.sort(key=lambda item: -slow_per_file[item.path])  # stable: collection order within a rank
+    """A slow test is an integration test too, so `-m "not integration"` leaves out every long one.
+    Then the files with the most slow tests first, then those with the most integration tests:
+    pytest-xdist hands out whole files in this order (pytest.ini: --dist loadfile
+    --no-loadscope-reorder), so the long files start at once while the many short ones fill the
+    other worker, instead of a long file running alone at the end."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.integration)
+    slow_per_file, integration_per_file = marked_per_file(items, "slow"), marked_per_file(items, "integration")
+    items.sort(key=lambda item: (-slow_per_file[item.path], -integration_per_file[item.path]))  # stable
+
+
+def marked_per_file(items, marker: str) -> Counter:
+    """How many test functions of each file carry the marker (a parametrized test counts once)."""
+    functions = {(item.path, getattr(item, "originalname", item.name))
+                 for item in items if item.get_closest_marker(marker)}
+    return Counter(path for path, _ in functions)
 
 
 def pytest_terminal_summary(terminalreporter):

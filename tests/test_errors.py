@@ -222,6 +222,7 @@ def tool_runs(tmp_path_factory) -> dict:
         return {command: future.result() for command, future in futures.items()}
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", ENTRY_POINTS, ids=lambda entry: entry.command)
 def test_tool_reports_bad_input_in_one_line_and_starts_tensorflow_quietly(entry, tool_runs):

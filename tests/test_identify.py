@@ -10,6 +10,8 @@ from PIL import Image
 from recognition.gallery import Gallery
 from tests.helpers.recognition import run_cli
 
+pytestmark = pytest.mark.integration
+
 IDENTITIES = ("07201", "07202", "07203")
 
 

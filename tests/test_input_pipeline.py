@@ -193,6 +193,7 @@ def test_folder_of_non_images_stops_with_a_clear_error(kind, tmp_path, monkeypat
         _next_batch(iter(dataset), TrainSource(file_list=file_list))
 
 
+@pytest.mark.integration
 def test_write_tfrecords_cli_and_reader_round_trip(train_dir, tmp_path):
     out = tmp_path / "shards"
     command = [sys.executable, "-m", "input_pipeline.write_tfrecords", "--input-dir", str(train_dir),
@@ -263,6 +264,7 @@ def write_shards_cli(train_dir, out, shards: int) -> list:
     return sorted(out.glob("*.tfrecord"))
 
 
+@pytest.mark.integration
 def test_truncated_shard_stops_train_py_in_one_line_naming_it(train_dir, tmp_path):
     """A shard cut short (a copy that did not finish): TensorFlow's reader may even take it for a
     complete one when the cut falls on a record boundary; its size against the writer's report

@@ -72,6 +72,7 @@ def hparams_plugin(logdir):
     return experiment, list(groups.session_groups)
 
 
+@pytest.mark.integration
 def test_lfw_curve_ends_in_the_final_evaluation_and_hparams_hold_it(standin_train_dir, tmp_path):
     import eval_lfw
     from tensorboard.plugins.hparams import metadata as hparams_metadata

@@ -73,6 +73,7 @@ def one_and_two_replicas(train_dir, tmp_path, **overrides):
     return one, two, (images, labels)
 
 
+@pytest.mark.integration
 def test_global_batch_is_split_across_replicas(standin_train_dir, tmp_path):
     trainer = make_trainer(standin_train_dir, tmp_path / "run", "mirrored", **{"model.bn_mode": "none"})
     images, labels = next(iter(trainer.make_dataset(0)))
@@ -86,6 +87,7 @@ def test_global_batch_is_split_across_replicas(standin_train_dir, tmp_path):
     assert trainer.state.current_step() == 1 and np.isfinite(float(stats["total_loss"]))
 
 
+@pytest.mark.integration
 def test_one_step_on_two_replicas_equals_one_step_on_one(standin_train_dir, tmp_path):
     """BN off: the same global batch gives the same loss and the same updated weights, so the
     per-replica losses and gradients are scaled right and weight decay is counted once."""
@@ -111,6 +113,7 @@ def test_one_step_on_two_replicas_equals_one_step_on_one(standin_train_dir, tmp_
     assert one.state.current_step() == two.state.current_step() == 1
 
 
+@pytest.mark.integration
 def test_batch_norm_normalises_per_replica_and_moving_statistics_stay_in_sync(standin_train_dir, tmp_path):
     """BN switch on 2 replicas: each replica normalises with the statistics of its half of the
     batch (the loss is the mean of the two halves' losses, each half run alone), and the moving
@@ -155,6 +158,7 @@ def checkpoint_values(path) -> dict[str, np.ndarray]:
             if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
 
 
+@pytest.mark.integration
 @pytest.mark.slow  # trains, exports and restores on both strategies
 def test_checkpoints_move_between_two_replicas_and_one(standin_train_dir, tmp_path):
     """A run trained on 2 replicas (run_training, LFW check and export included) resumes on 1,
@@ -249,6 +253,7 @@ def launch_workers(command, log_dir: Path, tag: str, workers: int = 2) -> list[s
     return processes
 
 
+@pytest.mark.integration
 @pytest.mark.slow  # ~90 s on 2 busy cores: four train.py processes
 def test_two_workers_only_the_chief_writes_and_a_killed_run_resumes(standin_train_dir, tmp_path):
     """Two train.py workers, one run dir: worker 1 writes into a scratch dir of its own (removed

@@ -37,6 +37,7 @@ def logged_steps(run_dir):
     return [(int(s), float(l)) for s, l in re.findall(r"step (\d+)/\d+ loss ([\d.]+)", text)]
 
 
+@pytest.mark.integration
 @pytest.mark.slow  # two train.py processes
 def test_sigkill_then_rerun_resumes_from_last_checkpoint(standin_train_dir, tmp_path):
     run_dir = tmp_path / "run"
@@ -85,6 +86,7 @@ def test_sigkill_then_rerun_resumes_from_last_checkpoint(standin_train_dir, tmp_
     assert (run_dir / "DONE.json").read_text() == before
 
 
+@pytest.mark.integration
 def test_non_finite_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(standin_train_dir, tmp_path):
     # An infinite rate from step index 12 on: the 13th update makes the weights inf, so the loss
     # of the 14th step (log numbering "step 14") is NaN.
@@ -105,6 +107,7 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(st
     assert not (tmp_path / "run" / "DONE.json").exists()
 
 
+@pytest.mark.integration
 def test_a_collapsed_run_warns_once_and_goes_on(standin_train_dir, tmp_path):
     # One step at LR 10 without BN leaves a network whose every cosine is 0 (collapsed in 6 seeds of
     # 6 tried): each batch's AM-softmax loss (s = 30, m = 0.35, 4 classes) is then
@@ -125,6 +128,7 @@ def test_a_collapsed_run_warns_once_and_goes_on(standin_train_dir, tmp_path):
     assert (tmp_path / "run" / "DONE.json").exists()   # warned, not stopped
 
 
+@pytest.mark.integration
 def test_a_first_step_non_finite_in_bfloat16_on_cpu_points_at_float32(standin_train_dir, tmp_path):
     # An infinite AM-softmax scale makes the very first loss NaN, before any update: on a CPU in
     # bfloat16 that is what oneDNN's wrong convolutions look like, and the error says what to do.
@@ -134,6 +138,7 @@ def test_a_first_step_non_finite_in_bfloat16_on_cpu_points_at_float32(standin_tr
         run_training(config)
 
 
+@pytest.mark.integration
 def test_export_holds_the_ema_weights(standin_train_dir, tmp_path):
     config = tiny_config(standin_train_dir, tmp_path / "run", **{
         "train.ema_decay": 0.5, "model.bn_mode": "none"})
@@ -168,6 +173,7 @@ def test_different_config_into_existing_run_dir_is_refused_unless_overwrite(stan
     assert len(aside) == 1 and (aside[0] / "config.yaml").exists()  # the old run is kept
 
 
+@pytest.mark.integration
 def test_finished_run_is_extended_by_raising_max_steps(standin_train_dir, tmp_path):
     run_dir = tmp_path / "run"
     run_training(tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 10}))
@@ -186,6 +192,7 @@ def clock_seconds(checkpoint) -> float:
     return float(tf.train.load_checkpoint(str(checkpoint)).get_tensor(CLOCK_KEY))
 
 
+@pytest.mark.integration
 def test_an_extended_run_is_timed_over_all_its_sessions(standin_train_dir, tmp_path):
     run_dir = tmp_path / "run"
     first = run_training(tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 10}))
@@ -198,6 +205,7 @@ def test_an_extended_run_is_timed_over_all_its_sessions(standin_train_dir, tmp_p
     assert clock_seconds(run_dir / "checkpoints" / "ckpt-15") > before
 
 
+@pytest.mark.integration
 def test_a_run_resumed_from_a_checkpoint_without_clock_has_no_total_time(standin_train_dir, tmp_path):
     run_dir = tmp_path / "run"
     run_training(tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 10}))
@@ -215,6 +223,7 @@ def test_a_run_resumed_from_a_checkpoint_without_clock_has_no_total_time(standin
     assert clock_seconds(run_dir / "checkpoints" / "ckpt-15") == UNKNOWN_TIME  # and stays unknown
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize("overrides", [{"train.strategy": "mirrored"}, {"train.jit_compile": "true"}])
 def test_mirrored_strategy_and_xla_steps_run(standin_train_dir, tmp_path, overrides):
@@ -227,6 +236,7 @@ def test_mirrored_strategy_and_xla_steps_run(standin_train_dir, tmp_path, overri
     assert trainer.state.current_step() == 3 and np.all(np.isfinite(losses))
 
 
+@pytest.mark.integration
 def test_bfloat16_step_is_close_to_float32_and_exports_in_float32(standin_train_dir, tmp_path):
     """Same weights, same batch: the bf16 loss is within bf16 rounding of the fp32 loss; the export of
     a bf16 run computes in float32 (it equals the float32 model on the same weights)."""
@@ -259,6 +269,7 @@ def test_bfloat16_step_is_close_to_float32_and_exports_in_float32(standin_train_
                                rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.integration
 @pytest.mark.slow  # two train.py processes
 def test_the_same_seed_repeats_a_run_in_a_new_process(standin_train_dir, tmp_path):
     # Each run of `experiments/run.py --seeds` is its own process: what the seed decides must not
@@ -274,6 +285,7 @@ def test_the_same_seed_repeats_a_run_in_a_new_process(standin_train_dir, tmp_pat
     assert len(losses[0]) == 4 and losses[0] == losses[1]
 
 
+@pytest.mark.integration
 def test_seed_changes_initial_weights_data_order_and_flips(standin_train_dir, tmp_path):
     """What `experiments/run.py --seeds` relies on: the same seed repeats a run's randomness, another
     seed changes the initial weights, the batch order and which images are flipped."""

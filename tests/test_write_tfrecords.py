@@ -42,6 +42,7 @@ def test_two_workers_write_the_same_shards_as_one(standin_train_dir, tmp_path):
     assert (tmp_path / "two" / "labels.txt").read_text() == (tmp_path / "one" / "labels.txt").read_text()
 
 
+@pytest.mark.integration
 def test_killed_run_resumes_to_the_shards_of_an_uninterrupted_run(celeba_subset, tmp_path, capsys):
     write(celeba_subset, tmp_path / "reference", shards=50)
     killed = tmp_path / "killed"
