@@ -157,6 +157,22 @@ def test_export_holds_the_ema_weights(standin_train_dir, tmp_path):
     np.testing.assert_allclose(np.asarray(exported(images)), averaged, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.integration
+def test_train_until_runs_the_real_loop_to_the_step_and_extends_it(standin_train_dir, tmp_path):
+    """The public seam the benchmarks drive: train.py's loop, stopping at the step it is given and
+    checkpointing there; a second call goes on from it."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    trainer = Trainer(tiny_config(standin_train_dir, run_dir), run_dir, tmp_path, logging.getLogger("test"))
+    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
+    first = trainer.train_until(6, writer)
+    assert trainer.state.current_step() == 6 and first["steps_this_session"] == 6
+    assert trainer.manager.latest_checkpoint.endswith("ckpt-6")
+    second = trainer.train_until(9, writer)
+    assert trainer.state.current_step() == 9 and second["steps_this_session"] == 3
+    assert trainer.manager.latest_checkpoint.endswith("ckpt-9")
+
+
 def test_different_config_into_existing_run_dir_is_refused_unless_overwrite(standin_train_dir, tmp_path):
     run_dir = tmp_path / "run"
     first = tiny_config(standin_train_dir, run_dir)

@@ -238,9 +238,8 @@ class Trainer:
                                      f"the last good checkpoint is kept: {kept}{self._first_step_hint(bad)}")
 
     def _first_step_hint(self, bad: int) -> str:
-        """Non-finite before any update is not a diverging run. Measured with TensorFlow 2.21 on an
-        AMX CPU: oneDNN's bfloat16 convolution returns garbage for some tiny feature maps (a 3x3
-        stride-2 conv from 5x4 to 2x1 at batch 64: Inception-ResNet-v1 at 112x96)."""
+        """Non-finite before any update is not a diverging run: on a CPU in bfloat16 the likely cause
+        is oneDNN's bfloat16 convolution going wrong for tiny feature maps (docs/benchmarks.md)."""
         if bad != 0 or self.config.train.precision != "bfloat16" or tf.config.list_physical_devices("GPU"):
             return ""
         return ("; the very first step in bfloat16 on a CPU: oneDNN's bfloat16 convolutions can be wrong "
@@ -251,6 +250,13 @@ class Trainer:
         self.clock.record()
         path = self.manager.save(checkpoint_number=self.state.current_step())
         self.log.info(f"checkpoint {path}")
+
+    def train_until(self, last_step: int, writer) -> dict:
+        """train.py's training loop from the current step to `last_step` (its new train.max_steps),
+        with the logs, summaries, checkpoints and LFW checks the config asks for, into `writer`;
+        returns the loop's summary (LFW result, minutes, steps)."""
+        self.config.train.max_steps = last_step
+        return _train(self, writer, self.state.current_step())
 
 
 def _first_local(value):
@@ -320,10 +326,10 @@ def _run_in(config: Config, run_dir: Path, strategy, overwrite: bool, data_dir: 
             trainer.file_list.save(RunLayout(run_dir).file_list)
     else:
         run_dirs.check_labels(run_dir, trainer.identities)
-    start = trainer.restore()
+    trainer.restore()
     writer = tf.summary.create_file_writer(str(summaries.tensorboard_dir(run_dir)))
     summaries.write_hparams(config, run_dir)
-    result = _train(trainer, writer, start)
+    result = trainer.train_until(config.train.max_steps, writer)
     summary = {"status": "done", "run_dir": str(run_dir), "steps": trainer.state.current_step(),
                "skipped_images": int(trainer.skipped), **result}
     writer.flush()
