@@ -48,12 +48,6 @@ def test_identity_in_two_roots_is_an_error_naming_both_unless_namespaced(two_roo
     assert f"second/{duplicate.name}" in file_list.identities and file_list.num_classes == 5
 
 
-def test_celeba299_and_celeba841_are_disjoint_and_give_1140_identities(data_dir):
-    """The real raw folders: one label space of 1,140 identities with no name in both."""
-    file_list = scan_identity_folders([data_dir / "celeba299", data_dir / "celeba841"], min_images=1)
-    assert file_list.num_classes == 1140 and len(file_list.paths) == 6300 + 13994
-
-
 def test_auto_cache_decision_follows_the_ram_fraction():
     one_image = 112 * 96 * 3
     assert decoded_bytes(1000, SIZE) == 1000 * one_image
