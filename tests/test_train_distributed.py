@@ -254,7 +254,7 @@ def launch_workers(command, log_dir: Path, tag: str, workers: int = 2) -> list[s
 
 
 @pytest.mark.integration
-@pytest.mark.slow  # ~90 s on 2 busy cores: four train.py processes
+@pytest.mark.slow  # four train.py processes
 def test_two_workers_only_the_chief_writes_and_a_killed_run_resumes(standin_train_dir, tmp_path):
     """Two train.py workers, one run dir: worker 1 writes into a scratch dir of its own (removed
     at the end), never into the run dir. SIGKILL worker 1 after the first checkpoint: the chief

@@ -34,6 +34,7 @@ def celeba_subset(data_dir, tmp_path) -> Path:
     return subset
 
 
+@pytest.mark.integration
 def test_two_workers_write_the_same_shards_as_one(standin_train_dir, tmp_path):
     one = write(standin_train_dir, tmp_path / "one", shards=3, workers=1)
     two = write(standin_train_dir, tmp_path / "two", shards=3, workers=2)
