@@ -23,13 +23,13 @@ import sys
 import time
 from pathlib import Path
 
+from align.inputs import pairs_image_list, raw_training_sets
 from common.errors import UserFileNotFoundError, entry_point
 from common.lfw_download import GET_LFW_HELP, download_lfw
 from common.paths import CACHE_DIR, REPO_ROOT, RUNS_DIR, data_root
 from common.run_layout import RunLayout, run_dir_of
 from training.config import load_config
 from verification import benchmarks
-from verification.pairs import parse_pairs
 
 DEFAULT_CONFIG = "experiments/configs/demo.yaml"
 
@@ -51,20 +51,6 @@ def check_data(root: Path, download: bool) -> None:
         download_lfw(root)
 
 
-def raw_training_sets(root: Path, train_dirs: list[str]) -> list[tuple[Path, str]]:
-    """(raw folder under the data root, aligned output folder) per training root of the config:
-    cache/aligned/<set>_<H>x<W> is aligned from <data root>/<set>."""
-    pairs = []
-    for aligned in train_dirs:
-        raw = root / Path(aligned).name.rsplit("_", 1)[0]
-        if not raw.is_dir():
-            raise UserFileNotFoundError(
-                f"training set {raw} not found (for {aligned}): point --data-root at a folder holding it, "
-                "or give --config a config whose data.train_dirs name sets you have")
-        pairs.append((raw, aligned))
-    return pairs
-
-
 def evaluate_other_benchmarks(root: Path, run_dir: Path, to_run_dir: list[str]) -> dict[str, dict]:
     """eval_lfw.py on every registered benchmark besides LFW whose file is under the data root;
     {name: result}. Says what it found, and that the others are skipped."""
@@ -80,14 +66,6 @@ def evaluate_other_benchmarks(root: Path, run_dir: Path, to_run_dir: list[str]) 
              "--data-root", str(root), "--json", str(result_json), *to_run_dir])
         results[name] = json.loads(result_json.read_text())
     return results
-
-
-def pairs_image_list(pairs_path: Path, out: Path) -> Path:
-    """The relative paths of every LFW image View 2 refers to (what the demo needs aligned)."""
-    names = sorted(f"{stem}.jpg" for stem in parse_pairs(pairs_path).unique_stems())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(f"{name}\n" for name in names))
-    return out
 
 
 @entry_point("demo.py")

@@ -1,6 +1,6 @@
 """What train.py's in-training LFW checks cost, as a share of a run's training time.
 
-One check is training.loop's real code path (`_log_lfw`: embed the check's LFW images with the
+One check is training.loop's real code path (`Trainer.run_check`: embed the check's LFW images with the
 training model, run the protocol, write the lfw/ summaries), timed against the training step of
 the same Trainer in the same process, rounds interleaved so that machine load hits both alike.
 For each width and check variant (folds x flip) it prints the check's seconds, the same in
@@ -48,7 +48,7 @@ from verification import protocol  # noqa: E402
 from verification.embeddings_file import load_embedding_table  # noqa: E402
 from verification.pairs import parse_pairs  # noqa: E402
 from training.config import load_config  # noqa: E402
-from training.loop import Trainer, _log_lfw, build_lfw_evaluator  # noqa: E402
+from training.loop import Trainer, build_evaluator  # noqa: E402
 
 
 def make_trainer(config_path: str, width: float, work: Path) -> Trainer:
@@ -81,8 +81,8 @@ def use_variant(trainer: Trainer, folds: int, flip: str, evaluators: dict) -> No
     """Point the trainer's check at `folds` folds with `flip` (evaluators loaded once each)."""
     if folds not in evaluators:
         trainer.config.eval.folds = folds
-        evaluators[folds] = build_lfw_evaluator(trainer.config, data_root())
-    trainer.lfw = evaluators[folds]
+        evaluators[folds] = build_evaluator(trainer.config, data_root(), "lfw")
+    trainer.checks["lfw"] = evaluators[folds]
     trainer.config.eval.folds = folds
     trainer.config.eval.flip = flip
 
@@ -91,7 +91,7 @@ def check_seconds(trainer: Trainer, writer, step: int) -> np.ndarray:
     """(wall, CPU) seconds of one in-training check."""
     start = clocks()
     with writer.as_default():
-        _log_lfw(trainer, step)
+        trainer.run_check("lfw", step)
     return clocks() - start
 
 

@@ -8,8 +8,8 @@ out as far as possible.
                                      [--xla off|on|both] [--bare-only]
 
 With bfloat16 it first checks every convolution, dense and pooling shape of the model in bfloat16 against
-float32, as train.py does (training/bf16_check.py: oneDNN's AMX kernels were wrong for some tiny
-feature maps with TensorFlow 2.21), and leaves bfloat16 out where one is wrong.
+float32, as train.py does (training/bf16_check.py; why: docs/benchmarks.md), and leaves bfloat16 out
+where one is wrong.
 
 Targets: real loop from the cache / bare step >= 0.95; from disk >= 0.9. Without the aligned
 cache, a centre-crop stand-in of celeba299 is built in a temporary folder.
@@ -37,7 +37,7 @@ tf = import_tensorflow()  # before input_pipeline/ and training/ import it: with
 from input_pipeline.standin import centre_crop_folders  # noqa: E402
 from training import bf16_check  # noqa: E402
 from training.config import load_config  # noqa: E402
-from training.loop import Trainer, _train, build_model  # noqa: E402
+from training.loop import Trainer, build_model  # noqa: E402
 from training.strategy import cpu_has_native_bf16  # noqa: E402
 
 
@@ -75,8 +75,7 @@ def make_trainer(args, train_dirs, work: Path, precision: str, xla: bool, cache:
     writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
 
     def real_loop(steps):
-        trainer.config.train.max_steps = trainer.state.current_step() + steps
-        _train(trainer, writer, trainer.state.current_step())
+        trainer.train_until(trainer.state.current_step() + steps, writer)
 
     images, labels = next(iter(trainer.make_dataset(0)))
 

@@ -251,7 +251,7 @@ def data_root_of(args) -> Path:
 
 def ensure_aligned(config, args) -> None:
     """Align what the demo config needs and cache/aligned/ lacks, with the demo's commands."""
-    from demo import pairs_image_list, raw_training_sets
+    from align.inputs import pairs_image_list, raw_training_sets
 
     root = data_root_of(args)
     size = "x".join(str(v) for v in config.data.image_size)

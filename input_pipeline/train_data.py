@@ -110,3 +110,17 @@ def build_train_dataset(source: TrainSource, image_size, batch_size: int, *, see
         return datasets.pk_dataset(source.file_list, image_size, *pk, skipped_counter=skipped_counter, **common)
     return datasets.single_image_dataset(source.file_list, image_size, batch_size,
                                          skipped_counter=skipped_counter, **common)
+
+
+def next_batch(iterator, source: TrainSource):
+    """The next training batch from `source`'s dataset; the input pipeline's own stop (no readable
+    images) and a damaged TFRecord shard become one-line UserErrors rather than TensorFlow tracebacks."""
+    try:
+        return next(iterator)
+    except tf.errors.DataLossError as error:
+        raise data_loss_error(source, error) from None
+    except tf.errors.InvalidArgumentError as error:
+        if datasets.NO_VALID_IMAGES not in error.message:
+            raise
+        reason = next(part for part in error.message.split("[") if datasets.NO_VALID_IMAGES in part)
+        raise UserValueError(f"training data: {reason.split(']')[0]}") from None

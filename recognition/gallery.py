@@ -13,7 +13,7 @@ import numpy as np
 
 from common.errors import UserFileExistsError, UserFileNotFoundError, UserValueError
 from recognition.index import build_index
-from verification.protocol import l2_normalize
+from common.vectors import l2_normalize
 
 ENROLL_MODES = ("mean", "all")
 UNKNOWN = "unknown"

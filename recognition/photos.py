@@ -13,7 +13,8 @@ import numpy as np
 
 from recognition.quality import QualityGate, QualityReport
 # The evaluation's own flip combination and normalisation, so scores match eval_lfw.py's exactly.
-from verification.protocol import FLIP_MODES, combine_flip, l2_normalize
+from common.vectors import l2_normalize
+from verification.protocol import FLIP_MODES, combine_flip
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 

@@ -138,6 +138,7 @@ def test_given_landmarks_reproduce_the_detected_crop(awkward_dir, awkward_run, t
     assert np.abs(crop[:, 8:104].astype(int) - detected).mean() < 4
 
 
+@pytest.mark.integration
 def test_resume_after_kill_minus_9(data_dir, tmp_path):
     input_dir = tmp_path / "in"
     people = sorted((data_dir / "lfw").iterdir())[:40]

@@ -4,7 +4,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from common.paths import REPO_ROOT
+
+pytestmark = pytest.mark.integration
 
 
 def test_scan_bench_builds_a_tree_of_vggface2_counts_and_times_every_training_stage(tmp_path):

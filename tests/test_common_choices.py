@@ -83,6 +83,7 @@ def test_every_face_tool_takes_the_same_detector_flags():
                            "max_detect_side": 800} for options in given.values()), given
 
 
+@pytest.mark.integration
 def test_config_module_stays_tensorflow_free():
     code = "import sys, training.config, common.choices; print('tensorflow' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,

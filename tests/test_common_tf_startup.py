@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from common.paths import REPO_ROOT
 from common.tf_startup import without_startup_notices
 
@@ -25,6 +27,7 @@ def test_only_the_notices_go_and_cuinit_only_without_a_driver():
     assert without_startup_notices(CUINIT, gpus_hidden=True) == ""
 
 
+@pytest.mark.integration
 def test_train_py_error_is_its_one_line_only(tmp_path):
     """A config typo through train.py with TensorFlow's logging left at its default: stderr is
     the one error line (on a CPU-only machine it used to start with the cuInit notices)."""

@@ -6,7 +6,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from common.paths import DATA_ENV_VAR, REPO_ROOT
+
+pytestmark = pytest.mark.integration
 
 NEEDS_DATA = "tests/test_align_image_io.py"  # small; most of its tests read a real LFW photo
 

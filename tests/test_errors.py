@@ -17,7 +17,7 @@ from common.errors import (USER_ERROR, UserError, UserFileNotFoundError, UserKey
                            entry_point)
 from common.paths import REPO_ROOT
 from common.tf_startup import FILTER_MARKER, LOG_LEVEL_VARIABLE
-from tests.synthetic_pairs import pairs_lines
+from tests.helpers.synthetic_pairs import pairs_lines
 
 BASE_CONFIG = REPO_ROOT / "experiments" / "configs" / "base.yaml"
 NOTICES = ("cuInit", "Could not find cuda drivers", "absl::InitializeLog", "oneDNN custom operations")
@@ -222,6 +222,7 @@ def tool_runs(tmp_path_factory) -> dict:
         return {command: future.result() for command, future in futures.items()}
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", ENTRY_POINTS, ids=lambda entry: entry.command)
 def test_tool_reports_bad_input_in_one_line_and_starts_tensorflow_quietly(entry, tool_runs):

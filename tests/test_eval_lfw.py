@@ -13,7 +13,9 @@ from PIL import Image
 
 from verification.pairs import parse_pairs
 from verification.protocol import combine_flip, evaluate_pairs
-from tests.synthetic_pairs import pairs_lines
+from tests.helpers.synthetic_pairs import pairs_lines
+
+pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -21,7 +21,8 @@ def test_peaks_come_from_the_gpu_name_or_the_command_line():
     assert gpu_check.peaks_for(["NVIDIA A100"], given) == {"bfloat16": 312.0, "float32": 19.5}
 
 
-@pytest.mark.slow  # ~70 s on 2 busy cores: three traced steps, train.py and eval_lfw.py
+@pytest.mark.integration
+@pytest.mark.slow  # three traced steps, train.py and eval_lfw.py
 def test_dry_run_measures_trains_and_evaluates_on_cpu(tmp_path):
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--dry-run", "--out", str(out)],

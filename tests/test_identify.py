@@ -8,7 +8,9 @@ import pytest
 from PIL import Image
 
 from recognition.gallery import Gallery
-from tests.recognition_fixtures import run_cli
+from tests.helpers.recognition import run_cli
+
+pytestmark = pytest.mark.integration
 
 IDENTITIES = ("07201", "07202", "07203")
 
@@ -153,7 +155,7 @@ def test_enroll_refuses_a_batch_dependent_bn_model_in_one_line(people, tmp_path)
     """BN always_train: a face's embedding would depend on whatever else is in its batch, so a
     gallery built from it could not be searched reproducibly; identify.py refuses it, as verify.py."""
     import models
-    from tests.recognition_fixtures import TINY_MODEL
+    from tests.helpers.recognition import TINY_MODEL
 
     export = models.export_embedder(models.build(**dict(TINY_MODEL, bn_mode="always_train")),
                                     tmp_path / "export", TINY_MODEL["image_size"])

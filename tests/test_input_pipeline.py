@@ -18,13 +18,13 @@ from input_pipeline.decode import decode_contents
 from input_pipeline.file_list import check_image_size, scan_identity_folders
 from input_pipeline.tfrecords import CorruptShardError, check_shard_sizes, read_identities, tfrecord_dataset
 from input_pipeline.train_data import TrainSource
-from tests.train_support import BASE_CONFIG, standin_train_dir, tiny_overrides  # noqa: F401  (fixture)
+from tests.helpers.train_support import BASE_CONFIG, tiny_overrides
 
 SIZE = (112, 96)
 
 
 @pytest.fixture()
-def train_dir(standin_train_dir, tmp_path):  # noqa: F811
+def train_dir(standin_train_dir, tmp_path):
     """A writable copy of the stand-in folders (tests add bad files to it)."""
     return shutil.copytree(standin_train_dir, tmp_path / "train")
 
@@ -186,13 +186,14 @@ def test_folder_of_non_images_stops_with_a_clear_error(kind, tmp_path, monkeypat
                pk_dataset(file_list, SIZE, identities=2, images=2, seed=0))
     with pytest.raises(tf.errors.InvalidArgumentError, match=datasets.NO_VALID_IMAGES):
         next(iter(dataset))
-    from training.loop import _next_batch  # train.py prints this ValueError as one line
+    from input_pipeline.train_data import next_batch  # train.py prints this ValueError as one line
 
     with pytest.raises(ValueError, match=r"^training data: 10 batches in a row had unreadable images: "
                                          r"does the training folder hold images\?$"):
-        _next_batch(iter(dataset), TrainSource(file_list=file_list))
+        next_batch(iter(dataset), TrainSource(file_list=file_list))
 
 
+@pytest.mark.integration
 def test_write_tfrecords_cli_and_reader_round_trip(train_dir, tmp_path):
     out = tmp_path / "shards"
     command = [sys.executable, "-m", "input_pipeline.write_tfrecords", "--input-dir", str(train_dir),
@@ -244,14 +245,14 @@ def test_tfrecords_without_a_valid_image_stop_with_one_line(tmp_path, monkeypatc
     """Every record unreadable: the input used to filter forever; now it stops, and training
     prints one line."""
     from input_pipeline import datasets
-    from training.loop import _next_batch
+    from input_pipeline.train_data import next_batch
 
     monkeypatch.setattr(datasets, "MAX_CONSECUTIVE_INVALID", 40)
     write_records(tmp_path / "shards", [(b"not an image", i % 3, f"{i}.jpg") for i in range(9)])
     dataset = tfrecord_dataset(tmp_path / "shards", SIZE, 4, seed=0, shuffle_buffer=9)
     with pytest.raises(ValueError, match=r"^training data: 10 batches in a row had unreadable images: "
                                          r"do the TFRecord shards in .*shards hold images of 112x96\?$"):
-        _next_batch(iter(dataset), TrainSource(tfrecord_dir=tmp_path / "shards"))
+        next_batch(iter(dataset), TrainSource(tfrecord_dir=tmp_path / "shards"))
 
 
 def write_shards_cli(train_dir, out, shards: int) -> list:
@@ -263,6 +264,7 @@ def write_shards_cli(train_dir, out, shards: int) -> list:
     return sorted(out.glob("*.tfrecord"))
 
 
+@pytest.mark.integration
 def test_truncated_shard_stops_train_py_in_one_line_naming_it(train_dir, tmp_path):
     """A shard cut short (a copy that did not finish): TensorFlow's reader may even take it for a
     complete one when the cut falls on a record boundary; its size against the writer's report
@@ -286,7 +288,7 @@ def test_damaged_shard_is_named_when_tf_data_fails_on_it(train_dir, tmp_path):
     """Damage that keeps the size (garbage over the middle of a shard) shows only when tf.data
     reads it: training's next batch then names the shard instead of raising a DataLossError."""
     from input_pipeline.write_tfrecords import write_tfrecords
-    from training.loop import _next_batch
+    from input_pipeline.train_data import next_batch
 
     shards = tmp_path / "shards"
     write_tfrecords(scan_identity_folders(train_dir), shards, 3, show_progress=False)
@@ -299,4 +301,4 @@ def test_damaged_shard_is_named_when_tf_data_fails_on_it(train_dir, tmp_path):
     with pytest.raises(CorruptShardError, match=rf"^training data: TFRecord shard {re.escape(str(shard))} is "
                                                 r"damaged \((corrupted|truncated) record at \d+\); delete it "):
         for _ in range(20):  # 24 records: every shard is read within 3 batches
-            _next_batch(iterator, TrainSource(tfrecord_dir=shards))
+            next_batch(iterator, TrainSource(tfrecord_dir=shards))

@@ -11,13 +11,12 @@ from input_pipeline.datasets import (cached_pk_dataset, cached_single_image_data
                                      single_image_dataset)
 from input_pipeline.file_list import scan_identity_folders
 from input_pipeline.memory_cache import decode_all, decoded_bytes, use_memory_cache
-from tests.train_support import standin_train_dir  # noqa: F401  (fixture)
 
 SIZE = (112, 96)
 
 
 @pytest.fixture()
-def two_roots(standin_train_dir, tmp_path):  # noqa: F811
+def two_roots(standin_train_dir, tmp_path):
     """The 4 stand-in identities split over two roots, 2 + 2."""
     identities = sorted(p for p in standin_train_dir.iterdir() if p.is_dir())
     roots = [tmp_path / "first", tmp_path / "second"]
@@ -47,12 +46,6 @@ def test_identity_in_two_roots_is_an_error_naming_both_unless_namespaced(two_roo
     file_list = scan_identity_folders(two_roots, min_images=2, namespace_by_root=True)
     assert f"first/{duplicate.name}" in file_list.identities
     assert f"second/{duplicate.name}" in file_list.identities and file_list.num_classes == 5
-
-
-def test_celeba299_and_celeba841_are_disjoint_and_give_1140_identities(data_dir):
-    """The real raw folders: one label space of 1,140 identities with no name in both."""
-    file_list = scan_identity_folders([data_dir / "celeba299", data_dir / "celeba841"], min_images=1)
-    assert file_list.num_classes == 1140 and len(file_list.paths) == 6300 + 13994
 
 
 def test_auto_cache_decision_follows_the_ram_fraction():

@@ -2,9 +2,12 @@
 import subprocess
 import sys
 
+import pytest
+
 from common.paths import REPO_ROOT
 
 
+@pytest.mark.integration
 def test_ruff_finds_nothing():
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "--output-format", "concise", "."],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)

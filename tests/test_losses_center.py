@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from losses import CenterLoss
-from tests.test_losses_reference import cross_entropy, numerical_gradient, tf_loss_and_gradients
+from tests.helpers.loss_reference import cross_entropy, numerical_gradient, tf_loss_and_gradients
 
 
 def reference_center_loss(x, w, b, centers, labels, weight):

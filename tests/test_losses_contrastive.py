@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from losses import ContrastiveLoss
-from tests.test_losses_reference import (contrastive, numerical_gradient, tf_loss_and_gradients,
+from tests.helpers.loss_reference import (contrastive, numerical_gradient, tf_loss_and_gradients,
                                          unit)
 
 

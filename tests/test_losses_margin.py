@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from losses import AMSoftmax, ArcFace, CombinedMargin, NormFace
-from tests.test_losses_reference import (arcface_target, cosines, margin_head_loss,
+from tests.helpers.loss_reference import (arcface_target, cosines, margin_head_loss,
                                          numerical_gradient, tf_loss_and_gradients)
 
 B, D, C = 6, 5, 4

@@ -6,7 +6,7 @@ import tensorflow as tf
 from losses import MarginLoss
 from losses.base import l2_normalize
 from losses.distances import pairwise_distances
-from tests.test_losses_reference import margin_loss, numerical_gradient
+from tests.helpers.loss_reference import margin_loss, numerical_gradient
 
 LABELS = np.array([0, 0, 0, 1, 1, 2, 2, 2])
 

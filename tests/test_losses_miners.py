@@ -6,7 +6,7 @@ import tensorflow as tf
 from losses.distances import pairwise_distances, pairwise_squared_distances
 from losses.miners import (batch_hard, distance_weighted_probabilities,
                            sample_distance_weighted_negatives, semi_hard_negatives)
-from tests.test_losses_reference import distance_matrix, distance_weight
+from tests.helpers.loss_reference import distance_matrix, distance_weight
 
 
 def symmetric(upper_rows):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from losses import SoftmaxLoss
-from tests.test_losses_reference import cross_entropy, numerical_gradient, tf_loss_and_gradients
+from tests.helpers.loss_reference import cross_entropy, numerical_gradient, tf_loss_and_gradients
 
 
 def test_softmax_value_and_gradients_match_numpy():

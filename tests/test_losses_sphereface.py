@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from losses import LSoftmax, SphereFace
-from tests.test_losses_reference import (margin_head_loss, numerical_gradient, sphereface_lambda,
+from tests.helpers.loss_reference import (margin_head_loss, numerical_gradient, sphereface_lambda,
                                          sphereface_psi, sphereface_target, tf_loss_and_gradients)
 
 B, D, C = 6, 5, 4

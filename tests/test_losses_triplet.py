@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from losses import BatchHardTripletLoss, SemiHardTripletLoss, SoftMarginTripletLoss
-from tests.test_losses_reference import (batch_hard_triplet, numerical_gradient,
+from tests.helpers.loss_reference import (batch_hard_triplet, numerical_gradient,
                                          semi_hard_triplet, tf_loss_and_gradients)
 
 LABELS = np.array([0, 0, 0, 1, 1, 1, 2, 2])

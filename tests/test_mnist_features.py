@@ -153,6 +153,7 @@ def test_plots_write_png_and_reject_wrong_dimension(tmp_path):
 
 # --- training ---------------------------------------------------------------------------------
 
+@pytest.mark.integration
 def test_cli_smoke_writes_figure_table_and_refuses_to_overwrite(mnist_root, tmp_path, capsys):
     argv = ["--data-root", str(mnist_root), "--out-dir", str(tmp_path), "--dims", "2",
             "--losses", "sphereface_m4", "--max-steps", "2", "--num-train", "100",
@@ -171,6 +172,7 @@ def test_cli_smoke_writes_figure_table_and_refuses_to_overwrite(mnist_root, tmp_
     assert png.read_bytes() == before
 
 
+@pytest.mark.integration
 def test_short_training_beats_chance_by_far(mnist_root):
     split = load_split(mnist_root, num_train=1000, num_test=500, seed=0)
     head = losses.build("softmax", num_classes=10, embedding_size=2)

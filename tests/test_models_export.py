@@ -61,6 +61,7 @@ def test_round_trip_matches_the_model_in_test_mode(where, run_dir, trained_model
                                atol=1e-5)
 
 
+@pytest.mark.integration
 def test_loading_needs_only_tensorflow(run_dir, trained_model, pixels, tmp_path):
     np.save(tmp_path / "pixels.npy", pixels)
     script = textwrap.dedent(f"""

@@ -8,9 +8,7 @@ import models
 from models.registry import BACKBONES, check_options, options
 from training.config import load_config, save_config
 from training.loop import build_model
-from tests.train_support import BASE_CONFIG
-
-
+from tests.helpers.train_support import BASE_CONFIG
 def _probe(image_size=(112, 96), embedding_size: int = 512, bn=None, width: float = 1.0,
            dropout_keep: float = 0.8, stem_stride: int = 2):
     """A backbone with one option of its own; returns what it was given."""

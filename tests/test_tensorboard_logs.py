@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from common.paths import REPO_ROOT
-from tests.synthetic_pairs import pairs_lines
-from tests.train_support import standin_train_dir, tiny_config  # noqa: F401
+from tests.helpers.synthetic_pairs import pairs_lines
+from tests.helpers.train_support import tiny_config
 from training import summaries
 from verification.pairs import parse_pairs
 
@@ -72,7 +72,8 @@ def hparams_plugin(logdir):
     return experiment, list(groups.session_groups)
 
 
-def test_lfw_curve_ends_in_the_final_evaluation_and_hparams_hold_it(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_lfw_curve_ends_in_the_final_evaluation_and_hparams_hold_it(standin_train_dir, tmp_path):
     import eval_lfw
     from tensorboard.plugins.hparams import metadata as hparams_metadata
     from training.loop import run_training

@@ -15,7 +15,7 @@ from training import bf16_check
 from training.config import ConfigError
 from training.loop import run_training
 from training.preflight import check_before_run
-from tests.train_support import standin_train_dir, tiny_config  # noqa: F401  (fixture)
+from tests.helpers.train_support import tiny_config
 
 
 def three_kinds_of_layer() -> keras.Model:
@@ -146,7 +146,7 @@ def test_wrong_shapes_are_named_worst_first_with_what_to_do(monkeypatch):
     assert bf16_check.verdict(bf16_check.check_model(three_kinds_of_layer(), 64), "tiny") is None
 
 
-def test_a_wrong_bfloat16_convolution_stops_the_run_before_its_run_dir(standin_train_dir, tmp_path,  # noqa: F811
+def test_a_wrong_bfloat16_convolution_stops_the_run_before_its_run_dir(standin_train_dir, tmp_path,
                                                                        monkeypatch):
     monkeypatch.setattr(bf16_check, "relative_bf16_error", errors_by_stride(1e37))
     run_dir = tmp_path / "run"
@@ -158,7 +158,7 @@ def test_a_wrong_bfloat16_convolution_stops_the_run_before_its_run_dir(standin_t
     assert not run_dir.exists()
 
 
-def test_the_check_runs_at_the_per_replica_batch_and_only_in_bfloat16(standin_train_dir, tmp_path,  # noqa: F811
+def test_the_check_runs_at_the_per_replica_batch_and_only_in_bfloat16(standin_train_dir, tmp_path,
                                                                       monkeypatch):
     batches = []
     monkeypatch.setattr(bf16_check, "relative_bf16_error",

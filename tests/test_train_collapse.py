@@ -12,8 +12,16 @@ FROZEN = round(math.log(1118 + math.exp(-10.5)) + 10.5, 4)
 STEPS = list(range(10, 210, 10))   # 20 logs
 
 
-def test_the_all_cosines_zero_loss_is_the_hand_worked_value():
-    assert FROZEN == 17.5193
+def test_the_frozen_value_is_the_real_am_softmax_loss_when_every_cosine_is_zero():
+    """All-zero embeddings (every cosine 0) through the real AM-softmax head over 1,119 classes
+    give the loss the collapse logs hold: the hand-worked value above, whatever the labels."""
+    import tensorflow as tf
+
+    import losses
+
+    head = losses.build("am_softmax", num_classes=1119, embedding_size=8)
+    loss = float(head(tf.zeros([4, 8]), tf.constant([0, 5, 17, 1118]))["loss"])
+    assert math.isclose(loss, FROZEN, abs_tol=5e-5)
 
 
 def test_frozen_since_is_the_first_step_of_the_constant_tail():

@@ -1,6 +1,6 @@
 """Several replicas and several workers on one CPU machine.
 
-Replicas: MirroredStrategy over the 2 logical CPU devices that tests/conftest.py splits the CPU
+Replicas: MirroredStrategy over the 2 logical CPU devices that tests/helpers/cpu_devices.py splits the CPU
 into (the code path of several GPUs). Workers: two train.py processes on localhost with TF_CONFIG
 (MultiWorkerMirroredStrategy), as on two machines sharing the run dir's file system.
 """
@@ -22,20 +22,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests import conftest
 from common.paths import REPO_ROOT
-from tests.train_support import BASE_CONFIG, standin_train_dir, tiny_config, tiny_overrides  # noqa: F401
+from tests.helpers.train_support import BASE_CONFIG, tiny_config, tiny_overrides
 from training import run_dir as run_dirs
 from training.loop import Trainer, build_model, run_training
 from training.strategy import broadcast_from_chief
+from tests.helpers.cpu_devices import CPU_REPLICAS, CPU_SPLIT_ERROR
 
 from benchmarks.gpu_check import make_lfw_like
 
-REPLICAS = conftest.CPU_REPLICAS
+REPLICAS = CPU_REPLICAS
 pytestmark = pytest.mark.skipif(
-    conftest.CPU_SPLIT_ERROR is not None or bool(tf.config.list_physical_devices("GPU")),
+    CPU_SPLIT_ERROR is not None or bool(tf.config.list_physical_devices("GPU")),
     reason=f"needs the CPU split in {REPLICAS} logical devices and no GPU "
-           f"({conftest.CPU_SPLIT_ERROR or 'a GPU is visible'})")
+           f"({CPU_SPLIT_ERROR or 'a GPU is visible'})")
 
 # Deterministic steps: no dropout, plain momentum SGD with a visible rate, weight decay on.
 EXACT = {"model.dropout_keep": 1.0, "data.cache": "none", "optimizer.name": "momentum",
@@ -73,7 +73,8 @@ def one_and_two_replicas(train_dir, tmp_path, **overrides):
     return one, two, (images, labels)
 
 
-def test_global_batch_is_split_across_replicas(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_global_batch_is_split_across_replicas(standin_train_dir, tmp_path):
     trainer = make_trainer(standin_train_dir, tmp_path / "run", "mirrored", **{"model.bn_mode": "none"})
     images, labels = next(iter(trainer.make_dataset(0)))
     shards = trainer.strategy.experimental_local_results(images)
@@ -86,7 +87,8 @@ def test_global_batch_is_split_across_replicas(standin_train_dir, tmp_path):  # 
     assert trainer.state.current_step() == 1 and np.isfinite(float(stats["total_loss"]))
 
 
-def test_one_step_on_two_replicas_equals_one_step_on_one(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_one_step_on_two_replicas_equals_one_step_on_one(standin_train_dir, tmp_path):
     """BN off: the same global batch gives the same loss and the same updated weights, so the
     per-replica losses and gradients are scaled right and weight decay is counted once."""
     one, two, (images, labels) = one_and_two_replicas(standin_train_dir, tmp_path, **{"model.bn_mode": "none"})
@@ -111,7 +113,8 @@ def test_one_step_on_two_replicas_equals_one_step_on_one(standin_train_dir, tmp_
     assert one.state.current_step() == two.state.current_step() == 1
 
 
-def test_batch_norm_normalises_per_replica_and_moving_statistics_stay_in_sync(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_batch_norm_normalises_per_replica_and_moving_statistics_stay_in_sync(standin_train_dir, tmp_path):
     """BN switch on 2 replicas: each replica normalises with the statistics of its half of the
     batch (the loss is the mean of the two halves' losses, each half run alone), and the moving
     mean/variance are the average of what each replica alone would have, equal on both copies."""
@@ -155,8 +158,9 @@ def checkpoint_values(path) -> dict[str, np.ndarray]:
             if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
 
 
+@pytest.mark.integration
 @pytest.mark.slow  # trains, exports and restores on both strategies
-def test_checkpoints_move_between_two_replicas_and_one(standin_train_dir, tmp_path):  # noqa: F811
+def test_checkpoints_move_between_two_replicas_and_one(standin_train_dir, tmp_path):
     """A run trained on 2 replicas (run_training, LFW check and export included) resumes on 1,
     then on 2 again:
     the run dir accepts the changed train.strategy, each restore brings back every saved value
@@ -249,8 +253,9 @@ def launch_workers(command, log_dir: Path, tag: str, workers: int = 2) -> list[s
     return processes
 
 
-@pytest.mark.slow  # ~90 s on 2 busy cores: four train.py processes
-def test_two_workers_only_the_chief_writes_and_a_killed_run_resumes(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+@pytest.mark.slow  # four train.py processes
+def test_two_workers_only_the_chief_writes_and_a_killed_run_resumes(standin_train_dir, tmp_path):
     """Two train.py workers, one run dir: worker 1 writes into a scratch dir of its own (removed
     at the end), never into the run dir. SIGKILL worker 1 after the first checkpoint: the chief
     stops with a one-line error; both restarted with the same command resume from the chief's

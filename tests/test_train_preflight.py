@@ -5,7 +5,7 @@ import pytest
 
 from training.config import ConfigError
 from training.loop import run_training
-from tests.train_support import standin_train_dir, tiny_config  # noqa: F401  (fixture)
+from tests.helpers.train_support import tiny_config
 
 
 @pytest.mark.parametrize("override, message", [
@@ -20,7 +20,7 @@ from tests.train_support import standin_train_dir, tiny_config  # noqa: F401  (f
     ({"loss.name": "triplet", "loss.hparams": "{}", "data.pk_identities": 3, "data.pk_images": 2},
      r"^data: train.batch_size 8 must equal data.pk_identities x data.pk_images = 6$"),
 ])
-def test_bad_pluggable_part_fails_in_one_line_and_writes_no_run_dir(standin_train_dir, tmp_path,  # noqa: F811
+def test_bad_pluggable_part_fails_in_one_line_and_writes_no_run_dir(standin_train_dir, tmp_path,
                                                                     override, message):
     run_dir = tmp_path / "run"
     config = tiny_config(standin_train_dir, run_dir, **override)

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 import models
 from common.paths import REPO_ROOT
-from tests.train_support import BASE_CONFIG, standin_train_dir, tiny_config, tiny_overrides  # noqa: F401
+from tests.helpers.train_support import BASE_CONFIG, tiny_config, tiny_overrides
 from training import run_dir as run_dirs
 from training.clock import CLOCK_KEY, CLOCK_NAME, UNKNOWN_TIME, checkpoint_has_clock
 from training.config import load_config
@@ -37,8 +37,9 @@ def logged_steps(run_dir):
     return [(int(s), float(l)) for s, l in re.findall(r"step (\d+)/\d+ loss ([\d.]+)", text)]
 
 
+@pytest.mark.integration
 @pytest.mark.slow  # two train.py processes
-def test_sigkill_then_rerun_resumes_from_last_checkpoint(standin_train_dir, tmp_path):  # noqa: F811
+def test_sigkill_then_rerun_resumes_from_last_checkpoint(standin_train_dir, tmp_path):
     run_dir = tmp_path / "run"
     command = train_command(standin_train_dir, run_dir, **{
         "train.max_steps": 60, "train.checkpoint_every_steps": 10, "train.ema_decay": 0.9})
@@ -85,7 +86,8 @@ def test_sigkill_then_rerun_resumes_from_last_checkpoint(standin_train_dir, tmp_
     assert (run_dir / "DONE.json").read_text() == before
 
 
-def test_non_finite_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_non_finite_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(standin_train_dir, tmp_path):
     # An infinite rate from step index 12 on: the 13th update makes the weights inf, so the loss
     # of the 14th step (log numbering "step 14") is NaN.
     config = tiny_config(standin_train_dir, tmp_path / "run", **{
@@ -105,7 +107,8 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(st
     assert not (tmp_path / "run" / "DONE.json").exists()
 
 
-def test_a_collapsed_run_warns_once_and_goes_on(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_a_collapsed_run_warns_once_and_goes_on(standin_train_dir, tmp_path):
     # One step at LR 10 without BN leaves a network whose every cosine is 0 (collapsed in 6 seeds of
     # 6 tried): each batch's AM-softmax loss (s = 30, m = 0.35, 4 classes) is then
     # ln(3 + e^-10.5) + 10.5 = 11.5986, the regime set's no-BN collapse in miniature.
@@ -125,7 +128,8 @@ def test_a_collapsed_run_warns_once_and_goes_on(standin_train_dir, tmp_path):  #
     assert (tmp_path / "run" / "DONE.json").exists()   # warned, not stopped
 
 
-def test_a_first_step_non_finite_in_bfloat16_on_cpu_points_at_float32(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_a_first_step_non_finite_in_bfloat16_on_cpu_points_at_float32(standin_train_dir, tmp_path):
     # An infinite AM-softmax scale makes the very first loss NaN, before any update: on a CPU in
     # bfloat16 that is what oneDNN's wrong convolutions look like, and the error says what to do.
     config = tiny_config(standin_train_dir, tmp_path / "run", **{
@@ -134,7 +138,8 @@ def test_a_first_step_non_finite_in_bfloat16_on_cpu_points_at_float32(standin_tr
         run_training(config)
 
 
-def test_export_holds_the_ema_weights(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_export_holds_the_ema_weights(standin_train_dir, tmp_path):
     config = tiny_config(standin_train_dir, tmp_path / "run", **{
         "train.ema_decay": 0.5, "model.bn_mode": "none"})
     (tmp_path / "run").mkdir()
@@ -152,7 +157,23 @@ def test_export_holds_the_ema_weights(standin_train_dir, tmp_path):  # noqa: F81
     np.testing.assert_allclose(np.asarray(exported(images)), averaged, rtol=1e-4, atol=1e-5)
 
 
-def test_different_config_into_existing_run_dir_is_refused_unless_overwrite(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_train_until_runs_the_real_loop_to_the_step_and_extends_it(standin_train_dir, tmp_path):
+    """The public seam the benchmarks drive: train.py's loop, stopping at the step it is given and
+    checkpointing there; a second call goes on from it."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    trainer = Trainer(tiny_config(standin_train_dir, run_dir), run_dir, tmp_path, logging.getLogger("test"))
+    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
+    first = trainer.train_until(6, writer)
+    assert trainer.state.current_step() == 6 and first["steps_this_session"] == 6
+    assert trainer.manager.latest_checkpoint.endswith("ckpt-6")
+    second = trainer.train_until(9, writer)
+    assert trainer.state.current_step() == 9 and second["steps_this_session"] == 3
+    assert trainer.manager.latest_checkpoint.endswith("ckpt-9")
+
+
+def test_different_config_into_existing_run_dir_is_refused_unless_overwrite(standin_train_dir, tmp_path):
     run_dir = tmp_path / "run"
     first = tiny_config(standin_train_dir, run_dir)
     assert run_dirs.prepare(first, run_dir) == "new"
@@ -168,7 +189,8 @@ def test_different_config_into_existing_run_dir_is_refused_unless_overwrite(stan
     assert len(aside) == 1 and (aside[0] / "config.yaml").exists()  # the old run is kept
 
 
-def test_finished_run_is_extended_by_raising_max_steps(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_finished_run_is_extended_by_raising_max_steps(standin_train_dir, tmp_path):
     run_dir = tmp_path / "run"
     run_training(tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 10}))
     first_done = json.loads((run_dir / "DONE.json").read_text())
@@ -186,7 +208,8 @@ def clock_seconds(checkpoint) -> float:
     return float(tf.train.load_checkpoint(str(checkpoint)).get_tensor(CLOCK_KEY))
 
 
-def test_an_extended_run_is_timed_over_all_its_sessions(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_an_extended_run_is_timed_over_all_its_sessions(standin_train_dir, tmp_path):
     run_dir = tmp_path / "run"
     first = run_training(tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 10}))
     assert first["total_train_minutes"] == first["train_minutes"]  # one session: the same count
@@ -198,7 +221,8 @@ def test_an_extended_run_is_timed_over_all_its_sessions(standin_train_dir, tmp_p
     assert clock_seconds(run_dir / "checkpoints" / "ckpt-15") > before
 
 
-def test_a_run_resumed_from_a_checkpoint_without_clock_has_no_total_time(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_a_run_resumed_from_a_checkpoint_without_clock_has_no_total_time(standin_train_dir, tmp_path):
     run_dir = tmp_path / "run"
     run_training(tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 10}))
     # Rewrite step 10 as a run from before the clock wrote it: everything but the clock.
@@ -215,9 +239,10 @@ def test_a_run_resumed_from_a_checkpoint_without_clock_has_no_total_time(standin
     assert clock_seconds(run_dir / "checkpoints" / "ckpt-15") == UNKNOWN_TIME  # and stays unknown
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize("overrides", [{"train.strategy": "mirrored"}, {"train.jit_compile": "true"}])
-def test_mirrored_strategy_and_xla_steps_run(standin_train_dir, tmp_path, overrides):  # noqa: F811
+def test_mirrored_strategy_and_xla_steps_run(standin_train_dir, tmp_path, overrides):
     """The distributed (MirroredStrategy, two replicas on the CPU split by conftest) and XLA paths."""
     config = tiny_config(standin_train_dir, tmp_path / "run", **{"model.bn_mode": "none", **overrides})
     (tmp_path / "run").mkdir()
@@ -227,7 +252,8 @@ def test_mirrored_strategy_and_xla_steps_run(standin_train_dir, tmp_path, overri
     assert trainer.state.current_step() == 3 and np.all(np.isfinite(losses))
 
 
-def test_bfloat16_step_is_close_to_float32_and_exports_in_float32(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_bfloat16_step_is_close_to_float32_and_exports_in_float32(standin_train_dir, tmp_path):
     """Same weights, same batch: the bf16 loss is within bf16 rounding of the fp32 loss; the export of
     a bf16 run computes in float32 (it equals the float32 model on the same weights)."""
     import keras
@@ -259,8 +285,9 @@ def test_bfloat16_step_is_close_to_float32_and_exports_in_float32(standin_train_
                                rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.integration
 @pytest.mark.slow  # two train.py processes
-def test_the_same_seed_repeats_a_run_in_a_new_process(standin_train_dir, tmp_path):  # noqa: F811
+def test_the_same_seed_repeats_a_run_in_a_new_process(standin_train_dir, tmp_path):
     # Each run of `experiments/run.py --seeds` is its own process: what the seed decides must not
     # depend on anything drawn before it is set (the config check imports the backbones first).
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -274,7 +301,8 @@ def test_the_same_seed_repeats_a_run_in_a_new_process(standin_train_dir, tmp_pat
     assert len(losses[0]) == 4 and losses[0] == losses[1]
 
 
-def test_seed_changes_initial_weights_data_order_and_flips(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_seed_changes_initial_weights_data_order_and_flips(standin_train_dir, tmp_path):
     """What `experiments/run.py --seeds` relies on: the same seed repeats a run's randomness, another
     seed changes the initial weights, the batch order and which images are flipped."""
     from input_pipeline.datasets import cached_single_image_dataset

@@ -7,7 +7,7 @@ from PIL import Image
 
 from verification.embedding import embed_paths
 from verification.lfw import LfwEvaluator
-from tests.synthetic_pairs import pairs_lines
+from tests.helpers.synthetic_pairs import pairs_lines
 
 SIZE = (8, 6)
 

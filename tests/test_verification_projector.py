@@ -106,6 +106,7 @@ def aligned_view2_folds():
     return ALIGNED_LFW
 
 
+@pytest.mark.integration
 def test_eval_lfw_writes_the_projector_into_the_runs_tensorboard(aligned_view2_folds, data_dir, tmp_path):
     pairs = parse_pairs(data_dir / "lfw_pairs.txt").first_folds(2)
     stems = pairs.unique_stems()

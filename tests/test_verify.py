@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.recognition_fixtures import run_cli
+from tests.helpers.recognition import run_cli
 
 
 def eval_style_similarity(model_dir, photos):
@@ -27,6 +27,7 @@ def eval_style_similarity(model_dir, photos):
     return float(protocol.pair_scores(features[:1], features[1:])[0])
 
 
+@pytest.mark.integration
 def test_verify_pair_matches_evaluation_score_and_fold_threshold(data_dir, tiny_model, tmp_path):
     photos = [data_dir / "lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg",
               data_dir / "lfw/Aaron_Peirsol/Aaron_Peirsol_0002.jpg"]
@@ -46,6 +47,7 @@ def test_verify_pair_matches_evaluation_score_and_fold_threshold(data_dir, tiny_
         assert photo["faces"][0]["quality"]["eye_distance"] > 20  # 250 px LFW photos
 
 
+@pytest.mark.integration
 def test_verify_refuses_with_per_file_reasons(data_dir, tiny_model, odd_photos):
     broken, no_face = odd_photos
     run = run_cli("verify.py", broken, no_face, "--model", tiny_model, "--threshold", "0.3")
@@ -55,6 +57,7 @@ def test_verify_refuses_with_per_file_reasons(data_dir, tiny_model, odd_photos):
     assert f"{broken}: unreadable" in refusal and f"{no_face}: no face detected" in refusal
 
 
+@pytest.mark.integration
 def test_verify_reports_the_quality_gate_reason(data_dir, tiny_model, odd_photos):
     photo = data_dir / "lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg"
     # An eye distance limit no LFW face meets: the gate must refuse and say why.
@@ -65,17 +68,20 @@ def test_verify_reports_the_quality_gate_reason(data_dir, tiny_model, odd_photos
     assert "blur" not in run.stdout  # a check switched off is not applied
 
 
+@pytest.mark.integration
 def test_verify_needs_a_threshold_source(tiny_model):
     run = run_cli("verify.py", "a.jpg", "b.jpg", "--model", tiny_model)
     assert run.returncode == 2 and "--threshold" in run.stderr
 
 
+@pytest.mark.integration
 def test_verify_far_needs_an_eval_report(tiny_model):
     run = run_cli("verify.py", "a.jpg", "b.jpg", "--model", tiny_model, "--threshold", "0.3",
                   "--far", "1e-3")
     assert run.returncode == 2 and "cannot be combined with --threshold" in run.stderr
 
 
+@pytest.mark.integration
 def test_verify_runs_the_tflite_export_with_the_same_score(data_dir, tiny_model):
     """The deployed artefact is the tested one: verify.py on the .tflite of the tiny export
     scores the pair as the evaluation scores it with the SavedModel."""
@@ -90,12 +96,13 @@ def test_verify_runs_the_tflite_export_with_the_same_score(data_dir, tiny_model)
         eval_style_similarity(tiny_model, photos), abs=1e-4)
 
 
+@pytest.mark.integration
 def test_verify_refuses_a_batch_dependent_bn_model_in_one_line(data_dir, tmp_path):
     """BN always_train embeds with the statistics of the batch: each photo alone (a batch of the
     face and its mirror) would get an embedding no other call reproduces. Before the fix verify.py
     printed a similarity; now it refuses."""
     import models
-    from tests.recognition_fixtures import TINY_MODEL
+    from tests.helpers.recognition import TINY_MODEL
 
     export = models.export_embedder(models.build(**dict(TINY_MODEL, bn_mode="always_train")),
                                     tmp_path / "export", TINY_MODEL["image_size"])

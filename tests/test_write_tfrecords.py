@@ -13,7 +13,6 @@ import pytest
 from common.paths import REPO_ROOT
 from input_pipeline import write_tfrecords
 from input_pipeline.file_list import scan_identity_folders
-from tests.train_support import standin_train_dir  # noqa: F401  (fixture)
 
 
 def shard_bytes(folder: Path) -> dict[str, bytes]:
@@ -35,7 +34,8 @@ def celeba_subset(data_dir, tmp_path) -> Path:
     return subset
 
 
-def test_two_workers_write_the_same_shards_as_one(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_two_workers_write_the_same_shards_as_one(standin_train_dir, tmp_path):
     one = write(standin_train_dir, tmp_path / "one", shards=3, workers=1)
     two = write(standin_train_dir, tmp_path / "two", shards=3, workers=2)
     assert one["written"] == two["written"] == 24 and not one["bad"]
@@ -43,6 +43,7 @@ def test_two_workers_write_the_same_shards_as_one(standin_train_dir, tmp_path): 
     assert (tmp_path / "two" / "labels.txt").read_text() == (tmp_path / "one" / "labels.txt").read_text()
 
 
+@pytest.mark.integration
 def test_killed_run_resumes_to_the_shards_of_an_uninterrupted_run(celeba_subset, tmp_path, capsys):
     write(celeba_subset, tmp_path / "reference", shards=50)
     killed = tmp_path / "killed"
@@ -70,7 +71,7 @@ def test_killed_run_resumes_to_the_shards_of_an_uninterrupted_run(celeba_subset,
     assert not list(killed.glob("*.partial"))
 
 
-def test_half_written_shard_and_lost_report_are_rewritten(standin_train_dir, tmp_path):  # noqa: F811
+def test_half_written_shard_and_lost_report_are_rewritten(standin_train_dir, tmp_path):
     out = tmp_path / "shards"
     write(standin_train_dir, out, shards=4)
     reference = shard_bytes(out)
@@ -85,7 +86,7 @@ def test_half_written_shard_and_lost_report_are_rewritten(standin_train_dir, tmp
     assert shard_bytes(out) == reference and not list(out.glob("*.partial"))
 
 
-def test_other_options_or_foreign_files_are_refused_not_overwritten(standin_train_dir, tmp_path, capsys):  # noqa: F811
+def test_other_options_or_foreign_files_are_refused_not_overwritten(standin_train_dir, tmp_path, capsys):
     train = shutil.copytree(standin_train_dir, tmp_path / "train")
     out = tmp_path / "shards"
     write(train, out, shards=3)
@@ -110,7 +111,7 @@ def test_other_options_or_foreign_files_are_refused_not_overwritten(standin_trai
         write(train, other, shards=3)
 
 
-def test_bad_images_are_left_out_counted_and_listed(standin_train_dir, tmp_path, capsys):  # noqa: F811
+def test_bad_images_are_left_out_counted_and_listed(standin_train_dir, tmp_path, capsys):
     train = shutil.copytree(standin_train_dir, tmp_path / "train")
     folder = sorted(p for p in train.iterdir() if p.is_dir())[0]
     real = next(folder.glob("*.png")).read_bytes()

@@ -15,11 +15,10 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from common.errors import UserError, UserValueError
+from common.errors import UserError
 from common.paths import REPO_ROOT, data_root
 from common.run_layout import RunLayout, run_dir_of, write_labels
-from input_pipeline import datasets
-from input_pipeline.train_data import build_train_dataset, cache_in_memory, data_loss_error, open_train_source
+from input_pipeline.train_data import build_train_dataset, cache_in_memory, next_batch, open_train_source
 from training import run_dir as run_dirs
 from training import summaries
 from training.clock import CLOCK_NAME, UNKNOWN_TIME, TrainClock, checkpoint_has_clock
@@ -261,9 +260,8 @@ class Trainer:
                                      f"the last good checkpoint is kept: {kept}{self._first_step_hint(bad)}")
 
     def _first_step_hint(self, bad: int) -> str:
-        """Non-finite before any update is not a diverging run. Measured with TensorFlow 2.21 on an
-        AMX CPU: oneDNN's bfloat16 convolution returns garbage for some tiny feature maps (a 3x3
-        stride-2 conv from 5x4 to 2x1 at batch 64: Inception-ResNet-v1 at 112x96)."""
+        """Non-finite before any update is not a diverging run: on a CPU in bfloat16 the likely cause
+        is oneDNN's bfloat16 convolution going wrong for tiny feature maps (docs/benchmarks.md)."""
         if bad != 0 or self.config.train.precision != "bfloat16" or tf.config.list_physical_devices("GPU"):
             return ""
         return ("; the very first step in bfloat16 on a CPU: oneDNN's bfloat16 convolutions can be wrong "
@@ -274,6 +272,13 @@ class Trainer:
         self.clock.record()
         path = self.manager.save(checkpoint_number=self.state.current_step())
         self.log.info(f"checkpoint {path}")
+
+    def train_until(self, last_step: int, writer) -> dict:
+        """train.py's training loop from the current step to `last_step` (its new train.max_steps),
+        with the logs, summaries, checkpoints and LFW checks the config asks for, into `writer`;
+        returns the loop's summary (LFW result, minutes, steps)."""
+        self.config.train.max_steps = last_step
+        return _train(self, writer, self.state.current_step())
 
 
 def _first_local(value):
@@ -343,10 +348,10 @@ def _run_in(config: Config, run_dir: Path, strategy, overwrite: bool, data_dir: 
             trainer.file_list.save(RunLayout(run_dir).file_list)
     else:
         run_dirs.check_labels(run_dir, trainer.identities)
-    start = trainer.restore()
+    trainer.restore()
     writer = tf.summary.create_file_writer(str(summaries.tensorboard_dir(run_dir)))
     summaries.write_hparams(config, run_dir)
-    result = _train(trainer, writer, start)
+    result = trainer.train_until(config.train.max_steps, writer)
     summary = {"status": "done", "run_dir": str(run_dir), "steps": trainer.state.current_step(),
                "skipped_images": int(trainer.skipped), **result}
     writer.flush()
@@ -359,20 +364,6 @@ def _run_in(config: Config, run_dir: Path, strategy, overwrite: bool, data_dir: 
 def _log_checks(trainer: Trainer, step: int) -> dict:
     """Every target's in-training check (Trainer.run_check); {name: protocol summary}."""
     return {name: trainer.run_check(name, step) for name in trainer.checks}
-
-
-def _next_batch(iterator, source):
-    """The next training batch from `source`'s dataset; the input pipeline's own stop (no readable
-    images) and a damaged TFRecord shard become one-line UserErrors rather than TensorFlow tracebacks."""
-    try:
-        return next(iterator)
-    except tf.errors.DataLossError as error:
-        raise data_loss_error(source, error) from None
-    except tf.errors.InvalidArgumentError as error:
-        if datasets.NO_VALID_IMAGES not in error.message:
-            raise
-        reason = next(part for part in error.message.split("[") if datasets.NO_VALID_IMAGES in part)
-        raise UserValueError(f"training data: {reason.split(']')[0]}") from None
 
 
 def _train(trainer: Trainer, writer, start: int) -> dict:
@@ -389,7 +380,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
     step = start
     with signals.installed(), writer.as_default():
         while step < train.max_steps:
-            images, labels = _next_batch(iterator, trainer.source)
+            images, labels = next_batch(iterator, trainer.source)
             stats = trainer.train_step(images, labels)
             step += 1
             window_steps += 1

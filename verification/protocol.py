@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from common.choices import FLIP_MODES
+from common.vectors import l2_normalize
 from verification import metrics
 
 SIMILARITIES = ("cosine", "euclidean")
@@ -29,12 +30,6 @@ def combine_flip(embeddings: np.ndarray, flipped: np.ndarray | None, mode: str) 
     if mode == "concat":
         return np.concatenate([embeddings, flipped], axis=1)
     return embeddings + flipped
-
-
-def l2_normalize(features: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    """Rows scaled to unit length (all-zero rows stay zero instead of becoming NaN)."""
-    norms = np.linalg.norm(features, axis=1, keepdims=True)
-    return features / np.maximum(norms, eps)
 
 
 def pair_scores(left: np.ndarray, right: np.ndarray, similarity: str = "cosine") -> np.ndarray:

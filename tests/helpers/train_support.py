@@ -1,22 +1,13 @@
-"""Shared helpers for the training tests: a tiny stand-in dataset and a tiny config (no tests here)."""
+"""The training tests' tiny config (the stand-in dataset is the `standin_train_dir` fixture in
+tests/conftest.py)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from common.paths import REPO_ROOT
-from input_pipeline.standin import centre_crop_folders
 from training.config import load_config
 
 BASE_CONFIG = REPO_ROOT / "experiments" / "configs" / "base.yaml"
-
-
-@pytest.fixture(scope="session")
-def standin_train_dir(data_dir, tmp_path_factory) -> Path:
-    """4 real CelebA identities x 6 images, centre-cropped to 112x96 (PNG)."""
-    return centre_crop_folders(data_dir / "celeba299", tmp_path_factory.mktemp("standin"),
-                               identities=4, images_per_identity=6, min_images=10)
 
 
 def tiny_overrides(train_dir: Path, run_dir: Path, **extra) -> list[str]:
