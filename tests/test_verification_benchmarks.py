@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from common.errors import UserValueError
-from tests.synthetic_pairs import pairs_lines
+from tests.helpers.synthetic_pairs import pairs_lines
 from verification import benchmarks
 from verification.pair_set import check_name
 from verification.pairs import parse_pairs
