@@ -25,8 +25,6 @@ SOURCE_FIELDS = {
     "code": ("reference",),
     "this_repository": ("reference",),
 }
-ARTICLE = "the survey 三个方面介绍人脸识别 (2018-04-28)"
-AUTHOR_README = "https://github.com/Joker316701882/Additive-Margin-Softmax"
 ACCURACY, TAKE_OFF = "accuracy", "take_off"
 EXPECTATIONS = {ACCURACY: ("better", "worse", "not_worse", "equivalent", "open"),
                 TAKE_OFF: ("more", "fewer", "open")}
@@ -39,7 +37,7 @@ class ClaimsError(UserValueError):
 
 
 @dataclass(frozen=True)
-class Test:
+class ClaimTest:
     set: str
     row: str
     against: str | None   # None: the set's reference row
@@ -52,22 +50,22 @@ class Claim:
     id: str
     statement: str
     source: dict
-    tests: tuple[Test, ...]
+    tests: tuple[ClaimTest, ...]
     untested: str = ""
 
     def cite(self) -> str:
         """Who makes the claim, in one phrase (the article's section, the README's date, ...)."""
         kind = self.source["kind"]
         if kind == "article":
-            return f"the article ({ARTICLE}), {self.source['section']}: “{self.source['quote']}”"
+            return f"the article, {self.source['section']}: “{self.source['quote']}”"
         if kind == "author_readme":
-            return f"the author's repository README ({AUTHOR_README}), {self.source['date']}"
+            return f"the author's repository README, {self.source['date']}"
         if kind == "this_repository":
             return f"this repository ({self.source['reference']})"
         return f"{kind}: {self.source['reference']}"
 
 
-def _test(claim_id: str, index: int, entry) -> Test:
+def _test(claim_id: str, index: int, entry) -> ClaimTest:
     where = f"claim {claim_id!r}: tests[{index}]"
     if not isinstance(entry, dict) or not {"set", "row", "expect"} <= set(entry) <= TEST_KEYS:
         raise ClaimsError(f"{CLAIMS_FILE}: {where} needs set, row, expect and may have against, measure")
@@ -79,7 +77,7 @@ def _test(claim_id: str, index: int, entry) -> Test:
         raise ClaimsError(f"{CLAIMS_FILE}: {where}: expect for {measure} must be one of "
                           f"{list(EXPECTATIONS[measure])}, got {expect!r}")
     against = entry.get("against")
-    return Test(str(entry["set"]), str(entry["row"]), None if against is None else str(against), measure, expect)
+    return ClaimTest(str(entry["set"]), str(entry["row"]), None if against is None else str(against), measure, expect)
 
 
 def _source(claim_id: str, source) -> dict:

@@ -244,10 +244,12 @@ def claim_lines(judged: verdicts.SetVerdicts) -> list[str]:
 def power_line(exp_set, judged: verdicts.SetVerdicts) -> str:
     if judged.detectable is None:
         return "Power: no row has two evaluated seeds yet."
-    return (f"Power: at {exp_set.seeds} seeds a row and the rows' pooled seed sd of {judged.pooled_sd:.2f} "
-            f"points, Welch's test (two-sided, 5%, before Holm) detects a true difference of "
-            f"{judged.detectable:.2f} points with probability 0.8 (simulated, normal seeds); smaller gaps are "
-            f"mostly \"not distinguishable\". Equivalence margin (TOST): +-{judged.margin:g} points.")
+    at_reference = ("" if judged.detectable_at_reference is None else
+                    f"; at the reference row's sd of {judged.reference_sd:.2f}, {judged.detectable_at_reference:.2f} points")
+    return (f"Power: at {exp_set.seeds} seeds a row, Welch's test (two-sided, 5%, before Holm) detects with "
+            f"probability 0.8 a true difference of {judged.detectable:.2f} points at the rows' pooled seed sd "
+            f"of {judged.pooled_sd:.2f}{at_reference} (simulated, normal seeds); smaller gaps are mostly "
+            f"\"not distinguishable\". Equivalence margin (TOST): +-{judged.margin:g} points.")
 
 
 def stage_line(scale: str, results: dict[str, list[RowResult]]) -> str:

@@ -45,6 +45,7 @@ is the point, df is None; TOST then says equivalent iff |d| < delta.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -140,6 +141,7 @@ def welch_power(difference: float, sd_a: float, n_a: int, sd_b: float, n_b: int,
     return float(np.mean(_welch_draws(sd_a, n_a, sd_b, n_b, alpha, trials, seed).rejects(difference)))
 
 
+@functools.lru_cache(maxsize=256)   # a set's tables and docs ask for the same numbers
 def detectable_difference(sd_a: float, n_a: int, sd_b: float, n_b: int, target: float = POWER,
                           alpha: float = ALPHA, trials: int = POWER_TRIALS, seed: int = 0) -> float | None:
     """The smallest true difference Welch's test detects with probability `target` (simulated, common

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments import convergence, significance
-from experiments.claims import ACCURACY, Claim, Test
+from experiments.claims import ACCURACY, Claim, ClaimTest
 
 SUPPORTS, CONTRADICTS, CANNOT_TELL, MIXED, OPEN = "supports", "contradicts", "cannot tell", "mixed", "open"
 NO_DATA = "no records"
@@ -38,7 +38,7 @@ class Counts:
 
 @dataclass(frozen=True)
 class TestResult:
-    test: Test
+    test: ClaimTest
     against: str
     outcome: str                # supports / contradicts / cannot tell / open / no records
     evidence: str               # the numbers the outcome rests on
@@ -60,6 +60,8 @@ class SetVerdicts:
     margin: float
     detectable: float | None    # the set's smallest difference detected with 80% power (points)
     pooled_sd: float | None
+    reference_sd: float | None = None
+    detectable_at_reference: float | None = None   # the same at the reference row's seed sd
 
 
 def evaluated(runs) -> list[dict]:
@@ -119,10 +121,14 @@ def judge_set(exp_set, results: dict, claims: list[Claim]) -> SetVerdicts:
     counts = {pair: _counts(results[pair[0]], results[pair[1]]) for pair in _pairs(exp_set, claims)}
     claim_results = tuple(_judge_claim(claim, exp_set, comparisons, counts) for claim in claims)
     pooled = _pooled_sd(results)
-    detectable = None if pooled is None else significance.detectable_difference(pooled, exp_set.seeds,
-                                                                                 pooled, exp_set.seeds)
+    reference_sd = _pooled_sd({exp_set.reference: results[exp_set.reference]})
     return SetVerdicts(comparisons, counts, not_comparable, claim_results, exp_set.equivalence_margin,
-                       detectable, pooled)
+                       _detectable(pooled, exp_set.seeds), pooled, reference_sd,
+                       _detectable(reference_sd, exp_set.seeds))
+
+
+def _detectable(sd: float | None, seeds: int) -> float | None:
+    return None if sd is None else significance.detectable_difference(sd, seeds, sd, seeds)
 
 
 def describe(comparison: significance.Comparison) -> str:
@@ -135,7 +141,7 @@ def describe(comparison: significance.Comparison) -> str:
             f"{p_holm if p_holm.startswith('<') else '= ' + p_holm}: {comparison.verdict}")
 
 
-def _judge_test(test: Test, exp_set, comparisons: dict, counts: dict) -> TestResult:
+def _judge_test(test: ClaimTest, exp_set, comparisons: dict, counts: dict) -> TestResult:
     against = test.against or exp_set.reference
     pair = (test.row, against)
     if test.measure == ACCURACY:
