@@ -5,8 +5,8 @@
 
 SET is a file stem of experiments/sets/ (the choices below). Each row of a set is one config,
 experiments/configs/<SET>/<scale>_<row>.yaml, trained by train.py with seeds 0..N-1 (N: --seeds,
-else the set file's `seeds`: 3, or 2 for the hour-long rows of `regime`; the seed sets the
-initial weights, the data order, dropout and the flips) into runs/<scale>/<SET>/<row>/seed<k>/
+else the set file's `seeds` (3 unless it says otherwise) or, when more seeds are recorded, as many
+as are; the seed sets the initial weights, the data order, dropout and the flips) into runs/<scale>/<SET>/<row>/seed<k>/
 and evaluated on LFW View 2 by eval_lfw.py. Seeds run
 round-robin (seed 0 of every row, then seed 1, ...), so a stopped set already holds comparable
 rows. Finished runs are not retrained (train.py leaves a run with DONE.json alone) and
@@ -14,10 +14,11 @@ interrupted ones resume, so rerunning the command after a stop only does what is
 (mean +- sd over seeds, significance against the reference row) and the figure in
 experiments/results/ are rebuilt every time from the run directories and, for runs whose
 directory is on another machine, from their committed records (experiments/results/records/,
-written here for every finished run; a recorded run is not trained again). A table is not
-rebuilt from the records alone by `--all --report-only`, which also renders the generated blocks of
-docs/findings.md (experiments/findings.py). Each table judges the claims its set tests
-(experiments/claims.yaml) with the verdicts of experiments/verdicts.py.
+written here for every finished run; a recorded run is not trained again). `--all --report-only`
+rebuilds every table that has records, from the records alone where the runs are elsewhere, and
+renders the generated blocks of docs/findings.md and experiments/README.md
+(experiments/findings.py). Each table judges the claims its set tests (experiments/claims.yaml)
+with the verdicts of experiments/verdicts.py.
 """
 from __future__ import annotations
 
