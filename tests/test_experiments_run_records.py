@@ -183,11 +183,17 @@ def test_report_only_all_rebuilds_every_table_with_records_and_only_those(homes,
         for row, accuracy in (("bfloat16", 0.74), ("float32", 0.72)):
             run_records.save(_finished(row, [accuracy + 0.01 * seed] * 10), runs,
                              run_records.record_of(exp_set, row, "cpu", seed))
+    set1 = load_set("optimizer_bn")
+    for seed in range(2):   # the converged scale's pilot: the reference row alone so far
+        run_records.save(_finished("adam_bn_switch", [0.86 + 0.01 * seed] * 10), runs,
+                         run_records.record_of(set1, "adam_bn_switch", "cpu_long", seed))
     assert runner.main(["--all", "--report-only"]) == 0
     written = sorted(path.name for path in runner.RESULTS_DIR.iterdir())
     # precision's bfloat16 row is set 1's reference row: its records make set 1's table too
-    assert written == ["optimizer_bn_cpu.md", "optimizer_bn_cpu_curves.png", "precision_cpu.md",
-                       "precision_cpu_curves.png"]
+    assert written == ["optimizer_bn_cpu.md", "optimizer_bn_cpu_curves.png", "optimizer_bn_cpu_long.md",
+                       "optimizer_bn_cpu_long_curves.png", "precision_cpu.md", "precision_cpu_curves.png"]
+    converged = (runner.RESULTS_DIR / "optimizer_bn_cpu_long.md").read_text()
+    assert "| 2/3 | 86.50 +- 0.71% |" in converged and "**Early training**" not in converged
     table = (runner.RESULTS_DIR / "precision_cpu.md").read_text()
     assert "| float32 (`float32`) | 2/3 | 72.50 +- 0.71% |" in table
     assert "`this_repo_bfloat16`" in table and "**Early training**" in table
