@@ -236,8 +236,9 @@ def claim_lines(judged: verdicts.SetVerdicts) -> list[str]:
         claim = result.claim
         lines.append(f"- **{result.outcome}** `{claim.id}`: {claim.statement} ({claim.cite()})")
         for test in result.tests:
-            lines.append(f"  - {test.test.measure} `{test.test.row}` vs `{test.against}`, expected "
-                         f"{test.test.expect}: {test.outcome}; {test.evidence}")
+            measure = test.test.measure.replace("_", "-")
+            lines.append(f"  - {measure} of `{test.test.row}` vs `{test.against}`, expected "
+                         f"{test.test.expect.replace('_', ' ')}: {test.outcome}; {test.evidence}")
     return lines
 
 
