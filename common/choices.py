@@ -16,7 +16,7 @@ DEFAULT_IMAGE_SIZE = (112, 96)
 # Batch norm (models/layers.py): switch = batch statistics in train mode, moving averages in test
 # mode; always_train = batch statistics in both (facenet); none = no BN (the Caffe networks).
 BN_MODES = ("switch", "always_train", "none")
-BN_DECAY = 0.995      # the article's TF setting (moving-average momentum)
+BN_DECAY = 0.995      # the article author's TF code (moving-average momentum); not in the article
 BN_EPSILON = 1e-3
 
 # Test-time flip of verification/protocol.py: features of the image only, or with its mirror

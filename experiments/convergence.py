@@ -13,7 +13,7 @@ median of SMOOTHING logged points; start = the first logged loss.
 - With a batch accuracy: converges @s when the smoothed accuracy reaches TAKE_OFF_ACCURACY, s
   the first step it does; else stalls. A falling loss alone does not count: a margin loss can
   fall a long way (e.g. by shrinking every logit) while the network still tells no identity apart,
-  which is what "fails to converge" means for the article.
+  which is how the tables read the article's "fails to fit" (无法拟合).
 - Without one (the metric-learning losses): converges when the loss ends (median of the last
   SMOOTHING values) at least MIN_DROP x start below start, s the first step where the smoothed
   loss covers half of that drop. A loss can learn while falling little (the soft-margin triplet

@@ -53,6 +53,12 @@ class LossLayer(keras.layers.Layer):
 
     needs_pk_batches: bool = False
 
+    @classmethod
+    def describe_schedule(cls, hparams: dict) -> str:
+        """One line on a schedule the loss follows by itself over the steps (e.g. SphereFace's lambda
+        annealing), for results tables; "" for a loss without one."""
+        return ""
+
     def __init__(self, **kwargs):
         # Losses compute in float32 even under a mixed_float16 global policy: the norm floors and
         # large-scale logits are not representable in float16. Pass dtype="float64" for checks.

@@ -61,6 +61,12 @@ class SphereFace(MarginSoftmax):
         return dict(super().compute(embeddings, labels, step, training), **{"lambda": self.lambda_at(step)})
 
     @classmethod
+    def describe_schedule(cls, hparams: dict) -> str:
+        """Whether the blend reached the paper's loss: the step lambda reaches its floor."""
+        floor, step = cls.lambda_floor(hparams)
+        return f"lambda at its floor {floor:g} from step {step}"
+
+    @classmethod
     def lambda_floor(cls, hparams: dict) -> tuple[float, int]:
         """(lambda_min, the first step at which lambda is at it) for a config's loss hparams, the
         constructor's defaults filling the gaps: the smallest s with

@@ -100,7 +100,8 @@ class FlagDropout(keras.layers.Dropout):
 
 @dataclass(frozen=True)
 class BatchNormConfig:
-    """How every backbone normalises: mode plus the article's TF settings (decay 0.995, eps 1e-3).
+    """How every backbone normalises: mode plus the settings of the article author's TF code (decay
+    0.995, eps 1e-3; the article itself gives none).
 
     `none` means the original Caffe networks: no BN layers, biases on the convolutions instead.
     """
@@ -122,7 +123,7 @@ class BatchNormConfig:
         return self.mode != "none"
 
     def layer(self, name: str) -> FlagBatchNormalization:
-        """A BN layer with scale (gamma) and offset (beta), as the article's TF version."""
+        """A BN layer with scale (gamma) and offset (beta), as in the article author's TF code."""
         return FlagBatchNormalization(always_batch_stats=self.mode == "always_train",
                                       momentum=self.decay, epsilon=self.epsilon, scale=True,
                                       center=True, name=name)
@@ -175,7 +176,7 @@ def embedding_head(x, embedding_size: int, bn: BatchNormConfig, dropout_keep: fl
                    kernel_initializer="glorot_uniform", name: str = "embedding"):
     """Dropout (train mode only) -> FC -> BN (if on): the un-normalised embedding.
 
-    The article's TF version puts BN on the FC embedding too, without an FC bias.
+    The article author's TF code puts BN on the FC embedding too, without an FC bias.
     """
     if not 0.0 < dropout_keep <= 1.0:
         raise ValueError(f"dropout_keep must be in (0, 1], got {dropout_keep}")

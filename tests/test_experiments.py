@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from experiments import run as runner
-from experiments.experiment_sets import SCALES, SetError, load_set, set_names
+from experiments.experiment_sets import SetError, load_set, set_names
 from experiments.results_table import RowResult, _curve_runs, _mean_curve, collect_row, write_table
 from training.config import load_config
+
+HEADER = "title: x\nclaims: []\nequivalence_margin: 1.0\n"   # the keys every set file has
 
 
 def test_every_row_of_every_set_has_loadable_cpu_and_full_configs():
@@ -39,7 +41,7 @@ def test_set_rows_differ_in_what_the_set_compares():
     assert losses["sphereface_m4"].hparams["margin"] == 4
     backbones = load_set("backbones")
     for row in backbones.rows:
-        for scale in SCALES:
+        for scale in backbones.scales:
             assert load_config(backbones.config_path(row.name, scale)).model.name == row.name
 
 
@@ -47,7 +49,7 @@ def test_precision_rows_are_set_1s_reference_row_differing_only_in_precision():
     import dataclasses
 
     precision, optimizer_bn = load_set("precision"), load_set("optimizer_bn")
-    for scale in SCALES:
+    for scale in precision.scales:
         reference = dataclasses.asdict(load_config(optimizer_bn.config_path("adam_bn_switch", scale)))
         del reference["train"]["precision"], reference["name"]
         for row in precision.rows:
@@ -80,19 +82,28 @@ def test_regime_rows_train_the_article_network_at_its_learning_rate():
 def test_bad_set_file_is_a_clear_error(tmp_path, monkeypatch):
     from experiments import experiment_sets
 
-    (tmp_path / "broken.yaml").write_text("title: x\nrows:\n  - {name: a, label: b, extra: 1}\n")
+    (tmp_path / "broken.yaml").write_text(HEADER + "rows:\n  - {name: a, label: b, extra: 1}\n")
     monkeypatch.setattr(experiment_sets, "SETS_DIR", tmp_path)
     with pytest.raises(SetError, match=r"rows\[0\] must have the keys \['label', 'name'\] and may have"):
         load_set("broken")
     (tmp_path / "typo.yaml").write_text("titel: x\nrows: []\n")
     with pytest.raises(SetError, match="unknown key.*titel"):
         load_set("typo")
-    (tmp_path / "seeds.yaml").write_text("title: x\nseeds: 0\nrows:\n  - {name: a, label: b}\n")
+    (tmp_path / "seeds.yaml").write_text(HEADER + "seeds: 0\nrows:\n  - {name: a, label: b}\n")
     with pytest.raises(SetError, match=r"seeds.yaml: seeds must be a whole number >= 1, got 0"):
         load_set("seeds")
     (tmp_path / "twice.yaml").write_text("title: x\nrows: []\ntitle: y\n")
     with pytest.raises(SetError, match=r"twice.yaml: line 3: key 'title' appears twice"):
         load_set("twice")
+    (tmp_path / "prose.yaml").write_text("title: x\narticle: the claim restated\nrows: []\n")
+    with pytest.raises(SetError, match=r"unknown key\(s\) \['article'\]"):   # claims live in claims.yaml
+        load_set("prose")
+    (tmp_path / "bare.yaml").write_text("title: x\nrows:\n  - {name: a, label: b}\n")
+    with pytest.raises(SetError, match=r"missing key\(s\) \['claims', 'equivalence_margin'\]"):
+        load_set("bare")
+    (tmp_path / "margin0.yaml").write_text(HEADER.replace("1.0", "0") + "rows:\n  - {name: a, label: b}\n")
+    with pytest.raises(SetError, match=r"equivalence_margin must be a number of accuracy points > 0, got 0"):
+        load_set("margin0")
 
 
 def test_a_same_as_row_is_the_other_sets_row_its_config_and_its_runs(capsys):
@@ -100,7 +111,7 @@ def test_a_same_as_row_is_the_other_sets_row_its_config_and_its_runs(capsys):
 
     metric, margin = load_set("metric"), load_set("margin")
     assert metric.reference == "am_softmax_m035"
-    for scale in SCALES:
+    for scale in metric.scales:
         assert metric.config_path("am_softmax_m035", scale) == margin.config_path("am_softmax_m035", scale)
     assert metric.run_dir("am_softmax_m035", "cpu", 2) == REPO_ROOT / "runs/cpu/margin/am_softmax_m035/seed2"
     assert metric.run_dir("batch_hard", "cpu", 0) == REPO_ROOT / "runs/cpu/metric/batch_hard/seed0"
@@ -123,7 +134,7 @@ def test_a_same_as_at_one_scale_leaves_the_other_scale_to_the_row():
 
 
 @pytest.mark.parametrize("same_as, message", [
-    ("{gpu: margin/softmax}", r"same_as scales must be among \['cpu', 'full'\], got \['gpu'\]"),
+    ("{gpu: margin/softmax}", r"same_as scales must be among \['cpu', 'cpu_long', 'full'\], got \['gpu'\]"),
     ("{cpu: margin}", r"same_as must be '<other set>/<row>', got 'margin'"),
     ("margin", r"same_as must be '<other set>/<row>', got 'margin'"),
     ("mine/a", r"same_as must be '<other set>/<row>'"),
@@ -137,15 +148,15 @@ def test_a_bad_same_as_is_a_clear_error(tmp_path, monkeypatch, same_as, message)
     monkeypatch.setattr(experiment_sets, "SETS_DIR", tmp_path)
     (tmp_path / "margin.yaml").write_text(
         (experiment_sets.REPO_ROOT / "experiments/sets/margin.yaml").read_text())
-    (tmp_path / "other.yaml").write_text("rows:\n  - {name: b, label: B, same_as: margin/softmax}\n")
-    (tmp_path / "mine.yaml").write_text(f"rows:\n  - {{name: a, label: A, same_as: {same_as}}}\n")
+    (tmp_path / "other.yaml").write_text(HEADER + "rows:\n  - {name: b, label: B, same_as: margin/softmax}\n")
+    (tmp_path / "mine.yaml").write_text(HEADER + f"rows:\n  - {{name: a, label: A, same_as: {same_as}}}\n")
     with pytest.raises(SetError, match=message):
         load_set("mine")
 
 
 def test_dry_run_prints_train_then_eval_per_row(capsys, tmp_path, monkeypatch):
     # Committed records skip their runs (tested with the records): keep them out of this one.
-    monkeypatch.setattr(runner, "RECORDS_DIR", tmp_path / "records")
+    monkeypatch.setattr(runner.run_records, "RECORDS_DIR", tmp_path / "records")
     assert runner.main(["metric", "--only", "batch_hard", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "train.py --config experiments/configs/metric/cpu_batch_hard.yaml" in out
@@ -205,12 +216,12 @@ def test_results_table_shows_seed_means_comparison_and_stopped_runs(tmp_path):
     stopped = collect_row(rows[2], stopped_dir, ["t"], ["e"])
     results = {row.name: [collect_row(row, tmp_path / "absent", ["t"], ["e"])] for row in rows}
     results.update({rows[0].name: reference_runs, rows[1].name: better_runs, rows[2].name: [stopped]})
-    text = write_table(exp_set, "cpu", results, tmp_path / "t.md", "c.png", "python experiments/run.py x")
+    text = write_table(exp_set, "cpu", results, tmp_path / "t.md", "c.png", "python experiments/run.py x", [])
     lines = {row.name: next(line for line in text.splitlines() if line.startswith("| ") and f"(`{row.name}`)" in line)
              for row in rows}
     # Reference: mean of 81.0, 81.1, 81.2 = 81.10, sd 0.10.
     assert "| 3/3 | 81.10 +- 0.10% | 20.00 +- 0.00% | 0.9000 +- 0.0000 | reference |" in lines[rows[0].name]
-    assert "| 3/3 | 86.20 +- 0.20% |" in lines[rows[1].name] and "| +5.10 |" in lines[rows[1].name]
+    assert "| 3/3 | 86.20 +- 0.20% |" in lines[rows[1].name] and "| +5.10 (" in lines[rows[1].name]
     assert "**better**" in lines[rows[1].name] and "12.5 min" in lines[rows[1].name]
     assert "non-finite loss (NaN/Inf) at step 37" in lines[rows[2].name] and "| 0/1 |" in lines[rows[2].name]
     assert "| diverges @37 |" in lines[rows[2].name]
@@ -248,10 +259,10 @@ def test_a_row_of_another_length_than_the_reference_is_not_compared(tmp_path):
                                          ["t"], ["e"]) for k, steps in enumerate((480, 1440))]
     results[rows[2].name] = [collect_row(rows[2], _finished_run(tmp_path / f"s{k}", base + 0.05, steps=480),
                                          ["t"], ["e"]) for k in range(2)]
-    text = write_table(exp_set, "cpu", results, tmp_path / "t.md", "c.png", "python experiments/run.py x")
+    text = write_table(exp_set, "cpu", results, tmp_path / "t.md", "c.png", "python experiments/run.py x", [])
     line = {row.name: next(line for line in text.splitlines() if f"(`{row.name}`)" in line) for row in rows}
-    assert "| - | - | - | not comparable (480/1440 vs 480 steps) |" in line[rows[1].name]
-    assert "| +4.95 |" in line[rows[2].name] and "not comparable" not in line[rows[2].name]  # 5 - 0.05
+    assert "| - | - | - | - | not comparable (480/1440 vs 480 steps) |" in line[rows[1].name]
+    assert "| +4.95 (" in line[rows[2].name] and "not comparable" not in line[rows[2].name]  # 5 - 0.05
 
 
 def test_sphereface_lambda_reaches_its_floor_at_the_same_fraction_of_the_run_at_both_scales():
@@ -259,7 +270,7 @@ def test_sphereface_lambda_reaches_its_floor_at_the_same_fraction_of_the_run_at_
 
     margin = load_set("margin")
     fractions = {}
-    for scale in SCALES:
+    for scale in margin.scales:
         config = load_config(margin.config_path("sphereface_m4", scale))
         head = losses.build("sphereface", num_classes=4, embedding_size=8, **config.loss.hparams)
         steps = np.arange(config.train.max_steps + 1)
@@ -268,7 +279,8 @@ def test_sphereface_lambda_reaches_its_floor_at_the_same_fraction_of_the_run_at_
         assert lambdas[-1] == pytest.approx(5.0) and floor_step > 0
         fractions[scale] = floor_step / config.train.max_steps
     assert fractions["full"] == pytest.approx(1659 / 30000, abs=1e-4)
-    assert fractions["cpu"] == pytest.approx(fractions["full"], abs=0.01)
+    for scale in margin.scales:
+        assert fractions[scale] == pytest.approx(fractions["full"], abs=0.01), scale
 
 
 def test_table_note_says_when_sphereface_lambda_reached_its_floor(tmp_path):
