@@ -302,7 +302,7 @@ def write_table(exp_set, scale: str, results: dict[str, list[RowResult]], path: 
     return text
 
 
-def _mean_curve(runs: list[RowResult], tag: str):
+def mean_curve(runs: list[RowResult], tag: str):
     """(steps, mean, sd) over the runs at the steps all of them logged, or None."""
     curves = [dict(zip(*run.curves[tag])) for run in runs if tag in run.curves]
     if not curves:
@@ -312,7 +312,7 @@ def _mean_curve(runs: list[RowResult], tag: str):
     return np.array(steps), values.mean(axis=0), values.std(axis=0)
 
 
-def _curve_runs(runs: list[RowResult]) -> list[RowResult]:
+def curve_runs(runs: list[RowResult]) -> list[RowResult]:
     """The runs a row's curves average: the finished ones, else (none finished yet) every run that
     logged. A run still going would cut the finished runs' curves at its last step."""
     return [run for run in runs if run.status == "done"] or [run for run in runs if run.curves]
@@ -328,9 +328,9 @@ def write_curves(exp_set, results: dict[str, list[RowResult]], path: Path) -> No
 
     figure, axes = plt.subplots(1, 2, figsize=(13, 4.8))
     for row in exp_set.rows:
-        runs = _curve_runs(results[row.name])
+        runs = curve_runs(results[row.name])
         for axis, tag in zip(axes, (LOSS_TAG, LFW_ACCURACY_TAG)):
-            curve = _mean_curve(runs, tag)
+            curve = mean_curve(runs, tag)
             if curve is None:
                 continue
             steps, mean, sd = curve

@@ -10,7 +10,7 @@ import pytest
 
 from experiments import run as runner
 from experiments.experiment_sets import SetError, load_set, set_names
-from experiments.results_table import RowResult, _curve_runs, _mean_curve, collect_row, write_table
+from experiments.results_table import RowResult, curve_runs, mean_curve, collect_row, write_table
 from training.config import load_config
 
 HEADER = "title: x\nclaims: []\nequivalence_margin: 1.0\n"   # the keys every set file has
@@ -192,12 +192,12 @@ def test_curves_average_the_finished_seeds_not_one_still_going():
     finished = [RowResult("r", "r", "done", curves={"loss": ([10, 20, 30], [3.0, 2.0, 1.0])}),
                 RowResult("r", "r", "done", curves={"loss": ([10, 20, 30], [5.0, 4.0, 3.0])})]
     going = RowResult("r", "r", "stopped", curves={"loss": ([10], [9.0])})
-    runs = _curve_runs([finished[0], going, finished[1]])
+    runs = curve_runs([finished[0], going, finished[1]])
     assert runs == finished  # the run at step 10 would cut the curve there
-    steps, mean, sd = _mean_curve(runs, "loss")
+    steps, mean, sd = mean_curve(runs, "loss")
     assert steps.tolist() == [10, 20, 30] and mean.tolist() == [4.0, 3.0, 2.0] and sd.tolist() == [1.0] * 3
     # Nothing finished yet: what has been logged is shown.
-    assert _curve_runs([going, RowResult("r", "r", "not run")]) == [going]
+    assert curve_runs([going, RowResult("r", "r", "not run")]) == [going]
 
 
 def test_results_table_shows_seed_means_comparison_and_stopped_runs(tmp_path):
