@@ -44,6 +44,7 @@ MIN_DROP = 0.10
 BLOW_UP = 1.5
 PLATEAU = 0.01
 LFW_RISE = 0.05
+LAST_QUARTER_GAIN = 0.005
 NONFINITE_STEP = re.compile(r"non-finite loss \(NaN/Inf\) at step (\d+)")
 
 
@@ -124,6 +125,42 @@ def _lfw_rise(lfw) -> tuple[float, int] | None:
     steps, accuracies = np.asarray(lfw[0]), np.asarray(lfw[1], dtype=float)
     risen = accuracies - accuracies[0] >= LFW_RISE
     return float(accuracies[-1] - accuracies[0]), int(steps[np.argmax(risen)])
+
+
+def in_training_checks(lfw) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, accuracies) of the in-training checks: the LFW chart ends with the final View 2
+    evaluation at the last check's step, which is left out (another protocol: 10 folds, flips)."""
+    steps, accuracies = np.asarray(lfw[0]), np.asarray(lfw[1], dtype=float)
+    if len(steps) >= 2 and steps[-1] == steps[-2]:
+        steps, accuracies = steps[:-1], accuracies[:-1]
+    return steps, accuracies
+
+
+def last_quarter_gain(lfw) -> float | None:
+    """What the in-training check gained over the last quarter of the run: the last check minus
+    the last check at or before 3/4 of its step (a fraction, 0.01 = one point); None without a
+    check in both places. The converged scale's criterion: under LAST_QUARTER_GAIN on the
+    reference row's seeds (experiments/README.md, "Scales")."""
+    if lfw is None:
+        return None
+    steps, accuracies = in_training_checks(lfw)
+    if len(steps) < 2:
+        return None
+    before = np.flatnonzero(steps <= 0.75 * steps[-1])
+    if len(before) == 0:
+        return None
+    return float(accuracies[-1] - accuracies[before[-1]])
+
+
+def summarise_gains(gains: list[float | None]) -> str:
+    """One table cell: each seed's last-quarter gain in points, and how many stayed under the
+    criterion, e.g. "+0.3, +0.6 (1/2 under 0.5)"."""
+    known = [gain for gain in gains if gain is not None]
+    if not known:
+        return "-"
+    flat = sum(gain < LAST_QUARTER_GAIN for gain in known)
+    return (", ".join(f"{100 * gain:+.1f}" for gain in known)
+            + f" ({flat}/{len(known)} under {100 * LAST_QUARTER_GAIN:g})")
 
 
 def summarise(verdicts: list[Verdict | None]) -> str:

@@ -149,3 +149,21 @@ def test_a_constant_stretch_shorter_than_ten_logs_or_at_zero_is_not_a_collapse()
 def test_summary_counts_collapsed_seeds_apart_from_stalled_ones():
     verdicts = [Verdict(STALLS, 1440, 0.3, 0.0), Verdict(COLLAPSES, 250), Verdict(CONVERGES, 1260, 0.5, 0.06)]
     assert summarise(verdicts) == "converges @1260 (1/3); stalls @1440 (1/3); collapses @250 (1/3)"
+
+
+def test_last_quarter_gain_reads_the_checks_not_the_final_evaluation():
+    # Checks every 360 steps of a 4,320-step run, then the final View 2 evaluation at 4,320.
+    steps = [360 * k for k in range(1, 13)] + [4320]
+    checks = [0.60, 0.70, 0.75, 0.80, 0.83, 0.85, 0.87, 0.88, 0.9054, 0.9075, 0.9050, 0.9088, 0.9132]
+    # 3/4 of 4,320 is 3,240, the 9th check: 0.9088 - 0.9054.
+    assert convergence.last_quarter_gain((steps, checks)) == pytest.approx(0.0034)
+    assert convergence.last_quarter_gain((steps[:-1], checks[:-1])) == pytest.approx(0.0034)
+    assert convergence.last_quarter_gain(([4320, 4320], [0.9, 0.91])) is None
+    assert convergence.last_quarter_gain(None) is None
+    # Without a check at or before 3/4 of the run there is nothing to compare with.
+    assert convergence.last_quarter_gain(([3600, 4320], [0.8, 0.9])) is None
+
+
+def test_gains_are_summarised_per_seed_with_the_count_under_half_a_point():
+    assert convergence.summarise_gains([0.0034, 0.006, None]) == "+0.3, +0.6 (1/2 under 0.5)"
+    assert convergence.summarise_gains([None]) == "-"
