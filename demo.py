@@ -26,8 +26,10 @@ from pathlib import Path
 from align.inputs import pairs_image_list, raw_training_sets
 from common.errors import UserFileNotFoundError, entry_point
 from common.lfw_download import GET_LFW_HELP, download_lfw
-from common.paths import CACHE_DIR, REPO_ROOT, RUNS_DIR, data_root
-from common.run_layout import RunLayout, run_dir_of
+from common.machine import cpu_description
+from common.atomic_files import atomic_write_json
+from common.paths import CACHE_DIR, DEMO_RECORD, REPO_ROOT, RUNS_DIR, data_root
+from common.run_layout import RunLayout, read_revision, run_dir_of
 from training.config import load_config
 from verification import benchmarks
 
@@ -68,6 +70,21 @@ def evaluate_other_benchmarks(root: Path, run_dir: Path, to_run_dir: list[str]) 
     return results
 
 
+def demo_summary(config_path: str, config, run_dir: Path, minutes: float, stage_minutes: dict,
+                 result: dict) -> dict:
+    """What the README's demo line is rendered from: wall time per stage, LFW View 2, where it ran."""
+    return {
+        "command": "python demo.py",
+        "config": config_path,
+        "steps": config.train.max_steps,
+        "wall_minutes": round(minutes, 2),
+        "stage_minutes": {stage: round(value, 2) for stage, value in stage_minutes.items()},
+        "lfw_view2": {key: result[key] for key in ("accuracy_mean", "accuracy_std", "val_mean", "auc")},
+        "source": {"revision": read_revision(run_dir), "cpu": cpu_description(),
+                   "recorded": time.strftime("%Y-%m-%d", time.gmtime())},
+    }
+
+
 @entry_point("demo.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,6 +93,9 @@ def main(argv=None) -> int:
     parser.add_argument("--download", action="store_true", help="fetch LFW from the official site if missing")
     parser.add_argument("--config", default=DEFAULT_CONFIG, help="training config (CPU-scale demo by default)")
     parser.add_argument("--workers", type=int, default=2, help="alignment worker processes")
+    parser.add_argument("--record", action="store_true",
+                        help=f"also write the summary to {DEMO_RECORD.relative_to(REPO_ROOT)}, the committed "
+                             "record that the README's demo result is rendered from")
     args = parser.parse_args(argv)
 
     started = time.time()
@@ -85,6 +105,7 @@ def main(argv=None) -> int:
     size = "x".join(str(v) for v in config.data.image_size)
     python = sys.executable
 
+    stage_minutes = {}
     lfw_list = pairs_image_list(root / "lfw_pairs.txt", CACHE_DIR / "lfw_pairs_images.txt")
     for raw, aligned in raw_training_sets(root, config.data.train_dirs):
         run([python, "align/align_dataset.py", "--input-dir", str(raw), "--output-dir", aligned,
@@ -93,8 +114,10 @@ def main(argv=None) -> int:
          "--output-dir", config.eval.lfw_dir, "--image-size", size, "--only-list", str(lfw_list),
          "--workers", str(args.workers)])
 
+    stage_minutes["align"] = (time.time() - started) / 60
     run_dir = run_dir_of(config.name, config.run_dir)
     run([python, "train.py", "--config", args.config, "--data-root", str(root)])
+    stage_minutes["train"] = (time.time() - started) / 60 - sum(stage_minutes.values())
 
     # A rerun of the demo evaluates its run again: --overwrite replaces the JSONs on purpose.
     to_run_dir = ["--run-dir", str(run_dir), "--step", str(config.train.max_steps), "--overwrite"]
@@ -105,6 +128,10 @@ def main(argv=None) -> int:
 
     result = json.loads(result_json.read_text())
     minutes = (time.time() - started) / 60
+    stage_minutes["evaluate"] = minutes - sum(stage_minutes.values())
+    summary = demo_summary(args.config, config, run_dir, minutes, stage_minutes, result)
+    for path in [RunLayout(run_dir).root / "demo.json"] + ([DEMO_RECORD] if args.record else []):
+        atomic_write_json(path, summary)
     print(f"\nDemo finished in {minutes:.1f} min.")
     print(f"  LFW View 2 accuracy: {100 * result['accuracy_mean']:.2f} +- {100 * result['accuracy_std']:.2f}%"
           f"   VAL@FAR=1e-3: {100 * result['val_mean']:.2f}%   AUC: {result['auc']:.4f}")

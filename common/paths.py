@@ -16,6 +16,8 @@ DATA_ENV_VAR = "FACEREC_DATA"
 DEFAULT_DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
 CACHE_DIR = REPO_ROOT / "cache"
 RUNS_DIR = REPO_ROOT / "runs"
+# The demo's committed summary (`python demo.py --record`), which the README's demo line renders.
+DEMO_RECORD = REPO_ROOT / "experiments" / "results" / "records" / "demo.json"
 
 
 def data_root(explicit: str | os.PathLike | None = None) -> Path:

@@ -17,12 +17,13 @@ prose: it quotes no result number (tests/test_experiments_findings.py checks tha
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 
 from common.atomic_files import atomic_write_text
 from common.errors import UserValueError, entry_point
-from common.paths import REPO_ROOT
+from common.paths import DEMO_RECORD, REPO_ROOT
 from experiments import run_records, verdicts
 from experiments.claims import CLAIMS_FILE, Claim, claims_of_set
 from experiments.experiment_sets import check_registry, load_set, set_names
@@ -41,6 +42,19 @@ def _registry_lines(claims: dict[str, Claim]) -> list[str]:
         where = f"tested in {', '.join(f'`{name}`' for name in tested)}" if tested else f"untested: {claim.untested}"
         lines.append(f"- `{claim.id}`: {claim.statement} Source: {claim.cite()}. ({where})")
     return lines
+
+
+def _demo_lines() -> list[str]:
+    """The demo's result and wall time from its committed record (`python demo.py --record`)."""
+    if not DEMO_RECORD.is_file():
+        return [NO_RECORDS]
+    record = json.loads(DEMO_RECORD.read_text())
+    lfw, stages, source = record["lfw_view2"], record["stage_minutes"], record["source"]
+    return [f"LFW View 2: **{100 * lfw['accuracy_mean']:.2f} +- {100 * lfw['accuracy_std']:.2f}%** "
+            f"(VAL@FAR=1e-3 {100 * lfw['val_mean']:.2f}%, AUC {lfw['auc']:.4f}) after {record['steps']} steps; "
+            f"`{record['command']}` took {record['wall_minutes']:.1f} min in all (alignment {stages['align']:.1f}, "
+            f"training {stages['train']:.1f}, evaluation {stages['evaluate']:.1f}) on {source['cpu']} "
+            f"at {source['revision'][:7] if source['revision'] else 'an unrecorded revision'}."]
 
 
 def _power_lines(claims: dict[str, Claim]) -> list[str]:
@@ -71,7 +85,7 @@ def _set_block(set_name: str, scale: str, claims: dict[str, Claim], with_claims:
 
 def block_names() -> list[str]:
     """Every name a block may have."""
-    names = ["registry", "power"]
+    names = ["registry", "power", "demo"]
     for set_name in set_names():
         for scale in load_set(set_name).scales:
             names += [f"{set_name}_{scale}", f"{set_name}_{scale}_claims"]
@@ -84,6 +98,8 @@ def render_block(name: str, claims: dict[str, Claim]) -> str:
         return "\n".join(_registry_lines(claims)) + "\n"
     if name == "power":
         return "\n".join(_power_lines(claims)) + "\n"
+    if name == "demo":
+        return "\n".join(_demo_lines()) + "\n"
     with_claims = name.endswith("_claims")
     stem = name.removesuffix("_claims")
     for set_name in set_names():

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import datetime
 import json
-import platform
 from pathlib import Path
 
 from common.atomic_files import atomic_write_text
 from common.paths import REPO_ROOT
+from common.machine import cpu_model
 from common.run_layout import read_revision
 from experiments.results_table import INTERRUPTED, RowResult, judge_training
 
@@ -67,18 +67,6 @@ def is_recordable(result: RowResult) -> bool:
     if result.status == "done":
         return result.lfw is not None
     return result.status == "stopped" and result.note not in NOT_RECORDED_NOTES
-
-
-def cpu_model(cpuinfo_path: str = "/proc/cpuinfo") -> str:
-    """The CPU's model name as /proc/cpuinfo gives it (platform.processor() elsewhere)."""
-    try:
-        with open(cpuinfo_path) as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def to_record(result: RowResult, run_dir: Path) -> dict:

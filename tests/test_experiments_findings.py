@@ -2,6 +2,8 @@
 result number that no generated table holds."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from common.errors import UserValueError
@@ -71,3 +73,18 @@ def test_a_stale_block_and_a_retyped_number_are_caught(claims, sources):
 def test_quoted_numbers_reads_percentages_and_p_values():
     text = "74.43 +- 1.15% and 95% CI; p = 0.053, p < 0.001, Holm p=0.16; step 720; 5e-4"
     assert findings.quoted_numbers(text) == ["74.43", "1.15", "95", "0.053", "0.001", "0.16"]
+
+
+def test_the_demo_block_renders_the_demo_record(tmp_path, monkeypatch, claims):
+    record = tmp_path / "demo.json"
+    monkeypatch.setattr(findings, "DEMO_RECORD", record)
+    assert findings.render_block("demo", claims) == findings.NO_RECORDS + "\n"
+    record.write_text(json.dumps({
+        "command": "python demo.py", "steps": 4320, "wall_minutes": 13.96,
+        "stage_minutes": {"align": 2.04, "train": 11.0, "evaluate": 0.92},
+        "lfw_view2": {"accuracy_mean": 0.913167, "accuracy_std": 0.016807, "val_mean": 0.454667, "auc": 0.972532},
+        "source": {"revision": "0123456789abcdef", "cpu": "AMD EPYC (family 26), 2 CPUs, AVX-512 BF16"}}))
+    assert findings.render_block("demo", claims) == (
+        "LFW View 2: **91.32 +- 1.68%** (VAL@FAR=1e-3 45.47%, AUC 0.9725) after 4320 steps; `python demo.py` "
+        "took 14.0 min in all (alignment 2.0, training 11.0, evaluation 0.9) on AMD EPYC (family 26), 2 CPUs, "
+        "AVX-512 BF16 at 0123456.\n")

@@ -101,12 +101,6 @@ def test_a_record_of_another_format_is_refused(tmp_path):
         run_records.load(path, "r", "r", ("t", "e"))
 
 
-def test_cpu_model_is_read_from_cpuinfo(tmp_path):
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R14\nflags\t: fpu\n")
-    assert run_records.cpu_model(str(cpuinfo)) == "AMD EPYC 9R14"
-    assert run_records.cpu_model(str(tmp_path / "missing"))   # falls back, never empty
-
 
 def _finished_run_dir(run_dir, fold_accuracies):
     (run_dir / "eval").mkdir(parents=True)
