@@ -110,14 +110,14 @@ def tool_scripts() -> set[str]:
     return found
 
 
-def test_every_tool_is_listed_once_reports_through_the_helper_and_is_in_the_readme():
+def test_every_tool_is_listed_once_reports_through_the_helper_and_has_a_section_in_the_cli_docs():
     modules = [entry.module for entry in ENTRY_POINTS]
     assert sorted(modules) == sorted(tool_scripts())  # a new tool must join common/entry_points.py
-    readme = (REPO_ROOT / "README.md").read_text()
+    cli_docs = (REPO_ROOT / "docs" / "cli.md").read_text()
     for entry in ENTRY_POINTS:
         main = importlib.import_module(entry.module).main
         assert getattr(main, "prog", None) == entry.prog, entry.command
-        assert f"python {entry.command}" in readme, entry.command
+        assert f"### `python {entry.command}`" in cli_docs, entry.command
 
 
 # ---- every tool for real, in its own process (slow: most import TensorFlow) -------------------------
@@ -165,11 +165,13 @@ BAD_INPUTS = {
     "experiments/run.py": (lambda t: ["optimizer_bn", "--seeds", "0"], "run.py"),
     "-m experiments.mnist_features": (lambda t: ["--data-root", t / "none", "--out-dir", t / "out"],
                                       "python -m experiments.mnist_features"),
+    "-m experiments.findings": (lambda t: ["--no-such-option"], "findings.py"),
     "experiments/target_logit_curve.py": (lambda t: ["--no-such-option"], "target_logit_curve.py"),
     "tools/plot_runs.py": (lambda t: [t / "absent", "--out", t / "x.png"], "tools/plot_runs.py"),
     "tools/backfill_hparams.py": (lambda t: [t], "backfill_hparams.py"),
     "tools/screenshot_hparams.py": (lambda t: [], "screenshot_hparams.py"),
     "benchmarks/bench_align.py": (lambda t: ["--data-root", t / "none"], "benchmarks/bench_align.py"),
+    "benchmarks/bench_batch_norm.py": (lambda t: ["--config", t / "none.yaml"], "benchmarks/bench_batch_norm.py"),
     "benchmarks/bench_eval.py": (lambda t: ["--pairs", t / "none.txt"], "benchmarks/bench_eval.py"),
     "benchmarks/bench_input.py": (lambda t: ["--train-dirs", t / "none"], "benchmarks/bench_input.py"),
     "benchmarks/bench_lfw_check.py": (lambda t: ["--config", t / "none.yaml", "--widths", "0.25"],
