@@ -1,7 +1,7 @@
 """The repository's command-line tools, named in one place.
 
 Tests iterate this list (every tool reports a user error in one line with exit code 2, and starts
-TensorFlow without the CPU-only notices) and check that README names each, so a new tool cannot
+TensorFlow without the CPU-only notices) and check that docs/cli.md has a section for each, so a new tool cannot
 be forgotten: add it here. The code runs from the repository root, not installed, so this is a
 list of commands rather than pyproject's [project.scripts].
 """
@@ -49,7 +49,7 @@ ENTRY_POINTS = (
     EntryPoint("-m recognition.demo_verification"),
     EntryPoint("-m recognition.demo_identification"),
     EntryPoint("experiments/run.py"),
-    EntryPoint("-m experiments.findings", tensorflow=False),
+    EntryPoint("-m experiments.findings"),
     EntryPoint("-m experiments.mnist_features"),
     EntryPoint("experiments/target_logit_curve.py"),
     EntryPoint("tools/plot_runs.py"),

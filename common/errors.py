@@ -7,7 +7,7 @@ subclasses below also derive from the builtin their raise sites used before, so 
 and tests that catch ValueError, FileNotFoundError, ... keep working. Programming errors and
 broken invariants stay plain builtins.
 
-Exit codes, the same for every entry point (common/entry_points.py; README, "Exit codes"):
+Exit codes, the same for every entry point (common/entry_points.py; docs/cli.md, "Exit codes"):
 
     0  success
     1  an unexpected failure, i.e. a bug: Python's traceback, never hidden

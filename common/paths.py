@@ -36,5 +36,5 @@ def require_data(relative: str, explicit: str | os.PathLike | None = None) -> Pa
     if not path.exists():
         raise UserFileNotFoundError(
             f"{path} not found: set --data-root or ${DATA_ENV_VAR} to a folder holding {relative!r} "
-            "(see README, 'Data')")
+            "(see docs/data.md)")
     return path

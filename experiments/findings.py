@@ -24,10 +24,14 @@ import sys
 from common.atomic_files import atomic_write_text
 from common.errors import UserValueError, entry_point
 from common.paths import DEMO_RECORD, REPO_ROOT
-from experiments import run_records, verdicts
-from experiments.claims import CLAIMS_FILE, Claim, claims_of_set
-from experiments.experiment_sets import check_registry, load_set, set_names
-from experiments.results_table import claim_lines, headline_lines, power_line, stage_line
+from common.tf_startup import import_tensorflow
+
+import_tensorflow()  # before the tables' code imports it (TensorBoard's tags): without the CPU-only notices
+
+from experiments import run_records, verdicts  # noqa: E402
+from experiments.claims import CLAIMS_FILE, Claim, claims_of_set  # noqa: E402
+from experiments.experiment_sets import check_registry, load_set, set_names  # noqa: E402
+from experiments.results_table import claim_lines, headline_lines, power_line, stage_line  # noqa: E402
 
 FINDINGS = REPO_ROOT / "docs" / "findings.md"
 DOCUMENTS = (FINDINGS, REPO_ROOT / "experiments" / "README.md", REPO_ROOT / "README.md")

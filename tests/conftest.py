@@ -28,7 +28,7 @@ def real_data_missing() -> str | None:
     if (root / "lfw").is_dir():
         return None
     return f"real data not found at {root} (expected lfw/, lfw_pairs.txt, celeba299/, ...; " \
-           "set FACEREC_DATA or see README, Data)"
+           "set FACEREC_DATA or see docs/data.md)"
 
 
 def pytest_sessionstart(session):

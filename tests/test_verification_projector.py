@@ -102,7 +102,7 @@ def test_thumbnails_shrink_to_keep_the_sprite_within_tensorboards_limit():
 def aligned_view2_folds():
     """eval_lfw.py needs every image of the folds it reads: only the aligned cache has them."""
     if not (ALIGNED_LFW / "Aaron_Peirsol").is_dir():
-        pytest.skip(f"{ALIGNED_LFW} not aligned yet (README, Workflow step 1)")
+        pytest.skip(f"{ALIGNED_LFW} not aligned yet (docs/data.md: how to align)")
     return ALIGNED_LFW
 
 

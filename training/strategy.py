@@ -5,7 +5,7 @@
 `mirrored` + `train.jit_compile` fails on a split CPU (XLA runs every replica's step on the first
 logical device, which cannot reach the other replicas' variables); on GPUs it is the path Keras
 itself takes, but it is untested here. `multi_worker` reads the cluster from the TF_CONFIG
-environment variable (README, "Several machines"); worker 0 (or the task of type `chief`) is the
+environment variable (docs/distributed.md); worker 0 (or the task of type `chief`) is the
 chief, the only one that writes the run dir.
 
 `train.precision` sets the Keras compute policy: bfloat16 runs natively on GPUs and on CPUs with
