@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from align.detector import FaceDetector, add_detector_arguments, detector_options
+from common.model_trust import add_trust_argument
 from common.tf_startup import import_tensorflow
 from recognition.photos import FLIP_MODES, PhotoEmbedder
 from recognition.quality import QUALITY_ACTIONS, QualityGate, QualityThresholds
@@ -26,6 +27,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True) 
                              "or a .tflite file from `python -m models export-tflite`")
     parser.add_argument("--flip", choices=FLIP_MODES, default="concat",
                         help="combine with the mirror image's embedding, as eval_lfw.py does")
+    add_trust_argument(parser)
 
 
 def add_face_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +92,7 @@ def photo_embedder(args: argparse.Namespace, model_path: str) -> PhotoEmbedder:
     from models import load_embedder
     from models.export import refuse_batch_dependent
 
-    embedder = load_embedder(model_path)
+    embedder = load_embedder(model_path, trust=args.trust_model)
     refuse_batch_dependent(embedder, "verify.py and identify.py need one embedding per face")
     detector = FaceDetector(**options)
     return PhotoEmbedder(embedder, detector, quality_gate(args),
