@@ -11,6 +11,7 @@ from typing import Iterable
 
 import numpy as np
 
+from recognition.decision import require_finite
 from recognition.quality import QualityGate, QualityReport
 # The evaluation's own flip combination and normalisation, so scores match eval_lfw.py's exactly.
 from verification.protocol import FLIP_MODES, combine_flip, l2_normalize
@@ -123,7 +124,13 @@ class PhotoEmbedder:
         """Features [B, F] of aligned uint8 crops [B, H, W, 3], flip-combined and L2-normalised."""
         pixels = np.asarray(crops, dtype=np.float32)
         if self.flip == "none":
-            return l2_normalize(np.asarray(self.embedder(pixels), dtype=np.float32))
+            raw = np.asarray(self.embedder(pixels), dtype=np.float32)
+            return l2_normalize(require_finite(raw, f"model {self._model_name}"))
         # One call for the crops and their mirror images (axis 2 is the image width).
         both = np.asarray(self.embedder(np.concatenate([pixels, pixels[:, :, ::-1]])), np.float32)
+        require_finite(both, f"model {self._model_name}")
         return l2_normalize(combine_flip(both[:len(pixels)], both[len(pixels):], self.flip))
+
+    @property
+    def _model_name(self) -> str:
+        return str(getattr(self.embedder, "path", type(self.embedder).__name__))
