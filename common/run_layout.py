@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.atomic_files import atomic_write_text
 from common.errors import UserFileNotFoundError
 from common.paths import REPO_ROOT, RUNS_DIR
 
@@ -117,7 +118,7 @@ def read_revision(run_dir: Path) -> str | None:
 
 def write_labels(path: Path, identities: list[str]) -> None:
     """labels.txt (of a run dir or a TFRecord shard folder): one identity per line, index = label."""
-    path.write_text("".join(f"{name}\n" for name in identities))
+    atomic_write_text(path, "".join(f"{name}\n" for name in identities))
 
 
 def read_labels(path: Path) -> list[str]:

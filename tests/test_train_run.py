@@ -156,6 +156,9 @@ def test_different_config_into_existing_run_dir_is_refused_unless_overwrite(stan
     run_dir = tmp_path / "run"
     first = tiny_config(standin_train_dir, run_dir)
     assert run_dirs.prepare(first, run_dir) == "new"
+    assert run_dirs.prepare(first, run_dir) == "new"  # no checkpoint yet: starts afresh
+    (run_dir / "checkpoints").mkdir()
+    (run_dir / "checkpoints" / "checkpoint").write_text('model_checkpoint_path: "ckpt-10"\n')
     assert run_dirs.prepare(first, run_dir) == "resume"
     fewer_steps = tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 10})
     with pytest.raises(run_dirs.RunDirError, match=r"train.max_steps: 20 -> 10"):
@@ -309,3 +312,35 @@ def test_seed_changes_initial_weights_data_order_and_flips(standin_train_dir, tm
 
     assert flipped_by_index(0) == flipped_by_index(0)
     assert flipped_by_index(0) != flipped_by_index(1)
+
+
+@pytest.mark.integration  # trains
+def test_a_run_stopped_before_its_first_checkpoint_restarts_cleanly(standin_train_dir, tmp_path):  # noqa: F811
+    """Issue 39's probe: a start that wrote config.yaml but died before labels.txt (data not
+    aligned yet, or SIGTERM during start-up) made every rerun fail on the missing labels.txt."""
+    run_dir = tmp_path / "run"
+    config = tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 5})
+    assert run_dirs.prepare(config, run_dir) == "new"  # ... and then the process died
+    summary = run_training(config)
+    assert summary["status"] == "done" and summary["steps"] == 5
+    assert (run_dir / "labels.txt").read_text().splitlines() == sorted(
+        p.name for p in standin_train_dir.iterdir() if p.is_dir())
+
+
+@pytest.mark.integration  # a second process holds the lock
+def test_a_second_writer_on_a_run_dir_is_refused_naming_the_holder(standin_train_dir, tmp_path):  # noqa: F811
+    from common.dir_lock import FolderInUseError
+
+    run_dir = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from common.dir_lock import exclusive_folder\n"
+         f"with exclusive_folder({str(run_dir)!r}, 'x'):\n print('held', flush=True); time.sleep(60)"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(FolderInUseError, match=rf"in use by process {holder.pid}\b"):
+            run_training(tiny_config(standin_train_dir, run_dir))
+        assert not run_dir.exists()  # refused before anything was written
+    finally:
+        holder.kill()
+        holder.wait()

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import yaml
 
+from common.atomic_files import atomic_write_text
 from common.choices import BN_MODES, CACHE_MODES, DATA_FORMATS, FLIP_MODES, IMAGE_SIZES, PRECISIONS
 from common.errors import UserValueError
 from common.strict_yaml import DuplicateKeyError, load_unique
@@ -325,5 +326,4 @@ def validate(config: Config, source: str) -> None:
 
 
 def save_config(config: Config, path: str | Path) -> None:
-    with open(path, "w") as handle:
-        yaml.safe_dump(config.to_dict(), handle, sort_keys=False)
+    atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -271,7 +271,8 @@ def run_training(config: Config, overwrite: bool = False, data_dir: str | None =
     # Before the run dir exists: a typo leaves nothing behind.
     check_before_run(config, REPO_ROOT, strategy.num_replicas_in_sync)
     is_chief, worker, workers = worker_role(strategy)
-    with run_dirs.worker_dir(run_dir, is_chief, worker) as own_dir:
+    with run_dirs.one_writer(run_dir, is_chief), \
+            run_dirs.worker_dir(run_dir, is_chief, worker) as own_dir:
         if not is_chief:
             print(f"worker {worker} of {workers}: the chief writes {run_dir}; this worker's files go to "
                   f"{own_dir} (removed at the end)", flush=True)
