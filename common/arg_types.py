@@ -21,6 +21,20 @@ def int_at_least(minimum: int):
     return parse
 
 
+def int_in(low: int, high: int):
+    """An integer in [low, high]."""
+    at_least = int_at_least(low)
+
+    def parse(text: str) -> int:
+        value = at_least(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"{text!r}: must be at most {high}")
+        return value
+
+    parse.__name__ = f"integer in [{low}, {high}]"
+    return parse
+
+
 def float_in(low: float, high: float, open_low: bool = False, open_high: bool = False,
              what: str = "a number"):
     """A finite float in [low, high]; `open_low` / `open_high` exclude the ends; `what` names

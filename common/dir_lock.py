@@ -21,15 +21,16 @@ class FolderInUseError(UserError, RuntimeError):
     """Another process holds the folder's lock."""
 
 
-def lock_path(folder: str | Path) -> Path:
+def lock_path(folder: str | Path, part: str = "") -> Path:
     folder = Path(folder)
-    return folder.parent / f".{folder.name}.lock"
+    return folder.parent / f".{folder.name}{'.' + part if part else ''}.lock"
 
 
 @contextlib.contextmanager
-def exclusive_folder(folder: str | Path, what: str) -> Iterator[Path]:
-    """Hold the lock of `folder` (`what` names it in the refusal) while the block runs."""
-    path = lock_path(folder)
+def exclusive_folder(folder: str | Path, what: str, part: str = "") -> Iterator[Path]:
+    """Hold the lock of `folder` (`what` names it in the refusal) while the block runs; `part`
+    names one of several independent locks of the folder (align's shards)."""
+    path = lock_path(folder, part)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:

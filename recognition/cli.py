@@ -9,6 +9,7 @@ import argparse
 import math
 
 from align.detector import FaceDetector, add_detector_arguments, detector_options
+from align.image_io import add_max_pixels_argument
 from common.arg_types import float_in
 from common.model_trust import add_trust_argument
 from common.tf_startup import import_tensorflow
@@ -58,6 +59,7 @@ def add_face_arguments(parser: argparse.ArgumentParser) -> None:
     add_detector_arguments(group)
     group.add_argument("--all-faces", action="store_true",
                        help="use every face in a photo instead of the one align/ would choose")
+    add_max_pixels_argument(group)
     gate = parser.add_argument_group("quality gate (any limit may be 'off')")
     gate.add_argument("--quality-action", choices=QUALITY_ACTIONS, default="reject",
                       help="drop failing faces, or keep them and flag the reason")
@@ -113,5 +115,5 @@ def photo_embedder(args: argparse.Namespace, model_path: str) -> PhotoEmbedder:
     embedder = load_embedder(model_path, trust=args.trust_model)
     refuse_batch_dependent(embedder, "verify.py and identify.py need one embedding per face")
     detector = FaceDetector(**options)
-    return PhotoEmbedder(embedder, detector, quality_gate(args),
-                         flip=args.flip, all_faces=args.all_faces)
+    return PhotoEmbedder(embedder, detector, quality_gate(args), flip=args.flip,
+                         all_faces=args.all_faces, max_pixels=args.max_pixels)

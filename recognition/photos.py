@@ -80,7 +80,7 @@ class PhotoEmbedder:
     """
 
     def __init__(self, embedder, detector, gate: QualityGate = QualityGate(),
-                 flip: str = "concat", all_faces: bool = False):
+                 flip: str = "concat", all_faces: bool = False, max_pixels: int | None = None):
         if flip not in FLIP_MODES:
             raise ValueError(f"flip mode {flip!r}: expected one of {FLIP_MODES}")
         self.embedder = embedder
@@ -88,16 +88,17 @@ class PhotoEmbedder:
         self.gate = gate
         self.flip = flip
         self.all_faces = all_faces
+        self.max_pixels = max_pixels  # None: align.image_io's default budget
         self.image_size = tuple(int(v) for v in embedder.image_size)
 
     def process(self, path: str | Path) -> PhotoResult:
         from align.face_choice import choose_face
-        from align.image_io import ImageReadError, load_rgb
+        from align.image_io import MAX_PIXELS, ImageReadError, load_rgb
         from align.warp import align_crop
 
         path = Path(path)
         try:
-            image = load_rgb(path)
+            image = load_rgb(path, self.max_pixels or MAX_PIXELS)
         except ImageReadError as error:
             return PhotoResult(path, error=f"{path}: unreadable ({error.reason})",
                                error_kind="unreadable")
