@@ -344,3 +344,91 @@ def test_a_second_writer_on_a_run_dir_is_refused_naming_the_holder(standin_train
     finally:
         holder.kill()
         holder.wait()
+
+
+def lfw_stand_in(monkeypatch, evaluate):
+    """The in-training LFW check replaced by `evaluate(trainer)` (the evaluator itself is not
+    built), so a test decides what the check does."""
+    import training.loop as loop
+
+    monkeypatch.setattr(loop, "build_lfw_evaluator", lambda config, data_dir: object())
+    monkeypatch.setattr(loop.Trainer, "evaluate_lfw", evaluate)
+
+
+@pytest.mark.integration  # trains
+def test_a_failing_lfw_check_is_logged_and_training_goes_on(standin_train_dir, tmp_path,  # noqa: F811
+                                                             monkeypatch):
+    def broken(trainer):
+        raise RuntimeError("pairs file vanished")
+
+    lfw_stand_in(monkeypatch, broken)
+    run_dir = tmp_path / "run"
+    summary = run_training(tiny_config(standin_train_dir, run_dir, **{
+        "train.max_steps": 10, "eval.lfw_every_steps": 5, "train.checkpoint_every_steps": 5}))
+    assert summary["status"] == "done" and summary["steps"] == 10 and summary["lfw"] is None
+    log = (run_dir / "train.log").read_text()
+    assert "step 5 LFW check failed; training goes on" in log and "pairs file vanished" in log
+    assert (run_dir / "checkpoints" / "ckpt-5.index").is_file()  # the checkpoint due at step 5
+
+
+@pytest.mark.integration  # trains
+def test_a_stop_signal_abandons_a_long_lfw_check_at_once(standin_train_dir, tmp_path,  # noqa: F811
+                                                         monkeypatch):
+    def slow(trainer):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(600):  # a minute-long check, in short native waits
+            time.sleep(0.1)
+        raise AssertionError("the check was not interrupted")
+
+    lfw_stand_in(monkeypatch, slow)
+    run_dir = tmp_path / "run"
+    started = time.time()
+    with pytest.raises(SystemExit) as stopped:
+        run_training(tiny_config(standin_train_dir, run_dir, **{
+            "train.max_steps": 20, "eval.lfw_every_steps": 5}))
+    assert stopped.value.code == 128 + signal.SIGTERM and time.time() - started < 45
+    assert "step 5 LFW check abandoned" in (run_dir / "train.log").read_text()
+    assert tf.train.latest_checkpoint(str(run_dir / "checkpoints")).endswith("ckpt-5")
+
+
+def test_a_second_signal_raises_and_the_state_is_saved_before_exit():
+    from training.loop import CheckInterrupted, StopSignals, _saved_on_second_signal
+
+    signals = StopSignals()
+    saved = []
+
+    class Trainer:
+        log = logging.getLogger("test")
+
+        def save(self):
+            saved.append(True)
+
+    with signals.installed():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)
+        assert signals.received == signal.SIGINT  # the first: a flag only
+        with pytest.raises(CheckInterrupted):
+            with signals.interrupting():  # a check after the first signal does not start
+                pass
+        with pytest.raises(SystemExit) as stopped:
+            with _saved_on_second_signal(Trainer(), signals):
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(100):
+                    time.sleep(0.01)
+                raise AssertionError("the second signal did not stop the loop")
+    assert stopped.value.code == 128 + signal.SIGINT and saved == [True]
+
+
+@pytest.mark.parametrize("override, key", [
+    ({"train.log_every_steps": 0}, "train.log_every_steps"),
+    ({"train.max_steps": -5}, "train.max_steps"),
+    ({"train.checkpoint_every_steps": 0}, "train.checkpoint_every_steps"),
+    ({"eval.folds": 11}, "eval.folds"),
+    ({"model.width": ".nan"}, "model.width"),
+    ({"optimizer.schedule.values": "[.nan]"}, "optimizer.schedule.values"),
+])
+def test_numeric_config_keys_out_of_range_are_refused_naming_the_key(override, key, tmp_path):
+    from training.config import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(repr(key)) if "." in key else key):
+        tiny_config(tmp_path, tmp_path / "run", **override)

@@ -59,11 +59,29 @@ def make_logger(run_dir: Path) -> logging.Logger:
     return logger
 
 
+class CheckInterrupted(Exception):
+    """A stop signal arrived during the in-training LFW check, which is then abandoned."""
+
+
 class StopSignals:
-    """Turns SIGINT/SIGTERM into a flag checked between steps (checkpoint, then exit)."""
+    """Turns SIGINT/SIGTERM into a flag checked between steps (checkpoint, then exit). During
+    the LFW check (`interrupting`) the first signal abandons the check at once; a second signal
+    anywhere raises KeyboardInterrupt, so a user who presses Ctrl-C twice is not kept waiting."""
 
     def __init__(self):
         self.received: int | None = None
+        self._in_check = False
+
+    @contextlib.contextmanager
+    def interrupting(self):
+        """Within the block the first signal raises CheckInterrupted."""
+        self._in_check = True
+        try:
+            if self.received is not None:
+                raise CheckInterrupted(self.received)
+            yield
+        finally:
+            self._in_check = False
 
     @contextlib.contextmanager
     def installed(self):
@@ -75,7 +93,11 @@ class StopSignals:
                 signal.signal(sig, handler)
 
     def _handle(self, signum, frame):
+        if self.received is not None:
+            raise KeyboardInterrupt(f"second stop signal ({signum})")
         self.received = signum
+        if self._in_check:
+            raise CheckInterrupted(signum)
 
 
 def open_source(config: Config):
@@ -347,6 +369,36 @@ def _log_lfw(trainer: Trainer, step: int) -> dict:
     return result
 
 
+def _guarded_lfw(trainer: Trainer, step: int, signals: StopSignals | None = None) -> dict | None:
+    """_log_lfw, or None when it fails (the traceback goes to the log; the checkpoint due at this
+    step and the training go on: a side check must not cost the run) or a signal abandons it."""
+    try:
+        with signals.interrupting() if signals else contextlib.nullcontext():
+            return _log_lfw(trainer, step)
+    except CheckInterrupted:
+        trainer.log.info(f"step {step} LFW check abandoned: stop signal received")
+    except Exception:  # noqa: BLE001 -- logged with its traceback; training must go on
+        trainer.log.exception(f"step {step} LFW check failed; training goes on without it")
+    return None
+
+
+@contextlib.contextmanager
+def _saved_on_second_signal(trainer: Trainer, signals: StopSignals):
+    """A second stop signal (KeyboardInterrupt) ends the run at once, after one last checkpoint
+    when the state is finite; a third signal during that save ends it without one."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if signals.received is None:  # not ours: a Ctrl-C with no handler installed
+            raise
+        try:
+            trainer.save()
+        except (KeyboardInterrupt, NonFiniteLossError) as error:
+            trainer.log.info(f"no final checkpoint ({type(error).__name__})")
+        trainer.log.info(f"second signal received: stopping now (signal {signals.received})")
+        raise SystemExit(128 + signals.received) from None
+
+
 def _next_batch(iterator, source):
     """The next training batch from `source`'s dataset; the input pipeline's own stop (no readable
     images) and a damaged TFRecord shard become one-line UserErrors rather than TensorFlow tracebacks."""
@@ -373,7 +425,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
     window_start, window_steps = time.time(), 0
     trainer.clock.start()
     step = start
-    with signals.installed(), writer.as_default():
+    with signals.installed(), writer.as_default(), _saved_on_second_signal(trainer, signals):
         while step < train.max_steps:
             images, labels = _next_batch(iterator, trainer.source)
             stats = trainer.train_step(images, labels)
@@ -400,7 +452,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
             if every.histogram_every_steps > 0 and step % every.histogram_every_steps == 0:
                 summaries.write_histograms(trainer.variables, step)
             if config.eval.lfw_every_steps > 0 and step % config.eval.lfw_every_steps == 0:
-                lfw_result = _log_lfw(trainer, step)
+                lfw_result = _guarded_lfw(trainer, step, signals) or lfw_result
             if step % train.checkpoint_every_steps == 0:
                 trainer.save()
             window_start += time.time() - extras_started  # steps/s counts training steps only
@@ -414,7 +466,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
         trainer.save()
     if trainer.lfw is not None and (lfw_result is None or step % config.eval.lfw_every_steps != 0):
         with writer.as_default():
-            lfw_result = _log_lfw(trainer, step)
+            lfw_result = _guarded_lfw(trainer, step) or lfw_result
     minutes = trainer.clock.session_seconds() / 60
     log.info(f"trained {step - start} steps in {minutes:.1f} min")
     # LFW checks included. train_minutes: this command's steps, the whole run unless it was resumed;
