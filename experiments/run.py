@@ -56,6 +56,11 @@ def row_commands(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, 
     return train, evaluate
 
 
+def with_this_python(command: list) -> list:
+    """`command` (as printed: `python ...`) run by sys.executable."""
+    return [sys.executable, *command[1:]] if command[0] == "python" else list(command)
+
+
 def record_of(exp_set: ExperimentSet, row_name: str, scale: str, seed: int) -> Path:
     """The run's record, beside its run directory's home: a `same_as` row shares the other row's."""
     set_name, name = exp_set.home(row_name, scale)
@@ -77,7 +82,8 @@ def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed:
         if command is evaluate and (REPO_ROOT / command[command.index("--json") + 1]).exists():
             print("  (evaluation already done)")
             continue
-        result = subprocess.run(command, cwd=REPO_ROOT)
+        # The interpreter running this script, not whichever `python` is first on PATH.
+        result = subprocess.run(with_this_python(command), cwd=REPO_ROOT)
         if result.returncode != 0:
             # A diverged row (e.g. ArcFace used directly) is a result, not a reason to stop the set.
             print(f"  row {row_name!r} seed {seed} stopped with exit code {result.returncode}; recorded, continuing")
