@@ -51,7 +51,7 @@ def load_rgb(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                                            f"Mpx) is over the pixel budget of {max_pixels / 1e6:g} "
                                            f"Mpx (--max-pixels)")
             image.load()  # decode now so truncation errors surface here, inside the try
-            image = ImageOps.exif_transpose(image)
+            ImageOps.exif_transpose(image, in_place=True)  # no copy when nothing is rotated
             rgb = _to_rgb_array(image)
     except ImageReadError:
         raise
