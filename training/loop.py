@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from common.errors import UserError, UserValueError
 from common.paths import REPO_ROOT, data_root
-from common.run_layout import RunLayout, run_dir_of, write_labels
+from common.run_layout import LABELS_FILE, RunLayout, run_dir_of, write_labels
 from input_pipeline import datasets
 from input_pipeline.train_data import build_train_dataset, cache_in_memory, data_loss_error, open_train_source
 from training import run_dir as run_dirs
@@ -244,7 +244,8 @@ class Trainer:
     def export(self) -> Path:
         import models
         info = {"config": self.config.to_dict(), "step": self.state.current_step(),
-                "ema": self.ema is not None, "labels_file": str(RunLayout(self.run_dir).labels)}
+                # Relative to the export folder: no absolute (personal) path in a shared model.
+                "ema": self.ema is not None, "labels_file": f"../{LABELS_FILE}"}
         with self.evaluation_weights():
             model = self.model if self.config.train.precision == "float32" else \
                 float32_copy(self.config, self.model)
