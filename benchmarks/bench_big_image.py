@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common.errors import entry_point  # noqa: E402
+from common.errors import entry_point, require_file  # noqa: E402
 from common.paths import REPO_ROOT, data_root  # noqa: E402
 
 PHOTO = "lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg"
@@ -56,13 +56,17 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="exported embedder (default: an untrained one)")
     args = parser.parse_args(argv)
+    photo = require_file(data_root() / PHOTO, "LFW photo")
+    if args.model:  # a bad --model is one line here, not three failed runs below
+        from models import load_embedder
+
+        load_embedder(args.model)
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         model = args.model or str(untrained_export(folder))
-        photo = str(data_root() / PHOTO)
         big = str(big_png(folder / "big.png"))
         verify = [sys.executable, "verify.py", "--model", model, "--threshold", "0.3"]
-        cases = {"normal photo": [photo, photo],
+        cases = {"normal photo": [str(photo), str(photo)],
                  "8000x8000 RGBA PNG, default budget": [big, big],
                  "8000x8000 RGBA PNG, --max-pixels 1e8": [big, big, "--max-pixels", "100000000"]}
         results = {}

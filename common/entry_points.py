@@ -55,6 +55,7 @@ ENTRY_POINTS = (
     EntryPoint("tools/backfill_hparams.py"),
     EntryPoint("tools/screenshot_hparams.py", tensorflow=False),
     EntryPoint("benchmarks/bench_align.py"),
+    EntryPoint("benchmarks/bench_big_image.py"),
     EntryPoint("benchmarks/bench_eval.py"),
     EntryPoint("benchmarks/bench_input.py"),
     EntryPoint("benchmarks/bench_lfw_check.py"),
