@@ -115,3 +115,10 @@ def test_export_tflite_scans_the_saved_model_first(hostile_model):
     with pytest.raises(UnsafeModelError):
         export_tflite(export)
     assert not stolen.exists()
+
+
+def test_a_file_that_is_not_a_tflite_model_is_one_line(tmp_path):
+    path = tmp_path / "x.tflite"
+    path.write_bytes(np.random.default_rng(0).bytes(3000))
+    with pytest.raises(UnsafeModelError, match="not a TFLite model"):
+        models.load_embedder(path)
