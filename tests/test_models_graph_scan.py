@@ -122,3 +122,16 @@ def test_a_file_that_is_not_a_tflite_model_is_one_line(tmp_path):
     path.write_bytes(np.random.default_rng(0).bytes(3000))
     with pytest.raises(UnsafeModelError, match="not a TFLite model"):
         models.load_embedder(path)
+
+
+def test_eval_lfw_model_sources_are_scanned_unless_trusted(hostile_model):
+    """eval_lfw.py loads --model through verification.model_source: the same scan applies."""
+    from verification.model_source import resolve_model
+
+    export, stolen = hostile_model
+    source = resolve_model(str(export))
+    assert not source.trusted
+    with pytest.raises(UnsafeModelError, match="op ReadFile, WriteFile"):
+        source.load()
+    assert not stolen.exists()
+    assert resolve_model(str(export), trust_model=True).trusted
