@@ -3,10 +3,12 @@
 
     python identify.py enroll --gallery people/ --model runs/<name>/export --out gallery.npz
     python identify.py search photo.jpg class_photos/ --gallery gallery.npz \\
-        --threshold-from eval.json --far 1e-3 --csv attendance.csv
+        --model runs/<name>/export --threshold-from eval.json --far 1e-3 --csv attendance.csv
 
-`people/` holds one folder per person. Search prints the top-k identities of every face with
-their cosine scores, or "unknown" when the best score is below the threshold; a photo that fails
+`people/` holds one folder per person; the gallery stores each photo's path relative to it (or
+none, --no-sources) and is private (0600). Search needs the model the gallery was enrolled with
+and prints the top-k identities of every face with their cosine scores, or "unknown" when the
+best score is below the threshold (docs/security.md: NaN never matches); a photo that fails
 (unreadable, no face, rejected by the quality gate) gets its own line and the batch goes on.
 For open-set search (people who were never enrolled will be photographed) take the threshold at
 a low false-accept rate (--far) rather than the LFW accuracy threshold (see --help).
