@@ -86,12 +86,12 @@ def test_sigkill_then_rerun_resumes_from_last_checkpoint(standin_train_dir, tmp_
 
 
 def test_non_finite_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(standin_train_dir, tmp_path):  # noqa: F811
-    # An infinite rate from step index 12 on: the 13th update makes the weights inf, so the loss
+    # A huge rate from step index 12 on: the 13th update makes the weights overflow, so the loss
     # of the 14th step (log numbering "step 14") is NaN.
     config = tiny_config(standin_train_dir, tmp_path / "run", **{
         "optimizer.name": "sgd", "model.bn_mode": "none", "train.max_steps": 40,
         "train.log_every_steps": 1, "train.checkpoint_every_steps": 5,
-        "optimizer.schedule.boundaries": "[12]", "optimizer.schedule.values": "[0.001, .inf]"})
+        "optimizer.schedule.boundaries": "[12]", "optimizer.schedule.values": "[0.001, 3.0e+38]"})
     with pytest.raises(NonFiniteLossError, match=r"at step 14; .*ckpt-10") as stopped:
         run_training(config)
     assert "precision" not in str(stopped.value)  # a run that diverged later gets no bfloat16 hint
@@ -424,7 +424,7 @@ def test_a_second_signal_raises_and_the_state_is_saved_before_exit():
     ({"train.max_steps": -5}, "train.max_steps"),
     ({"train.checkpoint_every_steps": 0}, "train.checkpoint_every_steps"),
     ({"eval.folds": 11}, "eval.folds"),
-    ({"model.width": ".nan"}, "model.width"),
+    ({"summaries.max_images": -1}, "summaries.max_images"),
     ({"optimizer.schedule.values": "[.nan]"}, "optimizer.schedule.values"),
 ])
 def test_numeric_config_keys_out_of_range_are_refused_naming_the_key(override, key, tmp_path):

@@ -308,15 +308,14 @@ CHOICES = {
 
 
 INF = float("inf")
-# Every numeric key's range [low, high] (None entries: the key may be null); a value outside stops
-# the load naming the key, e.g. train.log_every_steps 0 (a division by zero at the first step) or
-# train.max_steps -5 (an untrained model exported as "done").
+# Every numeric key's range [low, high] (a null value is left to the key's own meaning); a value
+# outside stops the load naming the key, e.g. train.log_every_steps 0 (a division by zero at the
+# first step) or train.max_steps -5 (an untrained model exported as "done"). The model.* numbers
+# are models.registry.check_options's, run by training/preflight.py before the run dir exists.
 RANGES = {
     "seed": (0, 2**32 - 1),
     "data.min_images_per_identity": (1, INF), "data.shuffle_buffer": (1, INF),
     "data.parallel_calls": (-1, INF), "data.pk_identities": (1, INF), "data.pk_images": (1, INF),
-    "model.width": (1e-6, INF), "model.embedding_size": (1, INF),
-    "model.dropout_keep": (1e-6, 1.0),
     "optimizer.momentum": (0.0, 1.0), "optimizer.weight_decay": (0.0, INF),
     "optimizer.schedule.steps_per_epoch": (1, INF), "optimizer.schedule.warmup_steps": (0, INF),
     "train.batch_size": (1, INF), "train.max_steps": (1, INF), "train.log_every_steps": (1, INF),
