@@ -135,3 +135,14 @@ def test_eval_lfw_model_sources_are_scanned_unless_trusted(hostile_model):
         source.load()
     assert not stolen.exists()
     assert resolve_model(str(export), trust_model=True).trusted
+
+
+def test_a_broken_model_info_is_one_line_for_eval_lfw(tmp_path):
+    from common.errors import UserValueError
+    from verification.model_source import resolve_model
+
+    model = models.build("resface20", image_size=IMAGE_SIZE, embedding_size=8, width=0.125)
+    export = models.export_embedder(model, tmp_path / "export", IMAGE_SIZE)
+    (export / "model_info.json").write_text("{not json")
+    with pytest.raises(UserValueError, match="model_info.json: invalid JSON"):
+        resolve_model(str(export))

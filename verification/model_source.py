@@ -119,7 +119,9 @@ def _size_from_info(info_path: Path, requested: tuple[int, int] | None) -> tuple
         if requested is None:
             raise UserFileNotFoundError(f"{info_path} not found: pass --image-size HxW")
         return tuple(requested)
-    recorded = json.loads(info_path.read_text()).get("image_size")
+    from models.export import read_info  # a broken model_info.json is a one-line error
+
+    recorded = read_info(info_path).get("image_size")
     if recorded is None:
         raise UserKeyError(f"{info_path}: no 'image_size' key")
     size = tuple(int(v) for v in recorded)
