@@ -11,8 +11,11 @@ Scopes (docs/security.md):
 - functions the loader restores from the object graph (the signatures, the traced methods, any
   resource initialiser) and the functions they call: COMPUTE_OPS only;
 - the main graph: the variable handles and the calls into the checkpoint functions;
-- functions reached only from the main graph (the traced save/restore that TF1-style loaders
-  use; `tf.saved_model.load` restores variables itself): COMPUTE_OPS plus CHECKPOINT_OPS.
+- the traced save/restore functions that the main graph's saver calls (TF1-style loaders use
+  them; `tf.saved_model.load` restores a TF2 model's variables itself and never runs them):
+  COMPUTE_OPS plus CHECKPOINT_OPS;
+- any other function: COMPUTE_OPS.
+A TF1-style SavedModel (no object graph) is refused: loading it runs its own init and restore ops.
 
 A .tflite file may use builtin operators only: a custom operator (a Flex op runs any TensorFlow
 op, files included) is refused.
@@ -67,6 +70,11 @@ def scan_saved_model(saved_model_dir: str | Path) -> None:
         raise UnsafeModelError(f"{path}: not a SavedModel ({type(error).__name__})") from None
     if not saved.meta_graphs:
         raise UnsafeModelError(f"{path}: not a SavedModel (no graph)")
+    if not all(meta_graph.object_graph_def.nodes for meta_graph in saved.meta_graphs):
+        # TF1 SavedModels are loaded by running their restore and init ops from the main graph,
+        # with any checkpoint path those ops name: not something an allowlist can vouch for.
+        raise UnsafeModelError(f"{path}: a TF1-style SavedModel (no object graph), whose loading "
+                               f"runs its own init and restore ops; {TRUST_HINT}")
     found = [hit for meta_graph in saved.meta_graphs for hit in disallowed_ops(meta_graph)]
     if found:
         ops = sorted({op for op, _ in found})
@@ -79,13 +87,22 @@ def disallowed_ops(meta_graph) -> list[tuple[str, str]]:
     """(op type, where) of every node outside its scope's allowlist, main graph first."""
     library = {f.signature.name: f for f in meta_graph.graph_def.library.function}
     restored = _reachable(set(meta_graph.object_graph_def.concrete_functions), library)
+    saver = _reachable(_saver_functions(meta_graph, library), library) - restored
     found = [(node.op, "the main graph") for node in meta_graph.graph_def.node
              if node.op not in MAIN_GRAPH_OPS and node.op not in library]
     for name, function in sorted(library.items()):
-        allowed = COMPUTE_OPS if name in restored else COMPUTE_OPS | CHECKPOINT_OPS
+        allowed = COMPUTE_OPS | CHECKPOINT_OPS if name in saver else COMPUTE_OPS
         found += [(node.op, f"function {name}") for node in function.node_def
                   if node.op not in allowed and node.op not in library]
     return found
+
+
+def _saver_functions(meta_graph, library: dict) -> set[str]:
+    """The functions the main graph's save and restore nodes (its saver_def) call."""
+    saver = meta_graph.saver_def
+    names = {saver.save_tensor_name.split(":")[0], saver.restore_op_name.split(":")[0]}
+    return {callee for node in meta_graph.graph_def.node if node.name in names
+            for callee in _callees(node) if callee in library}
 
 
 def _reachable(roots: set[str], library: dict) -> set[str]:

@@ -146,3 +146,15 @@ def test_a_broken_model_info_is_one_line_for_eval_lfw(tmp_path):
     (export / "model_info.json").write_text("{not json")
     with pytest.raises(UserValueError, match="model_info.json: invalid JSON"):
         resolve_model(str(export))
+
+
+def test_a_tf1_saved_model_is_refused(tmp_path):
+    """Loading a TF1 SavedModel runs its own restore and init ops: refused unless trusted."""
+    with tf.Graph().as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [None, 3], name="images")
+        embeddings = tf.identity(images * 2.0, name="embeddings")
+        with tf.compat.v1.Session() as session:
+            tf.compat.v1.saved_model.simple_save(session, str(tmp_path / "tf1"),
+                                                 {"images": images}, {"embeddings": embeddings})
+    with pytest.raises(UnsafeModelError, match="TF1-style SavedModel"):
+        scan_saved_model(tmp_path / "tf1")
