@@ -52,6 +52,7 @@ from common.paths import CACHE_DIR, data_root
 from common.run_layout import EMBEDDER_DIR, MODEL_INFO_FILE, RunLayout
 from common.tf_startup import import_tensorflow
 from verification import benchmarks, projector, protocol, report
+from common.model_trust import add_trust_argument
 from verification.embeddings_file import EmbeddingTable, load_embedding_table, path_stem
 from verification.pair_set import PairSet
 from verification.pairs import lfw_pair_set, parse_pairs
@@ -64,6 +65,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="run dir, exported SavedModel dir, .tflite file, or registry name")
     source.add_argument("--embeddings", type=Path,
                         help=".npz with paths, embeddings (and embeddings_flip for flip modes)")
+    add_trust_argument(parser)
     parser.add_argument("--lfw-dir", type=Path,
                         help="aligned LFW folder (required with --model on an LFW-format pairs "
                              "file; with --embeddings only needed for the error gallery)")
@@ -213,7 +215,7 @@ def model_embeddings(args, pairs: PairSet):
 
     size = models.parse_image_size(args.image_size) if args.image_size else None
     source = model_source.resolve_model(args.model, size, args.width, args.embedding_size,
-                                        args.seed)
+                                        args.seed, trust_model=args.trust_model)
     out_dir = args.out_dir or source.out_dir
     with_flip = args.flip != "none"  # no --flip (None) means concat
     stems = [path_stem(name) for name in pairs.image_ids]

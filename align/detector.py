@@ -12,6 +12,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from common.arg_types import float_in, int_at_least
 from common.errors import UserValueError
 
 # The MTCNN settings of every tool that detects faces (align_dataset.py and the recognition CLIs),
@@ -24,11 +25,13 @@ MAX_DETECT_SIDE = 1024
 
 def add_detector_arguments(parser) -> None:
     """--min-face-size, --detector-thresholds, --scale-factor, --max-detect-side (parser or group)."""
-    parser.add_argument("--min-face-size", type=int, default=MIN_FACE_SIZE, help="MTCNN minimum face, px")
+    parser.add_argument("--min-face-size", type=int_at_least(1), default=MIN_FACE_SIZE,
+                        help="MTCNN minimum face, px")
     parser.add_argument("--detector-thresholds", default=",".join(map(str, THRESHOLDS)),
                         help="MTCNN stage thresholds P-Net,R-Net,O-Net")
-    parser.add_argument("--scale-factor", type=float, default=SCALE_FACTOR, help="MTCNN image pyramid step")
-    parser.add_argument("--max-detect-side", type=int, default=MAX_DETECT_SIDE,
+    parser.add_argument("--scale-factor", type=float_in(0.0, 1.0, open_low=True, open_high=True),
+                        default=SCALE_FACTOR, help="MTCNN image pyramid step, in (0, 1)")
+    parser.add_argument("--max-detect-side", type=int_at_least(1), default=MAX_DETECT_SIDE,
                         help="larger photos are downscaled for detection (the warp uses full resolution)")
 
 

@@ -57,6 +57,7 @@ ENTRY_POINTS = (
     EntryPoint("tools/screenshot_hparams.py", tensorflow=False),
     EntryPoint("benchmarks/bench_align.py"),
     EntryPoint("benchmarks/bench_batch_norm.py"),
+    EntryPoint("benchmarks/bench_big_image.py"),
     EntryPoint("benchmarks/bench_eval.py"),
     EntryPoint("benchmarks/bench_input.py"),
     EntryPoint("benchmarks/bench_lfw_check.py"),

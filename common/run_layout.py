@@ -24,6 +24,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.atomic_files import atomic_write_bytes
 from common.errors import UserFileNotFoundError
 from common.paths import REPO_ROOT, RUNS_DIR
 
@@ -124,11 +125,13 @@ def read_revision(run_dir: Path) -> str | None:
 
 def write_labels(path: Path, identities: list[str]) -> None:
     """labels.txt (of a run dir or a TFRecord shard folder): one identity per line, index = label."""
-    path.write_text("".join(f"{name}\n" for name in identities))
+    atomic_write_bytes(path, os.fsencode("".join(f"{name}\n" for name in identities)))
 
 
 def read_labels(path: Path) -> list[str]:
-    return path.read_text().splitlines()
+    """The names as write_labels wrote them; a folder name that is not UTF-8 comes back as the
+    same surrogate-escaped string the file system gave (os.fsdecode)."""
+    return os.fsdecode(path.read_bytes()).splitlines()
 
 
 @dataclass(frozen=True)

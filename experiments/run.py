@@ -59,6 +59,11 @@ def row_commands(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, 
     return train, evaluate
 
 
+def with_this_python(command: list) -> list:
+    """`command` (as printed: `python ...`) run by sys.executable."""
+    return [sys.executable, *command[1:]] if command[0] == "python" else list(command)
+
+
 def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed: int, dry_run: bool) -> None:
     record = run_records.record_of(exp_set, row_name, scale, seed)
     if record.exists() and not exp_set.run_dir(row_name, scale, seed).exists():
@@ -74,7 +79,8 @@ def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed:
         if command is evaluate and (REPO_ROOT / command[command.index("--json") + 1]).exists():
             print("  (evaluation already done)")
             continue
-        result = subprocess.run(command, cwd=REPO_ROOT)
+        # The interpreter running this script, not whichever `python` is first on PATH.
+        result = subprocess.run(with_this_python(command), cwd=REPO_ROOT)
         if result.returncode != 0:
             # A diverged row (e.g. ArcFace used directly) is a result, not a reason to stop the set.
             print(f"  row {row_name!r} seed {seed} stopped with exit code {result.returncode}; recorded, continuing")

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UserFileNotFoundError, UserValueError
+from common.run_layout import read_labels
 from input_pipeline.datasets import _parallel, fail_after_consecutive_unusable, finish, unusable_batch_limit
 from input_pipeline.decode import decode_batch, report_skipped
 
@@ -96,7 +97,7 @@ def read_identities(tfrecord_dir: str | Path) -> list[str]:
     path = Path(tfrecord_dir) / "labels.txt"
     if not path.is_file():
         raise UserFileNotFoundError(f"{path}: not found (write shards with input_pipeline.write_tfrecords)")
-    return path.read_text().splitlines()
+    return read_labels(path)
 
 
 def tfrecord_dataset(tfrecord_dir: str | Path, image_size, batch_size: int, *, seed: int,

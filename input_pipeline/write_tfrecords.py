@@ -29,7 +29,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from common.atomic_files import atomic_write_text
 from common.errors import UserFileExistsError, entry_point
+from common.run_layout import write_labels
 from common.tf_startup import import_tensorflow
 
 # Before input_pipeline.tfrecords imports it (in spawned workers too): without the CPU-only notices.
@@ -77,12 +79,6 @@ def bad_image_reason(contents: bytes) -> str | None:
     return None
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + PARTIAL_SUFFIX)
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def write_shard(task: ShardTask, progress) -> dict:
     """Write one shard via a `.partial` file and its report; returns the report.
 
@@ -102,7 +98,8 @@ def write_shard(task: ShardTask, progress) -> dict:
                 writer.write(serialize_example(contents, label, stored))
                 written += 1
             else:
-                bad.append(f"{stored.decode()}: {reason}")
+                # A name that is not UTF-8 keeps its bytes, surrogate-escaped (JSON writes \udcXX).
+                bad.append(f"{os.fsdecode(stored)}: {reason}")
             pending += 1
             if pending == PROGRESS_EVERY:
                 progress(pending)
@@ -112,7 +109,7 @@ def write_shard(task: ShardTask, progress) -> dict:
     # The size lets the reader tell a truncated copy from the shard (input_pipeline.tfrecords).
     report = {"shard": task.path.name, "files": len(task.files), "written": written, "bad": bad,
               "bytes": temporary.stat().st_size}
-    _atomic_write_text(task.report_path, json.dumps(report))
+    atomic_write_text(task.report_path, json.dumps(report))
     os.replace(temporary, task.path)
     progress(pending)
     return report
@@ -130,7 +127,8 @@ def shard_tasks(file_list: FileList, output_dir: Path, shards: int, seed: int) -
 def make_plan(file_list: FileList, shards: int, seed: int, min_images: int) -> dict:
     """What fixes the shards' contents; a resumed run must match it exactly."""
     digest = hashlib.sha256()
-    for part in (file_list.absolute_paths(), file_list.labels, "\n".join(file_list.identities).encode()):
+    for part in (file_list.absolute_paths(), file_list.labels,
+                 os.fsencode("\n".join(file_list.identities))):
         digest.update(np.asarray(part).tobytes())
     return {"shards": shards, "seed": seed, "min_images": min_images, "images": len(file_list.paths),
             "identities": file_list.num_classes, "file_list_sha256": digest.hexdigest()}
@@ -150,7 +148,7 @@ def prepare_output(output_dir: Path, plan: dict) -> None:
         raise UserFileExistsError(f"{output_dir}: output folder is not empty and holds no {PLAN_FILE}; "
                                   "choose a new one")
     (output_dir / REPORT_DIR).mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(plan_path, json.dumps(plan, indent=1))
+    atomic_write_text(plan_path, json.dumps(plan, indent=1))
 
 
 def finished_report(task: ShardTask) -> dict | None:
@@ -219,7 +217,7 @@ def write_tfrecords(file_list: FileList, output_dir: str | Path, shards: int, *,
               disable=not show_progress, smoothing=0.1) as bar:
         reports = earlier + run_tasks(todo, min(workers, max(len(todo), 1)), bar)
     seconds = time.perf_counter() - started
-    _atomic_write_text(output_dir / "labels.txt", "".join(f"{name}\n" for name in file_list.identities))
+    write_labels(output_dir / "labels.txt", file_list.identities)
     return {"written": sum(r["written"] for r in reports), "bad": [line for r in reports for line in r["bad"]],
             "shards": shards, "resumed_shards": len(earlier), "this_run_images": todo_images,
             "seconds": seconds}

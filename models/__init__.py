@@ -10,7 +10,8 @@ from common.tf_startup import import_tensorflow
 # way every entry point imports it (without the CPU-only start-up notices); a no-op once imported.
 import_tensorflow()
 
-from models.export import Embedder, export_embedder, load_embedder  # noqa: E402
+from models.export import Embedder, export_embedder  # noqa: E402
+from models.loader import load_embedder  # noqa: E402
 from models.layers import BN_MODES, BatchNormConfig, FlagBatchNormalization, FlagDropout  # noqa: E402
 from models.registry import available, build, parse_image_size  # noqa: E402
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from common.errors import UserFileNotFoundError, UserValueError, entry_point
+from common.model_trust import add_trust_argument
 from common.run_layout import EMBEDDER_DIR, EXPORT_DIR, MODEL_INFO_FILE, locate_export
 from models.complexity import format_summary
 from models.layers import BN_MODES
@@ -47,7 +48,7 @@ def training_folders(export_dir: Path) -> list[Path]:
 
 
 def export_tflite(args) -> int:
-    from models.export import load_embedder
+    from models.loader import load_embedder
     from models.tflite import calibration_images, export_tflite as write
 
     export_dir = export_dir_of(args.run_dir)
@@ -55,9 +56,10 @@ def export_tflite(args) -> int:
     if args.quantize == "int8":
         folders = args.calibration_dir or training_folders(export_dir)
         images = calibration_images(folders, args.calibration_images,
-                                    load_embedder(export_dir).image_size)
+                                    load_embedder(export_dir, args.trust_model).image_size)
         print(f"calibrating int8 on {len(images)} aligned images of {', '.join(map(str, folders))}")
-    path = write(export_dir, args.quantize, images, overwrite=args.overwrite)
+    path = write(export_dir, args.quantize, images, overwrite=args.overwrite,
+                 trust=args.trust_model)
     print(f"wrote {path} ({path.stat().st_size / 2**20:.2f} MiB)")
     return 0
 
@@ -86,6 +88,7 @@ def main(argv=None) -> int:
     tflite.add_argument("--calibration-images", type=int, default=200,
                         help="how many aligned images calibrate int8")
     tflite.add_argument("--overwrite", action="store_true")
+    add_trust_argument(tflite)
     tflite.set_defaults(run=export_tflite)
 
     args = parser.parse_args(argv)

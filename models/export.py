@@ -3,8 +3,8 @@
 Layout (docs/design.md): `<out_dir>/embedder/` is a SavedModel whose `serving_default` signature
 takes `images` (float32 [None, H, W, 3], pixels 0..255) and returns `embeddings` (the model in test
 mode); `<out_dir>/model_info.json` records image_size, embedding_size, bn_mode and the caller's
-info. `load_embedder` also loads the `.tflite` files that `python -m models export-tflite` writes
-next to the SavedModel (models/tflite.py): one loader for every embedder the tools accept.
+info. models/loader.py's `load_embedder` loads these exports and the `.tflite` files that
+`python -m models export-tflite` writes next to them, after scanning the graph.
 
 BN mode `always_train` (facenet's test-time batch statistics) makes an image's embedding depend
 on the other images of its batch; `depends_on_batch` says so for any loaded embedder, and the
@@ -20,8 +20,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from common.atomic_files import atomic_write_text
 from common.errors import UserValueError
-from common.run_layout import EMBEDDER_DIR, MODEL_INFO_FILE, require_export
+from common.run_layout import EMBEDDER_DIR, MODEL_INFO_FILE
 from models.layers import FlagBatchNormalization
 
 SIGNATURE = "serving_default"
@@ -67,13 +68,22 @@ def export_embedder(model: keras.Model, out_dir, image_size, info: dict | None =
     shutil.rmtree(staging, ignore_errors=True)
     module = _EmbedderModule(model, image_size)
     tf.saved_model.save(module, str(staging), signatures={SIGNATURE: module.serve})
-    if embedder_dir.exists():
-        shutil.rmtree(embedder_dir)
-    staging.rename(embedder_dir)
+    _swap_in(staging, embedder_dir)
     record = {"image_size": list(image_size), "embedding_size": int(model.output_shape[-1]),
               "bn_mode": bn_mode_of(model), **info}
-    info_path.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    atomic_write_text(info_path, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
     return out_dir
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Rename `staging` to `target`; an old `target` is moved aside first and removed only after
+    the new one is in place."""
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def bn_mode_of(model: keras.Model) -> str:
@@ -136,17 +146,6 @@ class Embedder:
         if not chunks:
             return np.zeros((0, self.embedding_size), np.float32)
         return np.concatenate(chunks)
-
-
-def load_embedder(path):
-    """Load an export dir, its embedder/ dir, a run dir containing export/, or a .tflite file
-    (models.tflite.TfliteEmbedder, same interface as Embedder)."""
-    path = Path(path)
-    if path.suffix == ".tflite":
-        from models.tflite import TfliteEmbedder  # the TFLite runtime only when asked for
-        return TfliteEmbedder(path, read_info(path.parent / MODEL_INFO_FILE))
-    found = require_export(path)
-    return Embedder(found.saved_model, read_info(found.model_info))
 
 
 def read_info(info_path: Path) -> dict:

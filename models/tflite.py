@@ -16,8 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UserFileExistsError, UserFileNotFoundError, UserValueError
-from common.run_layout import EMBEDDER_DIR
-from models.export import SIGNATURE, refuse_batch_dependent
+from common.atomic_files import atomic_write_bytes
+from common.run_layout import EMBEDDER_DIR, MODEL_INFO_FILE
+from models.export import SIGNATURE, Embedder, read_info, refuse_batch_dependent
+from models.graph_scan import scan_saved_model
 
 QUANTIZE_MODES = ("none", "float16", "int8")
 
@@ -31,10 +33,13 @@ def tflite_path(export_dir, quantize: str) -> Path:
 
 
 def convert(saved_model_dir, quantize: str = "none",
-            calibration_images: np.ndarray | None = None) -> bytes:
+            calibration_images: np.ndarray | None = None, trust: bool = False) -> bytes:
     """The TFLite flatbuffer of a SavedModel embedder; int8 needs `calibration_images`
-    (uint8 or float [N, H, W, 3], pixels 0..255), float16 and none ignore them."""
+    (uint8 or float [N, H, W, 3], pixels 0..255), float16 and none ignore them. The graph is
+    scanned (models/graph_scan.py) before it is loaded unless `trust`."""
     tflite_path(".", quantize)  # validates the mode
+    if not trust:
+        scan_saved_model(saved_model_dir)
     loaded = tf.saved_model.load(str(saved_model_dir))
     # From the concrete function with its owner, not from_saved_model: in TF 2.21 the latter keeps
     # Keras 3 weights as resource variables that the interpreter never initialises (READ_VARIABLE
@@ -79,23 +84,22 @@ def _one_image_batches(images: np.ndarray) -> Iterator[list[np.ndarray]]:
 
 
 def export_tflite(export_dir, quantize: str = "none", calibration_images: np.ndarray | None = None,
-                  overwrite: bool = False) -> Path:
+                  overwrite: bool = False, trust: bool = False) -> Path:
     """Write the `quantize` TFLite variant of `<export_dir>/embedder` next to it; return its path.
 
     Refuses a batch-dependent (BN always_train) model: a deployed embedder sees one face at a time.
+    The SavedModel is scanned before it is loaded unless `trust`.
     """
-    from models.export import load_embedder
-
     export_dir = Path(export_dir)
     target = tflite_path(export_dir, quantize)
     if target.exists() and not overwrite:
         raise UserFileExistsError(f"{target} already exists; pass --overwrite to replace it")
-    refuse_batch_dependent(load_embedder(export_dir),
+    saved_model = export_dir / EMBEDDER_DIR
+    if not trust:
+        scan_saved_model(saved_model)
+    refuse_batch_dependent(Embedder(saved_model, read_info(export_dir / MODEL_INFO_FILE)),
                            "a TFLite embedder is run on one face at a time")
-    data = convert(export_dir / EMBEDDER_DIR, quantize, calibration_images)
-    partial = target.with_name(target.name + ".partial")
-    partial.write_bytes(data)
-    partial.replace(target)
+    atomic_write_bytes(target, convert(saved_model, quantize, calibration_images, trust=True))
     return target
 
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recognition.decision import is_match
 from recognition.photos import PhotoResult
 
 
@@ -24,8 +25,8 @@ class Verdict:
 
 
 def verify_photos(first: PhotoResult, second: PhotoResult, threshold: float) -> Verdict:
-    """Cosine similarity of the best-matching usable faces; same person if >= threshold
-    (the rule eval_lfw.py's thresholds were chosen for)."""
+    """Cosine similarity of the best-matching usable faces; same person by
+    recognition.decision.is_match (>= threshold, NaN never)."""
     problems = [p for p in (first.problem(), second.problem()) if p]
     if problems:
         return Verdict(None, threshold, None, reason="; ".join(problems))
@@ -35,5 +36,5 @@ def verify_photos(first: PhotoResult, second: PhotoResult, threshold: float) -> 
                     @ np.stack([second.faces[j].feature for j in faces_b]).T)
     best_a, best_b = np.unravel_index(int(np.argmax(similarities)), similarities.shape)
     similarity = float(similarities[best_a, best_b])
-    return Verdict(similarity, threshold, similarity >= threshold,
+    return Verdict(similarity, threshold, is_match(similarity, threshold),
                    faces=(faces_a[best_a], faces_b[best_b]))

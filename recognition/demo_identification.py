@@ -22,6 +22,7 @@ import numpy as np
 from common.errors import UserValueError, entry_point
 from common.paths import require_data
 from recognition import cli
+from recognition.decision import is_match
 from recognition.enroll import enroll
 from recognition.gallery import IdentitySearcher
 from recognition.photos import list_images
@@ -67,8 +68,8 @@ def open_set_rates(known, strangers, threshold: float) -> dict:
     """At `threshold`: the open-set identification rate (top-1 right and accepted) over known
     probes and the rejection rate over never-enrolled ones."""
     correct = np.array([truth == predicted for truth, predicted, _ in known], bool)
-    accepted = np.array([score >= threshold for _, _, score in known], bool)
-    rejected = np.array([score < threshold for _, _, score in strangers], bool)
+    accepted = np.array([is_match(score, threshold) for _, _, score in known], bool)
+    rejected = np.array([not is_match(score, threshold) for _, _, score in strangers], bool)
     return dict(threshold=threshold,
                 open_set_identification_rate=float((correct & accepted).mean()) if len(known) else None,
                 unknown_rejection_rate=float(rejected.mean()) if len(strangers) else None)

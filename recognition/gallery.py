@@ -6,12 +6,15 @@ A gallery row is one embedding of one identity: `mode='all'` keeps every enrolle
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from common.atomic_files import atomic_output, private_dir
 from common.errors import UserFileExistsError, UserFileNotFoundError, UserValueError
+from recognition.decision import is_match, require_finite
 from recognition.index import build_index
 from common.vectors import l2_normalize
 
@@ -26,14 +29,17 @@ class Gallery:
     embeddings: np.ndarray
     labels: np.ndarray
     identities: list[str]
-    sources: list[str]              # photo(s) behind each row, '|'-joined for a mean
-    meta: dict = field(default_factory=dict)  # model, flip mode, enroll mode, image size
+    sources: list[str]  # photo(s) behind each row relative to the enrolled folder, '|'-joined
+    meta: dict = field(default_factory=dict)  # flip mode, enroll mode, image size
 
     def __post_init__(self):
         self.embeddings = np.asarray(self.embeddings, dtype=np.float32)
         self.labels = np.asarray(self.labels, dtype=np.int64)
         if not (len(self.embeddings) == len(self.labels) == len(self.sources)):
             raise ValueError("gallery: embeddings, labels and sources differ in length")
+        require_finite(self.embeddings, "gallery")
+        if len(self.labels) and not 0 <= self.labels.min() <= self.labels.max() < len(self.identities):
+            raise UserValueError("gallery: a label points outside the identity list")
 
     def __len__(self) -> int:
         return len(self.embeddings)
@@ -68,10 +74,15 @@ class Gallery:
             raise UserValueError(f"{path}: a gallery is saved as a .npz file")
         if path.exists() and not overwrite:
             raise UserFileExistsError(f"{path} exists: choose another --out or pass --overwrite")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, embeddings=self.embeddings, labels=self.labels,
-                 identities=np.array(self.identities, dtype=str),
-                 sources=np.array(self.sources, dtype=str), meta=np.array(json.dumps(self.meta)))
+        if not path.parent.exists():
+            private_dir(path.parent)
+        # Face embeddings are personal data: private, and whole or not at all (an --overwrite
+        # keeps the old gallery until the new one is complete).
+        with atomic_output(path, private=True) as temporary:
+            np.savez(temporary, embeddings=self.embeddings, labels=self.labels,
+                     identities=np.array(self.identities, dtype=str),
+                     sources=np.array(self.sources, dtype=str),
+                     meta=np.array(json.dumps(self.meta)))
         return path
 
     @classmethod
@@ -83,7 +94,7 @@ class Gallery:
                            data["sources"].tolist(), json.loads(str(data["meta"])))
         except FileNotFoundError:
             raise UserFileNotFoundError(f"{path}: gallery file not found") from None
-        except (KeyError, ValueError, OSError) as error:
+        except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
             raise UserValueError(f"{path}: not a gallery written by identify.py enroll "
                                  f"({error})") from None
 
@@ -124,7 +135,7 @@ class IdentitySearcher:
 
 
 def decide(matches: list[Match], threshold: float) -> str:
-    """The best identity, or UNKNOWN when its score is below `threshold`."""
-    if not matches or matches[0].score < threshold:
-        return UNKNOWN
-    return matches[0].identity
+    """The best identity when its score matches (recognition.decision.is_match), else UNKNOWN."""
+    if matches and is_match(matches[0].score, threshold):
+        return matches[0].identity
+    return UNKNOWN

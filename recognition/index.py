@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from common.errors import UserImportError, UserValueError
+from recognition.decision import require_finite
 
 INDEX_KINDS = ("brute", "hnsw")
 
@@ -75,7 +76,7 @@ def build_index(kind: str, embeddings: np.ndarray, **options):
 
 
 def _check_queries(queries: np.ndarray, dim: int) -> np.ndarray:
-    queries = _as_matrix(queries, "queries")
+    queries = require_finite(_as_matrix(queries, "queries"), "query")
     if queries.shape[1] != dim:
         raise UserValueError(f"queries have {queries.shape[1]} dimensions, the gallery {dim} "
                              "(different model or flip mode?)")

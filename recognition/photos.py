@@ -11,6 +11,7 @@ from typing import Iterable
 
 import numpy as np
 
+from recognition.decision import require_finite
 from recognition.quality import QualityGate, QualityReport
 # The evaluation's own flip combination and normalisation, so scores match eval_lfw.py's exactly.
 from common.vectors import l2_normalize
@@ -80,7 +81,7 @@ class PhotoEmbedder:
     """
 
     def __init__(self, embedder, detector, gate: QualityGate = QualityGate(),
-                 flip: str = "concat", all_faces: bool = False):
+                 flip: str = "concat", all_faces: bool = False, max_pixels: int | None = None):
         if flip not in FLIP_MODES:
             raise ValueError(f"flip mode {flip!r}: expected one of {FLIP_MODES}")
         self.embedder = embedder
@@ -88,16 +89,17 @@ class PhotoEmbedder:
         self.gate = gate
         self.flip = flip
         self.all_faces = all_faces
+        self.max_pixels = max_pixels  # None: align.image_io's default budget
         self.image_size = tuple(int(v) for v in embedder.image_size)
 
     def process(self, path: str | Path) -> PhotoResult:
         from align.face_choice import choose_face
-        from align.image_io import ImageReadError, load_rgb
+        from align.image_io import MAX_PIXELS, ImageReadError, load_rgb
         from align.warp import align_crop
 
         path = Path(path)
         try:
-            image = load_rgb(path)
+            image = load_rgb(path, self.max_pixels or MAX_PIXELS)
         except ImageReadError as error:
             return PhotoResult(path, error=f"{path}: unreadable ({error.reason})",
                                error_kind="unreadable")
@@ -124,7 +126,13 @@ class PhotoEmbedder:
         """Features [B, F] of aligned uint8 crops [B, H, W, 3], flip-combined and L2-normalised."""
         pixels = np.asarray(crops, dtype=np.float32)
         if self.flip == "none":
-            return l2_normalize(np.asarray(self.embedder(pixels), dtype=np.float32))
+            raw = np.asarray(self.embedder(pixels), dtype=np.float32)
+            return l2_normalize(require_finite(raw, f"model {self._model_name}"))
         # One call for the crops and their mirror images (axis 2 is the image width).
         both = np.asarray(self.embedder(np.concatenate([pixels, pixels[:, :, ::-1]])), np.float32)
+        require_finite(both, f"model {self._model_name}")
         return l2_normalize(combine_flip(both[:len(pixels)], both[len(pixels):], self.flip))
+
+    @property
+    def _model_name(self) -> str:
+        return str(getattr(self.embedder, "path", type(self.embedder).__name__))

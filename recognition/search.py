@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from common.atomic_files import PRIVATE_FILE_MODE, private_dir
 from common.errors import UserFileExistsError
+from common.spreadsheet import text_cell
 from recognition.gallery import UNKNOWN, IdentitySearcher, decide
 from recognition.photos import PhotoEmbedder
 
@@ -38,22 +41,35 @@ def identify_photos(photos: Iterable[Path], embedder: PhotoEmbedder, searcher: I
             yield row
 
 
+# Columns holding names and paths (the others are numbers or fixed words).
+TEXT_COLUMNS = ("photo", "identity", "top_k", "reason")
+
+
 def write_csv(rows: Iterable[dict], path: str | Path, overwrite: bool = False,
               echo=None) -> int:
-    """Write rows to `path` as they come (a long batch keeps what it has done); returns the count.
-    `echo(row)` is called for each row, e.g. to print progress."""
+    """Write rows to `path`; returns the count. `echo(row)` is called for each row, e.g. to print
+    progress. The rows go to a private `<path>.partial` as they come (an interrupted batch keeps
+    what it has done there), renamed to `path` when complete, so an --overwrite never loses the
+    old file to a half-written one. Names are escaped against spreadsheet formulas."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise UserFileExistsError(f"{path} exists: choose another --csv or pass --overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.exists():
+        private_dir(path.parent)
+    partial = path.with_name(path.name + ".partial")
     count = 0
-    with path.open("w", newline="") as handle:
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    os.fchmod(descriptor, PRIVATE_FILE_MODE)  # an old .partial keeps its mode otherwise
+    with os.fdopen(descriptor, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for row in rows:
-            writer.writerow(row)
+            writer.writerow({key: text_cell(value) if key in TEXT_COLUMNS else value
+                             for key, value in row.items()})
             handle.flush()
             count += 1
             if echo:
                 echo(row)
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
     return count

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import UserFileNotFoundError, UserValueError
+from recognition.decision import check_threshold
 
 
 def threshold_from_eval_json(path: str | Path, flip: str | None = None,
@@ -43,10 +44,10 @@ def threshold_from_eval_json(path: str | Path, flip: str | None = None,
     mean = float(thresholds.mean())
     similarity = summary.get("similarity", "cosine")
     if similarity == "euclidean":
-        return 1.0 - mean / 2.0
+        return check_threshold(1.0 - mean / 2.0, f"{path} ({key})")
     if similarity != "cosine":
         raise UserValueError(f"{path}: unknown similarity {similarity!r}")
-    return mean
+    return check_threshold(mean, f"{path} ({key})")
 
 
 def _far_key(path: Path, summary: dict, far: float) -> str:
@@ -83,5 +84,5 @@ def resolve_threshold(threshold: float | None, threshold_from: str | None,
         if far is not None:
             raise UserValueError("--far picks a threshold from --threshold-from EVAL.json; "
                                  "it cannot be combined with --threshold")
-        return float(threshold)
+        return check_threshold(threshold, "--threshold")
     return threshold_from_eval_json(threshold_from, flip, far)

@@ -111,3 +111,16 @@ def odd_photos(tmp_path_factory):
     ramp = np.tile(np.linspace(40, 200, 160, dtype=np.uint8), (120, 1))
     Image.fromarray(np.stack([ramp] * 3, axis=2)).save(folder / "no_face.jpg")
     return folder / "broken.jpg", folder / "no_face.jpg"
+
+
+@pytest.fixture(scope="session")
+def hostile_model(tmp_path_factory):
+    """(export dir, the file it would write when it runs)."""
+    from tests.helpers.recognition import write_hostile_export
+
+    folder = tmp_path_factory.mktemp("hostile")
+    victim = folder / "secret.txt"
+    victim.write_text("private\n")
+    stolen = folder / "stolen.txt"
+    return write_hostile_export(folder, victim, stolen), stolen
+

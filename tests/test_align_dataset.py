@@ -200,9 +200,17 @@ def test_sharded_runs_together_produce_every_image(awkward_dir, tmp_path):
     (["--image-size", "100x100"], "100x100"),
     (["--detector-thresholds", "0.6,0.7"], "--detector-thresholds needs 3"),
     (["--detector-thresholds", "0.6,x,0.7"], "--detector-thresholds needs 3"),
+    (["--scale-factor", "1.5"], "(0, 1)"),
+    (["--scale-factor", "nan"], "(0, 1)"),
+    (["--max-pixels", "0"], "at least 1"),
+    (["--jpeg-quality", "101"], "at most 100"),
+    (["--workers", "-1"], "at least 0"),
 ])
 def test_bad_arguments_give_one_line_errors(awkward_dir, tmp_path, capsys, arguments, message):
-    code = main(["--input-dir", str(awkward_dir), "--output-dir", str(tmp_path / "o")] + arguments)
+    try:
+        code = main(["--input-dir", str(awkward_dir), "--output-dir", str(tmp_path / "o")] + arguments)
+    except SystemExit as usage_error:  # argparse's own range errors
+        code = usage_error.code
     assert code == 2 and message in capsys.readouterr().err
 
 
@@ -219,3 +227,40 @@ def test_parse_shard():
     for bad in ("4/4", "-1/2", "1", "a/b", "0/0"):
         with pytest.raises(ValueError):
             parse_shard(bad)
+
+
+def test_odd_names_and_a_link_loop_are_aligned_or_skipped_not_fatal(data_dir, tmp_path):
+    """Issue 39's probes: a Latin-1 name (b'caf\\xe9.jpg') stopped alignment with
+    UnicodeEncodeError on every resume; a directory link loop with ELOOP."""
+    import os
+
+    from align.report import PATH_ERRORS
+
+    root = tmp_path / "in"
+    (root / "person").mkdir(parents=True)
+    photo = (data_dir / FACE).read_bytes()
+    (root / "person" / "plain.jpg").write_bytes(photo)
+    with open(os.path.join(os.fsencode(root / "person"), b"caf\xe9.jpg"), "wb") as handle:
+        handle.write(photo)
+    os.symlink("..", root / "person" / "loop")  # person/loop/person/loop/...
+    os.symlink("self", root / "self")  # a link to itself: ELOOP
+    out = tmp_path / "out"
+    counts = run(root, out)
+    assert counts == {"detected": 2}
+    assert sorted(os.listdir(os.fsencode(out / "person"))) == [b"caf\xe9.jpg", b"plain.jpg"]
+    report = (out / "align_report.csv").read_bytes()
+    assert b"person/caf\xe9.jpg" in report  # the original bytes, surrogate-escaped on the way
+    crops = {name: (out / "person" / name).stat().st_mtime_ns for name in os.listdir(out / "person")}
+    assert run(root, out) == {"detected": 2}  # a resume reads the report back and skips both
+    assert {name: (out / "person" / name).stat().st_mtime_ns
+            for name in os.listdir(out / "person")} == crops and PATH_ERRORS == "surrogateescape"
+
+
+def test_a_second_aligner_on_the_same_output_shard_is_refused(awkward_dir, tmp_path):
+    from common.dir_lock import FolderInUseError, exclusive_folder
+
+    out = tmp_path / "out"
+    with exclusive_folder(out, "x", part="align_report.csv"):
+        with pytest.raises(FolderInUseError, match="shard 0/1 of the output dir is in use"):
+            run(awkward_dir, out)
+    assert not (out / "align_report.csv").exists()

@@ -72,7 +72,7 @@ def test_every_face_tool_takes_the_same_detector_flags():
         "align_dataset.py": (build_parser(), ["--input-dir", "a", "--output-dir", "b"]),
         "verify.py": (verify.build_parser(), ["a.jpg", "b.jpg", "--model", "m", "--threshold", "0.3"]),
         "identify.py enroll": (identify.build_parser(), ["enroll", "--gallery", "g", "--out", "o", "--model", "m"]),
-        "identify.py search": (identify.build_parser(), ["search", "p.jpg", "--gallery", "g", "--threshold", "0.3"]),
+        "identify.py search": (identify.build_parser(), ["search", "p.jpg", "--gallery", "g", "--model", "m", "--threshold", "0.3"]),
     }
     flags = ["--min-face-size", "30", "--detector-thresholds", "0.5,0.6,0.8", "--scale-factor", "0.8",
              "--max-detect-side", "800"]

@@ -172,6 +172,8 @@ BAD_INPUTS = {
     "tools/screenshot_hparams.py": (lambda t: [], "screenshot_hparams.py"),
     "benchmarks/bench_align.py": (lambda t: ["--data-root", t / "none"], "benchmarks/bench_align.py"),
     "benchmarks/bench_batch_norm.py": (lambda t: ["--config", t / "none.yaml"], "benchmarks/bench_batch_norm.py"),
+    "benchmarks/bench_big_image.py": (lambda t: ["--model", t / "no_model"],
+                                      "benchmarks/bench_big_image.py"),
     "benchmarks/bench_eval.py": (lambda t: ["--pairs", t / "none.txt"], "benchmarks/bench_eval.py"),
     "benchmarks/bench_input.py": (lambda t: ["--train-dirs", t / "none"], "benchmarks/bench_input.py"),
     "benchmarks/bench_lfw_check.py": (lambda t: ["--config", t / "none.yaml", "--widths", "0.25"],

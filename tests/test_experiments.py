@@ -305,3 +305,15 @@ def test_an_interrupted_run_gets_no_training_verdict(tmp_path):
     row = load_set("margin").rows[0]
     interrupted = collect_row(row, run_dir, ["t"], ["e"])
     assert interrupted.note.startswith("interrupted") and interrupted.training is None
+
+
+def test_rows_run_with_the_running_interpreter_not_the_first_python_on_path(monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    ran = []
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: ran.append(command) or
+                        subprocess.CompletedProcess(command, 0))
+    exp_set = load_set("margin")
+    runner.run_row(exp_set, "am_softmax_m035", "cpu", tmp_path, seed=9999, dry_run=False)
+    assert ran and all(command[0] == sys.executable for command in ran)

@@ -2,6 +2,7 @@
 import csv
 import json
 import shutil
+import stat
 
 import numpy as np
 import pytest
@@ -52,6 +53,10 @@ def test_enroll_then_search_writes_one_row_per_face_or_failure(people, tiny_mode
     assert "broken.jpg: unreadable" in enroll.stderr and "identity nobody" in enroll.stderr
     gallery = Gallery.load(gallery_path)
     assert gallery.identities == list(IDENTITIES) and len(gallery) == 6
+    # Private, and no personal paths: photos relative to the enrolled folder, no model path.
+    assert stat.S_IMODE(gallery_path.stat().st_mode) == 0o600
+    assert all(not source.startswith("/") and source.split("/")[0] in IDENTITIES
+               for source in gallery.sources) and "model" not in gallery.meta
     assert gallery.meta["flip"] == "concat" and gallery.meta["enroll_mode"] == "all"
 
     # Queries: an enrolled photo, a held-out one, two faces in one photo, and two bad files.
@@ -64,7 +69,7 @@ def test_enroll_then_search_writes_one_row_per_face_or_failure(people, tiny_mode
     shutil.copy(odd_photos[0], queries / "d.jpg")
     shutil.copy(odd_photos[1], queries / "e.jpg")
     out_csv = tmp_path / "attendance.csv"
-    search = run_cli("identify.py", "search", queries, "--gallery", gallery_path,
+    search = run_cli("identify.py", "search", queries, "--gallery", gallery_path, "--model", tiny_model,
                      "--threshold", "0.999", "--top-k", "2", "--all-faces", "--index", "hnsw",
                      "--csv", out_csv)
     assert search.returncode == 0, search.stderr
@@ -91,7 +96,7 @@ def test_enroll_then_search_writes_one_row_per_face_or_failure(people, tiny_mode
     again = run_cli("identify.py", "enroll", "--gallery", root, "--model", tiny_model,
                     "--out", gallery_path)
     assert again.returncode == 2 and "--overwrite" in again.stderr
-    again = run_cli("identify.py", "search", queries, "--gallery", gallery_path,
+    again = run_cli("identify.py", "search", queries, "--gallery", gallery_path, "--model", tiny_model,
                     "--threshold", "0.5", "--csv", out_csv)
     assert again.returncode == 2 and "--overwrite" in again.stderr
     assert (gallery_path.read_bytes(), out_csv.read_bytes()) == before
@@ -100,7 +105,7 @@ def test_enroll_then_search_writes_one_row_per_face_or_failure(people, tiny_mode
 def test_search_rejects_a_file_that_is_not_a_gallery(tmp_path):
     np.savez(tmp_path / "other.npz", x=np.ones(2))
     run = run_cli("identify.py", "search", "x.jpg", "--gallery", tmp_path / "other.npz",
-                  "--threshold", "0.5")
+                  "--model", tmp_path, "--threshold", "0.5")
     assert run.returncode == 2 and "other.npz: not a gallery" in run.stderr
 
 
@@ -119,7 +124,7 @@ def test_far_threshold_rejects_a_stranger_the_accuracy_threshold_identifies(peop
     shutil.copy(stranger, queries / "stranger.jpg")
 
     def search(*threshold_args):
-        run = run_cli("identify.py", "search", queries, "--gallery", gallery_path,
+        run = run_cli("identify.py", "search", queries, "--gallery", gallery_path, "--model", tiny_model,
                       "--csv", tmp_path / "out.csv", "--overwrite", *threshold_args)
         assert run.returncode == 0, run.stderr
         rows = {r["photo"].rsplit("/", 1)[-1]: r for r in csv.DictReader(open(tmp_path / "out.csv"))}
@@ -145,8 +150,8 @@ def test_far_threshold_rejects_a_stranger_the_accuracy_threshold_identifies(peop
     assert f"threshold {far_threshold:.4f} (the LFW FAR 0.001 threshold of {report})" in log
 
     for bad, message in [(["--far", "1e-4"], "has thresholds for FAR 0.001 only, not 0.0001"),
-                         (["--far", "2"], "a false-accept rate is between 0 and 1")]:
-        run = run_cli("identify.py", "search", queries, "--gallery", gallery_path,
+                         (["--far", "2"], "a false-accept rate in (0, 1)")]:
+        run = run_cli("identify.py", "search", queries, "--gallery", gallery_path, "--model", tiny_model,
                       "--threshold-from", report, *bad)
         assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
 
@@ -165,3 +170,16 @@ def test_enroll_refuses_a_batch_dependent_bn_model_in_one_line(people, tmp_path)
     error = run.stderr.strip().splitlines()[-1]
     assert error.startswith("identify.py: error: ") and "Traceback" not in run.stderr
     assert "BN mode always_train" in error
+
+
+def test_enroll_refuses_a_model_that_touches_files_before_it_runs(people, hostile_model, tmp_path,
+                                                                  capsys):
+    import identify
+
+    export, stolen = hostile_model
+    out = tmp_path / "gallery.npz"
+    assert identify.main(["enroll", "--gallery", str(people[0]), "--model", str(export),
+                          "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "op ReadFile, WriteFile" in error[0]
+    assert not stolen.exists() and not out.exists()

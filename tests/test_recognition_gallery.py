@@ -123,3 +123,41 @@ def test_missing_faiss_gives_a_clear_error(monkeypatch):
     with pytest.raises(ImportError, match="pip install faiss-cpu.*--index brute"):
         HnswIndex(np.eye(4))
     assert len(BruteForceIndex(np.eye(4))) == 4  # the default index needs no faiss
+
+
+def test_enroll_records_photos_relative_to_the_folder_or_none(tmp_path):
+    from recognition.enroll import enroll
+    from recognition.photos import FaceResult, PhotoResult
+    from recognition.quality import QualityReport
+
+    class Embedder:
+        flip, image_size = "concat", (112, 96)
+
+        def process(self, photo):
+            report = QualityReport(0.99, 30.0, 60.0, 0.0, 0.0, 100.0)
+            return PhotoResult(photo, [FaceResult(None, report, np.ones(4, np.float32))])
+
+    photos = {"amy": [tmp_path / "people" / "amy" / "1.jpg"]}
+    gallery = enroll(photos, Embedder(), "all", source_root=tmp_path / "people", log=print)
+    assert gallery.sources == ["amy/1.jpg"] and "model" not in gallery.meta
+    hidden = enroll(photos, Embedder(), "all", source_root=tmp_path / "people", log=print,
+                    keep_sources=False)
+    assert hidden.sources == [""]
+
+
+def test_csv_escapes_formulas_and_is_private(tmp_path):
+    import csv
+    import stat
+
+    from recognition.search import write_csv
+
+    row = dict(photo="=HYPERLINK(\"x\")", face=0, status="identified", identity="@SUM(A1)",
+               score="-0.1000", top_k="+evil:0.9", box="1 2 3 4", reason="-2+3")
+    path = tmp_path / "out.csv"
+    assert write_csv([row], path) == 1
+    written = next(csv.DictReader(path.open()))
+    assert written["photo"] == "'=HYPERLINK(\"x\")" and written["identity"] == "'@SUM(A1)"
+    assert written["top_k"] == "'+evil:0.9" and written["reason"] == "'-2+3"
+    assert written["score"] == "-0.1000"  # a number stays a number
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not path.with_name("out.csv.partial").exists()

@@ -257,7 +257,7 @@ def test_hparams_hold_backbone_options_and_the_flip_mode():
 
 
 @pytest.mark.integration
-def test_two_targets_give_two_charts_two_jsons_and_hparams_metrics_for_both(standin_train_dir, tmp_path):  # noqa: F811
+def test_two_targets_give_two_charts_two_jsons_and_hparams_metrics_for_both(standin_train_dir, tmp_path):
     """`eval.targets: [lfw, office=<pair list>]`: train.py checks both (each its own chart and
     check metric); eval_lfw.py's final evaluation of each ends its chart, writes its JSON into the
     run layout and its HParams metrics; the LFW chart holds LFW's numbers only."""

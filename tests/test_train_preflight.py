@@ -16,6 +16,8 @@ from tests.helpers.train_support import tiny_config
     ({"model.options": "{bn_decai: 0.9}"},
      r"^model: unknown option\(s\) bn_decai for model 'resface20'; valid extra options: bn_decay, bn_epsilon$"),
     ({"data.train_dirs": "[]"}, r"^data: data.train_dirs must name at least one folder$"),
+    ({"data.train_dirs": "[cache/not_aligned_yet]"},
+     r"^data.train_dirs: .*cache/not_aligned_yet not found \(align or convert the data first\)$"),
     ({"data.format": "tfrecord"}, r"^data: data.tfrecord_dir is required when data.format is tfrecord$"),
     ({"loss.name": "triplet", "loss.hparams": "{}", "data.pk_identities": 3, "data.pk_images": 2},
      r"^data: train.batch_size 8 must equal data.pk_identities x data.pk_images = 6$"),

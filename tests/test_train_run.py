@@ -88,12 +88,12 @@ def test_sigkill_then_rerun_resumes_from_last_checkpoint(standin_train_dir, tmp_
 
 @pytest.mark.integration
 def test_non_finite_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(standin_train_dir, tmp_path):
-    # An infinite rate from step index 12 on: the 13th update makes the weights inf, so the loss
+    # A huge rate from step index 12 on: the 13th update makes the weights overflow, so the loss
     # of the 14th step (log numbering "step 14") is NaN.
     config = tiny_config(standin_train_dir, tmp_path / "run", **{
         "optimizer.name": "sgd", "model.bn_mode": "none", "train.max_steps": 40,
         "train.log_every_steps": 1, "train.checkpoint_every_steps": 5,
-        "optimizer.schedule.boundaries": "[12]", "optimizer.schedule.values": "[0.001, .inf]"})
+        "optimizer.schedule.boundaries": "[12]", "optimizer.schedule.values": "[0.001, 3.0e+38]"})
     with pytest.raises(NonFiniteLossError, match=r"at step 14; .*ckpt-10") as stopped:
         run_training(config)
     assert "precision" not in str(stopped.value)  # a run that diverged later gets no bfloat16 hint
@@ -177,6 +177,9 @@ def test_different_config_into_existing_run_dir_is_refused_unless_overwrite(stan
     run_dir = tmp_path / "run"
     first = tiny_config(standin_train_dir, run_dir)
     assert run_dirs.prepare(first, run_dir) == "new"
+    assert run_dirs.prepare(first, run_dir) == "new"  # no checkpoint yet: starts afresh
+    (run_dir / "checkpoints").mkdir()
+    (run_dir / "checkpoints" / "checkpoint").write_text('model_checkpoint_path: "ckpt-10"\n')
     assert run_dirs.prepare(first, run_dir) == "resume"
     fewer_steps = tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 10})
     with pytest.raises(run_dirs.RunDirError, match=r"train.max_steps: 20 -> 10"):
@@ -337,3 +340,123 @@ def test_seed_changes_initial_weights_data_order_and_flips(standin_train_dir, tm
 
     assert flipped_by_index(0) == flipped_by_index(0)
     assert flipped_by_index(0) != flipped_by_index(1)
+
+
+@pytest.mark.integration  # trains
+def test_a_run_stopped_before_its_first_checkpoint_restarts_cleanly(standin_train_dir, tmp_path):
+    """Issue 39's probe: a start that wrote config.yaml but died before labels.txt (data not
+    aligned yet, or SIGTERM during start-up) made every rerun fail on the missing labels.txt."""
+    run_dir = tmp_path / "run"
+    config = tiny_config(standin_train_dir, run_dir, **{"train.max_steps": 5})
+    assert run_dirs.prepare(config, run_dir) == "new"  # ... and then the process died
+    summary = run_training(config)
+    assert summary["status"] == "done" and summary["steps"] == 5
+    assert (run_dir / "labels.txt").read_text().splitlines() == sorted(
+        p.name for p in standin_train_dir.iterdir() if p.is_dir())
+
+
+@pytest.mark.integration  # a second process holds the lock
+def test_a_second_writer_on_a_run_dir_is_refused_naming_the_holder(standin_train_dir, tmp_path):
+    from common.dir_lock import FolderInUseError
+
+    run_dir = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from common.dir_lock import exclusive_folder\n"
+         f"with exclusive_folder({str(run_dir)!r}, 'x'):\n print('held', flush=True); time.sleep(60)"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(FolderInUseError, match=rf"in use by process {holder.pid}\b"):
+            run_training(tiny_config(standin_train_dir, run_dir))
+        assert not run_dir.exists()  # refused before anything was written
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def lfw_stand_in(monkeypatch, evaluate):
+    """The in-training LFW check replaced by `evaluate(trainer)` (the evaluator itself is not
+    built), so a test decides what the check does."""
+    import training.loop as loop
+
+    monkeypatch.setattr(loop, "build_check_evaluators", lambda config, data_dir: {"lfw": object()})
+    monkeypatch.setattr(loop.Trainer, "evaluate", lambda trainer, name: evaluate(trainer))
+
+
+@pytest.mark.integration  # trains
+def test_a_failing_lfw_check_is_logged_and_training_goes_on(standin_train_dir, tmp_path,
+                                                             monkeypatch):
+    def broken(trainer):
+        raise RuntimeError("pairs file vanished")
+
+    lfw_stand_in(monkeypatch, broken)
+    run_dir = tmp_path / "run"
+    summary = run_training(tiny_config(standin_train_dir, run_dir, **{
+        "train.max_steps": 10, "eval.lfw_every_steps": 5, "train.checkpoint_every_steps": 5}))
+    assert summary["status"] == "done" and summary["steps"] == 10 and summary["lfw"] is None
+    log = (run_dir / "train.log").read_text()
+    assert "step 5 lfw check failed; training goes on" in log and "pairs file vanished" in log
+    assert (run_dir / "checkpoints" / "ckpt-5.index").is_file()  # the checkpoint due at step 5
+
+
+@pytest.mark.integration  # trains
+def test_a_stop_signal_abandons_a_long_lfw_check_at_once(standin_train_dir, tmp_path,
+                                                         monkeypatch):
+    def slow(trainer):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(600):  # a minute-long check, in short native waits
+            time.sleep(0.1)
+        raise AssertionError("the check was not interrupted")
+
+    lfw_stand_in(monkeypatch, slow)
+    run_dir = tmp_path / "run"
+    started = time.time()
+    with pytest.raises(SystemExit) as stopped:
+        run_training(tiny_config(standin_train_dir, run_dir, **{
+            "train.max_steps": 20, "eval.lfw_every_steps": 5}))
+    assert stopped.value.code == 128 + signal.SIGTERM and time.time() - started < 45
+    assert "step 5 checks abandoned" in (run_dir / "train.log").read_text()
+    assert tf.train.latest_checkpoint(str(run_dir / "checkpoints")).endswith("ckpt-5")
+
+
+def test_a_second_signal_raises_and_the_state_is_saved_before_exit():
+    from training.loop import CheckInterrupted, StopSignals, _saved_on_second_signal
+
+    signals = StopSignals()
+    saved = []
+
+    class Trainer:
+        log = logging.getLogger("test")
+
+        def save(self):
+            saved.append(True)
+
+    with signals.installed():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)
+        assert signals.received == signal.SIGINT  # the first: a flag only
+        with pytest.raises(CheckInterrupted):
+            with signals.interrupting():  # a check after the first signal does not start
+                pass
+        with pytest.raises(SystemExit) as stopped:
+            with _saved_on_second_signal(Trainer(), signals):
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(100):
+                    time.sleep(0.01)
+                raise AssertionError("the second signal did not stop the loop")
+    assert stopped.value.code == 128 + signal.SIGINT and saved == [True]
+
+
+@pytest.mark.parametrize("override, key", [
+    ({"train.log_every_steps": 0}, "train.log_every_steps"),
+    ({"train.max_steps": -5}, "train.max_steps"),
+    ({"train.checkpoint_every_steps": 0}, "train.checkpoint_every_steps"),
+    ({"eval.folds": 11}, "eval.folds"),
+    ({"summaries.max_images": -1}, "summaries.max_images"),
+    ({"optimizer.schedule.values": "[.nan]"}, "optimizer.schedule.values"),
+])
+def test_numeric_config_keys_out_of_range_are_refused_naming_the_key(override, key, tmp_path):
+    from training.config import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(repr(key)) if "." in key else key):
+        tiny_config(tmp_path, tmp_path / "run", **override)

@@ -121,3 +121,20 @@ def test_fixture_photos_are_what_they_claim(odd_photos):
     with pytest.raises(ImageReadError):
         load_rgb(broken)
     assert load_rgb(no_face).shape == (120, 160, 3)
+
+
+def test_verify_refuses_a_model_that_touches_files_before_it_runs(data_dir, hostile_model,
+                                                                  capsys):
+    """The probe of issue 39: a SavedModel whose serving function copies a file ran under
+    verify.py with exit 0 and 'same person'. Now: exit 2, one line naming the ops, no file."""
+    import verify
+
+    export, stolen = hostile_model
+    photo = data_dir / "lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg"
+    assert verify.main([str(photo), str(photo), "--model", str(export),
+                        "--threshold", "0.5"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("verify.py: error: ") and len(error.splitlines()) == 1
+    assert "op ReadFile, WriteFile" in error and "--trust-model" in error
+    assert not stolen.exists()
+

@@ -127,3 +127,28 @@ def test_bad_images_are_left_out_counted_and_listed(standin_train_dir, tmp_path,
     assert skipped[:2] == [f"skipped: {folder.name}/empty.jpg: empty file",
                            f"skipped: {folder.name}/text.jpg: not a JPEG or PNG"]
     assert skipped[2].startswith(f"skipped: {folder.name}/truncated.png: cannot decode (") and len(skipped) == 3
+
+
+def test_non_utf8_names_are_written_and_reported_not_fatal(data_dir, tmp_path):
+    """An identity folder b'caf\\xe9' and a broken file b'bad\\xe9.jpg' (Latin-1 names) stopped the
+    writer with UnicodeEncodeError / UnicodeDecodeError; now the shards, labels.txt and the report
+    keep the original bytes."""
+    import os
+
+    from common.run_layout import read_labels
+
+    source = sorted((data_dir / "celeba299").iterdir())[0]
+    root = tmp_path / "in"
+    root.mkdir()
+    odd = os.path.join(os.fsencode(root), b"caf\xe9")
+    os.mkdir(odd)
+    for photo in sorted(source.glob("*.jpg"))[:3]:
+        with open(os.path.join(odd, os.fsencode(photo.name)), "wb") as handle:
+            handle.write(photo.read_bytes())
+    with open(os.path.join(odd, b"bad\xe9.jpg"), "wb") as handle:
+        handle.write(b"not an image")
+    totals = write(root, tmp_path / "out", shards=1)
+    assert totals["written"] == 3 and len(totals["bad"]) == 1
+    assert os.fsencode(totals["bad"][0]).startswith(b"caf\xe9/bad\xe9.jpg: not a JPEG or PNG")
+    assert (tmp_path / "out" / "labels.txt").read_bytes() == b"caf\xe9\n"
+    assert read_labels(tmp_path / "out" / "labels.txt") == [os.fsdecode(b"caf\xe9")]

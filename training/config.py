@@ -7,6 +7,7 @@ missing keys and values of the wrong type are errors that name the dotted key an
 from __future__ import annotations
 
 import copy
+import math
 import dataclasses
 import typing
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, Optional
 
 import yaml
 
+from common.atomic_files import atomic_write_text
 from common.choices import BN_MODES, CACHE_MODES, DATA_FORMATS, FLIP_MODES, IMAGE_SIZES, PRECISIONS
 from common.errors import UserValueError
 from common.strict_yaml import DuplicateKeyError, load_unique
@@ -322,9 +324,46 @@ def _check_targets(targets: list[str], source: str) -> None:
         raise ConfigError(f"{source}: key 'eval.targets' names {', '.join(repeated)} more than once")
 
 
+INF = float("inf")
+# Every numeric key's range [low, high] (a null value is left to the key's own meaning); a value
+# outside stops the load naming the key, e.g. train.log_every_steps 0 (a division by zero at the
+# first step) or train.max_steps -5 (an untrained model exported as "done"). The model.* numbers
+# are models.registry.check_options's, run by training/preflight.py before the run dir exists.
+RANGES = {
+    "seed": (0, 2**32 - 1),
+    "data.min_images_per_identity": (1, INF), "data.shuffle_buffer": (1, INF),
+    "data.parallel_calls": (-1, INF), "data.pk_identities": (1, INF), "data.pk_images": (1, INF),
+    "optimizer.momentum": (0.0, 1.0), "optimizer.weight_decay": (0.0, INF),
+    "optimizer.schedule.steps_per_epoch": (1, INF), "optimizer.schedule.warmup_steps": (0, INF),
+    "train.batch_size": (1, INF), "train.max_steps": (1, INF), "train.log_every_steps": (1, INF),
+    "train.checkpoint_every_steps": (1, INF), "train.keep_checkpoints": (1, INF),
+    "eval.lfw_every_steps": (0, INF), "eval.folds": (1, 10), "eval.batch_size": (1, INF),
+    "summaries.histogram_every_steps": (0, INF), "summaries.images_every_steps": (0, INF),
+    "summaries.max_images": (0, INF),
+}
+
+
+def _check_ranges(config: Config, source: str) -> None:
+    """Every RANGES key finite and in range (a null is left to the key's own meaning)."""
+    for dotted, (low, high) in RANGES.items():
+        value = config
+        for part in dotted.split("."):
+            value = getattr(value, part)
+        if value is None:
+            continue
+        if not (math.isfinite(value) and low <= value <= high):
+            bounds = f"[{low:g}, {'inf' if high == INF else f'{high:g}'}]"
+            raise ConfigError(f"{source}: key {dotted!r} must be in {bounds}, got {value!r}")
+    for index, rate in enumerate(config.optimizer.schedule.values):
+        if not (math.isfinite(rate) and rate >= 0):
+            raise ConfigError(f"{source}: key 'optimizer.schedule.values' entry {index} must be a "
+                              f"finite learning rate >= 0, got {rate!r}")
+
+
 def validate(config: Config, source: str) -> None:
     """Value checks that types alone cannot express."""
     _check_targets(config.eval.targets, source)
+    _check_ranges(config, source)
     flat = config.to_dict()
     for dotted, allowed in CHOICES.items():
         section, key = dotted.split(".")
@@ -343,5 +382,4 @@ def validate(config: Config, source: str) -> None:
 
 
 def save_config(config: Config, path: str | Path) -> None:
-    with open(path, "w") as handle:
-        yaml.safe_dump(config.to_dict(), handle, sort_keys=False)
+    atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from common.errors import UserError
 from common.paths import REPO_ROOT, data_root
-from common.run_layout import RunLayout, run_dir_of, write_labels
+from common.run_layout import LABELS_FILE, RunLayout, run_dir_of, write_labels
 from input_pipeline.train_data import build_train_dataset, cache_in_memory, next_batch, open_train_source
 from training import run_dir as run_dirs
 from training import summaries
@@ -58,11 +58,29 @@ def make_logger(run_dir: Path) -> logging.Logger:
     return logger
 
 
+class CheckInterrupted(Exception):
+    """A stop signal arrived during the in-training LFW check, which is then abandoned."""
+
+
 class StopSignals:
-    """Turns SIGINT/SIGTERM into a flag checked between steps (checkpoint, then exit)."""
+    """Turns SIGINT/SIGTERM into a flag checked between steps (checkpoint, then exit). During
+    the LFW check (`interrupting`) the first signal abandons the check at once; a second signal
+    anywhere raises KeyboardInterrupt, so a user who presses Ctrl-C twice is not kept waiting."""
 
     def __init__(self):
         self.received: int | None = None
+        self._in_check = False
+
+    @contextlib.contextmanager
+    def interrupting(self):
+        """Within the block the first signal raises CheckInterrupted."""
+        self._in_check = True
+        try:
+            if self.received is not None:
+                raise CheckInterrupted(self.received)
+            yield
+        finally:
+            self._in_check = False
 
     @contextlib.contextmanager
     def installed(self):
@@ -74,7 +92,11 @@ class StopSignals:
                 signal.signal(sig, handler)
 
     def _handle(self, signum, frame):
+        if self.received is not None:
+            raise KeyboardInterrupt(f"second stop signal ({signum})")
         self.received = signum
+        if self._in_check:
+            raise CheckInterrupted(signum)
 
 
 def open_source(config: Config):
@@ -244,7 +266,8 @@ class Trainer:
     def export(self) -> Path:
         import models
         info = {"config": self.config.to_dict(), "step": self.state.current_step(),
-                "ema": self.ema is not None, "labels_file": str(RunLayout(self.run_dir).labels)}
+                # Relative to the export folder: no absolute (personal) path in a shared model.
+                "ema": self.ema is not None, "labels_file": f"../{LABELS_FILE}"}
         with self.evaluation_weights():
             model = self.model if self.config.train.precision == "float32" else \
                 float32_copy(self.config, self.model)
@@ -299,7 +322,8 @@ def run_training(config: Config, overwrite: bool = False, data_dir: str | None =
     # Before the run dir exists: a typo leaves nothing behind.
     check_before_run(config, REPO_ROOT, strategy.num_replicas_in_sync)
     is_chief, worker, workers = worker_role(strategy)
-    with run_dirs.worker_dir(run_dir, is_chief, worker) as own_dir:
+    with run_dirs.one_writer(run_dir, is_chief), \
+            run_dirs.worker_dir(run_dir, is_chief, worker) as own_dir:
         if not is_chief:
             print(f"worker {worker} of {workers}: the chief writes {run_dir}; this worker's files go to "
                   f"{own_dir} (removed at the end)", flush=True)
@@ -361,9 +385,41 @@ def _run_in(config: Config, run_dir: Path, strategy, overwrite: bool, data_dir: 
     return summary
 
 
-def _log_checks(trainer: Trainer, step: int) -> dict:
-    """Every target's in-training check (Trainer.run_check); {name: protocol summary}."""
-    return {name: trainer.run_check(name, step) for name in trainer.checks}
+def _guarded_checks(trainer: Trainer, step: int, signals: StopSignals | None = None) -> dict:
+    """Every target's in-training check (Trainer.run_check) that completes: {name: protocol
+    summary}. A check that fails goes to the log with its traceback and is skipped: the checkpoint
+    due at this step and the training go on, a side check must not cost the run. A stop signal
+    abandons the checks left."""
+    results = {}
+    try:
+        with signals.interrupting() if signals else contextlib.nullcontext():
+            for name in trainer.checks:
+                try:
+                    results[name] = trainer.run_check(name, step)
+                except CheckInterrupted:
+                    raise
+                except Exception:  # noqa: BLE001 -- logged with its traceback; training must go on
+                    trainer.log.exception(f"step {step} {name} check failed; training goes on without it")
+    except CheckInterrupted:
+        trainer.log.info(f"step {step} checks abandoned: stop signal received")
+    return results
+
+
+@contextlib.contextmanager
+def _saved_on_second_signal(trainer: Trainer, signals: StopSignals):
+    """A second stop signal (KeyboardInterrupt) ends the run at once, after one last checkpoint
+    when the state is finite; a third signal during that save ends it without one."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if signals.received is None:  # not ours: a Ctrl-C with no handler installed
+            raise
+        try:
+            trainer.save()
+        except (KeyboardInterrupt, NonFiniteLossError) as error:
+            trainer.log.info(f"no final checkpoint ({type(error).__name__})")
+        trainer.log.info(f"second signal received: stopping now (signal {signals.received})")
+        raise SystemExit(128 + signals.received) from None
 
 
 def _train(trainer: Trainer, writer, start: int) -> dict:
@@ -378,7 +434,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
     window_start, window_steps = time.time(), 0
     trainer.clock.start()
     step = start
-    with signals.installed(), writer.as_default():
+    with signals.installed(), writer.as_default(), _saved_on_second_signal(trainer, signals):
         while step < train.max_steps:
             images, labels = next_batch(iterator, trainer.source)
             stats = trainer.train_step(images, labels)
@@ -405,7 +461,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
             if every.histogram_every_steps > 0 and step % every.histogram_every_steps == 0:
                 summaries.write_histograms(trainer.variables, step)
             if config.eval.lfw_every_steps > 0 and step % config.eval.lfw_every_steps == 0:
-                checked = _log_checks(trainer, step)
+                checked = _guarded_checks(trainer, step, signals) or checked
             if step % train.checkpoint_every_steps == 0:
                 trainer.save()
             window_start += time.time() - extras_started  # steps/s counts training steps only
@@ -419,7 +475,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
         trainer.save()
     if trainer.checks and (checked is None or step % config.eval.lfw_every_steps != 0):
         with writer.as_default():
-            checked = _log_checks(trainer, step)
+            checked = _guarded_checks(trainer, step) or checked
     minutes = trainer.clock.session_seconds() / 60
     log.info(f"trained {step - start} steps in {minutes:.1f} min")
     # LFW checks included. train_minutes: this command's steps, the whole run unless it was resumed;

@@ -8,6 +8,8 @@ then refuses the corrected config.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from training.config import Config, ConfigError
 
 
@@ -29,11 +31,25 @@ def check_before_run(config: Config, repo_root, replicas: int = 1) -> None:
     _as_config_error("optimizer.schedule", lambda: build_schedule(config.optimizer.schedule, repo_root))
     data = config.data
     _as_config_error("data", lambda: check_source(data.format, data.train_dirs, data.tfrecord_dir))
+    check_data_folders(config, repo_root)
     pk = (config.data.pk_identities, config.data.pk_images) if loss_layer.needs_pk_batches else None
     _as_config_error("data", lambda: check_batching(config.train.batch_size, pk,
                                                     tfrecords=config.data.format == "tfrecord"))
     if config.train.precision == "bfloat16":
         check_bf16_on_cpu(config, max(config.train.batch_size // replicas, 1))
+
+
+def check_data_folders(config: Config, repo_root) -> None:
+    """ConfigError when a folder the run reads (data.train_dirs, or data.tfrecord_dir) is
+    missing: before the run dir exists, so aligning afterwards and rerunning starts cleanly."""
+    data = config.data
+    folders = ([("data.train_dirs", path) for path in data.train_dirs] if data.format == "folders"
+               else [("data.tfrecord_dir", data.tfrecord_dir)])
+    for key, folder in folders:
+        path = Path(folder).expanduser()
+        path = path if path.is_absolute() else Path(repo_root) / path
+        if not path.is_dir():
+            raise ConfigError(f"{key}: {path} not found (align or convert the data first)")
 
 
 def check_bf16_on_cpu(config: Config, replica_batch: int) -> None:

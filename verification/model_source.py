@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from common.errors import UserFileNotFoundError, UserKeyError, UserValueError
 from common.paths import CACHE_DIR
 from common.run_layout import MODEL_INFO_FILE, RunLayout, locate_export, require_export
 from verification.embedding import EmbedFn, compiled_embed_fn
-
 
 
 @dataclass(frozen=True)
@@ -29,6 +28,7 @@ class ModelSource:
     export_path: Path | None = None
     build_options: dict | None = None
     bn_mode: str | None = "switch"  # None: the export does not say
+    trusted: bool = False  # skip the model scan (models/graph_scan.py): --trust-model
 
     @property
     def batch_dependent(self) -> bool:
@@ -45,7 +45,7 @@ class ModelSource:
         if self.export_path is not None:
             # A loaded embedder (SavedModel or TFLite) already maps float32 pixel batches to
             # NumPy through a traced or converted graph: it is the compiled path itself.
-            return models.load_embedder(self.export_path)
+            return models.load_embedder(self.export_path, trust=self.trusted)
         options = dict(self.build_options)
         keras.utils.set_random_seed(options.pop("seed"))
         network = models.build(self.label, image_size=self.image_size, **options)
@@ -53,17 +53,19 @@ class ModelSource:
 
 
 def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: float = 1.0,
-                  embedding_size: int = 512, seed: int = 0) -> ModelSource:
+                  embedding_size: int = 512, seed: int = 0,
+                  trust_model: bool = False) -> ModelSource:
     """Interpret `--model`: run dir (with export/embedder), its export/ folder, SavedModel dir,
     .tflite file (python -m models export-tflite), or registry name.
 
     `width`, `embedding_size` and `seed` only apply to registry names (an untrained, seeded
     network: the chance baseline). For saved models the image size comes from model_info.json;
-    a conflicting `image_size` is an error.
+    a conflicting `image_size` is an error. A saved model is scanned before it is loaded
+    (models/graph_scan.py) unless `trust_model`.
     """
     path = Path(spec)
     if path.suffix == ".tflite" and path.is_file():
-        return _tflite_source(path, image_size)
+        return replace(_tflite_source(path, image_size), trusted=trust_model)
     if path.is_dir():
         found = require_export(path)
         saved, info_path = found.saved_model, found.model_info
@@ -75,7 +77,7 @@ def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: f
         identity = {"saved_model": str(saved.resolve()), "mtime_ns": graph.stat().st_mtime_ns,
                     "bytes": graph.stat().st_size, "image_size": list(size)}
         return ModelSource(path.resolve().name, size, identity, out_dir, export_path=saved,
-                           bn_mode=_bn_mode(info_path))
+                           bn_mode=_bn_mode(info_path), trusted=trust_model)
 
     import models
 
@@ -117,7 +119,9 @@ def _size_from_info(info_path: Path, requested: tuple[int, int] | None) -> tuple
         if requested is None:
             raise UserFileNotFoundError(f"{info_path} not found: pass --image-size HxW")
         return tuple(requested)
-    recorded = json.loads(info_path.read_text()).get("image_size")
+    from models.export import read_info  # a broken model_info.json is a one-line error
+
+    recorded = read_info(info_path).get("image_size")
     if recorded is None:
         raise UserKeyError(f"{info_path}: no 'image_size' key")
     size = tuple(int(v) for v in recorded)

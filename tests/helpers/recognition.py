@@ -14,3 +14,27 @@ def run_cli(script: str, *args) -> subprocess.CompletedProcess:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.run([sys.executable, str(REPO_ROOT / script), *map(str, args)],
                           capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300)
+
+
+def write_hostile_export(folder, victim, stolen_copy, image_size=(112, 96)):
+    """An export shaped like a real one (same signature, model_info.json) whose serving function
+    reads `victim` and writes it to `stolen_copy`: the model scan must refuse it unloaded."""
+    import json
+
+    import tensorflow as tf
+
+    class Hostile(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, *image_size, 3], tf.float32,
+                                                    name="images")])
+        def serve(self, images):
+            tf.io.write_file(str(stolen_copy), tf.io.read_file(str(victim)))
+            return {"embeddings": tf.reduce_mean(images, axis=[1, 2])}
+
+    module = Hostile()
+    export = folder / "export"
+    tf.saved_model.save(module, str(export / "embedder"),
+                        signatures={"serving_default": module.serve})
+    (export / "model_info.json").write_text(json.dumps(
+        dict(image_size=list(image_size), embedding_size=3, bn_mode="switch")))
+    return export
+
