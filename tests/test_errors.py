@@ -155,13 +155,13 @@ BAD_INPUTS = {
     "-m models": (lambda t: ["export-tflite", t / "no_run"], "python -m models"),
     "-m input_pipeline.write_tfrecords": (lambda t: ["--input-dir", t / "none", "--output-dir", t / "out"],
                                           "python -m input_pipeline.write_tfrecords"),
-    "-m recognition.demo_verification": (lambda t: [
+    "tools/demo_verification.py": (lambda t: [
         "--model", t / "no_model", "--threshold", "0.3", "--aligned-lfw", t, "--num-pairs", "2",
-        "--data-root", _folder(t / "lfw").parent, "--pairs", _pairs(t)], "python -m recognition.demo_verification"),
-    "-m recognition.demo_identification": (lambda t: [
+        "--data-root", _folder(t / "lfw").parent, "--pairs", _pairs(t)], "tools/demo_verification.py"),
+    "tools/demo_identification.py": (lambda t: [
         "--model", t / "no_model", "--threshold", "0.3", "--min-photos", "1", "--num-known", "1",
         "--num-unknown", "0", "--data-root", _file(t / "celeba299" / "P0" / "a.jpg").parent.parent.parent],
-        "python -m recognition.demo_identification"),
+        "tools/demo_identification.py"),
     "experiments/run.py": (lambda t: ["optimizer_bn", "--seeds", "0"], "run.py"),
     "-m experiments.mnist_features": (lambda t: ["--data-root", t / "none", "--out-dir", t / "out"],
                                       "python -m experiments.mnist_features"),

@@ -420,7 +420,7 @@ def test_a_stop_signal_abandons_a_long_lfw_check_at_once(standin_train_dir, tmp_
 
 
 def test_a_second_signal_raises_and_the_state_is_saved_before_exit():
-    from training.loop import CheckInterrupted, StopSignals, _saved_on_second_signal
+    from training.loop import CheckInterrupted, StopSignals, saved_on_second_signal
 
     signals = StopSignals()
     saved = []
@@ -439,7 +439,7 @@ def test_a_second_signal_raises_and_the_state_is_saved_before_exit():
             with signals.interrupting():  # a check after the first signal does not start
                 pass
         with pytest.raises(SystemExit) as stopped:
-            with _saved_on_second_signal(Trainer(), signals):
+            with saved_on_second_signal(Trainer(), signals):
                 os.kill(os.getpid(), signal.SIGINT)
                 for _ in range(100):
                     time.sleep(0.01)

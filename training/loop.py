@@ -406,7 +406,7 @@ def _guarded_checks(trainer: Trainer, step: int, signals: StopSignals | None = N
 
 
 @contextlib.contextmanager
-def _saved_on_second_signal(trainer: Trainer, signals: StopSignals):
+def saved_on_second_signal(trainer: Trainer, signals: StopSignals):
     """A second stop signal (KeyboardInterrupt) ends the run at once, after one last checkpoint
     when the state is finite; a third signal during that save ends it without one."""
     try:
@@ -434,7 +434,7 @@ def _train(trainer: Trainer, writer, start: int) -> dict:
     window_start, window_steps = time.time(), 0
     trainer.clock.start()
     step = start
-    with signals.installed(), writer.as_default(), _saved_on_second_signal(trainer, signals):
+    with signals.installed(), writer.as_default(), saved_on_second_signal(trainer, signals):
         while step < train.max_steps:
             images, labels = next_batch(iterator, trainer.source)
             stats = trainer.train_step(images, labels)

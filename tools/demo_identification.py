@@ -1,6 +1,6 @@
 """Must-show for identification on real raw photos: enroll CelebA identities, search held-out ones.
 
-    python -m recognition.demo_identification --model runs/<name>/export --threshold-from eval.json
+    python tools/demo_identification.py --model runs/<name>/export --threshold-from eval.json
 
 Identities with at least --min-photos photos are shuffled (--seed); the first --num-known are
 enrolled from their first --enroll-photos photos and probed with the next --probe-photos; the
@@ -19,14 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import UserValueError, entry_point
-from common.paths import require_data
-from recognition import cli
-from recognition.decision import is_match
-from recognition.enroll import enroll
-from recognition.gallery import IdentitySearcher
-from recognition.photos import list_images
-from recognition.thresholds import resolve_threshold
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common.errors import UserValueError, entry_point  # noqa: E402
+from common.paths import require_data  # noqa: E402
+from recognition import cli  # noqa: E402
+from recognition.decision import is_match  # noqa: E402
+from recognition.enroll import enroll  # noqa: E402
+from recognition.gallery import IdentitySearcher  # noqa: E402
+from recognition.photos import list_images  # noqa: E402
+from recognition.thresholds import resolve_threshold  # noqa: E402
 
 
 def split_identities(root: Path, min_photos: int, num_known: int, num_unknown: int,
@@ -85,7 +86,7 @@ def threshold_tradeoff(known, strangers, report: str, flip: str | None) -> dict:
     return {name: open_set_rates(known, strangers, value) for name, value in thresholds.items()}
 
 
-@entry_point("python -m recognition.demo_identification")
+@entry_point("tools/demo_identification.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     cli.add_model_arguments(parser)

@@ -1,9 +1,9 @@
-"""recognition/demo_identification.py: the open-set rates and the threshold trade-off, hand-worked."""
+"""tools/demo_identification.py: the open-set rates and the threshold trade-off, hand-worked."""
 import json
 
 import pytest
 
-from recognition.demo_identification import open_set_rates, threshold_tradeoff
+from tools.demo_identification import open_set_rates, threshold_tradeoff
 
 # (true identity, top-1 identity, score): a right and confident match, a wrong one, a right but
 # unsure one; two never-enrolled people, one close to someone enrolled.

@@ -1,6 +1,6 @@
 """Must-show for verification: verify.py's pipeline on RAW LFW photos agrees with eval_lfw.py.
 
-    python -m recognition.demo_verification --model runs/<name>/export \\
+    python tools/demo_verification.py --model runs/<name>/export \\
         --threshold-from eval.json --aligned-lfw cache/aligned/lfw_112x96
 
 For --num-pairs pairs drawn from the pairs file (half same, half different, --seed), scores each
@@ -18,12 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import UserFileNotFoundError, entry_point
-from common.paths import data_root, require_data
-from recognition import cli
-from recognition.thresholds import resolve_threshold
-from verification import protocol
-from verification.pairs import parse_pairs
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common.errors import UserFileNotFoundError, entry_point  # noqa: E402
+from common.paths import data_root, require_data  # noqa: E402
+from common.vectors import l2_normalize  # noqa: E402
+from recognition import cli  # noqa: E402
+from recognition.thresholds import resolve_threshold  # noqa: E402
+from verification import protocol  # noqa: E402
+from verification.pairs import parse_pairs  # noqa: E402
 
 
 def sample_pairs(pairs, num_pairs: int, seed: int) -> list[int]:
@@ -60,10 +62,10 @@ def eval_features(args, embedder, stems: list[str]) -> dict[str, np.ndarray]:
                                                embedder.image_size, with_flip=args.flip != "none",
                                                progress=False)
         features = protocol.combine_flip(plain, flipped, args.flip)
-    return dict(zip(stems, protocol.l2_normalize(features)))
+    return dict(zip(stems, l2_normalize(features)))
 
 
-@entry_point("python -m recognition.demo_verification")
+@entry_point("tools/demo_verification.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     cli.add_model_arguments(parser)
