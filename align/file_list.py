@@ -3,12 +3,13 @@
 Nothing here materialises the whole file list, so a 3.3 M-file tree (VGGFace2) streams in
 constant memory per directory.
 """
+
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from common.errors import UserValueError, require_file
 
@@ -58,8 +59,10 @@ def read_path_list(list_file) -> Iterator[str]:
                 continue
             relative = relative.replace("\\", "/")
             if relative.startswith("/") or ".." in relative.split("/"):
-                raise UserValueError(f"{list_file}:{line_number}: path {relative!r} must be relative "
-                                     "to the input folder and stay inside it")
+                raise UserValueError(
+                    f"{list_file}:{line_number}: path {relative!r} must be relative "
+                    "to the input folder and stay inside it"
+                )
             yield relative
 
 

@@ -1,4 +1,5 @@
 """Robust image reading: every input becomes uint8 H x W x 3 RGB, or a one-line ImageReadError."""
+
 from __future__ import annotations
 
 import os
@@ -28,9 +29,13 @@ _ROWS_PER_STRIP = 256  # rows converted at a time: temporaries stay a few MiB at
 def add_max_pixels_argument(parser) -> None:
     from common.arg_types import int_at_least
 
-    parser.add_argument("--max-pixels", type=int_at_least(1), default=MAX_PIXELS,
-                        help="refuse (as an unreadable file) any image larger than this many "
-                             "pixels, before decoding it (default %(default)s)")
+    parser.add_argument(
+        "--max-pixels",
+        type=int_at_least(1),
+        default=MAX_PIXELS,
+        help="refuse (as an unreadable file) any image larger than this many "
+        "pixels, before decoding it (default %(default)s)",
+    )
 
 
 def load_rgb(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -47,9 +52,12 @@ def load_rgb(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         with Image.open(path) as image:
             width, height = image.size
             if width * height > max_pixels:
-                raise ImageReadError(path, f"{width}x{height} image ({width * height / 1e6:.1f} "
-                                           f"Mpx) is over the pixel budget of {max_pixels / 1e6:g} "
-                                           f"Mpx (--max-pixels)")
+                raise ImageReadError(
+                    path,
+                    f"{width}x{height} image ({width * height / 1e6:.1f} "
+                    f"Mpx) is over the pixel budget of {max_pixels / 1e6:g} "
+                    f"Mpx (--max-pixels)",
+                )
             image.load()  # decode now so truncation errors surface here, inside the try
             ImageOps.exif_transpose(image, in_place=True)  # no copy when nothing is rotated
             rgb = _to_rgb_array(image)

@@ -1,6 +1,7 @@
 """What a config needs aligned before it trains and evaluates: the raw set behind each aligned
 training folder, and the LFW images its pairs file names (demo.py and benchmarks/gpu_check.py
 align them with align/align_dataset.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +20,8 @@ def raw_training_sets(root: Path, train_dirs: list[str]) -> list[tuple[Path, str
         if not raw.is_dir():
             raise UserFileNotFoundError(
                 f"training set {raw} not found (for {aligned}): point --data-root at a folder holding it, "
-                "or give --config a config whose data.train_dirs name sets you have")
+                "or give --config a config whose data.train_dirs name sets you have"
+            )
         pairs.append((raw, aligned))
     return pairs
 

@@ -5,6 +5,7 @@ row; a row whose output is missing was interrupted and is redone on resume. Read
 row per path (`read_report`); `compact_report` drops the earlier duplicates and appends the
 one-line `# summary` (lines starting with '#' are not rows).
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,8 +13,8 @@ import hashlib
 import io
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -25,8 +26,11 @@ from common.errors import UserValueError
 PATH_ERRORS = "surrogateescape"
 
 LANDMARK_COLUMNS = [f"lm{i}_{axis}" for i in range(1, 6) for axis in ("x", "y")]
-COLUMNS = (["path", "status", "confidence", "box_x", "box_y", "box_w", "box_h"] + LANDMARK_COLUMNS
-           + ["num_faces", "width", "height", "message"])
+COLUMNS = (
+    ["path", "status", "confidence", "box_x", "box_y", "box_w", "box_h"]
+    + LANDMARK_COLUMNS
+    + ["num_faces", "width", "height", "message"]
+)
 SUMMARY_PREFIX = "# summary:"
 
 
@@ -39,8 +43,7 @@ def report_name(shard: tuple[int, int] = (0, 1)) -> str:
 def result_row(relative_path: str, result: AlignResult, image_shape=None) -> dict:
     """The report row of one aligned (or failed) image; coordinates in original-image pixels."""
     row = dict.fromkeys(COLUMNS, "")
-    row.update(path=relative_path, status=result.status, message=result.message,
-               num_faces=result.num_faces)
+    row.update(path=relative_path, status=result.status, message=result.message, num_faces=result.num_faces)
     if image_shape is not None:
         row.update(height=image_shape[0], width=image_shape[1])
     face = result.face
@@ -48,8 +51,8 @@ def result_row(relative_path: str, result: AlignResult, image_shape=None) -> dic
         if np.isfinite(face.confidence):
             row["confidence"] = f"{face.confidence:.5f}"
         if np.isfinite(face.box).all():
-            row.update(zip(["box_x", "box_y", "box_w", "box_h"], (f"{v:.2f}" for v in face.box)))
-        row.update(zip(LANDMARK_COLUMNS, (f"{v:.2f}" for v in face.landmarks.reshape(-1))))
+            row.update(zip(["box_x", "box_y", "box_w", "box_h"], (f"{v:.2f}" for v in face.box), strict=True))
+        row.update(zip(LANDMARK_COLUMNS, (f"{v:.2f}" for v in face.landmarks.reshape(-1)), strict=True))
     return row
 
 

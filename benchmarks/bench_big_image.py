@@ -10,6 +10,7 @@ default pixel budget (refused from its header, align/image_io.MAX_PIXELS); the b
 show the difference to the normal photo. Without --model a seeded untrained Resface20 is exported
 to a temporary folder (memory does not depend on training).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,15 +26,18 @@ from common.errors import entry_point, require_file  # noqa: E402
 from common.paths import REPO_ROOT, data_root  # noqa: E402
 
 PHOTO = "lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg"
-MEASURE = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:], "
-           "capture_output=True).returncode; print(code, "
-           "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+MEASURE = (
+    "import resource, subprocess, sys; code = subprocess.run(sys.argv[1:], "
+    "capture_output=True).returncode; print(code, "
+    "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
 
 
 def peak_kib(command: list[str]) -> tuple[int, int]:
     """(exit code, peak RSS in KiB) of `command` run as the only child of a fresh process."""
-    out = subprocess.run([sys.executable, "-c", MEASURE, *command], cwd=REPO_ROOT,
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *command], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     return int(out[0]), int(out[1])
 
 
@@ -66,20 +70,26 @@ def main(argv=None) -> int:
         model = args.model or str(untrained_export(folder))
         big = str(big_png(folder / "big.png"))
         verify = [sys.executable, "verify.py", "--model", model, "--threshold", "0.3"]
-        cases = {"normal photo": [str(photo), str(photo)],
-                 "8000x8000 RGBA PNG, default budget": [big, big],
-                 "8000x8000 RGBA PNG, --max-pixels 1e8": [big, big, "--max-pixels", "100000000"]}
+        cases = {
+            "normal photo": [str(photo), str(photo)],
+            "8000x8000 RGBA PNG, default budget": [big, big],
+            "8000x8000 RGBA PNG, --max-pixels 1e8": [big, big, "--max-pixels", "100000000"],
+        }
         results = {}
         for name, extra in cases.items():
             code, kib = peak_kib(verify + extra)
-            results[name] = dict(exit_code=code, peak_mib=round(kib / 1024),
-                                 over_normal_mib=round((kib - results.get("normal photo", {})
-                                                        .get("peak_kib", kib)) / 1024),
-                                 peak_kib=kib)
-            print(f"{name:40s} exit {code}  peak {kib / 1024:7.0f} MiB  "
-                  f"(+{results[name]['over_normal_mib']} MiB over the normal photo)", flush=True)
-        print(json.dumps({name: {k: v for k, v in row.items() if k != "peak_kib"}
-                          for name, row in results.items()}))
+            results[name] = dict(
+                exit_code=code,
+                peak_mib=round(kib / 1024),
+                over_normal_mib=round((kib - results.get("normal photo", {}).get("peak_kib", kib)) / 1024),
+                peak_kib=kib,
+            )
+            print(
+                f"{name:40s} exit {code}  peak {kib / 1024:7.0f} MiB  "
+                f"(+{results[name]['over_normal_mib']} MiB over the normal photo)",
+                flush=True,
+            )
+        print(json.dumps({name: {k: v for k, v in row.items() if k != "peak_kib"} for name, row in results.items()}))
     return 0
 
 

@@ -6,13 +6,14 @@ being moved aside (train.py --overwrite) and never counts as the folder's conten
 drops it when the holder exits, however it exits; a stale file is harmless. The holder's pid is
 written into the file so a refused second process can name it.
 """
+
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from common.errors import UserError
 
@@ -38,8 +39,9 @@ def exclusive_folder(folder: str | Path, what: str, part: str = "") -> Iterator[
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            raise FolderInUseError(f"{folder}: {what} is in use by process {holder} (lock "
-                                   f"{path}); wait for it to finish or stop it") from None
+            raise FolderInUseError(
+                f"{folder}: {what} is in use by process {holder} (lock {path}); wait for it to finish or stop it"
+            ) from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
         yield Path(folder)

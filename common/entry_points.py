@@ -5,6 +5,7 @@ TensorFlow without the CPU-only notices) and check that docs/cli.md has a sectio
 be forgotten: add it here. The code runs from the repository root, not installed, so this is a
 list of commands rather than pyproject's [project.scripts].
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from common.paths import REPO_ROOT
 class EntryPoint:
     """One tool: `command` is what follows `python` (a script path, or `-m module`); `tensorflow`
     says whether it imports TensorFlow (through common.tf_startup.import_tensorflow)."""
+
     command: str
     tensorflow: bool = True
 

@@ -18,6 +18,7 @@ Exit codes, the same for every entry point (common/entry_points.py; docs/cli.md,
 `entry_point(prog)` decorates a tool's `main`: it turns a UserError into that one line and exit
 code 2 and lets every other exception through.
 """
+
 from __future__ import annotations
 
 import functools
@@ -79,6 +80,7 @@ def entry_point(prog: str):
     """Decorator for a tool's `main(argv=None) -> int`: a UserError becomes `<prog>: error:
     <message>` on stderr and the return value USER_ERROR; any other exception propagates with
     its traceback (exit code BUG)."""
+
     def decorate(main):
         @functools.wraps(main)
         def run(*args, **kwargs):

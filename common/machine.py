@@ -1,4 +1,5 @@
 """Which machine ran something: the CPU model that run records and the demo record name."""
+
 from __future__ import annotations
 
 import os

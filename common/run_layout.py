@@ -18,6 +18,7 @@ eval_lfw.py, experiments/, demo.py, `python -m models` and the recognition tools
 
 TF-free, so every layer may use it.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,7 +35,7 @@ FILE_LIST_FILE = "file_list.tsv"
 LOG_FILE = "train.log"
 GIT_STATE_FILE = "git.txt"
 GIT_DIFF_FILE = "git.diff"
-GIT_REVISION_KEY = "revision:"     # git.txt's first line: "revision: <sha>"
+GIT_REVISION_KEY = "revision:"  # git.txt's first line: "revision: <sha>"
 DONE_FILE = "DONE.json"
 CHECKPOINTS_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
@@ -57,6 +58,7 @@ def run_dir_of(name: str, run_dir: str | os.PathLike | None) -> Path:
 @dataclass(frozen=True)
 class RunLayout:
     """The paths of one run directory."""
+
     root: Path
 
     @property
@@ -137,9 +139,10 @@ def read_labels(path: Path) -> list[str]:
 @dataclass(frozen=True)
 class ExportLocation:
     """Where an exported embedder's pieces are, whichever folder the user named."""
-    saved_model: Path          # the SavedModel folder (holds saved_model.pb)
-    model_info: Path           # model_info.json beside it (may be missing for a bare SavedModel)
-    run_dir: Path | None       # the run it belongs to, when it is a run's export
+
+    saved_model: Path  # the SavedModel folder (holds saved_model.pb)
+    model_info: Path  # model_info.json beside it (may be missing for a bare SavedModel)
+    run_dir: Path | None  # the run it belongs to, when it is a run's export
 
     @property
     def export_dir(self) -> Path:
@@ -161,8 +164,10 @@ def locate_export(path: str | os.PathLike) -> ExportLocation | None:
     return None
 
 
-EXPORT_FORMS = (f"a run dir (holding {EXPORT_DIR}/{EMBEDDER_DIR}/), a run's {EXPORT_DIR}/ folder "
-                f"(holding {EMBEDDER_DIR}/) or a SavedModel folder (holding saved_model.pb)")
+EXPORT_FORMS = (
+    f"a run dir (holding {EXPORT_DIR}/{EMBEDDER_DIR}/), a run's {EXPORT_DIR}/ folder "
+    f"(holding {EMBEDDER_DIR}/) or a SavedModel folder (holding saved_model.pb)"
+)
 
 
 def require_export(path: str | os.PathLike) -> ExportLocation:

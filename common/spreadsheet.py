@@ -1,5 +1,6 @@
 """CSV cells that a spreadsheet shows as text: a cell starting with = + - @ (or a tab or carriage
 return) would be read as a formula (CSV injection), so such text gets a leading apostrophe."""
+
 from __future__ import annotations
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

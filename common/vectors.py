@@ -1,5 +1,6 @@
 """Embedding arithmetic shared by verification (pair scores) and recognition (galleries): NumPy
 only, below both."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ with the fields that kind needs, tests well formed, untested claims say why); `c
 sets)` checks that every test names a set and rows that exist (experiment_sets.check_registry
 calls it with the set files). The file's format is described in its header.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,8 +27,7 @@ SOURCE_FIELDS = {
     "this_repository": ("reference",),
 }
 ACCURACY, TAKE_OFF = "accuracy", "take_off"
-EXPECTATIONS = {ACCURACY: ("better", "worse", "not_worse", "equivalent", "open"),
-                TAKE_OFF: ("more", "fewer", "open")}
+EXPECTATIONS = {ACCURACY: ("better", "worse", "not_worse", "equivalent", "open"), TAKE_OFF: ("more", "fewer", "open")}
 TEST_KEYS = {"set", "row", "against", "measure", "expect"}
 CLAIM_KEYS = {"id", "statement", "source", "tests", "untested"}
 
@@ -40,7 +40,7 @@ class ClaimsError(UserValueError):
 class ClaimTest:
     set: str
     row: str
-    against: str | None   # None: the set's reference row
+    against: str | None  # None: the set's reference row
     measure: str
     expect: str
 
@@ -74,8 +74,9 @@ def _test(claim_id: str, index: int, entry) -> ClaimTest:
         raise ClaimsError(f"{CLAIMS_FILE}: {where}: measure must be one of {sorted(EXPECTATIONS)}, got {measure!r}")
     expect = str(entry["expect"])
     if expect not in EXPECTATIONS[measure]:
-        raise ClaimsError(f"{CLAIMS_FILE}: {where}: expect for {measure} must be one of "
-                          f"{list(EXPECTATIONS[measure])}, got {expect!r}")
+        raise ClaimsError(
+            f"{CLAIMS_FILE}: {where}: expect for {measure} must be one of {list(EXPECTATIONS[measure])}, got {expect!r}"
+        )
     against = entry.get("against")
     return ClaimTest(str(entry["set"]), str(entry["row"]), None if against is None else str(against), measure, expect)
 
@@ -97,8 +98,9 @@ def _claim(index: int, entry) -> Claim:
     untested = str(entry.get("untested") or "").strip()
     if bool(tests) == bool(untested):
         raise ClaimsError(f"{CLAIMS_FILE}: claim {claim_id!r} must have either tests or `untested: <why>`")
-    return Claim(claim_id, " ".join(str(entry["statement"]).split()), _source(claim_id, entry["source"]),
-                 tests, untested)
+    return Claim(
+        claim_id, " ".join(str(entry["statement"]).split()), _source(claim_id, entry["source"]), tests, untested
+    )
 
 
 def load_claims(path: Path = CLAIMS_FILE) -> dict[str, Claim]:
@@ -136,8 +138,9 @@ def check_sets(claims: dict[str, Claim], sets: dict[str, tuple[list[str], list[s
         if unknown:
             raise ClaimsError(f"set {name!r} names unknown claim(s) {unknown}")
         if set(named) != named_by_tests[name]:
-            raise ClaimsError(f"set {name!r} names claims {sorted(named)} but the registry tests "
-                              f"{sorted(named_by_tests[name])} in it")
+            raise ClaimsError(
+                f"set {name!r} names claims {sorted(named)} but the registry tests {sorted(named_by_tests[name])} in it"
+            )
 
 
 def claims_of_set(claims: dict[str, Claim], set_name: str) -> list[Claim]:

@@ -28,6 +28,7 @@ The thresholds are judgement calls written down once here: 5% of a batch right a
 identities is 57 times chance, a loss that grows by half has left the task, and 5 points on a
 2-fold check (1,200 pairs, sd of a proportion near 0.75: 1.25 points) is four standard deviations.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,9 +51,9 @@ NONFINITE_STEP = re.compile(r"non-finite loss \(NaN/Inf\) at step (\d+)")
 
 @dataclass(frozen=True)
 class Verdict:
-    kind: str          # converges / stalls / collapses / diverges
-    step: int | None   # see the module docstring for what the step means per kind
-    drop: float | None = None      # (start - end) / start of the loss
+    kind: str  # converges / stalls / collapses / diverges
+    step: int | None  # see the module docstring for what the step means per kind
+    drop: float | None = None  # (start - end) / start of the loss
     accuracy: float | None = None  # smoothed batch accuracy at the end
     lfw_rise: float | None = None  # last minus first in-training LFW check (losses without accuracy)
 
@@ -71,7 +72,7 @@ class Verdict:
 def running_median(values, window: int = SMOOTHING) -> np.ndarray:
     """Median of the last `window` values at each point (fewer at the start)."""
     values = np.asarray(values, dtype=float)
-    return np.array([np.median(values[max(0, i - window + 1):i + 1]) for i in range(len(values))])
+    return np.array([np.median(values[max(0, i - window + 1) : i + 1]) for i in range(len(values))])
 
 
 def _plateau_start(steps: np.ndarray, smooth_loss: np.ndarray, start: float) -> int:
@@ -159,8 +160,9 @@ def summarise_gains(gains: list[float | None]) -> str:
     if not known:
         return "-"
     flat = sum(gain < LAST_QUARTER_GAIN for gain in known)
-    return (", ".join(f"{100 * gain:+.1f}" for gain in known)
-            + f" ({flat}/{len(known)} under {100 * LAST_QUARTER_GAIN:g})")
+    return (
+        ", ".join(f"{100 * gain:+.1f}" for gain in known) + f" ({flat}/{len(known)} under {100 * LAST_QUARTER_GAIN:g})"
+    )
 
 
 def summarise(verdicts: list[Verdict | None]) -> str:

@@ -11,6 +11,7 @@ is trained from experiments/configs/<set>/<s>_<r>.yaml into runs/<s>/<set>/<r>/s
 (e.g. the metric-learning losses compared with set 2's AM-softmax runs). `same_as: {cpu: <set>/<row>}`
 does so at the named scales only, where the two configs are the same there and not at the others.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -54,11 +55,11 @@ class ExperimentSet:
     name: str
     title: str
     claims: tuple[str, ...]
-    equivalence_margin: float   # accuracy points
+    equivalence_margin: float  # accuracy points
     rows: tuple[Row, ...]
     reference: str
     seeds: int = DEFAULT_SEEDS
-    scales: tuple[str, ...] = SCALES   # the scales its rows have configs for
+    scales: tuple[str, ...] = SCALES  # the scales its rows have configs for
 
     def row_names(self) -> list[str]:
         return [row.name for row in self.rows]
@@ -116,14 +117,16 @@ def _check_same_as(path: Path, set_name: str, row: Row) -> None:
         if not other_row or other_set == set_name:
             raise SetError(f"{path}: row {row.name!r}: same_as must be '<other set>/<row>', got {target!r}")
         other_path, other_raw = _read_set_file(other_set)
-        entries = {str(entry.get("name")): entry for entry in other_raw.get("rows") or []
-                   if isinstance(entry, dict)}
+        entries = {str(entry.get("name")): entry for entry in other_raw.get("rows") or [] if isinstance(entry, dict)}
         if other_row not in entries:
-            raise SetError(f"{path}: row {row.name!r}: same_as {target!r}: {other_path.name} has no row "
-                           f"{other_row!r}; rows: {sorted(entries)}")
+            raise SetError(
+                f"{path}: row {row.name!r}: same_as {target!r}: {other_path.name} has no row "
+                f"{other_row!r}; rows: {sorted(entries)}"
+            )
         if "same_as" in entries[other_row]:
-            raise SetError(f"{path}: row {row.name!r}: same_as {target!r} is itself a same_as row; "
-                           f"name the row it is the same as")
+            raise SetError(
+                f"{path}: row {row.name!r}: same_as {target!r} is itself a same_as row; name the row it is the same as"
+            )
 
 
 def load_set(name: str) -> ExperimentSet:
@@ -137,8 +140,9 @@ def load_set(name: str) -> ExperimentSet:
     rows = []
     for index, entry in enumerate(raw.get("rows") or []):
         if not isinstance(entry, dict) or not ROW_KEYS <= set(entry) <= ROW_KEYS | OPTIONAL_ROW_KEYS:
-            raise SetError(f"{path}: rows[{index}] must have the keys {sorted(ROW_KEYS)} and may have "
-                           f"{sorted(OPTIONAL_ROW_KEYS)}")
+            raise SetError(
+                f"{path}: rows[{index}] must have the keys {sorted(ROW_KEYS)} and may have {sorted(OPTIONAL_ROW_KEYS)}"
+            )
         same_as = _parse_same_as(path, str(entry["name"]), entry["same_as"]) if "same_as" in entry else {}
         rows.append(Row(name=str(entry["name"]), label=str(entry["label"]), same_as=same_as))
         _check_same_as(path, name, rows[-1])
@@ -150,8 +154,15 @@ def load_set(name: str) -> ExperimentSet:
     seeds = raw.get("seeds", DEFAULT_SEEDS)
     if type(seeds) is not int or seeds < 1:
         raise SetError(f"{path}: seeds must be a whole number >= 1, got {seeds!r}")
-    exp_set = ExperimentSet(name, str(raw["title"]), _claim_ids(path, raw["claims"]),
-                            _margin(path, raw["equivalence_margin"]), tuple(rows), reference, seeds)
+    exp_set = ExperimentSet(
+        name,
+        str(raw["title"]),
+        _claim_ids(path, raw["claims"]),
+        _margin(path, raw["equivalence_margin"]),
+        tuple(rows),
+        reference,
+        seeds,
+    )
     return replace(exp_set, scales=_scales(path, exp_set))
 
 
@@ -177,8 +188,10 @@ def _scales(path: Path, exp_set: ExperimentSet) -> tuple[str, ...]:
         if set(own) <= set(missing):
             continue
         if missing:
-            raise SetError(f"{path}: row {missing[0]!r} has no config "
-                           f"{exp_set.config_path(missing[0], scale).relative_to(REPO_ROOT)}")
+            raise SetError(
+                f"{path}: row {missing[0]!r} has no config "
+                f"{exp_set.config_path(missing[0], scale).relative_to(REPO_ROOT)}"
+            )
         scales.append(scale)
     if not scales:
         raise SetError(f"{path}: no row has a config at any scale {list(SCALES)}")

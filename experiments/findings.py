@@ -14,6 +14,7 @@ prose: it quotes no result number (tests/test_experiments_findings.py checks tha
     python -m experiments.findings            # render the blocks in place
     python -m experiments.findings --check    # exit 1 when a block is stale
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,11 +55,13 @@ def _demo_lines() -> list[str]:
         return [NO_RECORDS]
     record = json.loads(DEMO_RECORD.read_text())
     lfw, stages, source = record["lfw_view2"], record["stage_minutes"], record["source"]
-    return [f"LFW View 2: **{100 * lfw['accuracy_mean']:.2f} +- {100 * lfw['accuracy_std']:.2f}%** "
-            f"(VAL@FAR=1e-3 {100 * lfw['val_mean']:.2f}%, AUC {lfw['auc']:.4f}) after {record['steps']} steps; "
-            f"`{record['command']}` took {record['wall_minutes']:.1f} min in all (alignment {stages['align']:.1f}, "
-            f"training {stages['train']:.1f}, evaluation {stages['evaluate']:.1f}) on {source['cpu']} "
-            f"at {source['revision'][:7] if source['revision'] else 'an unrecorded revision'}."]
+    return [
+        f"LFW View 2: **{100 * lfw['accuracy_mean']:.2f} +- {100 * lfw['accuracy_std']:.2f}%** "
+        f"(VAL@FAR=1e-3 {100 * lfw['val_mean']:.2f}%, AUC {lfw['auc']:.4f}) after {record['steps']} steps; "
+        f"`{record['command']}` took {record['wall_minutes']:.1f} min in all (alignment {stages['align']:.1f}, "
+        f"training {stages['train']:.1f}, evaluation {stages['evaluate']:.1f}) on {source['cpu']} "
+        f"at {source['revision'][:7] if source['revision'] else 'an unrecorded revision'}."
+    ]
 
 
 def _power_lines(claims: dict[str, Claim]) -> list[str]:
@@ -83,8 +86,15 @@ def _set_block(set_name: str, scale: str, claims: dict[str, Claim], with_claims:
     judged = verdicts.judge_set(exp_set, results, claims_of_set(claims, set_name))
     if with_claims:
         return claim_lines(judged)
-    return [stage_line(scale, results), "", *headline_lines(exp_set, results, judged), "",
-            power_line(exp_set, judged), "", f"Full table: experiments/results/{set_name}_{scale}.md"]
+    return [
+        stage_line(scale, results),
+        "",
+        *headline_lines(exp_set, results, judged),
+        "",
+        power_line(exp_set, judged),
+        "",
+        f"Full table: experiments/results/{set_name}_{scale}.md",
+    ]
 
 
 def block_names() -> list[str]:
@@ -120,12 +130,11 @@ def render(text: str, claims: dict[str, Claim]) -> str:
 
 def stale_blocks(text: str, claims: dict[str, Claim]) -> list[str]:
     """Names of the blocks whose content differs from a fresh rendering."""
-    return [match.group(2) for match in BLOCK.finditer(text)
-            if match.group(3) != render_block(match.group(2), claims)]
+    return [match.group(2) for match in BLOCK.finditer(text) if match.group(3) != render_block(match.group(2), claims)]
 
 
 PERCENT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*%")
-MEAN_SD = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:\+-|±)\s*\d+(?:\.\d+)?\s*%")   # the mean of '74.43 +- 1.15%'
+MEAN_SD = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:\+-|±)\s*\d+(?:\.\d+)?\s*%")  # the mean of '74.43 +- 1.15%'
 P_VALUE = re.compile(r"\bp\s*(?:=|<|>|<=|>=)\s*(\d*\.\d+|\d+)\b")
 
 
@@ -137,8 +146,11 @@ def quoted_numbers(text: str) -> list[str]:
 def unsourced_numbers(text: str, sources: str) -> list[str]:
     """The percentages and p-values in the prose of `text` (outside its generated blocks) that
     `sources` (generated tables and blocks, the claims registry) does not contain as a number."""
-    return [number for number in quoted_numbers(outside_blocks(text))
-            if not re.search(rf"(?<![\d.]){re.escape(number)}(?!\d)", sources)]
+    return [
+        number
+        for number in quoted_numbers(outside_blocks(text))
+        if not re.search(rf"(?<![\d.]){re.escape(number)}(?!\d)", sources)
+    ]
 
 
 def number_sources(claims: dict[str, Claim]) -> str:
@@ -177,8 +189,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     claims = check_registry()
     if args.check:
-        stale = {str(path.relative_to(REPO_ROOT)): stale_blocks(path.read_text(), claims)
-                 for path in DOCUMENTS if path.exists()}
+        stale = {
+            str(path.relative_to(REPO_ROOT)): stale_blocks(path.read_text(), claims)
+            for path in DOCUMENTS
+            if path.exists()
+        }
         stale = {path: names for path, names in stale.items() if names}
         for path, names in stale.items():
             print(f"{path}: stale generated blocks {names}; run `python -m experiments.findings`")

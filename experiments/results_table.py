@@ -7,6 +7,7 @@ from the run's committed record (experiments/run_records.py). A row shows mean +
 seeds and its comparison with the set's reference row (experiments/significance.py). A run that
 stopped (diverged, interrupted) is shown with the reason found in its log instead of numbers.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,27 +24,28 @@ from experiments import convergence, significance, verdicts
 from training.summaries import LFW_ACCURACY_TAG
 
 LOSS_TAG = "train/total_loss"
-DATA_LOSS_TAG = "train/loss"        # without the weight-decay term: what the convergence verdict reads
+DATA_LOSS_TAG = "train/loss"  # without the weight-decay term: what the convergence verdict reads
 BATCH_ACCURACY_TAG = "train/batch_accuracy"
 SPEED_TAG = "train/images_per_sec"
 INTERRUPTED = "interrupted (rerun the command to resume)"
 PER_SEED_HEADING = "Per seed (LFW View 2 accuracy, steps):"
-EARLY_TRAINING_SCALES = ("cpu",)   # fixed short budgets; cpu_long trains until the reference plateaus
+EARLY_TRAINING_SCALES = ("cpu",)  # fixed short budgets; cpu_long trains until the reference plateaus
 
 
 @dataclass
 class RowResult:
     """One run (one seed) of a row."""
+
     name: str
     label: str
-    status: str                         # done / stopped / not run
+    status: str  # done / stopped / not run
     note: str = ""
-    lfw: dict | None = None             # eval_lfw.py JSON
+    lfw: dict | None = None  # eval_lfw.py JSON
     steps: int | None = None
     train_minutes: float | None = None
     images_per_sec: float | None = None
     commands: tuple[str, str] = ("", "")
-    curves: dict = field(default_factory=dict)   # tag -> (steps, values)
+    curves: dict = field(default_factory=dict)  # tag -> (steps, values)
     training: convergence.Verdict | None = None
 
 
@@ -122,8 +124,9 @@ def judge_training(result: RowResult) -> convergence.Verdict | None:
     if result.note == INTERRUPTED:
         return None
     accuracy = result.curves.get(BATCH_ACCURACY_TAG, (None, None))[1]
-    return convergence.judge(*result.curves.get(DATA_LOSS_TAG, ([], [])), result.note, accuracy,
-                             result.curves.get(LFW_ACCURACY_TAG))
+    return convergence.judge(
+        *result.curves.get(DATA_LOSS_TAG, ([], [])), result.note, accuracy, result.curves.get(LFW_ACCURACY_TAG)
+    )
 
 
 def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResult:
@@ -183,9 +186,14 @@ def _comparison_cells(pair, judged: verdicts.SetVerdicts) -> list[str]:
     if comparison.welch is None:
         return [f"{comparison.difference:+.2f}", "-", "-", "-", f"**{comparison.verdict}**", counts]
     low, high = comparison.welch.ci
-    return [f"{comparison.difference:+.2f} ({low:+.2f} to {high:+.2f})",
-            significance.format_p(comparison.welch.p), significance.format_p(comparison.p_holm),
-            significance.format_p(comparison.p_tost), f"**{comparison.verdict}**", counts]
+    return [
+        f"{comparison.difference:+.2f} ({low:+.2f} to {high:+.2f})",
+        significance.format_p(comparison.welch.p),
+        significance.format_p(comparison.p_holm),
+        significance.format_p(comparison.p_tost),
+        f"**{comparison.verdict}**",
+        counts,
+    ]
 
 
 def _row_line(exp_set, row, runs: list[RowResult], judged: verdicts.SetVerdicts) -> str:
@@ -205,18 +213,24 @@ def _row_line(exp_set, row, runs: list[RowResult], judged: verdicts.SetVerdicts)
     else:
         cells += _comparison_cells((row.name, exp_set.reference), judged)
     cells.append(convergence.summarise([run.training for run in runs]))
-    cells.append(convergence.summarise_gains([convergence.last_quarter_gain(run.curves.get(LFW_ACCURACY_TAG))
-                                              for run in runs]))
-    cells += [_fmt(float(np.mean(minutes)) if minutes else None, "{:.1f} min"),
-              _fmt(float(np.median(speeds)) if speeds else None, "{:.0f}"), "; ".join(notes)]
+    cells.append(
+        convergence.summarise_gains([convergence.last_quarter_gain(run.curves.get(LFW_ACCURACY_TAG)) for run in runs])
+    )
+    cells += [
+        _fmt(float(np.mean(minutes)) if minutes else None, "{:.1f} min"),
+        _fmt(float(np.median(speeds)) if speeds else None, "{:.0f}"),
+        "; ".join(notes),
+    ]
     return "| " + " | ".join(cells) + " |"
 
 
 def headline_lines(exp_set, results: dict[str, list[RowResult]], judged: verdicts.SetVerdicts) -> list[str]:
     """The set's verdicts in brief (for docs/findings.md): accuracy, difference with CI, Holm p,
     verdict and take-off per row, the same numbers as the full table."""
-    lines = ["| config | seeds | LFW accuracy | vs ref. (95% CI) | p Holm | verdict | take-off |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| config | seeds | LFW accuracy | vs ref. (95% CI) | p Holm | verdict | take-off |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in exp_set.rows:
         evaluated = verdicts.evaluated(results[row.name])
         accuracy = _mean_sd(significance.summarise(evaluated), "accuracy_mean") if evaluated else "-"
@@ -226,8 +240,13 @@ def headline_lines(exp_set, results: dict[str, list[RowResult]], judged: verdict
         else:
             cells = _comparison_cells((row.name, exp_set.reference), judged)
             comparison = [cells[0], cells[2], cells[4], cells[5]]
-        lines.append("| " + " | ".join([f"{row.label} (`{row.name}`)", f"{len(evaluated)}/{len(results[row.name])}",
-                                        accuracy, *comparison]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [f"{row.label} (`{row.name}`)", f"{len(evaluated)}/{len(results[row.name])}", accuracy, *comparison]
+            )
+            + " |"
+        )
     return lines
 
 
@@ -239,62 +258,91 @@ def claim_lines(judged: verdicts.SetVerdicts) -> list[str]:
         lines.append(f"- **{result.outcome}** `{claim.id}`: {claim.statement} ({claim.cite()})")
         for test in result.tests:
             measure = test.test.measure.replace("_", "-")
-            lines.append(f"  - {measure} of `{test.test.row}` vs `{test.against}`, expected "
-                         f"{test.test.expect.replace('_', ' ')}: {test.outcome}; {test.evidence}")
+            lines.append(
+                f"  - {measure} of `{test.test.row}` vs `{test.against}`, expected "
+                f"{test.test.expect.replace('_', ' ')}: {test.outcome}; {test.evidence}"
+            )
     return lines
 
 
 def power_line(exp_set, judged: verdicts.SetVerdicts) -> str:
     if judged.detectable is None:
         return "Power: no row has two evaluated seeds yet."
-    at_reference = ("" if judged.detectable_at_reference is None else
-                    f"; at the reference row's sd of {judged.reference_sd:.2f}, {judged.detectable_at_reference:.2f} points")
-    return (f"Power: at {exp_set.seeds} seeds a row, Welch's test (two-sided, 5%, before Holm) detects with "
-            f"probability 0.8 a true difference of {judged.detectable:.2f} points at the rows' pooled seed sd "
-            f"of {judged.pooled_sd:.2f}{at_reference} (simulated, normal seeds); smaller gaps are mostly "
-            f"\"not distinguishable\". Equivalence margin (TOST): +-{judged.margin:g} points.")
+    at_reference = (
+        ""
+        if judged.detectable_at_reference is None
+        else f"; at the reference row's sd of {judged.reference_sd:.2f}, {judged.detectable_at_reference:.2f} points"
+    )
+    return (
+        f"Power: at {exp_set.seeds} seeds a row, Welch's test (two-sided, 5%, before Holm) detects with "
+        f"probability 0.8 a true difference of {judged.detectable:.2f} points at the rows' pooled seed sd "
+        f"of {judged.pooled_sd:.2f}{at_reference} (simulated, normal seeds); smaller gaps are mostly "
+        f'"not distinguishable". Equivalence margin (TOST): +-{judged.margin:g} points.'
+    )
 
 
 def stage_line(scale: str, results: dict[str, list[RowResult]]) -> str:
     """What the scale measures: a short budget is early training, not a converged comparison."""
     steps = "/".join(sorted({verdicts.lengths(runs) for runs in results.values()} - {""})) or "-"
     if scale in EARLY_TRAINING_SCALES:
-        return (f"**Early training**: {steps} steps, runs still learning when stopped: the table ranks how "
-                "far each configuration gets in that budget, not where it ends. The converged comparison "
-                "is the `cpu_long` scale (issue 36).")
+        return (
+            f"**Early training**: {steps} steps, runs still learning when stopped: the table ranks how "
+            "far each configuration gets in that budget, not where it ends. The converged comparison "
+            "is the `cpu_long` scale (issue 36)."
+        )
     return f"Scale `{scale}`: {steps} steps per run."
 
 
-def write_table(exp_set, scale: str, results: dict[str, list[RowResult]], path: Path, curves_name: str,
-                command: str, claims: list) -> str:
+def write_table(
+    exp_set, scale: str, results: dict[str, list[RowResult]], path: Path, curves_name: str, command: str, claims: list
+) -> str:
     """The markdown table of a set: one line per row (mean +- sd over seeds, comparison with the
     reference row), the verdict per claim, the set's power, then each run's accuracy and the
     commands. Returns its text."""
     reference = exp_set.reference
     judged = verdicts.judge_set(exp_set, results, claims)
-    lines = [f"# {exp_set.title} ({scale} scale)", "", stage_line(scale, results), "",
-             "LFW View 2, 10 folds, cosine similarity, flipped features concatenated; mean +- sd over "
-             f"seeds (the seed is the unit). Each row against the reference row (`{reference}`): "
-             "difference of mean accuracy in points with its 95% CI (Welch), Welch's p, Holm's p over "
-             f"the set's comparisons, the TOST p at +-{exp_set.equivalence_margin:g} points; better/worse "
-             "at Holm p < 0.05, equivalent at TOST p < 0.05, else not distinguishable "
-             "(experiments/significance.py, experiments/README.md). Take-off: seeds whose training "
-             "converged, row vs reference, Fisher's exact p. Training: the loss curve's verdict "
-             "(experiments/convergence.py). Last quarter: points the in-training LFW check gained "
-             "over the run's last quarter, per seed (still learning where it is 0.5 or more). "
-             f"Regenerated by `{command}` from the committed run records (experiments/results/records/) "
-             "and any run directories here; configs in "
-             f"`experiments/configs/{exp_set.name}/{scale}_*.yaml`.", "",
-             "| config | seeds | LFW accuracy | VAL@FAR=1e-3 | AUC | vs ref. (95% CI) | p | p Holm | p TOST "
-             "| verdict | take-off | training | last quarter | training time / run | images/s | note |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# {exp_set.title} ({scale} scale)",
+        "",
+        stage_line(scale, results),
+        "",
+        "LFW View 2, 10 folds, cosine similarity, flipped features concatenated; mean +- sd over "
+        f"seeds (the seed is the unit). Each row against the reference row (`{reference}`): "
+        "difference of mean accuracy in points with its 95% CI (Welch), Welch's p, Holm's p over "
+        f"the set's comparisons, the TOST p at +-{exp_set.equivalence_margin:g} points; better/worse "
+        "at Holm p < 0.05, equivalent at TOST p < 0.05, else not distinguishable "
+        "(experiments/significance.py, experiments/README.md). Take-off: seeds whose training "
+        "converged, row vs reference, Fisher's exact p. Training: the loss curve's verdict "
+        "(experiments/convergence.py). Last quarter: points the in-training LFW check gained "
+        "over the run's last quarter, per seed (still learning where it is 0.5 or more). "
+        f"Regenerated by `{command}` from the committed run records (experiments/results/records/) "
+        "and any run directories here; configs in "
+        f"`experiments/configs/{exp_set.name}/{scale}_*.yaml`.",
+        "",
+        "| config | seeds | LFW accuracy | VAL@FAR=1e-3 | AUC | vs ref. (95% CI) | p | p Holm | p TOST "
+        "| verdict | take-off | training | last quarter | training time / run | images/s | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in exp_set.rows:
         lines.append(_row_line(exp_set, row, results[row.name], judged))
-    lines += ["", "Claims (experiments/claims.yaml):", "", *claim_lines(judged), "", power_line(exp_set, judged),
-              "", f"![curves]({curves_name})", "", PER_SEED_HEADING, ""]
+    lines += [
+        "",
+        "Claims (experiments/claims.yaml):",
+        "",
+        *claim_lines(judged),
+        "",
+        power_line(exp_set, judged),
+        "",
+        f"![curves]({curves_name})",
+        "",
+        PER_SEED_HEADING,
+        "",
+    ]
     for row in exp_set.rows:
-        runs = ", ".join(f"{_fmt(100 * run.lfw['accuracy_mean'] if run.lfw else None, '{:.2f}%')} "
-                         f"({_fmt(run.steps, '{}')})" for run in results[row.name])
+        runs = ", ".join(
+            f"{_fmt(100 * run.lfw['accuracy_mean'] if run.lfw else None, '{:.2f}%')} ({_fmt(run.steps, '{}')})"
+            for run in results[row.name]
+        )
         lines.append(f"- `{row.name}`: {runs}")
     lines += ["", "Commands, per row and seed:", ""]
     for row in exp_set.rows:
@@ -307,7 +355,7 @@ def write_table(exp_set, scale: str, results: dict[str, list[RowResult]], path: 
 
 def mean_curve(runs: list[RowResult], tag: str):
     """(steps, mean, sd) over the runs at the steps all of them logged, or None."""
-    curves = [dict(zip(*run.curves[tag])) for run in runs if tag in run.curves]
+    curves = [dict(zip(*run.curves[tag], strict=True)) for run in runs if tag in run.curves]
     if not curves:
         return None
     steps = sorted(set.intersection(*(set(curve) for curve in curves)))
@@ -332,18 +380,22 @@ def write_curves(exp_set, results: dict[str, list[RowResult]], path: Path) -> No
     figure, axes = plt.subplots(1, 2, figsize=(13, 4.8))
     for row in exp_set.rows:
         runs = curve_runs(results[row.name])
-        for axis, tag in zip(axes, (LOSS_TAG, LFW_ACCURACY_TAG)):
+        for axis, tag in zip(axes, (LOSS_TAG, LFW_ACCURACY_TAG), strict=True):
             curve = mean_curve(runs, tag)
             if curve is None:
                 continue
             steps, mean, sd = curve
-            line, = axis.plot(steps, mean, marker="o" if tag == LFW_ACCURACY_TAG else None, markersize=3,
-                              label=f"{row.name} (n={len(runs)})")
+            (line,) = axis.plot(
+                steps,
+                mean,
+                marker="o" if tag == LFW_ACCURACY_TAG else None,
+                markersize=3,
+                label=f"{row.name} (n={len(runs)})",
+            )
             axis.fill_between(steps, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
     axes[0].set(title="training loss (mean +- sd over seeds)", xlabel="step", ylabel="loss")
     axes[0].set_yscale("log")
-    axes[1].set(title="LFW accuracy: in-training checks (first folds), then View 2", xlabel="step",
-                ylabel="accuracy")
+    axes[1].set(title="LFW accuracy: in-training checks (first folds), then View 2", xlabel="step", ylabel="accuracy")
     for axis in axes:
         axis.grid(alpha=0.3)
     axes[1].legend(fontsize=8, loc="lower right")

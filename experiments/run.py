@@ -20,6 +20,7 @@ renders the generated blocks of docs/findings.md and experiments/README.md
 (experiments/findings.py). Each table judges the claims its set tests (experiments/claims.yaml)
 with the verdicts of experiments/verdicts.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,18 @@ def row_commands(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, 
     train = ["python", "train.py", "--config", str(config), "--set", f"run_dir={run_dir}", "--set", f"seed={seed}"]
     lfw_dir = exp_set.lfw_dir(row_name, scale)
     pairs = os.path.relpath(data / "lfw_pairs.txt", REPO_ROOT)
-    evaluate = ["python", "eval_lfw.py", "--model", str(run_dir), "--lfw-dir", str(lfw_dir),
-                "--pairs", pairs, "--json", str(RunLayout(run_dir).lfw_view2)]
+    evaluate = [
+        "python",
+        "eval_lfw.py",
+        "--model",
+        str(run_dir),
+        "--lfw-dir",
+        str(lfw_dir),
+        "--pairs",
+        pairs,
+        "--json",
+        str(RunLayout(run_dir).lfw_view2),
+    ]
     return train, evaluate
 
 
@@ -67,8 +78,10 @@ def with_this_python(command: list) -> list:
 def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed: int, dry_run: bool) -> None:
     record = run_records.record_of(exp_set, row_name, scale, seed)
     if record.exists() and not exp_set.run_dir(row_name, scale, seed).exists():
-        print(f"  recorded in {os.path.relpath(record, REPO_ROOT)} (its run directory is not here): not "
-              "trained again; delete the record to rerun it")
+        print(
+            f"  recorded in {os.path.relpath(record, REPO_ROOT)} (its run directory is not here): not "
+            "trained again; delete the record to rerun it"
+        )
         return
     train, evaluate = row_commands(exp_set, row_name, scale, data, seed)
     train += ["--data-root", os.path.relpath(data, REPO_ROOT)]
@@ -105,12 +118,20 @@ def collect_seed(exp_set: ExperimentSet, row, scale: str, data: Path, seed: int)
 
 def report(exp_set: ExperimentSet, scale: str, seeds: int, data: Path, claims: dict) -> str:
     """Rebuild the set's table and figure at the scale (run directories here, else records)."""
-    results = {row.name: [collect_seed(exp_set, row, scale, data, seed) for seed in range(seeds)]
-               for row in exp_set.rows}
+    results = {
+        row.name: [collect_seed(exp_set, row, scale, data, seed) for seed in range(seeds)] for row in exp_set.rows
+    }
     stem = f"{exp_set.name}_{scale}"
     command = f"python experiments/run.py {exp_set.name} --scale {scale} --seeds {seeds} --report-only"
-    table = write_table(exp_set, scale, results, RESULTS_DIR / f"{stem}.md", f"{stem}_curves.png", command,
-                        claims_of_set(claims, exp_set.name))
+    table = write_table(
+        exp_set,
+        scale,
+        results,
+        RESULTS_DIR / f"{stem}.md",
+        f"{stem}_curves.png",
+        command,
+        claims_of_set(claims, exp_set.name),
+    )
     write_curves(exp_set, results, RESULTS_DIR / f"{stem}_curves.png")
     return table
 
@@ -131,11 +152,18 @@ def report_all(data: Path, claims: dict) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("set", nargs="?", choices=set_names(), help="experiment set (a file of experiments/sets/)")
-    parser.add_argument("--all", action="store_true", help="with --report-only: rebuild every table that has "
-                        "records, and the generated blocks of docs/findings.md")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="with --report-only: rebuild every table that has records, and the generated blocks of docs/findings.md",
+    )
     parser.add_argument("--scale", choices=SCALES, default="cpu")
-    parser.add_argument("--seeds", type=int, help="runs per row, seeds 0..N-1 (default: the set file's "
-                        "`seeds`, 3 unless it says otherwise; significance needs >= 2)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        help="runs per row, seeds 0..N-1 (default: the set file's "
+        "`seeds`, 3 unless it says otherwise; significance needs >= 2)",
+    )
     parser.add_argument("--only", nargs="+", metavar="ROW", help="run only these rows (the table keeps all)")
     parser.add_argument("--report-only", action="store_true", help="rebuild table and figure, train nothing")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")

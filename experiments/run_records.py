@@ -12,6 +12,7 @@ table, and a recorded run is not trained again.
 
     experiments/results/records/<set>_<scale>/<row>/seed<k>.json
 """
+
 from __future__ import annotations
 
 import datetime
@@ -19,15 +20,15 @@ import json
 from pathlib import Path
 
 from common.atomic_files import atomic_write_text
-from common.paths import REPO_ROOT
 from common.machine import cpu_model
+from common.paths import REPO_ROOT
 from common.run_layout import read_revision
 from experiments.results_table import INTERRUPTED, RowResult, judge_training
 
 RECORDS_DIR = REPO_ROOT / "experiments" / "results" / "records"
 
 FORMAT = 1
-CURVE_DIGITS = 6        # significant digits kept of a curve's values: far below any verdict threshold
+CURVE_DIGITS = 6  # significant digits kept of a curve's values: far below any verdict threshold
 NOT_RECORDED_NOTES = (INTERRUPTED, "not run yet")
 
 
@@ -44,8 +45,11 @@ def record_of(exp_set, row_name: str, scale: str, seed: int) -> Path:
 
 def recorded_seeds(exp_set, scale: str) -> int:
     """1 + the highest seed recorded for any row of the set at the scale; 0 when none is."""
-    seeds = [int(path.stem.removeprefix("seed")) for row in exp_set.row_names()
-             for path in record_of(exp_set, row, scale, 0).parent.glob("seed*.json")]
+    seeds = [
+        int(path.stem.removeprefix("seed"))
+        for row in exp_set.row_names()
+        for path in record_of(exp_set, row, scale, 0).parent.glob("seed*.json")
+    ]
     return 1 + max(seeds) if seeds else 0
 
 
@@ -57,8 +61,11 @@ def load_recorded(exp_set, scale: str, seeds: int) -> dict[str, list[RowResult]]
         results[row.name] = []
         for seed in range(seeds):
             path = record_of(exp_set, row.name, scale, seed)
-            results[row.name].append(load(path, row.name, row.label, ("", "")) if path.exists()
-                                     else RowResult(row.name, row.label, "not run"))
+            results[row.name].append(
+                load(path, row.name, row.label, ("", ""))
+                if path.exists()
+                else RowResult(row.name, row.label, "not run")
+            )
     return results
 
 
@@ -78,19 +85,33 @@ def to_record(result: RowResult, run_dir: Path) -> dict:
         "train_minutes": result.train_minutes,
         "images_per_sec": result.images_per_sec,
         "lfw": result.lfw,
-        "curves": {tag: [list(map(int, steps)), [float(f"{value:.{CURVE_DIGITS}g}") for value in values]]
-                   for tag, (steps, values) in sorted(result.curves.items())},
-        "source": {"revision": read_revision(run_dir), "cpu": cpu_model(),
-                   "recorded": datetime.date.today().isoformat()},
+        "curves": {
+            tag: [list(map(int, steps)), [float(f"{value:.{CURVE_DIGITS}g}") for value in values]]
+            for tag, (steps, values) in sorted(result.curves.items())
+        },
+        "source": {
+            "revision": read_revision(run_dir),
+            "cpu": cpu_model(),
+            "recorded": datetime.date.today().isoformat(),
+        },
     }
 
 
 def from_record(record: dict, name: str, label: str, commands: tuple[str, str]) -> RowResult:
     if record.get("format") != FORMAT:
         raise ValueError(f"run record format {record.get('format')!r}, this code reads {FORMAT}")
-    result = RowResult(name, label, record["status"], record["note"], record["lfw"], record["steps"],
-                       record["train_minutes"], record["images_per_sec"], commands,
-                       {tag: tuple(curve) for tag, curve in record["curves"].items()})
+    result = RowResult(
+        name,
+        label,
+        record["status"],
+        record["note"],
+        record["lfw"],
+        record["steps"],
+        record["train_minutes"],
+        record["images_per_sec"],
+        commands,
+        {tag: tuple(curve) for tag, curve in record["curves"].items()},
+    )
     result.training = judge_training(result)
     return result
 

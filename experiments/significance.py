@@ -43,6 +43,7 @@ Degenerate cases: fewer than 2 seeds on a side: no variance, verdict "too few se
 observations equal on both sides (se = 0): the difference is exact, p = 1 if it is 0 else 0, the CI
 is the point, df is None; TOST then says equivalent iff |d| < delta.
 """
+
 from __future__ import annotations
 
 import functools
@@ -59,7 +60,7 @@ NOT_DISTINGUISHABLE = "not distinguishable"
 TOO_FEW_SEEDS = "too few seeds"
 ALPHA = 0.05
 POWER = 0.8
-POWER_TRIALS = 200_000   # simulated power's standard error: about 0.001
+POWER_TRIALS = 200_000  # simulated power's standard error: about 0.001
 
 SUMMARY_KEYS = ("accuracy_mean", "val_mean", "auc")
 
@@ -67,17 +68,19 @@ SUMMARY_KEYS = ("accuracy_mean", "val_mean", "auc")
 @dataclass(frozen=True)
 class Welch:
     """Welch's comparison of a (row) with b (reference), in the units of the data."""
+
     difference: float
     se: float
-    df: float | None          # None when se = 0
+    df: float | None  # None when se = 0
     p: float
-    ci: tuple[float, float]   # 95%
+    ci: tuple[float, float]  # 95%
 
 
 @dataclass(frozen=True)
 class Comparison:
     """A row against the reference, in accuracy points (row - reference)."""
-    welch: Welch | None       # None with fewer than 2 seeds on a side
+
+    welch: Welch | None  # None with fewer than 2 seeds on a side
     difference: float
     p_holm: float | None = None
     p_tost: float | None = None
@@ -101,7 +104,7 @@ def welch(a, b, confidence: float = 0.95) -> Welch:
         return Welch(difference, 0.0, None, 1.0 if difference == 0 else 0.0, (difference, difference))
     va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
     se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     p = float(2 * stats.t.sf(abs(difference) / se, df))
     half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
     return Welch(difference, se, float(df), p, (difference - half, difference + half))
@@ -111,7 +114,7 @@ def tost_p(result: Welch, margin: float) -> float:
     """p of the two one-sided tests that |true difference| < margin (the larger of the two)."""
     if result.df is None:
         return 0.0 if abs(result.difference) < margin else 1.0
-    p_lower = stats.t.sf((result.difference + margin) / result.se, result.df)   # H0: d <= -margin
+    p_lower = stats.t.sf((result.difference + margin) / result.se, result.df)  # H0: d <= -margin
     p_upper = stats.t.cdf((result.difference - margin) / result.se, result.df)  # H0: d >= +margin
     return float(max(p_lower, p_upper))
 
@@ -134,16 +137,32 @@ def fisher_counts(k_row: int, n_row: int, k_ref: int, n_ref: int) -> float:
     return float(stats.fisher_exact([[k_row, n_row - k_row], [k_ref, n_ref - k_ref]])[1])
 
 
-def welch_power(difference: float, sd_a: float, n_a: int, sd_b: float, n_b: int, alpha: float = ALPHA,
-                trials: int = POWER_TRIALS, seed: int = 0) -> float:
+def welch_power(
+    difference: float,
+    sd_a: float,
+    n_a: int,
+    sd_b: float,
+    n_b: int,
+    alpha: float = ALPHA,
+    trials: int = POWER_TRIALS,
+    seed: int = 0,
+) -> float:
     """Power of Welch's two-sided test at a true difference, sds and seed counts, by simulating the
     test (seeded: the same inputs give the same number)."""
     return float(np.mean(_welch_draws(sd_a, n_a, sd_b, n_b, alpha, trials, seed).rejects(difference)))
 
 
-@functools.lru_cache(maxsize=256)   # a set's tables and docs ask for the same numbers
-def detectable_difference(sd_a: float, n_a: int, sd_b: float, n_b: int, target: float = POWER,
-                          alpha: float = ALPHA, trials: int = POWER_TRIALS, seed: int = 0) -> float | None:
+@functools.lru_cache(maxsize=256)  # a set's tables and docs ask for the same numbers
+def detectable_difference(
+    sd_a: float,
+    n_a: int,
+    sd_b: float,
+    n_b: int,
+    target: float = POWER,
+    alpha: float = ALPHA,
+    trials: int = POWER_TRIALS,
+    seed: int = 0,
+) -> float | None:
     """The smallest true difference Welch's test detects with probability `target` (simulated, common
     random numbers for every difference); None without spread or with fewer than 2 seeds a side."""
     if n_a < 2 or n_b < 2 or sd_a + sd_b <= 0:
@@ -162,8 +181,9 @@ def detectable_difference(sd_a: float, n_a: int, sd_b: float, n_b: int, target: 
 class _WelchDraws:
     """Simulated samples at difference 0: Welch rejects at difference d where |d + noise| > threshold
     (the sample sds, hence se and df, do not depend on d)."""
-    noise: np.ndarray       # mean(a) - mean(b) per trial
-    threshold: np.ndarray   # t_{1 - alpha/2, df} x se per trial
+
+    noise: np.ndarray  # mean(a) - mean(b) per trial
+    threshold: np.ndarray  # t_{1 - alpha/2, df} x se per trial
 
     def rejects(self, difference: float) -> np.ndarray:
         return np.abs(difference + self.noise) > self.threshold
@@ -174,7 +194,7 @@ def _welch_draws(sd_a, n_a, sd_b, n_b, alpha, trials, seed) -> _WelchDraws:
     a = rng.normal(0.0, sd_a, size=(trials, n_a))
     b = rng.normal(0.0, sd_b, size=(trials, n_b))
     va, vb = a.var(axis=1, ddof=1) / n_a, b.var(axis=1, ddof=1) / n_b
-    df = (va + vb) ** 2 / (va ** 2 / (n_a - 1) + vb ** 2 / (n_b - 1))
+    df = (va + vb) ** 2 / (va**2 / (n_a - 1) + vb**2 / (n_b - 1))
     return _WelchDraws(a.mean(axis=1) - b.mean(axis=1), stats.t.ppf(1 - alpha / 2, df) * np.sqrt(va + vb))
 
 
@@ -209,7 +229,7 @@ def compare_set(pairs: dict, margin: float, alpha: float = ALPHA) -> dict:
             result[key] = Comparison(None, _exact_mean(a) - _exact_mean(b))
         else:
             tested[key] = welch(a, b)
-    for (key, test), p_holm in zip(tested.items(), holm([test.p for test in tested.values()])):
+    for (key, test), p_holm in zip(tested.items(), holm([test.p for test in tested.values()]), strict=True):
         p_tost = tost_p(test, margin)
         if p_holm < alpha and test.difference != 0:
             verdict = BETTER if test.difference > 0 else WORSE

@@ -3,6 +3,7 @@ Welch CI, Holm, TOST; take-off counts: Fisher), each claim the set tests (suppor
 cannot tell), and the set's power. Method: experiments/significance.py; rendering:
 experiments/results_table.py and experiments/findings.py.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,9 +28,10 @@ ACCURACY_OUTCOMES = {
 @dataclass(frozen=True)
 class Counts:
     """Seeds whose training converged (took off), row vs the row it is compared with."""
-    row: tuple[int, int]        # (converged, judged)
+
+    row: tuple[int, int]  # (converged, judged)
     against: tuple[int, int]
-    p: float | None             # Fisher's two-sided p; None when a side has no judged run
+    p: float | None  # Fisher's two-sided p; None when a side has no judged run
 
     def __str__(self) -> str:
         text = f"{self.row[0]}/{self.row[1]} vs {self.against[0]}/{self.against[1]}"
@@ -40,8 +42,8 @@ class Counts:
 class TestResult:
     test: ClaimTest
     against: str
-    outcome: str                # supports / contradicts / cannot tell / open / no records
-    evidence: str               # the numbers the outcome rests on
+    outcome: str  # supports / contradicts / cannot tell / open / no records
+    evidence: str  # the numbers the outcome rests on
 
 
 @dataclass(frozen=True)
@@ -53,15 +55,15 @@ class ClaimResult:
 
 @dataclass(frozen=True)
 class SetVerdicts:
-    comparisons: dict           # (row, against) -> significance.Comparison
-    counts: dict                # (row, against) -> Counts
-    not_comparable: dict        # (row, against) -> why (e.g. different step counts)
+    comparisons: dict  # (row, against) -> significance.Comparison
+    counts: dict  # (row, against) -> Counts
+    not_comparable: dict  # (row, against) -> why (e.g. different step counts)
     claims: tuple[ClaimResult, ...]
     margin: float
-    detectable: float | None    # the set's smallest difference detected with 80% power (points)
+    detectable: float | None  # the set's smallest difference detected with 80% power (points)
     pooled_sd: float | None
     reference_sd: float | None = None
-    detectable_at_reference: float | None = None   # the same at the reference row's seed sd
+    detectable_at_reference: float | None = None  # the same at the reference row's seed sd
 
 
 def evaluated(runs) -> list[dict]:
@@ -99,8 +101,11 @@ def _counts(row_runs, against_runs) -> Counts:
 
 def _pooled_sd(results: dict) -> float | None:
     """sqrt of the mean seed variance (points^2) over the rows with 2 or more evaluated seeds."""
-    variances = [np.var(significance.accuracy_points(runs), ddof=1)
-                 for runs in map(evaluated, results.values()) if len(runs) >= 2]
+    variances = [
+        np.var(significance.accuracy_points(runs), ddof=1)
+        for runs in map(evaluated, results.values())
+        if len(runs) >= 2
+    ]
     return float(np.sqrt(np.mean(variances))) if variances else None
 
 
@@ -113,8 +118,9 @@ def judge_set(exp_set, results: dict, claims: list[Claim]) -> SetVerdicts:
             continue
         if lengths(results[row]) != lengths(results[against]):
             # A row trained longer (or shorter) than the other says nothing about the config.
-            not_comparable[(row, against)] = (f"not comparable ({lengths(results[row])} vs "
-                                              f"{lengths(results[against])} steps)")
+            not_comparable[(row, against)] = (
+                f"not comparable ({lengths(results[row])} vs {lengths(results[against])} steps)"
+            )
             continue
         testable[(row, against)] = (row_runs, against_runs)
     comparisons = significance.compare_set(testable, exp_set.equivalence_margin)
@@ -122,9 +128,17 @@ def judge_set(exp_set, results: dict, claims: list[Claim]) -> SetVerdicts:
     claim_results = tuple(_judge_claim(claim, exp_set, comparisons, counts) for claim in claims)
     pooled = _pooled_sd(results)
     reference_sd = _pooled_sd({exp_set.reference: results[exp_set.reference]})
-    return SetVerdicts(comparisons, counts, not_comparable, claim_results, exp_set.equivalence_margin,
-                       _detectable(pooled, exp_set.seeds), pooled, reference_sd,
-                       _detectable(reference_sd, exp_set.seeds))
+    return SetVerdicts(
+        comparisons,
+        counts,
+        not_comparable,
+        claim_results,
+        exp_set.equivalence_margin,
+        _detectable(pooled, exp_set.seeds),
+        pooled,
+        reference_sd,
+        _detectable(reference_sd, exp_set.seeds),
+    )
 
 
 def _detectable(sd: float | None, seeds: int) -> float | None:
@@ -137,8 +151,10 @@ def describe(comparison: significance.Comparison) -> str:
         return f"{comparison.difference:+.2f} points: {comparison.verdict}"
     low, high = comparison.welch.ci
     p_holm = significance.format_p(comparison.p_holm)
-    return (f"{comparison.difference:+.2f} points (95% CI {low:+.2f} to {high:+.2f}), Holm p "
-            f"{p_holm if p_holm.startswith('<') else '= ' + p_holm}: {comparison.verdict}")
+    return (
+        f"{comparison.difference:+.2f} points (95% CI {low:+.2f} to {high:+.2f}), Holm p "
+        f"{p_holm if p_holm.startswith('<') else '= ' + p_holm}: {comparison.verdict}"
+    )
 
 
 def _judge_test(test: ClaimTest, exp_set, comparisons: dict, counts: dict) -> TestResult:
@@ -147,13 +163,22 @@ def _judge_test(test: ClaimTest, exp_set, comparisons: dict, counts: dict) -> Te
     if test.measure == ACCURACY:
         comparison = comparisons.get(pair)
         if comparison is None or comparison.welch is None:
-            return TestResult(test, against, NO_DATA if comparison is None else CANNOT_TELL,
-                              "no comparable records" if comparison is None else describe(comparison))
+            return TestResult(
+                test,
+                against,
+                NO_DATA if comparison is None else CANNOT_TELL,
+                "no comparable records" if comparison is None else describe(comparison),
+            )
         if test.expect == "open":
             return TestResult(test, against, OPEN, describe(comparison))
         supports, contradicts = ACCURACY_OUTCOMES[test.expect]
-        outcome = (SUPPORTS if comparison.verdict in supports else
-                   CONTRADICTS if comparison.verdict in contradicts else CANNOT_TELL)
+        outcome = (
+            SUPPORTS
+            if comparison.verdict in supports
+            else CONTRADICTS
+            if comparison.verdict in contradicts
+            else CANNOT_TELL
+        )
         return TestResult(test, against, outcome, describe(comparison))
     count = counts[pair]
     if count.p is None:
@@ -170,8 +195,7 @@ def _judge_test(test: ClaimTest, exp_set, comparisons: dict, counts: dict) -> Te
 
 
 def _judge_claim(claim: Claim, exp_set, comparisons: dict, counts: dict) -> ClaimResult:
-    tests = tuple(_judge_test(test, exp_set, comparisons, counts)
-                  for test in claim.tests if test.set == exp_set.name)
+    tests = tuple(_judge_test(test, exp_set, comparisons, counts) for test in claim.tests if test.set == exp_set.name)
     outcomes = {result.outcome for result in tests}
     if SUPPORTS in outcomes and CONTRADICTS in outcomes:
         outcome = MIXED

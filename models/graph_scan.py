@@ -20,6 +20,7 @@ A TF1-style SavedModel (no object graph) is refused: loading it runs its own ini
 A .tflite file may use builtin operators only: a custom operator (a Flex op runs any TensorFlow
 op, files included) is refused.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,7 +31,8 @@ from common.model_trust import TRUST_HINT
 # Pure tensor maths an embedder of this repository uses (every backbone, every BN mode, the
 # export's serving wrapper), plus close relatives a retrained variant may need. None touches
 # files, the network, processes or the Python interpreter.
-COMPUTE_OPS = frozenset("""
+COMPUTE_OPS = frozenset(
+    """
     Abs Add AddN AddV2 ArgMax ArgMin AvgPool BatchMatMulV2 BatchMatMulV3 BiasAdd BroadcastTo Cast
     Ceil ConcatV2 Const Conv2D DepthwiseConv2dNative Div DivNoNan Elu Equal Erf Exp ExpandDims
     Fill Floor FloorDiv FloorMod FusedBatchNorm FusedBatchNormV3 GatherV2 Greater GreaterEqual
@@ -40,18 +42,23 @@ COMPUTE_OPS = frozenset("""
     Slice Softmax Softplus Split SplitV Sqrt Square SquaredDifference Squeeze StopGradient
     StridedSlice Sub Sum Tanh Tile Transpose Unpack ZerosLike
     PartitionedCall StatefulPartitionedCall
-""".split())
+""".split()
+)
 
 # The main graph: variable handles and the calls into the save/restore functions.
-MAIN_GRAPH_OPS = COMPUTE_OPS | frozenset("""
+MAIN_GRAPH_OPS = COMPUTE_OPS | frozenset(
+    """
     AssignVariableOp Placeholder VarHandleOp VarIsInitializedOp
-""".split())
+""".split()
+)
 
 # The traced checkpoint functions write and read the model's own variables/ files.
-CHECKPOINT_OPS = frozenset("""
+CHECKPOINT_OPS = frozenset(
+    """
     AssignVariableOp DisableCopyOnRead MergeV2Checkpoints RestoreV2 SaveV2 ShardedFilename
     StaticRegexFullMatch StringJoin
-""".split())
+""".split()
+)
 
 
 class UnsafeModelError(UserValueError):
@@ -73,14 +80,18 @@ def scan_saved_model(saved_model_dir: str | Path) -> None:
     if not all(meta_graph.object_graph_def.nodes for meta_graph in saved.meta_graphs):
         # TF1 SavedModels are loaded by running their restore and init ops from the main graph,
         # with any checkpoint path those ops name: not something an allowlist can vouch for.
-        raise UnsafeModelError(f"{path}: a TF1-style SavedModel (no object graph), whose loading "
-                               f"runs its own init and restore ops; {TRUST_HINT}")
+        raise UnsafeModelError(
+            f"{path}: a TF1-style SavedModel (no object graph), whose loading "
+            f"runs its own init and restore ops; {TRUST_HINT}"
+        )
     found = [hit for meta_graph in saved.meta_graphs for hit in disallowed_ops(meta_graph)]
     if found:
         ops = sorted({op for op, _ in found})
-        raise UnsafeModelError(f"{path}: op {', '.join(ops)} (first in {found[0][1]}) not allowed "
-                               f"in an embedder (may touch files, the network or processes); "
-                               f"{TRUST_HINT}")
+        raise UnsafeModelError(
+            f"{path}: op {', '.join(ops)} (first in {found[0][1]}) not allowed "
+            f"in an embedder (may touch files, the network or processes); "
+            f"{TRUST_HINT}"
+        )
 
 
 def disallowed_ops(meta_graph) -> list[tuple[str, str]]:
@@ -88,12 +99,18 @@ def disallowed_ops(meta_graph) -> list[tuple[str, str]]:
     library = {f.signature.name: f for f in meta_graph.graph_def.library.function}
     restored = _reachable(set(meta_graph.object_graph_def.concrete_functions), library)
     saver = _reachable(_saver_functions(meta_graph, library), library) - restored
-    found = [(node.op, "the main graph") for node in meta_graph.graph_def.node
-             if node.op not in MAIN_GRAPH_OPS and node.op not in library]
+    found = [
+        (node.op, "the main graph")
+        for node in meta_graph.graph_def.node
+        if node.op not in MAIN_GRAPH_OPS and node.op not in library
+    ]
     for name, function in sorted(library.items()):
         allowed = COMPUTE_OPS | CHECKPOINT_OPS if name in saver else COMPUTE_OPS
-        found += [(node.op, f"function {name}") for node in function.node_def
-                  if node.op not in allowed and node.op not in library]
+        found += [
+            (node.op, f"function {name}")
+            for node in function.node_def
+            if node.op not in allowed and node.op not in library
+        ]
     return found
 
 
@@ -101,8 +118,13 @@ def _saver_functions(meta_graph, library: dict) -> set[str]:
     """The functions the main graph's save and restore nodes (its saver_def) call."""
     saver = meta_graph.saver_def
     names = {saver.save_tensor_name.split(":")[0], saver.restore_op_name.split(":")[0]}
-    return {callee for node in meta_graph.graph_def.node if node.name in names
-            for callee in _callees(node) if callee in library}
+    return {
+        callee
+        for node in meta_graph.graph_def.node
+        if node.name in names
+        for callee in _callees(node)
+        if callee in library
+    }
 
 
 def _reachable(roots: set[str], library: dict) -> set[str]:
@@ -136,12 +158,16 @@ def scan_tflite(path: str | Path) -> None:
     try:
         model = schema.Model.GetRootAsModel(data, 0)
         codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
-        custom = [code.CustomCode() for code in codes
-                  if max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-                  == schema.BuiltinOperator.CUSTOM]
+        custom = [
+            code.CustomCode()
+            for code in codes
+            if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == schema.BuiltinOperator.CUSTOM
+        ]
     except Exception as error:  # flatbuffers raises plain errors on a file that is not one
         raise UnsafeModelError(f"{path}: not a TFLite model ({type(error).__name__})") from None
     if custom:
         name = custom[0].decode("utf-8", "backslashreplace") if custom[0] else "?"
-        raise UnsafeModelError(f"{path}: custom operator {name} is not allowed in an embedder "
-                               f"(a custom or Flex op can run any code); {TRUST_HINT}")
+        raise UnsafeModelError(
+            f"{path}: custom operator {name} is not allowed in an embedder "
+            f"(a custom or Flex op can run any code); {TRUST_HINT}"
+        )

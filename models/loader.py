@@ -4,6 +4,7 @@ It dispatches on the file type: a `.tflite` file (models/tflite.py) or a SavedMo
 (models/export.py: a run dir, its export/ folder or the SavedModel folder). The model is scanned
 (models/graph_scan.py) before anything in it is loaded, unless the caller trusts it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,4 +28,3 @@ def load_embedder(path, trust: bool = False):
     if not trust:
         scan_saved_model(found.saved_model)
     return Embedder(found.saved_model, read_info(found.model_info))
-

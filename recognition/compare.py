@@ -1,4 +1,5 @@
 """1:1 decision between two processed photos."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,8 +21,14 @@ class Verdict:
     faces: tuple[int, int] | None = None  # which face of each photo gave the similarity
 
     def as_dict(self) -> dict:
-        return dict(similarity=self.similarity, threshold=self.threshold, same=self.same,
-                    refused=self.same is None, reason=self.reason, faces=self.faces)
+        return dict(
+            similarity=self.similarity,
+            threshold=self.threshold,
+            same=self.same,
+            refused=self.same is None,
+            reason=self.reason,
+            faces=self.faces,
+        )
 
 
 def verify_photos(first: PhotoResult, second: PhotoResult, threshold: float) -> Verdict:
@@ -32,9 +39,9 @@ def verify_photos(first: PhotoResult, second: PhotoResult, threshold: float) -> 
         return Verdict(None, threshold, None, reason="; ".join(problems))
     faces_a = [i for i, f in enumerate(first.faces) if f.feature is not None]
     faces_b = [i for i, f in enumerate(second.faces) if f.feature is not None]
-    similarities = (np.stack([first.faces[i].feature for i in faces_a])
-                    @ np.stack([second.faces[j].feature for j in faces_b]).T)
+    similarities = (
+        np.stack([first.faces[i].feature for i in faces_a]) @ np.stack([second.faces[j].feature for j in faces_b]).T
+    )
     best_a, best_b = np.unravel_index(int(np.argmax(similarities)), similarities.shape)
     similarity = float(similarities[best_a, best_b])
-    return Verdict(similarity, threshold, is_match(similarity, threshold),
-                   faces=(faces_a[best_a], faces_b[best_b]))
+    return Verdict(similarity, threshold, is_match(similarity, threshold), faces=(faces_a[best_a], faces_b[best_b]))

@@ -4,6 +4,7 @@ A score matches when it is >= the threshold (the rule eval_lfw.py's thresholds w
 A NaN score or threshold never matches; thresholds are finite cosines in [-1, 1]; non-finite
 embeddings (a broken model or a damaged gallery) are an error, never a comparison.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,6 +32,8 @@ def require_finite(vectors: np.ndarray, what: str) -> np.ndarray:
     vectors = np.asarray(vectors)
     if not np.all(np.isfinite(vectors)):
         bad = int(np.count_nonzero(~np.isfinite(vectors).all(axis=-1))) if vectors.ndim else 1
-        raise UserValueError(f"{what}: {bad} embedding(s) hold NaN or infinity (a broken model "
-                             f"or a damaged file); nothing can be matched against them")
+        raise UserValueError(
+            f"{what}: {bad} embedding(s) hold NaN or infinity (a broken model "
+            f"or a damaged file); nothing can be matched against them"
+        )
     return vectors

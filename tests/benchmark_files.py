@@ -1,4 +1,5 @@
 """Small benchmark files for tests: insightface-style .bin files and pair lists."""
+
 from __future__ import annotations
 
 import io

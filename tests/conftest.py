@@ -1,6 +1,7 @@
 """Shared fixtures: the real data root (a missing one fails under CI, skips elsewhere), a tiny
 stand-in training set, a tiny untrained exported model and odd photos; and two logical CPU devices
 so the multi-replica tests run MirroredStrategy on a CPU-only machine (tests/helpers/cpu_devices.py)."""
+
 from __future__ import annotations
 
 import os
@@ -11,10 +12,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
 
-from common.paths import data_root
-
 # Before any test touches TensorFlow: the CPU split in logical devices for the multi-replica tests.
 import tests.helpers.cpu_devices  # noqa: E402,F401  (splits at import)
+from common.paths import data_root
 
 
 def running_in_ci() -> bool:
@@ -27,8 +27,10 @@ def real_data_missing() -> str | None:
     root = data_root()
     if (root / "lfw").is_dir():
         return None
-    return f"real data not found at {root} (expected lfw/, lfw_pairs.txt, celeba299/, ...; " \
-           "set FACEREC_DATA or see docs/data.md)"
+    return (
+        f"real data not found at {root} (expected lfw/, lfw_pairs.txt, celeba299/, ...; "
+        "set FACEREC_DATA or see docs/data.md)"
+    )
 
 
 def pytest_sessionstart(session):
@@ -58,15 +60,17 @@ def pytest_collection_modifyitems(items):
 
 def marked_per_file(items, marker: str) -> Counter:
     """How many test functions of each file carry the marker (a parametrized test counts once)."""
-    functions = {(item.path, getattr(item, "originalname", item.name))
-                 for item in items if item.get_closest_marker(marker)}
+    functions = {
+        (item.path, getattr(item, "originalname", item.name)) for item in items if item.get_closest_marker(marker)
+    }
     return Counter(path for path, _ in functions)
 
 
 def pytest_terminal_summary(terminalreporter):
     """On a clone without the data the skips stay; say once why, and how to run them."""
-    skipped = [r for r in terminalreporter.stats.get("skipped", [])
-               if "real data not found" in str(getattr(r, "longrepr", ""))]
+    skipped = [
+        r for r in terminalreporter.stats.get("skipped", []) if "real data not found" in str(getattr(r, "longrepr", ""))
+    ]
     if skipped:
         terminalreporter.write_line(f"{len(skipped)} tests skipped: {real_data_missing()}", yellow=True)
 
@@ -84,8 +88,9 @@ def standin_train_dir(data_dir, tmp_path_factory) -> Path:
     """4 real CelebA identities x 6 images, centre-cropped to 112x96 (PNG)."""
     from input_pipeline.standin import centre_crop_folders
 
-    return centre_crop_folders(data_dir / "celeba299", tmp_path_factory.mktemp("standin"),
-                               identities=4, images_per_identity=6, min_images=10)
+    return centre_crop_folders(
+        data_dir / "celeba299", tmp_path_factory.mktemp("standin"), identities=4, images_per_identity=6, min_images=10
+    )
 
 
 @pytest.fixture(scope="session")
@@ -96,8 +101,9 @@ def tiny_model(tmp_path_factory):
     from tests.helpers.recognition import TINY_MODEL
 
     model = models.build(**TINY_MODEL)
-    return models.export_embedder(model, tmp_path_factory.mktemp("tiny") / "export",
-                                  TINY_MODEL["image_size"], dict(note="untrained, for tests"))
+    return models.export_embedder(
+        model, tmp_path_factory.mktemp("tiny") / "export", TINY_MODEL["image_size"], dict(note="untrained, for tests")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -123,4 +129,3 @@ def hostile_model(tmp_path_factory):
     victim.write_text("private\n")
     stolen = folder / "stolen.txt"
     return write_hostile_export(folder, victim, stolen), stolen
-

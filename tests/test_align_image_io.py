@@ -1,4 +1,5 @@
 """load_rgb on every awkward input, each made at run time from a real LFW photo."""
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -68,10 +69,13 @@ def test_exif_orientation_applied(tmp_path, real):
     assert np.abs(image.astype(int) - real).mean() < 4
 
 
-@pytest.mark.parametrize("name,content,reason", [
-    ("empty.jpg", b"", "empty file"),
-    ("text.jpg", b"this is not an image\n", "cannot identify"),
-])
+@pytest.mark.parametrize(
+    "name,content,reason",
+    [
+        ("empty.jpg", b"", "empty file"),
+        ("text.jpg", b"this is not an image\n", "cannot identify"),
+    ],
+)
 def test_unreadable_files_raise_one_line_error(tmp_path, name, content, reason):
     path = tmp_path / name
     path.write_bytes(content)
@@ -122,8 +126,11 @@ def test_an_image_over_the_pixel_budget_is_refused_before_decoding(tmp_path):
     path = big_rgba_png(tmp_path / "big.png")
     assert path.stat().st_size < 1 << 20
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with pytest.raises(ImageReadError, match=r"8000x8000 image \(64.0 Mpx\) is over the pixel "
-                                             r"budget of 40 Mpx \(--max-pixels\)"):
+    with pytest.raises(
+        ImageReadError,
+        match=r"8000x8000 image \(64.0 Mpx\) is over the pixel "
+        r"budget of 40 Mpx \(--max-pixels\)",
+    ):
         load_rgb(path)
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kib < 64 * 1024  # nothing near the 256 MiB a decode would take
@@ -141,12 +148,15 @@ def test_a_big_rgba_png_within_the_budget_decodes_in_little_extra_memory(tmp_pat
     from common.paths import REPO_ROOT
 
     path = big_rgba_png(tmp_path / "big.png")
-    code = ("import resource, sys; from align.image_io import load_rgb\n"
-            "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-            "image = load_rgb(sys.argv[1], max_pixels=10**8)\n"
-            "assert image.shape == (8000, 8000, 3) and (image[0, 0] == (100, 75, 50)).all()\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)")
-    done = subprocess.run([sys.executable, "-c", code, str(path)], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=300)
+    code = (
+        "import resource, sys; from align.image_io import load_rgb\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "image = load_rgb(sys.argv[1], max_pixels=10**8)\n"
+        "assert image.shape == (8000, 8000, 3) and (image[0, 0] == (100, 75, 50)).all()\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) < 512 * 1024  # KiB

@@ -1,4 +1,5 @@
 """One writer per folder: the second holder is refused, naming the first one's pid."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,11 @@ def test_a_second_holder_is_refused_and_the_lock_is_freed_after(tmp_path):
     folder = tmp_path / "out"
     with exclusive_folder(folder, "the output dir"):
         assert lock_path(folder).read_text().strip() == str(os.getpid())
-        with pytest.raises(FolderInUseError, match=rf"out: the output dir is in use by process "
-                                                   rf"{os.getpid()} "):
+        with pytest.raises(
+            FolderInUseError,
+            match=rf"out: the output dir is in use by process "
+            rf"{os.getpid()} ",
+        ):
             with exclusive_folder(folder, "the output dir"):
                 pass
     with exclusive_folder(folder, "the output dir"):  # released when the first block ended

@@ -1,4 +1,5 @@
 """demo.py's evaluation stage: LFW View 2, plus every other benchmark found under the data root."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """experiments/findings.py: the generated blocks of the docs are fresh, and their prose quotes no
 result number that no generated table holds."""
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,7 @@ def test_findings_render_the_committed_records(claims):
             name = line.split("(`")[1].split("`)")[0]
             accuracy = line.split(" | ")[2]
             full = next(row for row in table.splitlines() if row.startswith("| ") and f"(`{name}`)" in row)
-            assert f" | {accuracy} | " in full   # the same number as the full table
+            assert f" | {accuracy} | " in full  # the same number as the full table
     assert "**Early training**" in block
     assert findings.render_block("margin_cpu_long", claims) == findings.NO_RECORDS + "\n"
     with pytest.raises(UserValueError, match="no generated block 'nonsense'"):
@@ -59,8 +60,9 @@ def test_findings_render_the_committed_records(claims):
 
 
 def test_a_stale_block_and_a_retyped_number_are_caught(claims, sources):
-    fresh = findings.render("x\n<!-- generated:precision_cpu_claims -->\n<!-- /generated:precision_cpu_claims -->\n",
-                            claims)
+    fresh = findings.render(
+        "x\n<!-- generated:precision_cpu_claims -->\n<!-- /generated:precision_cpu_claims -->\n", claims
+    )
     assert findings.stale_blocks(fresh, claims) == []
     stale = fresh.replace("-2.45", "-0.73")
     assert stale != fresh and findings.stale_blocks(stale, claims) == ["precision_cpu_claims"]
@@ -79,12 +81,25 @@ def test_the_demo_block_renders_the_demo_record(tmp_path, monkeypatch, claims):
     record = tmp_path / "demo.json"
     monkeypatch.setattr(findings, "DEMO_RECORD", record)
     assert findings.render_block("demo", claims) == findings.NO_RECORDS + "\n"
-    record.write_text(json.dumps({
-        "command": "python demo.py", "steps": 4320, "wall_minutes": 13.96,
-        "stage_minutes": {"align": 2.04, "train": 11.0, "evaluate": 0.92},
-        "lfw_view2": {"accuracy_mean": 0.913167, "accuracy_std": 0.016807, "val_mean": 0.454667, "auc": 0.972532},
-        "source": {"revision": "0123456789abcdef", "cpu": "AMD EPYC (family 26), 2 CPUs, AVX-512 BF16"}}))
+    record.write_text(
+        json.dumps(
+            {
+                "command": "python demo.py",
+                "steps": 4320,
+                "wall_minutes": 13.96,
+                "stage_minutes": {"align": 2.04, "train": 11.0, "evaluate": 0.92},
+                "lfw_view2": {
+                    "accuracy_mean": 0.913167,
+                    "accuracy_std": 0.016807,
+                    "val_mean": 0.454667,
+                    "auc": 0.972532,
+                },
+                "source": {"revision": "0123456789abcdef", "cpu": "AMD EPYC (family 26), 2 CPUs, AVX-512 BF16"},
+            }
+        )
+    )
     assert findings.render_block("demo", claims) == (
         "LFW View 2: **91.32 +- 1.68%** (VAL@FAR=1e-3 45.47%, AUC 0.9725) after 4320 steps; `python demo.py` "
         "took 14.0 min in all (alignment 2.0, training 11.0, evaluation 0.9) on AMD EPYC (family 26), 2 CPUs, "
-        "AVX-512 BF16 at 0123456.\n")
+        "AVX-512 BF16 at 0123456.\n"
+    )

@@ -3,6 +3,7 @@ private name (`from X import _name`) from another top-level package; tests are a
 
 Every import counts, also one inside a function: a circle closed only at call time still ties the
 two modules together."""
+
 from __future__ import annotations
 
 import ast
@@ -32,7 +33,7 @@ def _absolute(module: str, path: Path, node: ast.ImportFrom) -> str:
     if not node.level:
         return node.module or ""
     package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
-    base = package[:len(package) - node.level + 1]
+    base = package[: len(package) - node.level + 1]
     return ".".join(base + ([node.module] if node.module else []))
 
 
@@ -55,11 +56,14 @@ def import_edges(modules: dict[str, Path]) -> tuple[dict[str, set[str]], list[st
             elif isinstance(node, ast.ImportFrom):
                 source = _absolute(name, path, node)
                 targets = [_own(f"{source}.{alias.name}", modules) for alias in node.names]
-                hidden = [alias.name for alias in node.names
-                          if alias.name.startswith("_") and not alias.name.startswith("__")]
+                hidden = [
+                    alias.name for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")
+                ]
                 if hidden and _own(source, modules) and source.split(".")[0] != name.split(".")[0]:
-                    private.append(f"{path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}:"
-                                   f"{node.lineno}: from {source} import {', '.join(hidden)}")
+                    private.append(
+                        f"{path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}:"
+                        f"{node.lineno}: from {source} import {', '.join(hidden)}"
+                    )
             else:
                 continue
             graph[name].update(target for target in targets if target and target != name)

@@ -1,5 +1,6 @@
 """The model scan (models/graph_scan.py) and the one loader (models/loader.py): real exports of
 every backbone pass; a model whose graph reads or writes files is refused before it runs."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,25 +14,32 @@ from models.tflite import TfliteEmbedder
 IMAGE_SIZE = (112, 96)
 
 
-@pytest.mark.parametrize("name, bn_mode", [("resface20", "switch"), ("resface20", "none"),
-                                           ("resface20", "always_train"),
-                                           ("mobilefacenet", "switch"),
-                                           ("inception_resnet_v1", "switch")])
+@pytest.mark.parametrize(
+    "name, bn_mode",
+    [
+        ("resface20", "switch"),
+        ("resface20", "none"),
+        ("resface20", "always_train"),
+        ("mobilefacenet", "switch"),
+        ("inception_resnet_v1", "switch"),
+    ],
+)
 def test_every_backbone_export_passes_the_scan(name, bn_mode, tmp_path):
-    model = models.build(name, image_size=IMAGE_SIZE, embedding_size=8, width=0.125,
-                         bn_mode=bn_mode)
+    model = models.build(name, image_size=IMAGE_SIZE, embedding_size=8, width=0.125, bn_mode=bn_mode)
     export = models.export_embedder(model, tmp_path / "export", IMAGE_SIZE)
     scan_saved_model(export / "embedder")
     embedder = models.load_embedder(export)
     pixels = np.random.default_rng(0).uniform(0, 255, (2, *IMAGE_SIZE, 3)).astype(np.float32)
-    np.testing.assert_allclose(embedder(pixels), model(pixels, training=False).numpy(),
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(embedder(pixels), model(pixels, training=False).numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_a_model_that_reads_and_writes_files_is_refused_unrun(hostile_model):
     export, stolen = hostile_model
-    with pytest.raises(UnsafeModelError, match=r"op ReadFile, WriteFile \(first in function "
-                                               r"__inference_serve.*--trust-model"):
+    with pytest.raises(
+        UnsafeModelError,
+        match=r"op ReadFile, WriteFile \(first in function "
+        r"__inference_serve.*--trust-model",
+    ):
         models.load_embedder(export)
     assert not stolen.exists()
 
@@ -78,15 +86,14 @@ def test_a_folder_without_a_model_is_one_line(tmp_path):
 
 def _flex_tflite(path):
     """A .tflite whose graph writes a file through a Flex (custom) operator."""
+
     @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32)])
     def leak(x):
         tf.io.write_file(str(path.parent / "flex_wrote.txt"), tf.strings.as_string(x[0, 0]))
         return x * 2.0
 
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([leak.get_concrete_function()],
-                                                                 leak)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS,
-                                           tf.lite.OpsSet.SELECT_TF_OPS]
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([leak.get_concrete_function()], leak)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
     path.write_bytes(converter.convert())
     return path
 
@@ -154,7 +161,8 @@ def test_a_tf1_saved_model_is_refused(tmp_path):
         images = tf.compat.v1.placeholder(tf.float32, [None, 3], name="images")
         embeddings = tf.identity(images * 2.0, name="embeddings")
         with tf.compat.v1.Session() as session:
-            tf.compat.v1.saved_model.simple_save(session, str(tmp_path / "tf1"),
-                                                 {"images": images}, {"embeddings": embeddings})
+            tf.compat.v1.saved_model.simple_save(
+                session, str(tmp_path / "tf1"), {"images": images}, {"embeddings": embeddings}
+            )
     with pytest.raises(UnsafeModelError, match="TF1-style SavedModel"):
         scan_saved_model(tmp_path / "tf1")

@@ -1,5 +1,6 @@
 """Fail closed: one match rule for verify and identify, NaN never matches, thresholds and quality
 limits checked when parsed, non-finite embeddings refused at every entry point."""
+
 from __future__ import annotations
 
 import math
@@ -19,9 +20,18 @@ from recognition.thresholds import resolve_threshold, threshold_from_eval_json
 NAN = float("nan")
 
 
-@pytest.mark.parametrize("score, threshold, expected", [
-    (0.5, 0.5, True), (0.6, 0.5, True), (0.4, 0.5, False),
-    (NAN, 0.5, False), (0.5, NAN, False), (NAN, NAN, False), (math.inf, 0.5, False)])
+@pytest.mark.parametrize(
+    "score, threshold, expected",
+    [
+        (0.5, 0.5, True),
+        (0.6, 0.5, True),
+        (0.4, 0.5, False),
+        (NAN, 0.5, False),
+        (0.5, NAN, False),
+        (NAN, NAN, False),
+        (math.inf, 0.5, False),
+    ],
+)
 def test_is_match_is_score_at_least_threshold_and_never_nan(score, threshold, expected):
     assert is_match(score, threshold) is expected
 
@@ -32,7 +42,7 @@ def test_identify_and_verify_agree_a_nan_or_strict_threshold_never_identifies(th
     threshold is False for NaN). Now both tools answer no."""
     assert decide([Match("07201", 0.7956)], threshold) == UNKNOWN
     face = _face(np.array([1.0, 0.0]))
-    other = _face(np.array([0.7956, math.sqrt(1 - 0.7956 ** 2)]))
+    other = _face(np.array([0.7956, math.sqrt(1 - 0.7956**2)]))
     verdict = verify_photos(PhotoResult("a.jpg", [face]), PhotoResult("b.jpg", [other]), threshold)
     assert verdict.same is False
 
@@ -52,20 +62,23 @@ def test_threshold_outside_cosine_range_is_refused(value):
 @pytest.mark.parametrize("folds", [[NAN, 0.3], [5.0, 6.0]])
 def test_eval_json_thresholds_must_be_finite_cosines(folds, tmp_path):
     report = tmp_path / "eval.json"
-    report.write_text('{"fold_thresholds": [%s], "similarity": "cosine"}'
-                      % ", ".join("NaN" if math.isnan(v) else str(v) for v in folds))
+    values = ", ".join("NaN" if math.isnan(v) else str(v) for v in folds)
+    report.write_text(f'{{"fold_thresholds": [{values}], "similarity": "cosine"}}')
     with pytest.raises(UserValueError):
         threshold_from_eval_json(report)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--threshold", "nan"], "a cosine similarity in [-1, 1]"),
-    (["--threshold", "2"], "a cosine similarity in [-1, 1]"),
-    (["--threshold", "0.3", "--min-confidence", "nan"], "in [0, 1]"),
-    (["--threshold", "0.3", "--max-yaw", "-5"], "in [0, 90]"),
-    (["--threshold", "0.3", "--min-sharpness", "inf"], "finite"),
-    (["--threshold", "0.3", "--min-eye-distance", "nan"], "in [0, inf]"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--threshold", "nan"], "a cosine similarity in [-1, 1]"),
+        (["--threshold", "2"], "a cosine similarity in [-1, 1]"),
+        (["--threshold", "0.3", "--min-confidence", "nan"], "in [0, 1]"),
+        (["--threshold", "0.3", "--max-yaw", "-5"], "in [0, 90]"),
+        (["--threshold", "0.3", "--min-sharpness", "inf"], "finite"),
+        (["--threshold", "0.3", "--min-eye-distance", "nan"], "in [0, inf]"),
+    ],
+)
 def test_verify_parser_refuses_nan_and_out_of_range_values(argv, message, capsys):
     import verify
 
@@ -77,25 +90,30 @@ def test_verify_parser_refuses_nan_and_out_of_range_values(argv, message, capsys
 def test_quality_limit_off_still_disables_a_check():
     import verify
 
-    args = verify.build_parser().parse_args(["a.jpg", "b.jpg", "--model", "m", "--threshold",
-                                             "0.3", "--max-yaw", "off"])
+    args = verify.build_parser().parse_args(
+        ["a.jpg", "b.jpg", "--model", "m", "--threshold", "0.3", "--max-yaw", "off"]
+    )
     assert args.max_yaw is None
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["search", "p.jpg", "--top-k", "0"], "at least 1"),
-    (["search", "p.jpg", "--hnsw-neighbours", "0"], "at least 2"),
-    (["search", "p.jpg", "--hnsw-ef-search", "-3"], "at least 1"),
-    (["search", "p.jpg", "--threshold", "nan"], "cosine similarity"),
-    (["search", "p.jpg", "--min-confidence", "nan"], "in [0, 1]"),
-    (["enroll", "--out", "o.npz", "--max-photos", "0"], "at least 1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["search", "p.jpg", "--top-k", "0"], "at least 1"),
+        (["search", "p.jpg", "--hnsw-neighbours", "0"], "at least 2"),
+        (["search", "p.jpg", "--hnsw-ef-search", "-3"], "at least 1"),
+        (["search", "p.jpg", "--threshold", "nan"], "cosine similarity"),
+        (["search", "p.jpg", "--min-confidence", "nan"], "in [0, 1]"),
+        (["enroll", "--out", "o.npz", "--max-photos", "0"], "at least 1"),
+    ],
+)
 def test_identify_parser_refuses_out_of_range_values(argv, message, capsys):
     import identify
 
     command, *rest = argv
-    base = ([command, *rest, "--gallery", "g", "--model", "m"]
-            + (["--threshold", "0.3"] if command == "search" and "--threshold" not in rest else []))
+    base = [command, *rest, "--gallery", "g", "--model", "m"] + (
+        ["--threshold", "0.3"] if command == "search" and "--threshold" not in rest else []
+    )
     with pytest.raises(SystemExit) as exit_info:
         identify.build_parser().parse_args(base)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
@@ -105,8 +123,7 @@ def test_search_needs_an_explicit_model(capsys):
     import identify
 
     with pytest.raises(SystemExit):
-        identify.build_parser().parse_args(["search", "p.jpg", "--gallery", "g", "--threshold",
-                                            "0.3"])
+        identify.build_parser().parse_args(["search", "p.jpg", "--gallery", "g", "--threshold", "0.3"])
     assert "--model" in capsys.readouterr().err
 
 
@@ -114,8 +131,14 @@ def test_a_nan_gallery_is_refused_when_built_and_when_loaded(tmp_path):
     with pytest.raises(UserValueError, match="NaN"):
         Gallery(np.full((2, 4), NAN), [0, 1], ["a", "b"], ["x", "y"])
     path = tmp_path / "nan.npz"
-    np.savez(path, embeddings=np.full((1, 4), NAN, np.float32), labels=np.array([0]),
-             identities=np.array(["a"]), sources=np.array(["x"]), meta=np.array("{}"))
+    np.savez(
+        path,
+        embeddings=np.full((1, 4), NAN, np.float32),
+        labels=np.array([0]),
+        identities=np.array(["a"]),
+        sources=np.array(["x"]),
+        meta=np.array("{}"),
+    )
     with pytest.raises(UserValueError, match="NaN"):
         Gallery.load(path)
 

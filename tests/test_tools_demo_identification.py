@@ -1,4 +1,5 @@
 """tools/demo_identification.py: the open-set rates and the threshold trade-off, hand-worked."""
+
 import json
 
 import pytest
@@ -13,16 +14,27 @@ STRANGERS = [("x", "a", 0.65), ("y", "b", 0.3)]
 
 def test_open_set_rates_count_right_and_accepted_and_rejected_strangers():
     assert open_set_rates(KNOWN, STRANGERS, 0.5) == {
-        "threshold": 0.5, "open_set_identification_rate": pytest.approx(1 / 3),
-        "unknown_rejection_rate": 0.5}
+        "threshold": 0.5,
+        "open_set_identification_rate": pytest.approx(1 / 3),
+        "unknown_rejection_rate": 0.5,
+    }
     assert open_set_rates(KNOWN, STRANGERS, 0.35)["open_set_identification_rate"] == pytest.approx(2 / 3)
     assert open_set_rates(KNOWN, [], 0.5)["unknown_rejection_rate"] is None
 
 
 def test_tradeoff_at_the_reports_accuracy_and_far_thresholds(tmp_path):
     report = tmp_path / "eval.json"
-    report.write_text(json.dumps(dict(fold_thresholds=[0.3, 0.4], fold_val_thresholds=[0.6, 0.8],
-                                      far_target=1e-3, similarity="cosine", subtract_mean=False)))
+    report.write_text(
+        json.dumps(
+            dict(
+                fold_thresholds=[0.3, 0.4],
+                fold_val_thresholds=[0.6, 0.8],
+                far_target=1e-3,
+                similarity="cosine",
+                subtract_mean=False,
+            )
+        )
+    )
     tradeoff = threshold_tradeoff(KNOWN, STRANGERS, str(report), None)
     assert list(tradeoff) == ["accuracy", "far 0.001"]
     # Accuracy threshold 0.35: 2 of 3 known identified, 1 of 2 strangers rejected; FAR threshold

@@ -1,4 +1,5 @@
 """The benchmark registry: target specs, names, and LFW View 2 recognised by its pairs."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,13 @@ from verification.pairs import parse_pairs
 def test_specs_name_registered_files_paths_and_custom_sets(tmp_path):
     root = tmp_path / "data"
     lfw = benchmarks.resolve_target("lfw", root, Path("aligned"))
-    assert (lfw.name, lfw.format, lfw.path, lfw.images, lfw.final) == \
-        ("lfw", "lfw", root / "lfw_pairs.txt", Path("aligned"), "lfw_view2")
+    assert (lfw.name, lfw.format, lfw.path, lfw.images, lfw.final) == (
+        "lfw",
+        "lfw",
+        root / "lfw_pairs.txt",
+        Path("aligned"),
+        "lfw_view2",
+    )
     assert benchmarks.resolve_target("lfw", root, lfw_pairs=Path("p.txt")).path == Path("p.txt")
     cfp = benchmarks.resolve_target("cfp_fp", root)
     assert (cfp.format, cfp.path, cfp.final) == ("bin", root / "cfp_fp.bin", "cfp_fp_final")
@@ -28,11 +34,14 @@ def test_specs_name_registered_files_paths_and_custom_sets(tmp_path):
     assert (custom.name, custom.format, custom.final) == ("office", "list", "office_final")
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("nosuch", "unknown benchmark"),
-    ("Bad-Name=/x.bin", "must be lowercase"),
-    ("train=/x.bin", "not one of"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("nosuch", "unknown benchmark"),
+        ("Bad-Name=/x.bin", "must be lowercase"),
+        ("train=/x.bin", "not one of"),
+    ],
+)
 def test_bad_specs_are_clear_errors(tmp_path, spec, message):
     with pytest.raises(UserValueError, match=message):
         benchmarks.resolve_target(spec, tmp_path)
@@ -76,8 +85,11 @@ def test_a_registry_line_is_all_a_new_benchmark_needs(tmp_path, monkeypatch):
     for name in ("1.jpg", "2.jpg"):
         Image.fromarray(np.zeros((112, 96, 3), np.uint8)).save(root / "office" / "a" / name)
     (root / "office" / "pairs_list.txt").write_text("a/1.jpg a/2.jpg 1\na/2.jpg a/1.jpg 0\n" * 5)
-    monkeypatch.setitem(benchmarks.BENCHMARKS, "office",
-                        benchmarks.Benchmark("office", "list", "office/pairs_list.txt", "an office's badge photos"))
+    monkeypatch.setitem(
+        benchmarks.BENCHMARKS,
+        "office",
+        benchmarks.Benchmark("office", "list", "office/pairs_list.txt", "an office's badge photos"),
+    )
     pairs = benchmarks.load_target(benchmarks.resolve_target("office", root))
     assert pairs.name == "office" and len(pairs) == 10 and pairs.num_folds == 10
     assert benchmarks.final_name("office") == "office_final"

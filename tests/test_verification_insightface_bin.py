@@ -1,5 +1,6 @@
 """insightface .bin files: the restricted unpickler refuses code, the format is checked, and a .bin
 of real aligned LFW faces evaluates as the same pairs do from the image folder."""
+
 from __future__ import annotations
 
 import io
@@ -16,7 +17,6 @@ from tests.benchmark_files import jpeg_bytes, padded_to_112x112, write_bin
 from verification.insightface_bin import UnsafeBinError, bin_pair_set, read_bin_lists
 from verification.pair_set import fit_width
 
-
 ALIGNED_LFW = CACHE_DIR / "aligned" / "lfw_112x96"
 
 
@@ -31,7 +31,7 @@ def view2_subset(data_dir, tmp_path_factory):
     subset = ["10 30"]
     for fold in range(10):
         start = 1 + fold * 600
-        subset += lines[start:start + 30] + lines[start + 300:start + 330]
+        subset += lines[start : start + 30] + lines[start + 300 : start + 330]
     folder = tmp_path_factory.mktemp("view2_subset")
     pairs_path = folder / "pairs.txt"
     pairs_path.write_text("\n".join(subset) + "\n")
@@ -43,8 +43,9 @@ def view2_subset(data_dir, tmp_path_factory):
     listing = folder / "images.txt"
     listing.write_text("".join(f"{stem}.jpg\n" for stem in stems))
     output = folder / "lfw_112x96"
-    align_dataset(AlignConfig(input_dir=str(data_dir / "lfw")), output, workers=0, progress=False,
-                  only_list=str(listing))
+    align_dataset(
+        AlignConfig(input_dir=str(data_dir / "lfw")), output, workers=0, progress=False, only_list=str(listing)
+    )
     return output, pairs_path
 
 
@@ -79,12 +80,15 @@ def test_numpy_arrays_are_refused_too(tmp_path):
         read_bin_lists(path)
 
 
-@pytest.mark.parametrize("content, message", [
-    (([b"a", b"b", b"c"], [True]), "3 images for 1 pairs"),
-    (([b"a", "b"], [True]), "list of encoded images"),
-    (([b"a", b"b"], [1]), "list of bools"),
-    ((b"a",), "expected a pair"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (([b"a", b"b", b"c"], [True]), "3 images for 1 pairs"),
+        (([b"a", "b"], [True]), "list of encoded images"),
+        (([b"a", b"b"], [1]), "list of bools"),
+        ((b"a",), "expected a pair"),
+    ],
+)
 def test_malformed_contents_are_one_line_errors_naming_the_file(tmp_path, content, message):
     path = tmp_path / "x.bin"
     path.write_bytes(pickle.dumps(content))
@@ -140,7 +144,7 @@ def test_bin_of_aligned_lfw_evaluates_as_the_image_folder(tmp_path, view2_subset
 
     pairs = parse_pairs(pairs_path)
     encoded, cache = [], {}
-    for stem in (s for pair in zip(pairs.left, pairs.right) for s in pair):
+    for stem in (s for pair in zip(pairs.left, pairs.right, strict=True) for s in pair):
         if stem not in cache:
             crop = np.asarray(Image.open(aligned / f"{stem}.jpg").convert("RGB"))
             cache[stem] = jpeg_bytes(padded_to_112x112(crop))

@@ -1,4 +1,5 @@
 """The plain pair-list format: parsing, folds, and names that may not leave the folder."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,13 +29,16 @@ def test_pairs_labels_and_ten_consecutive_folds(tmp_path):
     assert pairs.image_paths[2] == tmp_path / "b" / "1.png"
 
 
-@pytest.mark.parametrize("line, message", [
-    ("a/1.jpg a/2.jpg", "expected 'path1 path2 label'"),
-    ("a/1.jpg a/2.jpg yes", "expected 'path1 path2 label'"),
-    ("a/1.jpg ../outside.jpg 1", "leaves the image folder"),
-    ("/etc/passwd a/1.jpg 0", "leaves the image folder"),
-    ("a/1.jpg a/../../x.jpg 0", "leaves the image folder"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("a/1.jpg a/2.jpg", "expected 'path1 path2 label'"),
+        ("a/1.jpg a/2.jpg yes", "expected 'path1 path2 label'"),
+        ("a/1.jpg ../outside.jpg 1", "leaves the image folder"),
+        ("/etc/passwd a/1.jpg 0", "leaves the image folder"),
+        ("a/1.jpg a/../../x.jpg 0", "leaves the image folder"),
+    ],
+)
 def test_bad_lines_name_the_file_and_line(tmp_path, line, message):
     path = make_list(tmp_path, ["a/1.jpg a/2.jpg 1"] * 10 + [line])
     with pytest.raises(UserValueError, match=message) as error:

@@ -1,4 +1,5 @@
 """Strict pairs parsing and image resolution: real LFW files and hand-made bad ones."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,9 +21,9 @@ def test_real_view2_pairs_folds_and_boundaries(data_dir):
     assert pairs.line_numbers[0] == 2 and pairs.line_numbers[-1] == 6001
     for fold in range(10):
         start = 600 * fold
-        assert (pairs.fold_ids[start:start + 600] == fold).all()
-        assert pairs.is_same[start:start + 300].all()
-        assert not pairs.is_same[start + 300:start + 600].any()
+        assert (pairs.fold_ids[start : start + 600] == fold).all()
+        assert pairs.is_same[start : start + 300].all()
+        assert not pairs.is_same[start + 300 : start + 600].any()
     # Line 302 (pair 300) is the first different-person pair of fold 0.
     assert pairs.left[300] == "Abdel_Madi_Shabneh/Abdel_Madi_Shabneh_0001"
     assert pairs.right[300] == "Dean_Barker/Dean_Barker_0001"

@@ -1,4 +1,5 @@
 """write_tfrecords on real images: parallel workers, kill -9 and resume, refusals, bad images."""
+
 from __future__ import annotations
 
 import shutil
@@ -20,8 +21,9 @@ def shard_bytes(folder: Path) -> dict[str, bytes]:
 
 
 def write(input_dir: Path, output_dir: Path, shards: int, workers: int = 1) -> dict:
-    return write_tfrecords.write_tfrecords(scan_identity_folders(input_dir), output_dir, shards,
-                                           workers=workers, show_progress=False)
+    return write_tfrecords.write_tfrecords(
+        scan_identity_folders(input_dir), output_dir, shards, workers=workers, show_progress=False
+    )
 
 
 @pytest.fixture()
@@ -47,8 +49,17 @@ def test_two_workers_write_the_same_shards_as_one(standin_train_dir, tmp_path):
 def test_killed_run_resumes_to_the_shards_of_an_uninterrupted_run(celeba_subset, tmp_path, capsys):
     write(celeba_subset, tmp_path / "reference", shards=50)
     killed = tmp_path / "killed"
-    command = [sys.executable, "-m", "input_pipeline.write_tfrecords", "--input-dir", str(celeba_subset),
-               "--output-dir", str(killed), "--shards", "50"]
+    command = [
+        sys.executable,
+        "-m",
+        "input_pipeline.write_tfrecords",
+        "--input-dir",
+        str(celeba_subset),
+        "--output-dir",
+        str(killed),
+        "--shards",
+        "50",
+    ]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -62,8 +73,7 @@ def test_killed_run_resumes_to_the_shards_of_an_uninterrupted_run(celeba_subset,
     assert not (killed / "labels.txt").exists()  # an unfinished folder cannot be trained on
     before = {path.name: path.stat().st_mtime_ns for path in finished}
 
-    assert write_tfrecords.main(["--input-dir", str(celeba_subset), "--output-dir", str(killed),
-                                 "--shards", "50"]) == 0
+    assert write_tfrecords.main(["--input-dir", str(celeba_subset), "--output-dir", str(killed), "--shards", "50"]) == 0
     captured = capsys.readouterr()
     assert f"this run: {50 - len(finished)} shards" in captured.out and "img/s" in captured.err
     assert shard_bytes(killed) == shard_bytes(tmp_path / "reference")
@@ -118,14 +128,18 @@ def test_bad_images_are_left_out_counted_and_listed(standin_train_dir, tmp_path,
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "text.jpg").write_text("not an image")
     (folder / "truncated.png").write_bytes(real[: len(real) // 2])
-    assert write_tfrecords.main(["--input-dir", str(train), "--output-dir", str(tmp_path / "shards"),
-                                 "--shards", "2"]) == 0
+    assert (
+        write_tfrecords.main(["--input-dir", str(train), "--output-dir", str(tmp_path / "shards"), "--shards", "2"])
+        == 0
+    )
     captured = capsys.readouterr()
     assert "wrote 24 images of 4 identities into 2 shards" in captured.out
     assert "(3 bad images skipped)" in captured.out
     skipped = sorted(line for line in captured.err.splitlines() if line.startswith("skipped: "))
-    assert skipped[:2] == [f"skipped: {folder.name}/empty.jpg: empty file",
-                           f"skipped: {folder.name}/text.jpg: not a JPEG or PNG"]
+    assert skipped[:2] == [
+        f"skipped: {folder.name}/empty.jpg: empty file",
+        f"skipped: {folder.name}/text.jpg: not a JPEG or PNG",
+    ]
     assert skipped[2].startswith(f"skipped: {folder.name}/truncated.png: cannot decode (") and len(skipped) == 3
 
 

@@ -8,6 +8,7 @@ pair twice with the same model and flip mode: from the raw photos (detect, gate,
 verify.py does) and as eval_lfw.py does (its embedding cache --eval-embeddings, or the aligned
 LFW folder it reads), and reports how often the two decisions at the threshold agree.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,12 +58,15 @@ def eval_features(args, embedder, stems: list[str]) -> dict[str, np.ndarray]:
     else:
         from verification import embedding
 
-        plain, flipped = embedding.embed_paths(embedder, [aligned_file(args.aligned_lfw, s)
-                                                          for s in stems],
-                                               embedder.image_size, with_flip=args.flip != "none",
-                                               progress=False)
+        plain, flipped = embedding.embed_paths(
+            embedder,
+            [aligned_file(args.aligned_lfw, s) for s in stems],
+            embedder.image_size,
+            with_flip=args.flip != "none",
+            progress=False,
+        )
         features = protocol.combine_flip(plain, flipped, args.flip)
-    return dict(zip(stems, l2_normalize(features)))
+    return dict(zip(stems, l2_normalize(features), strict=True))
 
 
 @entry_point("tools/demo_verification.py")
@@ -80,8 +84,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args(argv)
-    threshold = resolve_threshold(args.threshold, args.threshold_from, args.flip,
-                                  args.far)
+    threshold = resolve_threshold(args.threshold, args.threshold_from, args.flip, args.far)
     raw_lfw = require_data("lfw", args.data_root)
     pairs = parse_pairs(args.pairs or data_root(args.data_root) / "lfw_pairs.txt")
     chosen = sample_pairs(pairs, args.num_pairs, args.seed)
@@ -96,24 +99,40 @@ def main(argv=None) -> int:
         left, right = pairs.left[i], pairs.right[i]
         eval_score = float(evaluated[left] @ evaluated[right])
         problems = [p for p in (raw[left].problem(), raw[right].problem()) if p]
-        raw_score = None if problems else float(raw[left].usable[0].feature
-                                                @ raw[right].usable[0].feature)
+        raw_score = None if problems else float(raw[left].usable[0].feature @ raw[right].usable[0].feature)
         if raw_score is None:
             refused += 1
         else:
             agree += (raw_score >= threshold) == (eval_score >= threshold)
             differences.append(abs(raw_score - eval_score))
-        rows.append(dict(left=left, right=right, same_person=bool(pairs.is_same[i]),
-                         raw_score=raw_score, eval_score=eval_score, refused="; ".join(problems)))
+        rows.append(
+            dict(
+                left=left,
+                right=right,
+                same_person=bool(pairs.is_same[i]),
+                raw_score=raw_score,
+                eval_score=eval_score,
+                refused="; ".join(problems),
+            )
+        )
         shown = "refused" if raw_score is None else f"{raw_score:.4f}"
-        print(f"{left} vs {right} ({'same' if pairs.is_same[i] else 'diff'}): raw {shown}, "
-              f"eval {eval_score:.4f}" + (f" [{'; '.join(problems)}]" if problems else ""))
+        print(
+            f"{left} vs {right} ({'same' if pairs.is_same[i] else 'diff'}): raw {shown}, "
+            f"eval {eval_score:.4f}" + (f" [{'; '.join(problems)}]" if problems else "")
+        )
     compared = len(chosen) - refused
-    numbers = dict(model=args.model, threshold=threshold, flip=args.flip, pairs=len(chosen),
-                   refused=refused, decisions_agree=agree, compared=compared,
-                   agreement=agree / compared if compared else None,
-                   max_abs_score_difference=max(differences) if differences else None,
-                   mean_abs_score_difference=float(np.mean(differences)) if differences else None)
+    numbers = dict(
+        model=args.model,
+        threshold=threshold,
+        flip=args.flip,
+        pairs=len(chosen),
+        refused=refused,
+        decisions_agree=agree,
+        compared=compared,
+        agreement=agree / compared if compared else None,
+        max_abs_score_difference=max(differences) if differences else None,
+        mean_abs_score_difference=float(np.mean(differences)) if differences else None,
+    )
     for key, value in numbers.items():
         print(f"{key}: {value}")
     if args.json:

@@ -8,6 +8,7 @@ first: the lfw/accuracy curve, then cfp_fp/accuracy, ...), the in-training check
 step, the final evaluation once eval_lfw.py has run on the run dir; a point that used more folds
 than the checks (the final View 2) is drawn as a star.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,11 +35,19 @@ FOLDS_SUFFIX = folds_tag("")  # "/folds": only a benchmark's curve has it
 
 def panels(all_scalars: list[dict]) -> list[tuple[str, str, str | None]]:
     """(tag, title, folds tag or None): the training panels, then one per benchmark, LFW first."""
-    names = sorted({tag[:-len(FOLDS_SUFFIX)] for scalars in all_scalars for tag in scalars
-                    if tag.endswith(FOLDS_SUFFIX)}, key=lambda name: (accuracy_tag(name) != LFW_ACCURACY_TAG, name))
-    return [(tag, title, None) for tag, title in TRAINING_PANELS] + \
-        [(accuracy_tag(name), f"{'LFW' if accuracy_tag(name) == LFW_ACCURACY_TAG else name} accuracy "
-          "(checks on the first folds; * all folds)", folds_tag(name)) for name in names]
+    names = sorted(
+        {tag[: -len(FOLDS_SUFFIX)] for scalars in all_scalars for tag in scalars if tag.endswith(FOLDS_SUFFIX)},
+        key=lambda name: (accuracy_tag(name) != LFW_ACCURACY_TAG, name),
+    )
+    return [(tag, title, None) for tag, title in TRAINING_PANELS] + [
+        (
+            accuracy_tag(name),
+            f"{'LFW' if accuracy_tag(name) == LFW_ACCURACY_TAG else name} accuracy "
+            "(checks on the first folds; * all folds)",
+            folds_tag(name),
+        )
+        for name in names
+    ]
 
 
 def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -53,14 +62,12 @@ def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
                 # TF2 writes a tag's plugin metadata with its first value only.
                 plugin = value.metadata.plugin_data.plugin_name or plugins.get((path, value.tag), "")
                 plugins[(path, value.tag)] = plugin
-                number = np.asarray(tf.make_ndarray(value.tensor) if value.HasField("tensor")
-                                    else value.simple_value)
+                number = np.asarray(tf.make_ndarray(value.tensor) if value.HasField("tensor") else value.simple_value)
                 if plugin in ("scalars", "") and number.ndim == 0 and number.dtype.kind in "biuf":
                     points = series.setdefault(value.tag, {})
                     if event.step not in points or points[event.step][0] <= event.wall_time:
                         points[event.step] = (event.wall_time, float(number))
-    return {tag: sorted((step, value) for step, (_, value) in points.items())
-            for tag, points in series.items()}
+    return {tag: sorted((step, value) for step, (_, value) in points.items()) for tag, points in series.items()}
 
 
 def _mark_final(axis, points, folds: dict, color) -> None:
@@ -68,8 +75,9 @@ def _mark_final(axis, points, folds: dict, color) -> None:
     (first, _), (last, value) = points[0], points[-1]
     if last in folds and first in folds and folds[last] > folds[first]:
         axis.plot([last], [value], marker="*", markersize=14, color=color, linestyle="none")
-        axis.annotate(f"{folds[last]:g} folds", (last, value), textcoords="offset points", xytext=(-8, 8),
-                      ha="right", fontsize=8)
+        axis.annotate(
+            f"{folds[last]:g} folds", (last, value), textcoords="offset points", xytext=(-8, 8), ha="right", fontsize=8
+        )
 
 
 def plot(run_dirs: list[Path], out: Path) -> None:
@@ -80,15 +88,15 @@ def plot(run_dirs: list[Path], out: Path) -> None:
             raise UserFileNotFoundError(f"{run_dir}: no TensorBoard scalars found")
     shown = panels(runs)
     figure, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 4))
-    for run_dir, scalars in zip(run_dirs, runs):
-        for axis, (tag, _, folds) in zip(axes, shown):
+    for run_dir, scalars in zip(run_dirs, runs, strict=True):
+        for axis, (tag, _, folds) in zip(axes, shown, strict=True):
             points = scalars.get(tag, [])
             if points:
-                steps, values = zip(*points)
-                line, = axis.plot(steps, values, marker="o" if len(points) < 10 else None, label=run_dir.name)
+                steps, values = zip(*points, strict=True)
+                (line,) = axis.plot(steps, values, marker="o" if len(points) < 10 else None, label=run_dir.name)
                 if folds is not None:
                     _mark_final(axis, points, dict(scalars.get(folds, [])), line.get_color())
-    for axis, (_, title, _) in zip(axes, shown):
+    for axis, (_, title, _) in zip(axes, shown, strict=True):
         axis.set_title(title)
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)

@@ -8,6 +8,7 @@ over devices (train.strategy: a checkpoint of 2 replicas resumes on 1 and back) 
 other config difference is an error unless `overwrite`, which moves the old dir aside (nothing
 produced is lost).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,8 +24,16 @@ from common.atomic_files import atomic_write_json, atomic_write_text
 from common.dir_lock import exclusive_folder
 from common.errors import UserError
 from common.paths import REPO_ROOT
-from common.run_layout import (CONFIG_FILE, DONE_FILE, EVAL_DIR, EXPORT_DIR, GIT_REVISION_KEY, LOG_FILE,
-                               RunLayout, read_labels)
+from common.run_layout import (
+    CONFIG_FILE,
+    DONE_FILE,
+    EVAL_DIR,
+    EXPORT_DIR,
+    GIT_REVISION_KEY,
+    LOG_FILE,
+    RunLayout,
+    read_labels,
+)
 from training.config import Config, save_config
 
 # Keys a resumed run may change: they decide where the steps run, not what they compute.
@@ -69,8 +78,10 @@ def prepare(config: Config, run_dir: Path, overwrite: bool = False) -> str:
             return "resume"
         difference = None if _extends(saved, new) else _first_difference(saved, new)
         if difference:
-            raise RunDirError(f"{run_dir} holds a run with a different config ({difference}); "
-                              "use another name or pass --overwrite (the old run is moved aside)")
+            raise RunDirError(
+                f"{run_dir} holds a run with a different config ({difference}); "
+                "use another name or pass --overwrite (the old run is moved aside)"
+            )
         if (run_dir / DONE_FILE).exists():
             return "finished"
         if not started:  # stopped during start-up: nothing to resume from
@@ -144,16 +155,18 @@ def worker_dir(run_dir: Path, is_chief: bool, worker: int):
 
 def record_git_state(run_dir: Path) -> None:
     """`git.txt` (revision and status) and `git.diff` (uncommitted changes to tracked files)."""
+
     def git(*args):
         try:
-            return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                                  timeout=30).stdout
+            return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30).stdout
         except (OSError, subprocess.SubprocessError) as error:
             return f"unavailable: {error}\n"
 
     layout = RunLayout(run_dir)
-    atomic_write_text(layout.git_state, f"{GIT_REVISION_KEY} {git('rev-parse', 'HEAD').strip()}\n"
-                                        f"status:\n{git('status', '--porcelain')}")
+    atomic_write_text(
+        layout.git_state,
+        f"{GIT_REVISION_KEY} {git('rev-parse', 'HEAD').strip()}\nstatus:\n{git('status', '--porcelain')}",
+    )
     atomic_write_text(layout.git_diff, git("diff", "HEAD"))
 
 
@@ -162,8 +175,10 @@ def check_labels(run_dir: Path, identities: list[str]) -> None:
     labels = RunLayout(run_dir).labels
     saved = read_labels(labels)
     if saved != identities:
-        raise RunDirError(f"{labels} differs from the identities now in the "
-                          f"training data ({len(saved)} saved vs {len(identities)} now); cannot resume")
+        raise RunDirError(
+            f"{labels} differs from the identities now in the "
+            f"training data ({len(saved)} saved vs {len(identities)} now); cannot resume"
+        )
 
 
 def mark_done(run_dir: Path, summary: dict) -> None:

@@ -29,6 +29,7 @@ benchmark (metric_tags), and
 TensorBoard infers the hparams' types, domains and which ones differ between runs (shown first)
 from all sessions, where an experiment summary written by each run would be one arbitrary run's.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,16 +43,19 @@ from common.paths import RUNS_DIR
 from common.run_layout import RunLayout
 from verification.benchmarks import LFW, LFW_FINAL, final_name
 
-HPARAMS_SUBDIR = "hparams"               # below the run's tensorboard/ (common.run_layout)
-HPARAMS_PLUGIN_PREFIX = "_hparams_/"     # the tags of the HParams plugin's own summaries
-
+HPARAMS_SUBDIR = "hparams"  # below the run's tensorboard/ (common.run_layout)
+HPARAMS_PLUGIN_PREFIX = "_hparams_/"  # the tags of the HParams plugin's own summaries
 
 
 def lfw_tags(family: str, far_target: float = 1e-3) -> dict[str, str]:
     """{protocol summary key: tag} of one tag family (`lfw`, `lfw_view2`, `cfp_fp`, ...)."""
     far = "1e-3" if far_target == 1e-3 else f"{far_target:g}"
-    return {"accuracy_mean": f"{family}/accuracy", "accuracy_std": f"{family}/accuracy_std",
-            "val_mean": f"{family}/val_at_far{far}", "auc": f"{family}/auc"}
+    return {
+        "accuracy_mean": f"{family}/accuracy",
+        "accuracy_std": f"{family}/accuracy_std",
+        "val_mean": f"{family}/val_at_far{far}",
+        "auc": f"{family}/auc",
+    }
 
 
 def accuracy_tag(name: str) -> str:
@@ -90,15 +94,19 @@ def _description(family: str, name: str) -> str:
     """The TensorBoard description of a tag family of benchmark `name` (the curve, the check
     metric or the final metrics)."""
     if family == name:
-        return (f"{name} verification, mean over folds. Points before the run's last step are train.py's "
-                "in-training checks on the first `eval.folds` folds; at the last step, once eval_lfw.py "
-                f"has evaluated the run dir, the final evaluation over every fold. {name}/folds and "
-                f"the {name}/protocol text name the folds of each point.")
+        return (
+            f"{name} verification, mean over folds. Points before the run's last step are train.py's "
+            "in-training checks on the first `eval.folds` folds; at the last step, once eval_lfw.py "
+            f"has evaluated the run dir, the final evaluation over every fold. {name}/folds and "
+            f"the {name}/protocol text name the folds of each point."
+        )
     if family == f"{name}_check":
         return f"train.py's in-training {name} check on the first `eval.folds` folds (HParams metric)."
-    return (f"eval_lfw.py on the run dir: every fold of {name}"
-            f"{' (View 2, the official pairs.txt)' if name == LFW else ''}, at the run's last step "
-            "(HParams metric).")
+    return (
+        f"eval_lfw.py on the run dir: every fold of {name}"
+        f"{' (View 2, the official pairs.txt)' if name == LFW else ''}, at the run's last step "
+        "(HParams metric)."
+    )
 
 
 def batch_accuracy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
@@ -119,8 +127,9 @@ def write_scalars(values: dict, step: int, prefix: str = "") -> None:
 
 def write_images(images: tf.Tensor, step: int, max_images: int) -> None:
     """Input images as the network sees them before its own normalisation (0..255 -> 0..1)."""
-    tf.summary.image("input/images", tf.clip_by_value(images[:max_images] / 255.0, 0.0, 1.0),
-                     step=step, max_outputs=max_images)
+    tf.summary.image(
+        "input/images", tf.clip_by_value(images[:max_images] / 255.0, 0.0, 1.0), step=step, max_outputs=max_images
+    )
 
 
 def write_histograms(variables, step: int) -> None:
@@ -156,23 +165,28 @@ def _write_family(summary: dict, step: int, family: str, name: str) -> None:
 def _write_point(name: str, summary: dict, step: int, protocol: str) -> None:
     """One point of benchmark `name`'s curve (inside an active default writer)."""
     _write_family(summary, step, name, name)
-    tf.summary.scalar(folds_tag(name), float(summary["num_folds"]), step=step,
-                      description=f"folds behind the {name}/ point of this step")
+    tf.summary.scalar(
+        folds_tag(name),
+        float(summary["num_folds"]),
+        step=step,
+        description=f"folds behind the {name}/ point of this step",
+    )
     tf.summary.text(protocol_tag(name), protocol, step=step)
 
 
 def check_protocol(result: dict, pairs: str, folds: int | None, flip: str) -> str:
     """The <name>/protocol text of an in-training check."""
     which = "all" if folds is None else "first"
-    return (f"train.py in-training check: {which} {result['num_folds']} folds "
-            f"({result['num_pairs']} pairs) of {Path(pairs).name}, flip {flip}")
+    return (
+        f"train.py in-training check: {which} {result['num_folds']} folds "
+        f"({result['num_pairs']} pairs) of {Path(pairs).name}, flip {flip}"
+    )
 
 
 def _write_check_metric(run_dir, step: int, name: str, accuracy: float) -> None:
     writer = _hparams_writer(run_dir)
     with writer.as_default():
-        tf.summary.scalar(check_tag(name), float(accuracy), step=step,
-                          description=_description(f"{name}_check", name))
+        tf.summary.scalar(check_tag(name), float(accuracy), step=step, description=_description(f"{name}_check", name))
     writer.flush()
 
 
@@ -291,8 +305,9 @@ def remove_main_run_hparams(run_dir) -> list[Path]:
     return rewritten
 
 
-def write_hparams_from_results(config, run_dir, step: int, last_check: dict | None, final: dict,
-                               protocol: str) -> list[Path]:
+def write_hparams_from_results(
+    config, run_dir, step: int, last_check: dict | None, final: dict, protocol: str
+) -> list[Path]:
     """The HParams session of a finished run from what it saved, without evaluating again: the
     session of `config`, lfw_check/accuracy of the last in-training check (DONE.json's `lfw`) and
     the final View 2 (`final`, eval_lfw.py's JSON, every fold) at `step`, the run's last step, which

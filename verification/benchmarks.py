@@ -12,12 +12,13 @@ file elsewhere; an unregistered NAME is a custom set whose format the path's suf
 `.bin` or a pair list) or a `.bin` path alone (named after the file). LFW's images are the
 aligned folder (`eval.lfw_dir`, `--lfw-dir`), its pairs `eval.pairs` / `--pairs`. TF-free.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from common.errors import UserValueError
 from verification.insightface_bin import bin_pair_set
@@ -34,10 +35,11 @@ VIEW2_FINGERPRINT = "d14b88776270e1ee32b500713d50fc67e963539d8cedffe8a10977fdb33
 @dataclass(frozen=True)
 class Target:
     """A benchmark with its files found: what the loaders read."""
+
     name: str
     format: str
-    path: Path               # the pairs file, pair list or .bin
-    images: Path | None      # the image folder (LFW format only)
+    path: Path  # the pairs file, pair list or .bin
+    images: Path | None  # the image folder (LFW format only)
 
     @property
     def final(self) -> str:
@@ -51,8 +53,8 @@ def _load_lfw(target: Target) -> PairSet:
 
 
 FORMATS: dict[str, Callable[[Target], PairSet]] = {
-    "lfw": _load_lfw,                                            # verification/pairs.py
-    "bin": lambda target: bin_pair_set(target.name, target.path),   # verification/insightface_bin.py
+    "lfw": _load_lfw,  # verification/pairs.py
+    "bin": lambda target: bin_pair_set(target.name, target.path),  # verification/insightface_bin.py
     "list": lambda target: list_pair_set(target.name, target.path),  # verification/pair_list.py
 }
 
@@ -60,21 +62,24 @@ FORMATS: dict[str, Callable[[Target], PairSet]] = {
 @dataclass(frozen=True)
 class Benchmark:
     name: str
-    format: str      # a key of FORMATS
-    file: str        # under the data root: pairs file, .bin or pair list
-    measures: str    # one line for docs and `--help`
+    format: str  # a key of FORMATS
+    file: str  # under the data root: pairs file, .bin or pair list
+    measures: str  # one line for docs and `--help`
 
 
-BENCHMARKS = {b.name: b for b in (
-    Benchmark(LFW, "lfw", "lfw_pairs.txt", "LFW View 2: 6,000 pairs of web photos, mostly frontal"),
-    Benchmark("lfw_bin", "bin", "lfw.bin", "LFW View 2's pairs as insightface aligned them (112x112)"),
-    Benchmark("cfp_fp", "bin", "cfp_fp.bin", "pose: frontal vs profile photos (CFP)"),
-    Benchmark("cfp_ff", "bin", "cfp_ff.bin", "frontal vs frontal photos of the same people (CFP)"),
-    Benchmark("cplfw", "bin", "cplfw.bin", "pose: LFW people in different poses (cross-pose LFW)"),
-    Benchmark("agedb_30", "bin", "agedb_30.bin", "age: photos 30 years apart (AgeDB-30)"),
-    Benchmark("calfw", "bin", "calfw.bin", "age: LFW people at different ages (cross-age LFW)"),
-    Benchmark("vgg2_fp", "bin", "vgg2_fp.bin", "pose: frontal vs profile (VGGFace2)"),
-)}
+BENCHMARKS = {
+    b.name: b
+    for b in (
+        Benchmark(LFW, "lfw", "lfw_pairs.txt", "LFW View 2: 6,000 pairs of web photos, mostly frontal"),
+        Benchmark("lfw_bin", "bin", "lfw.bin", "LFW View 2's pairs as insightface aligned them (112x112)"),
+        Benchmark("cfp_fp", "bin", "cfp_fp.bin", "pose: frontal vs profile photos (CFP)"),
+        Benchmark("cfp_ff", "bin", "cfp_ff.bin", "frontal vs frontal photos of the same people (CFP)"),
+        Benchmark("cplfw", "bin", "cplfw.bin", "pose: LFW people in different poses (cross-pose LFW)"),
+        Benchmark("agedb_30", "bin", "agedb_30.bin", "age: photos 30 years apart (AgeDB-30)"),
+        Benchmark("calfw", "bin", "calfw.bin", "age: LFW people at different ages (cross-age LFW)"),
+        Benchmark("vgg2_fp", "bin", "vgg2_fp.bin", "pose: frontal vs profile (VGGFace2)"),
+    )
+}
 
 
 def final_name(name: str) -> str:
@@ -98,8 +103,7 @@ def name_of_file(path: Path) -> str:
     return check_name(name if name[:1].isalpha() else f"set_{name}", str(path))
 
 
-def resolve_target(spec: str, data_root: Path, lfw_images: Path | None = None,
-                   lfw_pairs: Path | None = None) -> Target:
+def resolve_target(spec: str, data_root: Path, lfw_images: Path | None = None, lfw_pairs: Path | None = None) -> Target:
     """The Target a spec names (see the module docstring); files are checked when loaded."""
     name, path = parse_spec(spec)
     known = BENCHMARKS.get(name)
@@ -108,8 +112,10 @@ def resolve_target(spec: str, data_root: Path, lfw_images: Path | None = None,
     if known is not None:
         return Target(name, known.format, path or data_root / known.file, None)
     if path is None:
-        raise UserValueError(f"target {spec!r}: unknown benchmark; known: {', '.join(BENCHMARKS)} "
-                             "(or NAME=PATH for a .bin or a pair list)")
+        raise UserValueError(
+            f"target {spec!r}: unknown benchmark; known: {', '.join(BENCHMARKS)} "
+            "(or NAME=PATH for a .bin or a pair list)"
+        )
     return Target(name, "bin" if path.suffix == ".bin" else "list", path, None)
 
 

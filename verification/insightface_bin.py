@@ -11,6 +11,7 @@ with an error naming the file, before it can run. A file whose list is a numpy a
 (some third-party copies) is therefore refused too: convert it once, in a place where you
 trust it, to plain lists (docs/benchmarks_eval.md shows how).
 """
+
 from __future__ import annotations
 
 import io
@@ -46,22 +47,18 @@ def read_bin_lists(path: str | Path) -> tuple[list[bytes], list[bool]]:
             # encoding="bytes": files pickled by Python 2 (most of insightface's) give bytes.
             content = _NothingResolved(io.BufferedReader(handle), encoding="bytes").load()
     except _Refused as error:
-        raise UnsafeBinError(f"{path}: not a plain insightface .bin ({error}); nothing in it was "
-                             "run") from None
+        raise UnsafeBinError(f"{path}: not a plain insightface .bin ({error}); nothing in it was run") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError) as error:
-        raise UserValueError(f"{path}: not a readable .bin pickle ({type(error).__name__}: "
-                             f"{error})") from None
+        raise UserValueError(f"{path}: not a readable .bin pickle ({type(error).__name__}: {error})") from None
     if not (isinstance(content, (tuple, list)) and len(content) == 2):
-        raise UserValueError(f"{path}: expected a pair (images, issame list), got "
-                             f"{type(content).__name__}")
+        raise UserValueError(f"{path}: expected a pair (images, issame list), got {type(content).__name__}")
     images, issame = content
     if not isinstance(images, (list, tuple)) or not all(isinstance(b, bytes) for b in images):
         raise UserValueError(f"{path}: the first element must be a list of encoded images (bytes)")
     if not isinstance(issame, (list, tuple)) or not all(isinstance(s, bool) for s in issame):
         raise UserValueError(f"{path}: the second element must be a list of bools (same person)")
     if len(images) != 2 * len(issame):
-        raise UserValueError(f"{path}: {len(images)} images for {len(issame)} pairs (expected "
-                             f"{2 * len(issame)})")
+        raise UserValueError(f"{path}: {len(images)} images for {len(issame)} pairs (expected {2 * len(issame)})")
     return list(images), list(issame)
 
 
@@ -75,7 +72,13 @@ def bin_pair_set(name: str, path: str | Path) -> PairSet:
         folds = consecutive_folds(count)
     except UserValueError as error:
         raise UserValueError(f"{path}: {error}") from None
-    return PairSet(name, str(path), tuple(f"{k:0{width}d}" for k in range(len(images))),
-                   np.arange(0, 2 * count, 2, dtype=np.int64),
-                   np.arange(1, 2 * count, 2, dtype=np.int64), np.array(issame, bool), folds,
-                   encoded=tuple(images))
+    return PairSet(
+        name,
+        str(path),
+        tuple(f"{k:0{width}d}" for k in range(len(images))),
+        np.arange(0, 2 * count, 2, dtype=np.int64),
+        np.arange(1, 2 * count, 2, dtype=np.int64),
+        np.array(issame, bool),
+        folds,
+        encoded=tuple(images),
+    )

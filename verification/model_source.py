@@ -5,6 +5,7 @@ A source knows its image size, a cache identity (changes whenever the weights co
 embeddings depend on the batch (BN always_train: then the batch size is part of the identity),
 and where its reports belong; it loads its network only when embeddings are not already cached.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,6 +22,7 @@ from verification.embedding import EmbedFn, compiled_embed_fn
 @dataclass(frozen=True)
 class ModelSource:
     """A model to embed with; `load()` builds or reads it."""
+
     label: str
     image_size: tuple[int, int]
     identity: dict
@@ -40,6 +42,7 @@ class ModelSource:
     def load(self) -> EmbedFn:
         """The compiled embedding function (weights loaded or randomly initialised, seeded)."""
         import keras
+
         import models  # imported on use: it builds Keras layers at import
 
         if self.export_path is not None:
@@ -52,9 +55,14 @@ class ModelSource:
         return compiled_embed_fn(network, self.image_size)
 
 
-def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: float = 1.0,
-                  embedding_size: int = 512, seed: int = 0,
-                  trust_model: bool = False) -> ModelSource:
+def resolve_model(
+    spec: str,
+    image_size: tuple[int, int] | None = None,
+    width: float = 1.0,
+    embedding_size: int = 512,
+    seed: int = 0,
+    trust_model: bool = False,
+) -> ModelSource:
     """Interpret `--model`: run dir (with export/embedder), its export/ folder, SavedModel dir,
     .tflite file (python -m models export-tflite), or registry name.
 
@@ -70,25 +78,37 @@ def resolve_model(spec: str, image_size: tuple[int, int] | None = None, width: f
         found = require_export(path)
         saved, info_path = found.saved_model, found.model_info
         # Reports of a run's model go to the run's eval/; of any other export, to the cache.
-        out_dir = RunLayout(found.run_dir).eval if found.run_dir else \
-            CACHE_DIR / "eval" / found.export_dir.resolve().name
+        out_dir = (
+            RunLayout(found.run_dir).eval if found.run_dir else CACHE_DIR / "eval" / found.export_dir.resolve().name
+        )
         size = _size_from_info(info_path, image_size)
         graph = saved / "saved_model.pb"
-        identity = {"saved_model": str(saved.resolve()), "mtime_ns": graph.stat().st_mtime_ns,
-                    "bytes": graph.stat().st_size, "image_size": list(size)}
-        return ModelSource(path.resolve().name, size, identity, out_dir, export_path=saved,
-                           bn_mode=_bn_mode(info_path), trusted=trust_model)
+        identity = {
+            "saved_model": str(saved.resolve()),
+            "mtime_ns": graph.stat().st_mtime_ns,
+            "bytes": graph.stat().st_size,
+            "image_size": list(size),
+        }
+        return ModelSource(
+            path.resolve().name,
+            size,
+            identity,
+            out_dir,
+            export_path=saved,
+            bn_mode=_bn_mode(info_path),
+            trusted=trust_model,
+        )
 
     import models
 
     if spec not in models.available():
-        raise UserValueError(f"--model {spec}: not a folder, and not a model name "
-                             f"(valid: {', '.join(models.available())})")
+        raise UserValueError(
+            f"--model {spec}: not a folder, and not a model name (valid: {', '.join(models.available())})"
+        )
     size = tuple(image_size or (112, 96))
     options = {"width": width, "embedding_size": embedding_size, "seed": seed}
     identity = {"registry": spec, "image_size": list(size), **options}
-    return ModelSource(spec, size, identity, CACHE_DIR / "eval" / f"{spec}_untrained_seed{seed}",
-                       build_options=options)
+    return ModelSource(spec, size, identity, CACHE_DIR / "eval" / f"{spec}_untrained_seed{seed}", build_options=options)
 
 
 def _tflite_source(path: Path, image_size: tuple[int, int] | None) -> ModelSource:
@@ -96,14 +116,17 @@ def _tflite_source(path: Path, image_size: tuple[int, int] | None) -> ModelSourc
     run's eval/ folder, named by the file so each variant keeps its own cache and plots."""
     info_path = path.parent / MODEL_INFO_FILE
     size = _size_from_info(info_path, image_size)
-    identity = {"tflite": str(path.resolve()), "mtime_ns": path.stat().st_mtime_ns,
-                "bytes": path.stat().st_size, "image_size": list(size)}
+    identity = {
+        "tflite": str(path.resolve()),
+        "mtime_ns": path.stat().st_mtime_ns,
+        "bytes": path.stat().st_size,
+        "image_size": list(size),
+    }
     export = locate_export(path.parent)
     run_dir = export.run_dir if export else None
     out_dir = RunLayout(run_dir).eval / path.stem if run_dir else CACHE_DIR / "eval" / path.stem
     label = f"{run_dir.resolve().name}/{path.name}" if run_dir else path.name
-    return ModelSource(label, size, identity, out_dir, export_path=path,
-                       bn_mode=_bn_mode(info_path))
+    return ModelSource(label, size, identity, out_dir, export_path=path, bn_mode=_bn_mode(info_path))
 
 
 def _bn_mode(info_path: Path) -> str | None:
@@ -126,8 +149,9 @@ def _size_from_info(info_path: Path, requested: tuple[int, int] | None) -> tuple
         raise UserKeyError(f"{info_path}: no 'image_size' key")
     size = tuple(int(v) for v in recorded)
     if requested is not None and tuple(requested) != size:
-        raise UserValueError(f"--image-size {requested[0]}x{requested[1]} conflicts with "
-                             f"{info_path} ({size[0]}x{size[1]})")
+        raise UserValueError(
+            f"--image-size {requested[0]}x{requested[1]} conflicts with {info_path} ({size[0]}x{size[1]})"
+        )
     return size
 
 

@@ -9,6 +9,7 @@ person) or 0. The pairs are cut into 10 consecutive folds, as insightface does w
 files, so keep same and different pairs mixed through the file (or in balanced blocks of a
 tenth each). A malformed line is an error naming the file and line: no pair is ever dropped.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,8 +33,7 @@ def list_pair_set(name: str, path: str | Path) -> PairSet:
             continue
         fields = line.split()
         if len(fields) != 3 or fields[2] not in LABELS:
-            raise UserValueError(f"{path}:{number}: expected 'path1 path2 label' (label 1 or 0), "
-                                 f"got {line!r}")
+            raise UserValueError(f"{path}:{number}: expected 'path1 path2 label' (label 1 or 0), got {line!r}")
         for relative, side in ((fields[0], left), (fields[1], right)):
             if relative not in ids:
                 if not inside(root, relative, f"{path}:{number}").is_file():
@@ -46,5 +46,13 @@ def list_pair_set(name: str, path: str | Path) -> PairSet:
     except UserValueError as error:
         raise UserValueError(f"{path}: {error}") from None
     names = tuple(ids)
-    return PairSet(name, str(path), names, np.array(left, np.int64), np.array(right, np.int64),
-                   np.array(is_same, bool), folds, image_paths=tuple(root / n for n in names))
+    return PairSet(
+        name,
+        str(path),
+        names,
+        np.array(left, np.int64),
+        np.array(right, np.int64),
+        np.array(is_same, bool),
+        folds,
+        image_paths=tuple(root / n for n in names),
+    )

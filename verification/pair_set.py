@@ -5,6 +5,7 @@ its files into a `PairSet`; the evaluators, eval_lfw.py and the in-training chec
 this. Images come either as files (folder formats: decoded when embedded) or as encoded bytes
 held in memory (.bin files). TF-free.
 """
+
 from __future__ import annotations
 
 import io
@@ -27,8 +28,10 @@ RESERVED_NAMES = ("train", "input", "weights")
 def check_name(name: str, source: str = "benchmark") -> str:
     """`name` when it can name TensorBoard tags and files (lowercase, digits, underscores)."""
     if not NAME_PATTERN.match(name) or name in RESERVED_NAMES:
-        raise UserValueError(f"{source}: benchmark name {name!r} must be lowercase letters, digits "
-                             f"and underscores, starting with a letter, and not one of {RESERVED_NAMES}")
+        raise UserValueError(
+            f"{source}: benchmark name {name!r} must be lowercase letters, digits "
+            f"and underscores, starting with a letter, and not one of {RESERVED_NAMES}"
+        )
     return name
 
 
@@ -57,6 +60,7 @@ class PairSet:
     `right_rows[i]`; `fold_ids[i]` is its cross-validation fold. `image_paths` (files) or
     `encoded` (JPEG/PNG bytes) holds the images in `image_ids` order; neither when only the
     pairs are known (embeddings read from a file, no image folder given)."""
+
     name: str
     source: str
     image_ids: tuple[str, ...]
@@ -92,20 +96,26 @@ class PairSet:
     def right(self) -> list[str]:
         return [self.image_ids[i] for i in self.right_rows]
 
-    def first_folds(self, n: int) -> "PairSet":
+    def first_folds(self, n: int) -> PairSet:
         """The pairs of folds 0..n-1 and only the images they use (a cheaper check)."""
         if not 1 <= n <= self.num_folds:
             raise UserValueError(f"{self.source}: asked for {n} folds, it has {self.num_folds}")
         keep = self.fold_ids < n
         left, right = self.left_rows[keep], self.right_rows[keep]
-        used = list(dict.fromkeys(int(i) for pair in zip(left, right) for i in pair))
+        used = list(dict.fromkeys(int(i) for pair in zip(left, right, strict=True) for i in pair))
         row = {old: new for new, old in enumerate(used)}
         pick = lambda items: None if items is None else tuple(items[i] for i in used)
-        return PairSet(self.name, self.source, tuple(self.image_ids[i] for i in used),
-                       np.array([row[int(i)] for i in left], np.int64),
-                       np.array([row[int(i)] for i in right], np.int64),
-                       self.is_same[keep], self.fold_ids[keep], pick(self.image_paths),
-                       pick(self.encoded))
+        return PairSet(
+            self.name,
+            self.source,
+            tuple(self.image_ids[i] for i in used),
+            np.array([row[int(i)] for i in left], np.int64),
+            np.array([row[int(i)] for i in right], np.int64),
+            self.is_same[keep],
+            self.fold_ids[keep],
+            pick(self.image_paths),
+            pick(self.encoded),
+        )
 
     def load_images(self, image_size: tuple[int, int]) -> np.ndarray:
         """Every image as uint8 [N, H, W, 3] fitted to `image_size` (see `fit_width`)."""
@@ -139,6 +149,8 @@ def fit_width(image: np.ndarray, image_size: tuple[int, int], what: str) -> np.n
     want_h, want_w = image_size
     if height == want_h and width >= want_w and (width - want_w) % 2 == 0:
         margin = (width - want_w) // 2
-        return image[:, margin:margin + want_w]
-    raise UserValueError(f"{what}: image is {height}x{width}, the model takes {want_h}x{want_w} "
-                         "(or the same height and a wider, centred crop)")
+        return image[:, margin : margin + want_w]
+    raise UserValueError(
+        f"{what}: image is {height}x{width}, the model takes {want_h}x{want_w} "
+        "(or the same height and a wider, centred crop)"
+    )

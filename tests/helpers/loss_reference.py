@@ -3,6 +3,7 @@
 They share no code with losses/: angles come from arccos (losses/ uses Chebyshev polynomials),
 mining is done pair by pair. tests/test_helpers_loss_reference.py pins them to hand-worked values.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,7 +35,7 @@ def numerical_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
 
 def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     losses = []
-    for row, label in zip(logits, labels):
+    for row, label in zip(logits, labels, strict=True):
         top = row.max()
         losses.append(top + math.log(np.exp(row - top).sum()) - row[label])
     return float(np.mean(losses))
@@ -49,6 +50,7 @@ def cosines(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 # --- target logits (without scale), as functions of the angle theta in radians ---------------
+
 
 def arcface_target(theta: float, m: float, easy_margin: bool = False) -> float:
     if easy_margin:
@@ -86,6 +88,7 @@ def margin_head_loss(x, w, labels, target_fn, scale_fn) -> float:
 
 # --- metric losses ---------------------------------------------------------------------------
 
+
 def distance_matrix(x: np.ndarray) -> np.ndarray:
     b = len(x)
     return np.array([[np.linalg.norm(x[i] - x[j]) for j in range(b)] for i in range(b)])
@@ -117,8 +120,7 @@ def semi_hard_triplet(x, labels, margin, fallback="easiest") -> float:
             if p == a or labels[p] != labels[a]:
                 continue
             farther = [n for n in negatives if d2[a, n] > d2[a, p]]
-            n = min(farther, key=lambda k: d2[a, k]) if farther else \
-                pick(negatives, key=lambda k: d2[a, k])
+            n = min(farther, key=lambda k: d2[a, k]) if farther else pick(negatives, key=lambda k: d2[a, k])
             terms.append(max(0.0, d2[a, p] - d2[a, n] + margin))
     return float(np.mean(terms))
 

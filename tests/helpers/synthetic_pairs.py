@@ -1,4 +1,5 @@
 """A synthetic View 2 style pairs file shared by the protocol tests."""
+
 from __future__ import annotations
 
 
