@@ -213,9 +213,7 @@ def _row_line(exp_set, row, runs: list[RowResult], judged: verdicts.SetVerdicts)
     else:
         cells += _comparison_cells((row.name, exp_set.reference), judged)
     cells.append(convergence.summarise([run.training for run in runs]))
-    cells.append(
-        convergence.summarise_gains([convergence.last_quarter_gain(run.curves.get(LFW_ACCURACY_TAG)) for run in runs])
-    )
+    cells.append(_last_quarter_cell(runs))
     cells += [
         _fmt(float(np.mean(minutes)) if minutes else None, "{:.1f} min"),
         _fmt(float(np.median(speeds)) if speeds else None, "{:.0f}"),
@@ -224,12 +222,18 @@ def _row_line(exp_set, row, runs: list[RowResult], judged: verdicts.SetVerdicts)
     return "| " + " | ".join(cells) + " |"
 
 
+def _last_quarter_cell(runs: list[RowResult]) -> str:
+    return convergence.summarise_gains(
+        [convergence.last_quarter_gain(run.curves.get(LFW_ACCURACY_TAG)) for run in runs]
+    )
+
+
 def headline_lines(exp_set, results: dict[str, list[RowResult]], judged: verdicts.SetVerdicts) -> list[str]:
     """The set's verdicts in brief (for docs/findings.md): accuracy, difference with CI, Holm p,
-    verdict and take-off per row, the same numbers as the full table."""
+    verdict, take-off and the checks' last-quarter gain per row, the same numbers as the full table."""
     lines = [
-        "| config | seeds | LFW accuracy | vs ref. (95% CI) | p Holm | verdict | take-off |",
-        "|---|---|---|---|---|---|---|",
+        "| config | seeds | LFW accuracy | vs ref. (95% CI) | p Holm | verdict | take-off | last quarter |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in exp_set.rows:
         evaluated = verdicts.evaluated(results[row.name])
@@ -243,7 +247,13 @@ def headline_lines(exp_set, results: dict[str, list[RowResult]], judged: verdict
         lines.append(
             "| "
             + " | ".join(
-                [f"{row.label} (`{row.name}`)", f"{len(evaluated)}/{len(results[row.name])}", accuracy, *comparison]
+                [
+                    f"{row.label} (`{row.name}`)",
+                    f"{len(evaluated)}/{len(results[row.name])}",
+                    accuracy,
+                    *comparison,
+                    _last_quarter_cell(results[row.name]),
+                ]
             )
             + " |"
         )

@@ -17,9 +17,15 @@ HEADER = "title: x\nclaims: []\nequivalence_margin: 1.0\n"  # the keys every set
 
 
 def test_every_row_of_every_set_has_loadable_cpu_and_full_configs():
-    assert set_names() == ["backbones", "margin", "metric", "optimizer_bn", "precision", "regime"]
+    assert set_names() == ["backbones", "margin", "metric", "optimizer_bn", "precision", "regime", "scale_pilot"]
+    assert load_set("scale_pilot").scales == ("cpu_long",)  # it picks the cpu_long budget, nothing else
     for name in set_names():
         exp_set = load_set(name)
+        for scale in exp_set.scales:
+            for row in exp_set.rows:
+                load_config(exp_set.config_path(row.name, scale))
+        if name == "scale_pilot":
+            continue
         for row in exp_set.rows:
             cpu = load_config(exp_set.config_path(row.name, "cpu"))
             full = load_config(exp_set.config_path(row.name, "full"))

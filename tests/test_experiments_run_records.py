@@ -221,7 +221,8 @@ def test_report_only_all_rebuilds_every_table_with_records_and_only_those(homes,
         )
     assert runner.main(["--all", "--report-only"]) == 0
     written = sorted(path.name for path in runner.RESULTS_DIR.iterdir())
-    # precision's bfloat16 row is set 1's reference row: its records make set 1's table too
+    # precision's bfloat16 row is set 1's reference row: its records make set 1's table too; set
+    # 1's reference row at cpu_long is the scale pilot's 4,320-step row: the pilot's table too
     assert written == [
         "optimizer_bn_cpu.md",
         "optimizer_bn_cpu_curves.png",
@@ -229,6 +230,8 @@ def test_report_only_all_rebuilds_every_table_with_records_and_only_those(homes,
         "optimizer_bn_cpu_long_curves.png",
         "precision_cpu.md",
         "precision_cpu_curves.png",
+        "scale_pilot_cpu_long.md",
+        "scale_pilot_cpu_long_curves.png",
     ]
     converged = (runner.RESULTS_DIR / "optimizer_bn_cpu_long.md").read_text()
     assert "| 2/3 | 86.50 +- 0.71% |" in converged and "**Early training**" not in converged

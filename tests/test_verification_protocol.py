@@ -20,7 +20,7 @@ def ref_accuracy(scores, labels, t):
 def ref_best_threshold(scores, labels):
     values = sorted(set(float(s) for s in scores))
     candidates = [values[0] - 1.0]
-    for a, b in zip(values, values[1:], strict=True):
+    for a, b in zip(values, values[1:], strict=False):
         candidates.append((a + b) / 2)
     candidates.append(values[-1] + 1.0)
     best_t, best_acc = None, -1.0
@@ -36,7 +36,7 @@ def ref_threshold_at_far(scores, labels, target):
     points = [(0.0, math.nextafter(max(negatives), math.inf))]
     for v in sorted(set(negatives), reverse=True):
         points.append((sum(1 for n in negatives if n >= v) / len(negatives), v))
-    for (f0, t0), (f1, t1) in zip(points, points[1:], strict=True):
+    for (f0, t0), (f1, t1) in zip(points, points[1:], strict=False):
         if f0 <= target <= f1:
             return t0 + (target - f0) / (f1 - f0) * (t1 - t0)
     raise AssertionError("target outside [0, 1]")

@@ -55,7 +55,7 @@ class PiecewiseWithWarmup(keras.optimizers.schedules.LearningRateSchedule):
     def __init__(self, boundaries: list[int], values: list[float], warmup_steps: int = 0):
         if len(values) != len(boundaries) + 1:
             raise ScheduleError(f"need len(boundaries) + 1 values, got {len(boundaries)} and {len(values)}")
-        if any(b2 <= b1 for b1, b2 in zip(boundaries, boundaries[1:], strict=True)):
+        if any(b2 <= b1 for b1, b2 in zip(boundaries, boundaries[1:], strict=False)):
             raise ScheduleError(f"boundaries must increase: {boundaries}")
         self.boundaries = [int(b) for b in boundaries]
         self.values = [float(v) for v in values]
