@@ -5,6 +5,7 @@
 Rerunning the same command resumes from the run's last checkpoint; a finished run is left alone.
 See experiments/configs/README.md for the config format.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,10 +22,19 @@ from common.errors import entry_point  # noqa: E402
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="experiments/configs/NAME.yaml")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (dotted, e.g. optimizer.weight_decay=5e-4); repeatable")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="start afresh even if the run dir holds another run (it is moved aside)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key (dotted, e.g. optimizer.weight_decay=5e-4); repeatable",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh even if the run dir holds another run (it is moved aside)",
+    )
     parser.add_argument("--data-root", default=None, help="data root (default $FACEREC_DATA or ../shared/data)")
     args = parser.parse_args(argv)
 

@@ -8,6 +8,7 @@ mirror image, --flip), and prints the cosine similarity and the decision. Exit s
 decision was made (same or different), 3 when it was refused (no usable face, unreadable image),
 2 for bad input (a missing photo or model, a bad threshold), as every tool (common/errors.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,10 @@ def main(argv=None) -> int:
         if verdict.same is None:
             print(f"refused: {verdict.reason}")
         else:
-            print(f"similarity {verdict.similarity:.4f}, threshold {threshold:.4f}: "
-                  f"{'same person' if verdict.same else 'different people'}")
+            print(
+                f"similarity {verdict.similarity:.4f}, threshold {threshold:.4f}: "
+                f"{'same person' if verdict.same else 'different people'}"
+            )
     return REFUSED if verdict.same is None else 0
 
 

@@ -6,6 +6,7 @@
 Resumable (finished outputs are skipped; files are written to a temporary name then renamed) and
 shardable (a path's shard is a hash of the path). Writes OUT/align_report.csv (one file per shard).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,31 +14,39 @@ import os
 import sys
 import time
 from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator
 
 if __package__ in (None, ""):  # run by path: make `import align` resolve to this repository
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from align.detector import (MAX_DETECT_SIDE, MIN_FACE_SIZE, SCALE_FACTOR, THRESHOLDS,  # noqa: E402
-                            add_detector_arguments, detector_options)
+from align.detector import (  # noqa: E402
+    MAX_DETECT_SIDE,
+    MIN_FACE_SIZE,
+    SCALE_FACTOR,
+    THRESHOLDS,
+    add_detector_arguments,
+    detector_options,
+)
 from align.file_list import in_shard, parse_shard, read_path_list, walk_images  # noqa: E402
-from align.image_io import ImageReadError, load_rgb  # noqa: E402
+from align.image_io import MAX_PIXELS, ImageReadError, add_max_pixels_argument, load_rgb  # noqa: E402
 from align.landmarks_file import read_landmarks_file  # noqa: E402
 from align.pipeline import SKIPPED, align_from_landmarks, align_images  # noqa: E402
-from align.report import (ReportWriter, compact_report, error_row, report_name,  # noqa: E402
-                          result_row, unfinished_statuses)
-from common.choices import DEFAULT_IMAGE_SIZE, format_image_size, parse_image_size  # noqa: E402
+from align.report import ReportWriter, compact_report, error_row, report_name, result_row, unfinished_statuses  # noqa: E402
 from align.warp import DEFAULT_CENTER_CROP_FRACTION  # noqa: E402
+from common.arg_types import float_in, int_at_least, int_in  # noqa: E402
+from common.choices import DEFAULT_IMAGE_SIZE, format_image_size, parse_image_size  # noqa: E402
+from common.dir_lock import exclusive_folder  # noqa: E402
 from common.errors import UserFileNotFoundError, UserValueError, entry_point  # noqa: E402
 
 
 @dataclass
 class AlignConfig:
     """Everything a worker needs; picklable so spawned processes get their own copy."""
+
     input_dir: str
     image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE
     image_format: str = "jpg"
@@ -49,6 +58,7 @@ class AlignConfig:
     scale_factor: float = SCALE_FACTOR
     max_detect_side: int = MAX_DETECT_SIDE
     tf_threads: int = 1
+    max_pixels: int = MAX_PIXELS
     landmarks: dict = field(default_factory=dict)
 
 
@@ -76,8 +86,11 @@ def init_worker(config: AlignConfig, limit_threads: bool = True) -> None:
     settings = (config.min_face_size, config.thresholds, config.scale_factor, config.max_detect_side)
     if _worker_state.get("detector_settings") != settings:  # inline reruns reuse the detector
         _worker_state["detector"] = FaceDetector(
-            min_face_size=config.min_face_size, thresholds=config.thresholds,
-            scale_factor=config.scale_factor, max_detect_side=config.max_detect_side)
+            min_face_size=config.min_face_size,
+            thresholds=config.thresholds,
+            scale_factor=config.scale_factor,
+            max_detect_side=config.max_detect_side,
+        )
         _worker_state["detector_settings"] = settings
     _worker_state["config"] = config
 
@@ -92,7 +105,7 @@ def process_chunk(relative_paths: list[str]) -> list[tuple[str, dict, bytes | No
     to_detect: list[tuple[str, object]] = []
     for relative in relative_paths:
         try:
-            image = load_rgb(os.path.join(config.input_dir, relative))
+            image = load_rgb(os.path.join(config.input_dir, relative), config.max_pixels)
         except (ImageReadError, OSError) as error:
             outputs[relative] = (error_row(relative, str(error)), None)
             continue
@@ -105,9 +118,10 @@ def process_chunk(relative_paths: list[str]) -> list[tuple[str, dict, bytes | No
         else:
             to_detect.append((relative, image))
 
-    results = align_images([image for _, image in to_detect], detector, config.image_size,
-                           config.skip_no_face, config.fallback_fraction)
-    for (relative, image), result in zip(to_detect, results):
+    results = align_images(
+        [image for _, image in to_detect], detector, config.image_size, config.skip_no_face, config.fallback_fraction
+    )
+    for (relative, image), result in zip(to_detect, results, strict=True):
         outputs[relative] = (result_row(relative, result, image.shape), result.crop)
 
     encoded = []
@@ -115,8 +129,11 @@ def process_chunk(relative_paths: list[str]) -> list[tuple[str, dict, bytes | No
         row, crop = outputs[relative]
         data = None
         if crop is not None:
-            params = ([cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality] if config.image_format == "jpg"
-                      else [cv2.IMWRITE_PNG_COMPRESSION, 3])
+            params = (
+                [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality]
+                if config.image_format == "jpg"
+                else [cv2.IMWRITE_PNG_COMPRESSION, 3]
+            )
             ok, buffer = cv2.imencode("." + config.image_format, crop[:, :, ::-1], params)
             if ok:
                 data = buffer.tobytes()
@@ -128,18 +145,27 @@ def process_chunk(relative_paths: list[str]) -> list[tuple[str, dict, bytes | No
 
 # ---- main process -----------------------------------------------------------------------
 
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write to a sibling temporary name then rename: a reader (or a resume) never sees half a file.
-    The temporary name is fixed per output, so a leftover from a killed run is simply overwritten."""
+    The temporary name carries this process's id (no two writers share one) and does not end in
+    an image suffix, so a leftover from a killed run is never taken for an input or an output
+    (common/atomic_files.py keeps the target's suffix, which a later walk would list)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name("." + path.name + ".partial")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
     with open(temporary, "wb") as handle:
         handle.write(data)
     os.replace(temporary, path)
 
 
-def pending_paths(candidates: Iterable[str], output_dir: Path, shard: tuple[int, int],
-                  image_format: str, done_without_output: set[str], counts: Counter) -> Iterator[str]:
+def pending_paths(
+    candidates: Iterable[str],
+    output_dir: Path,
+    shard: tuple[int, int],
+    image_format: str,
+    done_without_output: set[str],
+    counts: Counter,
+) -> Iterator[str]:
     """Inputs of this shard that still need work (streamed; counts already-finished ones)."""
     for relative in candidates:
         if not in_shard(relative, shard):
@@ -166,8 +192,9 @@ def run_chunks(chunks: Iterator[list[str]], config: AlignConfig, workers: int) -
     import multiprocessing
 
     # spawn, not fork: TensorFlow is not fork-safe.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=init_worker, initargs=(config,)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker, initargs=(config,)
+    ) as pool:
         in_flight: deque = deque()
         max_in_flight = 2 * workers
         for chunk in chunks:
@@ -181,11 +208,16 @@ def run_chunks(chunks: Iterator[list[str]], config: AlignConfig, workers: int) -
             yield in_flight.popleft().result()
 
 
-def align_dataset(config: AlignConfig, output_dir, workers: int = 1, shard=(0, 1),
-                  only_list=None, batch_size: int = 32, progress: bool = True) -> Counter:
+def align_dataset(
+    config: AlignConfig,
+    output_dir,
+    workers: int = 1,
+    shard=(0, 1),
+    only_list=None,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> Counter:
     """Align every (pending) input of this shard; returns the report's counts by status."""
-    from tqdm import tqdm
-
     output_dir = Path(output_dir)
     input_dir = Path(config.input_dir)
     if not input_dir.is_dir():
@@ -193,6 +225,24 @@ def align_dataset(config: AlignConfig, output_dir, workers: int = 1, shard=(0, 1
     if output_dir.resolve() == input_dir.resolve():
         raise UserValueError("--output-dir must differ from --input-dir (inputs would be overwritten)")
     output_dir.mkdir(parents=True, exist_ok=True)
+    # One process per shard of the output dir (shards may run side by side, each with its own
+    # report file); a second one would interleave the same outputs and report.
+    with exclusive_folder(output_dir, f"shard {shard[0]}/{shard[1]} of the output dir", part=report_name(shard)):
+        return _align_pending(config, output_dir, input_dir, shard, only_list, workers, batch_size, progress)
+
+
+def _align_pending(
+    config: AlignConfig,
+    output_dir: Path,
+    input_dir: Path,
+    shard,
+    only_list,
+    workers: int,
+    batch_size: int,
+    progress: bool,
+) -> Counter:
+    from tqdm import tqdm
+
     report_path = output_dir / report_name(shard)
 
     # Skipped images have no output file; they count as done only while skipping is allowed.
@@ -202,10 +252,11 @@ def align_dataset(config: AlignConfig, output_dir, workers: int = 1, shard=(0, 1
     candidates = read_path_list(only_list) if only_list else walk_images(input_dir)
     counts: Counter = Counter()
     start = time.time()
-    with ReportWriter(report_path) as report, tqdm(unit="img", disable=not progress,
-                                                   desc=f"align {input_dir.name}") as bar:
-        pending = pending_paths(candidates, output_dir, shard, config.image_format,
-                                done_without_output, counts)
+    with (
+        ReportWriter(report_path) as report,
+        tqdm(unit="img", disable=not progress, desc=f"align {input_dir.name}") as bar,
+    ):
+        pending = pending_paths(candidates, output_dir, shard, config.image_format, done_without_output, counts)
         for results in run_chunks(chunked(pending, batch_size), config, workers):
             for relative, row, data in results:
                 report.write(row)  # row first: an output on disk always has its row
@@ -216,12 +267,13 @@ def align_dataset(config: AlignConfig, output_dir, workers: int = 1, shard=(0, 1
             bar.update(len(results))
     wall = time.time() - start
     processed = counts["processed"]
-    run_summary = (f"this run: processed={processed} already_done={counts['already_done']} "
-                   f"wall_s={wall:.1f} images_per_s={processed / wall if wall > 0 else 0:.2f} "
-                   f"workers={workers} shard={shard[0]}/{shard[1]} size={format_image_size(config.image_size)}")
+    run_summary = (
+        f"this run: processed={processed} already_done={counts['already_done']} "
+        f"wall_s={wall:.1f} images_per_s={processed / wall if wall > 0 else 0:.2f} "
+        f"workers={workers} shard={shard[0]}/{shard[1]} size={format_image_size(config.image_size)}"
+    )
     totals = compact_report(report_path, run_summary)
-    print(f"{report_path}: " + " ".join(f"{k}={v}" for k, v in sorted(totals.items()))
-          + f" | {run_summary}")
+    print(f"{report_path}: " + " ".join(f"{k}={v}" for k, v in sorted(totals.items())) + f" | {run_summary}")
     return totals
 
 
@@ -229,21 +281,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input-dir", required=True, help="folder of raw photos (any nesting)")
     parser.add_argument("--output-dir", required=True, help="aligned crops go here, same layout")
-    parser.add_argument("--image-size", default=format_image_size(DEFAULT_IMAGE_SIZE),
-                        help="112x96 (SphereFace) or 112x112 (ArcFace)")
-    parser.add_argument("--workers", type=int, default=1, help="detector processes (0: in this process)")
+    parser.add_argument(
+        "--image-size", default=format_image_size(DEFAULT_IMAGE_SIZE), help="112x96 (SphereFace) or 112x112 (ArcFace)"
+    )
+    parser.add_argument("--workers", type=int_at_least(0), default=1, help="detector processes (0: in this process)")
     parser.add_argument("--shard", default="0/1", help="I/N: only paths whose hash falls in shard I of N")
     parser.add_argument("--only-list", help="text file of relative paths to align instead of the whole folder")
     parser.add_argument("--landmarks", help="file of 'name x1 y1 ... x5 y5' lines: align these from the given points")
-    parser.add_argument("--skip-no-face", action="store_true",
-                        help="training sets: skip images without a face instead of writing a centre crop")
+    parser.add_argument(
+        "--skip-no-face",
+        action="store_true",
+        help="training sets: skip images without a face instead of writing a centre crop",
+    )
     parser.add_argument("--png", action="store_true", help="write PNG instead of JPEG")
-    parser.add_argument("--jpeg-quality", type=int, default=95)
-    parser.add_argument("--fallback-fraction", type=float, default=DEFAULT_CENTER_CROP_FRACTION,
-                        help="no-face centre crop height as a fraction of the shorter side")
+    parser.add_argument("--jpeg-quality", type=int_in(1, 100), default=95)
+    parser.add_argument(
+        "--fallback-fraction",
+        type=float_in(0.0, 1.0, open_low=True),
+        default=DEFAULT_CENTER_CROP_FRACTION,
+        help="no-face centre crop height as a fraction of the shorter side",
+    )
     add_detector_arguments(parser)
-    parser.add_argument("--batch-size", type=int, default=32, help="images per detector call")
-    parser.add_argument("--tf-threads", type=int, default=1, help="TensorFlow threads per worker (0: TF default)")
+    add_max_pixels_argument(parser)
+    parser.add_argument("--batch-size", type=int_at_least(1), default=32, help="images per detector call")
+    parser.add_argument(
+        "--tf-threads", type=int_at_least(0), default=1, help="TensorFlow threads per worker (0: TF default)"
+    )
     parser.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -252,17 +315,27 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     config = AlignConfig(
-        input_dir=args.input_dir, image_size=parse_image_size(args.image_size),
-        image_format="png" if args.png else "jpg", jpeg_quality=args.jpeg_quality,
-        skip_no_face=args.skip_no_face, fallback_fraction=args.fallback_fraction,
-        tf_threads=args.tf_threads, **detector_options(args),
-        landmarks=read_landmarks_file(args.landmarks) if args.landmarks else {})
+        input_dir=args.input_dir,
+        image_size=parse_image_size(args.image_size),
+        image_format="png" if args.png else "jpg",
+        jpeg_quality=args.jpeg_quality,
+        skip_no_face=args.skip_no_face,
+        fallback_fraction=args.fallback_fraction,
+        tf_threads=args.tf_threads,
+        max_pixels=args.max_pixels,
+        **detector_options(args),
+        landmarks=read_landmarks_file(args.landmarks) if args.landmarks else {},
+    )
     shard = parse_shard(args.shard)
-    if args.workers < 0 or args.batch_size < 1:
-        raise UserValueError("--workers must be >= 0 and --batch-size >= 1")
-    align_dataset(config, args.output_dir, workers=args.workers, shard=shard,
-                  only_list=args.only_list, batch_size=args.batch_size,
-                  progress=not args.no_progress)
+    align_dataset(
+        config,
+        args.output_dir,
+        workers=args.workers,
+        shard=shard,
+        only_list=args.only_list,
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
+    )
     return 0
 
 

@@ -3,15 +3,17 @@
 Images are rescaled for detection only (huge ones down, tiny ones up) and the boxes and landmarks
 are mapped back, so the warp always samples the full-resolution original.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import cv2
 import numpy as np
 
+from common.arg_types import float_in, int_at_least
 from common.errors import UserValueError
 
 # The MTCNN settings of every tool that detects faces (align_dataset.py and the recognition CLIs),
@@ -24,12 +26,22 @@ MAX_DETECT_SIDE = 1024
 
 def add_detector_arguments(parser) -> None:
     """--min-face-size, --detector-thresholds, --scale-factor, --max-detect-side (parser or group)."""
-    parser.add_argument("--min-face-size", type=int, default=MIN_FACE_SIZE, help="MTCNN minimum face, px")
-    parser.add_argument("--detector-thresholds", default=",".join(map(str, THRESHOLDS)),
-                        help="MTCNN stage thresholds P-Net,R-Net,O-Net")
-    parser.add_argument("--scale-factor", type=float, default=SCALE_FACTOR, help="MTCNN image pyramid step")
-    parser.add_argument("--max-detect-side", type=int, default=MAX_DETECT_SIDE,
-                        help="larger photos are downscaled for detection (the warp uses full resolution)")
+    parser.add_argument("--min-face-size", type=int_at_least(1), default=MIN_FACE_SIZE, help="MTCNN minimum face, px")
+    parser.add_argument(
+        "--detector-thresholds", default=",".join(map(str, THRESHOLDS)), help="MTCNN stage thresholds P-Net,R-Net,O-Net"
+    )
+    parser.add_argument(
+        "--scale-factor",
+        type=float_in(0.0, 1.0, open_low=True, open_high=True),
+        default=SCALE_FACTOR,
+        help="MTCNN image pyramid step, in (0, 1)",
+    )
+    parser.add_argument(
+        "--max-detect-side",
+        type=int_at_least(1),
+        default=MAX_DETECT_SIDE,
+        help="larger photos are downscaled for detection (the warp uses full resolution)",
+    )
 
 
 def detector_options(args) -> dict:
@@ -40,15 +52,22 @@ def detector_options(args) -> dict:
     except ValueError:
         thresholds = ()
     if len(thresholds) != 3:
-        raise UserValueError(f"--detector-thresholds needs 3 comma-separated numbers (P-Net,R-Net,O-Net), "
-                             f"got {args.detector_thresholds!r}")
-    return {"min_face_size": args.min_face_size, "thresholds": thresholds,
-            "scale_factor": args.scale_factor, "max_detect_side": args.max_detect_side}
+        raise UserValueError(
+            f"--detector-thresholds needs 3 comma-separated numbers (P-Net,R-Net,O-Net), "
+            f"got {args.detector_thresholds!r}"
+        )
+    return {
+        "min_face_size": args.min_face_size,
+        "thresholds": thresholds,
+        "scale_factor": args.scale_factor,
+        "max_detect_side": args.max_detect_side,
+    }
 
 
 @dataclass(frozen=True)
 class Face:
     """One detection in original-image pixels."""
+
     box: tuple[float, float, float, float]  # x, y, w, h
     confidence: float
     landmarks: np.ndarray  # (5, 2) x, y: left eye, right eye, nose, left mouth, right mouth
@@ -70,9 +89,16 @@ class FaceDetector:
             are zero-padded to a common shape and detected in one call.
     """
 
-    def __init__(self, min_face_size: int = MIN_FACE_SIZE, thresholds: Sequence[float] = THRESHOLDS,
-                 scale_factor: float = SCALE_FACTOR, max_detect_side: int = MAX_DETECT_SIDE,
-                 min_detect_side: int = 48, max_batch: int = 32, size_bucket: int = 32):
+    def __init__(
+        self,
+        min_face_size: int = MIN_FACE_SIZE,
+        thresholds: Sequence[float] = THRESHOLDS,
+        scale_factor: float = SCALE_FACTOR,
+        max_detect_side: int = MAX_DETECT_SIDE,
+        min_detect_side: int = 48,
+        max_batch: int = 32,
+        size_bucket: int = 32,
+    ):
         from mtcnn import MTCNN  # imported lazily: pulls in TensorFlow
 
         if len(thresholds) != 3:
@@ -95,8 +121,7 @@ class FaceDetector:
         if max(height, width) > self.max_detect_side:
             return self.max_detect_side / max(height, width)
         if min(height, width) < self.min_detect_side:
-            return min(self.min_detect_side / min(height, width),
-                       self.max_detect_side / max(height, width))
+            return min(self.min_detect_side / min(height, width), self.max_detect_side / max(height, width))
         return 1.0
 
     def detect(self, image_rgb: np.ndarray) -> list[Face]:
@@ -124,7 +149,7 @@ class FaceDetector:
         results: list[list[Face]] = [[] for _ in images]
         for indices in groups.values():
             for start in range(0, len(indices), self.max_batch):
-                chunk = indices[start:start + self.max_batch]
+                chunk = indices[start : start + self.max_batch]
                 rows = self._run_mtcnn(_pad_to_common_shape([prepared[i] for i in chunk]))
                 for row in rows:
                     index = chunk[int(row[0])]
@@ -135,10 +160,15 @@ class FaceDetector:
 
     def _run_mtcnn(self, batch: list[np.ndarray]) -> np.ndarray:
         rows = self._mtcnn.detect_faces(
-            batch, box_format="xyxy", output_type="numpy",
-            min_face_size=self.min_face_size, scale_factor=self.scale_factor,
-            threshold_pnet=self.thresholds[0], threshold_rnet=self.thresholds[1],
-            threshold_onet=self.thresholds[2])
+            batch,
+            box_format="xyxy",
+            output_type="numpy",
+            min_face_size=self.min_face_size,
+            scale_factor=self.scale_factor,
+            threshold_pnet=self.thresholds[0],
+            threshold_rnet=self.thresholds[1],
+            threshold_onet=self.thresholds[2],
+        )
         return np.asarray(rows, dtype=np.float64).reshape(-1, 16)
 
 
@@ -172,9 +202,12 @@ def _bucket(shape, size_bucket: int) -> tuple[int, int]:
 def _pad_to_common_shape(batch: list[np.ndarray]) -> list[np.ndarray]:
     height = max(image.shape[0] for image in batch)
     width = max(image.shape[1] for image in batch)
-    return [image if image.shape[:2] == (height, width) else
-            np.pad(image, ((0, height - image.shape[0]), (0, width - image.shape[1]), (0, 0)))
-            for image in batch]
+    return [
+        image
+        if image.shape[:2] == (height, width)
+        else np.pad(image, ((0, height - image.shape[0]), (0, width - image.shape[1]), (0, 0)))
+        for image in batch
+    ]
 
 
 def _face_from_row(row: np.ndarray, detection_shape, scale: float) -> Face | None:
@@ -187,5 +220,6 @@ def _face_from_row(row: np.ndarray, detection_shape, scale: float) -> Face | Non
     x1, x2 = np.clip([x1, x2], 0, width - 1) / scale
     y1, y2 = np.clip([y1, y2], 0, height - 1) / scale
     landmarks = np.stack([row[6:11], row[11:16]], axis=1) / scale
-    return Face(box=(float(x1), float(y1), float(x2 - x1), float(y2 - y1)),
-                confidence=float(row[5]), landmarks=landmarks)
+    return Face(
+        box=(float(x1), float(y1), float(x2 - x1), float(y2 - y1)), confidence=float(row[5]), landmarks=landmarks
+    )

@@ -1,7 +1,8 @@
 """Which face to keep when a photo holds several."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from align.detector import Face
 
@@ -18,8 +19,7 @@ def face_score(face: Face, image_shape, centre_offset_weight: float = CENTRE_OFF
     return w * h - centre_offset_weight * (dx * dx + dy * dy)
 
 
-def choose_face(faces: Sequence[Face], image_shape,
-                centre_offset_weight: float = CENTRE_OFFSET_WEIGHT) -> Face | None:
+def choose_face(faces: Sequence[Face], image_shape, centre_offset_weight: float = CENTRE_OFFSET_WEIGHT) -> Face | None:
     """The face maximising `face_score` (big and central), or None when there is no face."""
     if not faces:
         return None

@@ -1,4 +1,5 @@
 """Reading user-supplied landmarks: `name x1 y1 x2 y2 x3 y3 x4 y4 x5 y5` per line."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,13 +17,15 @@ def read_landmarks_file(path) -> dict[str, np.ndarray]:
             if not fields or fields[0].startswith("#"):
                 continue
             if len(fields) != 11:
-                raise UserValueError(f"{path}:{line_number}: expected 'name x1 y1 ... x5 y5' "
-                                     f"(11 fields), got {len(fields)}")
+                raise UserValueError(
+                    f"{path}:{line_number}: expected 'name x1 y1 ... x5 y5' (11 fields), got {len(fields)}"
+                )
             try:
                 points = np.array([float(v) for v in fields[1:]], dtype=np.float64).reshape(5, 2)
             except ValueError:
-                raise UserValueError(f"{path}:{line_number}: coordinates must be numbers: "
-                                     f"{' '.join(fields[1:])!r}") from None
+                raise UserValueError(
+                    f"{path}:{line_number}: coordinates must be numbers: {' '.join(fields[1:])!r}"
+                ) from None
             if not np.isfinite(points).all():
                 raise UserValueError(f"{path}:{line_number}: coordinates must be finite")
             name = fields[0].replace("\\", "/")

@@ -5,6 +5,7 @@ row; a row whose output is missing was interrupted and is redone on resume. Read
 row per path (`read_report`); `compact_report` drops the earlier duplicates and appends the
 one-line `# summary` (lines starting with '#' are not rows).
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,17 +13,24 @@ import hashlib
 import io
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from align.pipeline import ERROR, SKIPPED, STATUSES, AlignResult
 from common.errors import UserValueError
 
+# A file name that is not UTF-8 (b"caf\xe9.jpg") arrives surrogate-escaped from the file system;
+# the report keeps its original bytes, so a resume matches the same file again.
+PATH_ERRORS = "surrogateescape"
+
 LANDMARK_COLUMNS = [f"lm{i}_{axis}" for i in range(1, 6) for axis in ("x", "y")]
-COLUMNS = (["path", "status", "confidence", "box_x", "box_y", "box_w", "box_h"] + LANDMARK_COLUMNS
-           + ["num_faces", "width", "height", "message"])
+COLUMNS = (
+    ["path", "status", "confidence", "box_x", "box_y", "box_w", "box_h"]
+    + LANDMARK_COLUMNS
+    + ["num_faces", "width", "height", "message"]
+)
 SUMMARY_PREFIX = "# summary:"
 
 
@@ -35,8 +43,7 @@ def report_name(shard: tuple[int, int] = (0, 1)) -> str:
 def result_row(relative_path: str, result: AlignResult, image_shape=None) -> dict:
     """The report row of one aligned (or failed) image; coordinates in original-image pixels."""
     row = dict.fromkeys(COLUMNS, "")
-    row.update(path=relative_path, status=result.status, message=result.message,
-               num_faces=result.num_faces)
+    row.update(path=relative_path, status=result.status, message=result.message, num_faces=result.num_faces)
     if image_shape is not None:
         row.update(height=image_shape[0], width=image_shape[1])
     face = result.face
@@ -44,8 +51,8 @@ def result_row(relative_path: str, result: AlignResult, image_shape=None) -> dic
         if np.isfinite(face.confidence):
             row["confidence"] = f"{face.confidence:.5f}"
         if np.isfinite(face.box).all():
-            row.update(zip(["box_x", "box_y", "box_w", "box_h"], (f"{v:.2f}" for v in face.box)))
-        row.update(zip(LANDMARK_COLUMNS, (f"{v:.2f}" for v in face.landmarks.reshape(-1))))
+            row.update(zip(["box_x", "box_y", "box_w", "box_h"], (f"{v:.2f}" for v in face.box), strict=True))
+        row.update(zip(LANDMARK_COLUMNS, (f"{v:.2f}" for v in face.landmarks.reshape(-1)), strict=True))
     return row
 
 
@@ -63,7 +70,7 @@ class ReportWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _truncate_partial_last_line(self.path)
         is_new = not self.path.exists() or self.path.stat().st_size == 0
-        self._handle = open(self.path, "a", encoding="utf-8", newline="")
+        self._handle = open(self.path, "a", encoding="utf-8", errors=PATH_ERRORS, newline="")
         self._writer = csv.DictWriter(self._handle, fieldnames=COLUMNS, lineterminator="\n")
         if is_new:
             self._writer.writeheader()
@@ -100,7 +107,7 @@ def _truncate_partial_last_line(path: Path) -> None:
 
 def _data_lines(path) -> Iterator[str]:
     """Row lines of the report (header and '#' lines left out)."""
-    with open(path, encoding="utf-8", newline="") as handle:
+    with open(path, encoding="utf-8", errors=PATH_ERRORS, newline="") as handle:
         header = handle.readline()
         if header and header.rstrip("\r\n").split(",") != COLUMNS:
             raise UserValueError(f"{path}:1: not an align report header (expected {','.join(COLUMNS)})")
@@ -138,7 +145,7 @@ def unfinished_statuses(path) -> dict[str, str]:
 
 def _path_hash(line: str) -> int:
     relative_path = _parse_line(line)["path"]
-    return int.from_bytes(hashlib.md5(relative_path.encode("utf-8")).digest()[:8], "big", signed=True)
+    return int.from_bytes(hashlib.md5(os.fsencode(relative_path)).digest()[:8], "big", signed=True)
 
 
 def compact_report(path, run_summary: str = "") -> Counter:
@@ -156,7 +163,7 @@ def compact_report(path, run_summary: str = "") -> Counter:
 
     counts: Counter = Counter()
     temporary = path.with_name(path.name + ".partial")
-    with open(temporary, "w", encoding="utf-8", newline="") as out:
+    with open(temporary, "w", encoding="utf-8", errors=PATH_ERRORS, newline="") as out:
         out.write(",".join(COLUMNS) + "\n")
         for index, line in enumerate(_data_lines(path)):
             if keep[index]:

@@ -1,4 +1,5 @@
 """Least-squares similarity transform between point sets (Umeyama 1991)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,7 @@ def similarity_transform(src_pts, dst_pts) -> np.ndarray:
 
     src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
     src_c, dst_c = src - src_mean, dst - dst_mean
-    src_var = (src_c ** 2).sum() / len(src)
+    src_var = (src_c**2).sum() / len(src)
     if src_var <= 1e-12:
         raise ValueError("source points are all identical: the transform is undefined")
 

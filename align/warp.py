@@ -1,4 +1,5 @@
 """Warping a photo to the aligned crop, and the no-face fallback."""
+
 from __future__ import annotations
 
 import cv2
@@ -26,12 +27,14 @@ def align_crop(image_rgb: np.ndarray, landmarks, image_size=DEFAULT_IMAGE_SIZE) 
     """uint8 (H, W, 3) crop with the landmarks moved onto the template; outside pixels are 0."""
     matrix = alignment_matrix(landmarks, image_size)
     height, width = image_size
-    return cv2.warpAffine(image_rgb, matrix, (width, height), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.warpAffine(
+        image_rgb, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
 
 
-def center_crop(image_rgb: np.ndarray, image_size=DEFAULT_IMAGE_SIZE,
-                fraction: float = DEFAULT_CENTER_CROP_FRACTION) -> np.ndarray:
+def center_crop(
+    image_rgb: np.ndarray, image_size=DEFAULT_IMAGE_SIZE, fraction: float = DEFAULT_CENTER_CROP_FRACTION
+) -> np.ndarray:
     """Central region with the output's aspect ratio, `fraction` of the shorter side tall (or wide,
     whichever fits), resized to `image_size`."""
     if not 0.0 < fraction <= 1.0:
@@ -45,6 +48,6 @@ def center_crop(image_rgb: np.ndarray, image_size=DEFAULT_IMAGE_SIZE,
         crop_h = crop_w * out_h / out_w
     crop_h, crop_w = max(1, round(crop_h)), max(1, round(crop_w))
     y0, x0 = (image_h - crop_h) // 2, (image_w - crop_w) // 2
-    crop = image_rgb[y0:y0 + crop_h, x0:x0 + crop_w]
+    crop = image_rgb[y0 : y0 + crop_h, x0 : x0 + crop_w]
     interpolation = cv2.INTER_AREA if crop_h > out_h else cv2.INTER_LINEAR
     return cv2.resize(crop, (out_w, out_h), interpolation=interpolation)

@@ -8,6 +8,7 @@ process. Pipeline: `align/align_dataset.py` logic (batched detection, N worker p
 write JPEG crops to temporary folders and include their own detector start-up; the pipeline's
 time also counts spawning its workers. Prints images/s for each and the ratio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,10 +40,16 @@ def naive_loop(input_dir: Path, relative_paths: list[str], output_dir: Path) -> 
         faces = detector.detect_faces(image, threshold_onet=0.7)
         if faces:
             centre = np.array(image.shape[1::-1]) / 2.0
-            face = max(faces, key=lambda f: f["box"][2] * f["box"][3] - 2.0 * np.sum(
-                (np.array(f["box"][:2]) + np.array(f["box"][2:]) / 2.0 - centre) ** 2))
-            points = np.array([face["keypoints"][k] for k in
-                               ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")], float)
+            face = max(
+                faces,
+                key=lambda f: (
+                    f["box"][2] * f["box"][3]
+                    - 2.0 * np.sum((np.array(f["box"][:2]) + np.array(f["box"][2:]) / 2.0 - centre) ** 2)
+                ),
+            )
+            points = np.array(
+                [face["keypoints"][k] for k in ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")], float
+            )
             crop = align_crop(image, points)
         else:
             crop = center_crop(image, (112, 96))
@@ -52,8 +59,7 @@ def naive_loop(input_dir: Path, relative_paths: list[str], output_dir: Path) -> 
     return time.perf_counter() - start
 
 
-def pipeline(input_dir: Path, relative_paths: list[str], output_dir: Path, workers: int,
-             batch_size: int) -> float:
+def pipeline(input_dir: Path, relative_paths: list[str], output_dir: Path, workers: int, batch_size: int) -> float:
     """Seconds for the dataset pipeline on the same images (via --only-list)."""
     from align.align_dataset import AlignConfig, align_dataset
 
@@ -61,8 +67,14 @@ def pipeline(input_dir: Path, relative_paths: list[str], output_dir: Path, worke
     only_list = output_dir.parent / "only_list.txt"
     only_list.write_text("\n".join(relative_paths) + "\n")
     start = time.perf_counter()
-    counts = align_dataset(AlignConfig(input_dir=str(input_dir)), output_dir, workers=workers,
-                           only_list=only_list, batch_size=batch_size, progress=False)
+    counts = align_dataset(
+        AlignConfig(input_dir=str(input_dir)),
+        output_dir,
+        workers=workers,
+        only_list=only_list,
+        batch_size=batch_size,
+        progress=False,
+    )
     elapsed = time.perf_counter() - start
     if sum(counts.values()) != len(relative_paths):
         raise RuntimeError(f"pipeline produced {dict(counts)} for {len(relative_paths)} images")
@@ -83,17 +95,18 @@ def main(argv=None) -> int:
 
     input_dir = require_data("lfw", args.data_root)
     # Every 40th file: many different people, deterministic.
-    relative_paths = [p for i, p in enumerate(walk_images(input_dir)) if i % 40 == 0][:args.num_images]
+    relative_paths = [p for i, p in enumerate(walk_images(input_dir)) if i % 40 == 0][: args.num_images]
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         naive_s = naive_loop(input_dir, relative_paths, scratch / "naive")
-        pipeline_s = pipeline(input_dir, relative_paths, scratch / "pipeline" / "out",
-                              args.workers, args.batch_size)
+        pipeline_s = pipeline(input_dir, relative_paths, scratch / "pipeline" / "out", args.workers, args.batch_size)
     n = len(relative_paths)
     print(f"images: {n} LFW 250x250 | cpu cores: {os.cpu_count()}")
     print(f"naive loop (1 process, 1 image per detect_faces): {n / naive_s:7.2f} images/s ({naive_s:.1f} s)")
-    print(f"pipeline ({args.workers} workers, batch {args.batch_size}):            "
-          f"{n / pipeline_s:7.2f} images/s ({pipeline_s:.1f} s)")
+    print(
+        f"pipeline ({args.workers} workers, batch {args.batch_size}):            "
+        f"{n / pipeline_s:7.2f} images/s ({pipeline_s:.1f} s)"
+    )
     print(f"speed-up: {naive_s / pipeline_s:.2f}x")
     return 0
 

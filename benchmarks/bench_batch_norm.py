@@ -6,6 +6,7 @@ in-memory batch, interleaved rounds in one process; prints images/s and ratios a
     python benchmarks/bench_batch_norm.py [--config experiments/configs/demo.yaml] [--steps 30]
                                           [--rounds 3] [--precision bfloat16|float32]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,11 +57,19 @@ def make_step(args, variant: str, work: Path, train_dirs: list[Path]):
     """A warmed-up function(steps) running the compiled step of `variant` on one batch."""
     run_dir = work / variant.replace(" ", "_").replace(",", "")
     run_dir.mkdir()
-    config = load_config(args.config, [
-        f"data.train_dirs=[{', '.join(map(str, train_dirs))}]", f"run_dir={run_dir}",
-        f"train.precision={args.precision}", f"model.bn_mode={'none' if variant == 'no BN' else 'switch'}",
-        "data.cache=none", "eval.lfw_every_steps=0", "summaries.images_every_steps=0",
-        "summaries.histogram_every_steps=0"])
+    config = load_config(
+        args.config,
+        [
+            f"data.train_dirs=[{', '.join(map(str, train_dirs))}]",
+            f"run_dir={run_dir}",
+            f"train.precision={args.precision}",
+            f"model.bn_mode={'none' if variant == 'no BN' else 'switch'}",
+            "data.cache=none",
+            "eval.lfw_every_steps=0",
+            "summaries.images_every_steps=0",
+            "summaries.histogram_every_steps=0",
+        ],
+    )
     trainer = Trainer(config, run_dir, data_root(), logging.getLogger("bench"))
     images, labels = next(iter(trainer.make_dataset(0)))
 
@@ -85,8 +94,11 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench_batch_norm_"))
     train_dirs = [Path(path) for path in load_config(args.config).data.train_dirs]
     if not all((REPO_ROOT / path).is_dir() for path in train_dirs):
-        train_dirs = [centre_crop_folders(data_root() / "celeba299", work / "standin", identities=40,
-                                          images_per_identity=20, min_images=10)]
+        train_dirs = [
+            centre_crop_folders(
+                data_root() / "celeba299", work / "standin", identities=40, images_per_identity=20, min_images=10
+            )
+        ]
     else:
         train_dirs = [REPO_ROOT / path for path in train_dirs]
     steps = {}
@@ -102,8 +114,10 @@ def main(argv=None) -> int:
             rounds[variant].append(args.steps * batch / (time.perf_counter() - start))
     speed = {variant: statistics.median(values) for variant, values in rounds.items()}
     config = load_config(args.config)
-    print(f"{config.model.name} x{config.model.width}, batch {config.train.batch_size}, {args.precision}, "
-          f"{os.cpu_count()} CPUs, {args.rounds} rounds x {args.steps} steps, medians")
+    print(
+        f"{config.model.name} x{config.model.width}, batch {config.train.batch_size}, {args.precision}, "
+        f"{os.cpu_count()} CPUs, {args.rounds} rounds x {args.steps} steps, medians"
+    )
     for variant in VARIANTS:
         print(f"  {variant:<38} {speed[variant]:7.1f} img/s   ratio vs no BN {speed[variant] / speed['no BN']:.2f}")
     return 0

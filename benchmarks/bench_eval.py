@@ -9,6 +9,7 @@ shape. Same process, same model, alternating rounds; prints images/s and real / 
 
     python benchmarks/bench_eval.py --lfw-dir cache/aligned/lfw_112x96 --width 0.25
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,18 +44,21 @@ def main(argv=None) -> int:
     parser.add_argument("--image-size", default="112x96")
     parser.add_argument("--num-images", type=int, default=1024)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
-                        help="embed mirror images too (eval_lfw.py's default)")
+    parser.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="embed mirror images too (eval_lfw.py's default)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
 
     image_size = models.parse_image_size(args.image_size)
     pairs = parse_pairs(args.pairs or data_root() / "lfw_pairs.txt")
     files = resolve_images(pairs, args.lfw_dir)
-    paths = [files[s] for s in pairs.unique_stems()[:args.num_images]]
+    paths = [files[s] for s in pairs.unique_stems()[: args.num_images]]
     keras.utils.set_random_seed(0)
-    embed_fn = compiled_embed_fn(models.build(args.model, image_size=image_size,
-                                              width=args.width), image_size)
+    embed_fn = compiled_embed_fn(models.build(args.model, image_size=image_size, width=args.width), image_size)
     call_batch = args.batch_size * (2 if args.flip else 1)
     in_memory = tf.random.uniform((call_batch, *image_size, 3), 0, 255, seed=0)
     calls = -(-len(paths) // args.batch_size)
@@ -71,19 +75,21 @@ def main(argv=None) -> int:
         return len(paths) / (time.perf_counter() - started)
 
     embed_fn(in_memory)  # trace once; both paths then run the same graph
-    embed_paths(embed_fn, paths[:args.batch_size], image_size, args.batch_size, args.flip,
-                progress=False)
+    embed_paths(embed_fn, paths[: args.batch_size], image_size, args.batch_size, args.flip, progress=False)
     bare_rates, real_rates = [], []
     for round_index in range(args.rounds):
         bare_rates.append(bare())
         real_rates.append(real())
-        print(f"round {round_index}: bare {bare_rates[-1]:.1f} img/s, "
-              f"real {real_rates[-1]:.1f} img/s")
+        print(f"round {round_index}: bare {bare_rates[-1]:.1f} img/s, real {real_rates[-1]:.1f} img/s")
     bare_rate, real_rate = statistics.median(bare_rates), statistics.median(real_rates)
-    print(f"{args.model} width {args.width}, {len(paths)} images, batch {args.batch_size}"
-          f"{' + mirrors' if args.flip else ''}, {os.cpu_count()} CPUs")
-    print(f"median images/s: bare compiled model {bare_rate:.1f}, eval path from disk "
-          f"{real_rate:.1f}; ratio real/bare = {real_rate / bare_rate:.3f} (target >= 0.85)")
+    print(
+        f"{args.model} width {args.width}, {len(paths)} images, batch {args.batch_size}"
+        f"{' + mirrors' if args.flip else ''}, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"median images/s: bare compiled model {bare_rate:.1f}, eval path from disk "
+        f"{real_rate:.1f}; ratio real/bare = {real_rate / bare_rate:.3f} (target >= 0.85)"
+    )
     return 0
 
 

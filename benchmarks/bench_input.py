@@ -17,6 +17,7 @@ measurement: pass what gpu_check.py measured. Also reported: the writer's images
 --writer-workers, and the one-off decode into RAM. Files come from the page cache after the
 first pass (warm), as in training after epoch 1 when the set fits in RAM.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,16 +75,23 @@ def write_shards(file_list, output_dir: Path, shards: int, workers: int) -> tupl
 @entry_point("benchmarks/bench_input.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train-dirs", nargs="+", default=[str(REPO_ROOT / "cache/aligned/celeba299_112x96"),
-                                                            str(REPO_ROOT / "cache/aligned/celeba841_112x96")])
+    parser.add_argument(
+        "--train-dirs",
+        nargs="+",
+        default=[str(REPO_ROOT / "cache/aligned/celeba299_112x96"), str(REPO_ROOT / "cache/aligned/celeba841_112x96")],
+    )
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--batches", type=int, default=20, help="timed batches per route and round")
     parser.add_argument("--warmup", type=int, default=3, help="untimed batches per fresh iterator")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (median)")
     parser.add_argument("--shards", type=int, default=16)
     parser.add_argument("--writer-workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--gpu-rate", type=float, default=ASSUMED_GPU_RATE,
-                        help="images/s the GPU trains at (default: an assumed 2,000 for Resface20, batch 256)")
+    parser.add_argument(
+        "--gpu-rate",
+        type=float,
+        default=ASSUMED_GPU_RATE,
+        help="images/s the GPU trains at (default: an assumed 2,000 for Resface20, batch 256)",
+    )
     args = parser.parse_args(argv)
     try:
         file_list = scan_identity_folders(args.train_dirs)
@@ -91,24 +99,32 @@ def main(argv=None) -> int:
     except UserError as error:
         raise UserError(f"{error} (align the sets first: python demo.py, or align/align_dataset.py)") from error
     images = len(file_list.paths)
-    print(f"{images} images of {file_list.num_classes} identities in {', '.join(args.train_dirs)}; "
-          f"batch {args.batch_size}, {args.batches} timed batches x {args.rounds} rounds per route; "
-          f"{os.cpu_count()} CPUs visible")
+    print(
+        f"{images} images of {file_list.num_classes} identities in {', '.join(args.train_dirs)}; "
+        f"batch {args.batch_size}, {args.batches} timed batches x {args.rounds} rounds per route; "
+        f"{os.cpu_count()} CPUs visible"
+    )
 
     with tempfile.TemporaryDirectory() as work:
         for workers in args.writer_workers:
             wall, cpu = write_shards(file_list, Path(work) / f"shards_{workers}", args.shards, workers)
-            print(f"write_tfrecords --workers {workers}: {images / wall:7.0f} img/s wall, "
-                  f"{images / cpu:7.0f} img per CPU-second ({args.shards} shards, worker start-up included)")
+            print(
+                f"write_tfrecords --workers {workers}: {images / wall:7.0f} img/s wall, "
+                f"{images / cpu:7.0f} img per CPU-second ({args.shards} shards, worker start-up included)"
+            )
         started, cpu = time.perf_counter(), cpu_seconds()
         decoded = decode_all(file_list, IMAGE_SIZE)
         wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
-        print(f"decode into RAM (once): {images / wall:7.0f} img/s wall, {images / cpu:7.0f} img per CPU-second, "
-              f"{decoded.images.shape.num_elements() / 2**20:.0f} MiB")
+        print(
+            f"decode into RAM (once): {images / wall:7.0f} img/s wall, {images / cpu:7.0f} img per CPU-second, "
+            f"{decoded.images.shape.num_elements() / 2**20:.0f} MiB"
+        )
 
-        sources = {"folders": TrainSource(file_list=file_list),
-                   "tfrecord": TrainSource(tfrecord_dir=Path(work) / f"shards_{args.writer_workers[0]}"),
-                   "memory": TrainSource(file_list=decoded.file_list, decoded=decoded)}
+        sources = {
+            "folders": TrainSource(file_list=file_list),
+            "tfrecord": TrainSource(tfrecord_dir=Path(work) / f"shards_{args.writer_workers[0]}"),
+            "memory": TrainSource(file_list=decoded.file_list, decoded=decoded),
+        }
         timings = {route: [] for route in sources}
         for round_number in range(args.rounds):
             for route, source in sources.items():
@@ -116,14 +132,24 @@ def main(argv=None) -> int:
                 timings[route].append(time_batches(dataset, args.batches, args.warmup))
 
     drawn = args.batches * args.batch_size
-    rates = {route: (drawn / statistics.median(w for w, _ in runs), drawn / statistics.median(c for _, c in runs),
-                     statistics.median(c / w for w, c in runs)) for route, runs in timings.items()}
+    rates = {
+        route: (
+            drawn / statistics.median(w for w, _ in runs),
+            drawn / statistics.median(c for _, c in runs),
+            statistics.median(c / w for w, c in runs),
+        )
+        for route, runs in timings.items()
+    }
     base_wall, base_cpu, _ = rates["folders"]
-    print(f"\n{'route':10s} {'img/s':>8s} {'vs folders':>10s} {'img/CPU-s':>10s} {'vs folders':>10s} "
-          f"{'cores used':>10s} {'cores for R':>11s}")
+    print(
+        f"\n{'route':10s} {'img/s':>8s} {'vs folders':>10s} {'img/CPU-s':>10s} {'vs folders':>10s} "
+        f"{'cores used':>10s} {'cores for R':>11s}"
+    )
     for route, (wall, cpu, cores) in rates.items():
-        print(f"{route:10s} {wall:8.0f} {wall / base_wall:9.2f}x {cpu:10.0f} {cpu / base_cpu:9.2f}x "
-              f"{cores:10.2f} {args.gpu_rate / cpu:11.1f}")
+        print(
+            f"{route:10s} {wall:8.0f} {wall / base_wall:9.2f}x {cpu:10.0f} {cpu / base_cpu:9.2f}x "
+            f"{cores:10.2f} {args.gpu_rate / cpu:11.1f}"
+        )
     assumed = " (an assumption: pass --gpu-rate with a measured rate)" if args.gpu_rate == ASSUMED_GPU_RATE else ""
     print(f"R = {args.gpu_rate:.0f} img/s{assumed}; cores for R = R / (img per CPU-second)")
     return 0

@@ -7,6 +7,7 @@ process; the two settings alternate round by round and the medians are compared.
     python benchmarks/bench_onednn_isa.py [--isa AVX512_CORE_BF16] [--rounds 3] [--steps 15]
                                           [--width 0.25] [--precision bfloat16]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,9 +24,23 @@ from common.errors import USER_ERROR, UserError, entry_point  # noqa: E402
 
 BENCH_TRAIN = Path(__file__).resolve().parent / "bench_train.py"
 # oneDNN's names (its dnnl_cpu_isa_t, upper case); DEFAULT lifts the cap.
-ISAS = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI",
-        "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX10_1_512", "AVX512_CORE_AMX", "AVX10_1_512_AMX",
-        "AVX512_CORE_AMX_FP16", "AVX10_1_512_AMX_FP16", "DEFAULT")
+ISAS = (
+    "SSE41",
+    "AVX",
+    "AVX2",
+    "AVX2_VNNI",
+    "AVX2_VNNI_2",
+    "AVX512_CORE",
+    "AVX512_CORE_VNNI",
+    "AVX512_CORE_BF16",
+    "AVX512_CORE_FP16",
+    "AVX10_1_512",
+    "AVX512_CORE_AMX",
+    "AVX10_1_512_AMX",
+    "AVX512_CORE_AMX_FP16",
+    "AVX10_1_512_AMX_FP16",
+    "DEFAULT",
+)
 
 
 class BenchTrainError(UserError, RuntimeError):
@@ -37,8 +52,10 @@ def bare_step_speed(output: str, precision: str) -> float:
     match = re.search(rf"^\s*{re.escape(precision)} bare compiled step [^:]*:\s*([\d.]+) img/s", output, re.M)
     if match is None:
         last = output.strip().splitlines()[-3:]
-        raise BenchTrainError(f"bench_train.py printed no {precision} bare step (left out by its bfloat16 "
-                              f"check?); its last lines: {' | '.join(last)}")
+        raise BenchTrainError(
+            f"bench_train.py printed no {precision} bare step (left out by its bfloat16 "
+            f"check?); its last lines: {' | '.join(last)}"
+        )
     return float(match.group(1))
 
 
@@ -48,8 +65,21 @@ def measure(args, isa: str | None) -> tuple[float, str]:
     env = {key: value for key, value in os.environ.items() if key != "ONEDNN_MAX_CPU_ISA"}
     if isa is not None:
         env["ONEDNN_MAX_CPU_ISA"] = isa
-    command = [sys.executable, str(BENCH_TRAIN), "--bare-only", "--rounds", "1", "--steps", str(args.steps),
-               "--width", str(args.width), "--batch-size", str(args.batch_size), "--precisions", args.precision]
+    command = [
+        sys.executable,
+        str(BENCH_TRAIN),
+        "--bare-only",
+        "--rounds",
+        "1",
+        "--steps",
+        str(args.steps),
+        "--width",
+        str(args.width),
+        "--batch-size",
+        str(args.batch_size),
+        "--precisions",
+        args.precision,
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     setting = f"ONEDNN_MAX_CPU_ISA {isa or 'unset'}"
     if done.returncode == USER_ERROR:
@@ -78,12 +108,17 @@ def main(argv=None) -> int:
         for name, isa in (("free", None), ("capped", args.isa)):
             speed, model = measure(args, isa)
             speeds[name].append(speed)
-        print(f"round {round_number}: oneDNN free {speeds['free'][-1]:.1f} img/s, "
-              f"ONEDNN_MAX_CPU_ISA={args.isa} {speeds['capped'][-1]:.1f} img/s", flush=True)
+        print(
+            f"round {round_number}: oneDNN free {speeds['free'][-1]:.1f} img/s, "
+            f"ONEDNN_MAX_CPU_ISA={args.isa} {speeds['capped'][-1]:.1f} img/s",
+            flush=True,
+        )
     free, capped = statistics.median(speeds["free"]), statistics.median(speeds["capped"])
-    print(f"{model.split(', XLA')[0]}, {args.precision}; {args.rounds} rounds x {args.steps} bare steps, "
-          f"medians: oneDNN free {free:.1f} img/s, ONEDNN_MAX_CPU_ISA={args.isa} {capped:.1f} img/s, "
-          f"capped / free {capped / free:.2f}")
+    print(
+        f"{model.split(', XLA')[0]}, {args.precision}; {args.rounds} rounds x {args.steps} bare steps, "
+        f"medians: oneDNN free {free:.1f} img/s, ONEDNN_MAX_CPU_ISA={args.isa} {capped:.1f} img/s, "
+        f"capped / free {capped / free:.2f}"
+    )
     return 0
 
 

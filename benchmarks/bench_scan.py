@@ -13,6 +13,7 @@ that only counts the names, the floor of any scan in Python. Warm page cache: th
 built or scanned (a cold scan of a network disk can be much slower). With --identities below
 9,131 the tree is scaled down, and the report says so.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,8 @@ import multiprocessing
 import os
 import resource
 import shutil
-import statistics
 import stat
+import statistics
 import sys
 import tempfile
 import time
@@ -62,8 +63,11 @@ def build_tree(root: Path, counts: np.ndarray) -> None:
         if number % 500 == 0:
             print(f"\rbuilding {root}: {number}/{len(counts)} identities", end="", file=sys.stderr, flush=True)
     marker.write_text(json.dumps(wanted))
-    print(f"\rbuilt {wanted['files']} empty files in {wanted['identities']} folders in "
-          f"{time.perf_counter() - started:.0f}s", file=sys.stderr)
+    print(
+        f"\rbuilt {wanted['files']} empty files in {wanted['identities']} folders in "
+        f"{time.perf_counter() - started:.0f}s",
+        file=sys.stderr,
+    )
 
 
 def bare_walk(root: Path) -> int:
@@ -77,8 +81,13 @@ def bare_walk(root: Path) -> int:
     return count
 
 
-STAGES = ("bare os.scandir walk", "scan_identity_folders", "check_image_size", "FileList.save",
-          "FileList.absolute_paths")
+STAGES = (
+    "bare os.scandir walk",
+    "scan_identity_folders",
+    "check_image_size",
+    "FileList.save",
+    "FileList.absolute_paths",
+)
 
 
 def _measure(root: str, traced: bool, queue) -> None:
@@ -105,11 +114,13 @@ def _measure(root: str, traced: bool, queue) -> None:
             started, cpu = time.perf_counter(), time.process_time()
             result = stages[stage]()
             report[stage] = {
-                "seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
+                "seconds": time.perf_counter() - started,
+                "cpu": time.process_time() - cpu,
                 # ru_maxrss is a high-water mark: a stage's growth shows only above earlier peaks
                 "rss_growth_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024,
                 "traced_peak_mib": tracemalloc.get_traced_memory()[1] / 2**20 if traced else None,
-                "result_mib": result_bytes(result) / 2**20}
+                "result_mib": result_bytes(result) / 2**20,
+            }
     queue.put(report)
 
 
@@ -124,7 +135,7 @@ def measure(root: Path, traced: bool) -> dict:
     queue = context.Queue()
     process = context.Process(target=_measure, args=(str(root), traced, queue))
     process.start()
-    process.join()   # the report is a few hundred bytes: the pipe holds it until the get
+    process.join()  # the report is a few hundred bytes: the pipe holds it until the get
     if process.exitcode != 0:
         raise RuntimeError(f"the measuring process failed (exit code {process.exitcode}); its traceback is above")
     return queue.get()
@@ -133,8 +144,11 @@ def measure(root: Path, traced: bool) -> dict:
 @entry_point("benchmarks/bench_scan.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tree", help="folder for the synthetic tree, kept and reused by the next run "
-                                       "(default: a temporary folder, removed at the end)")
+    parser.add_argument(
+        "--tree",
+        help="folder for the synthetic tree, kept and reused by the next run "
+        "(default: a temporary folder, removed at the end)",
+    )
     parser.add_argument("--identities", type=int, default=VGGFACE2_IDENTITIES)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per stage (median)")
     args = parser.parse_args(argv)
@@ -142,24 +156,33 @@ def main(argv=None) -> int:
     root = Path(args.tree) if args.tree else Path(tempfile.mkdtemp(prefix="vggface2_synthetic_"))
     free_inodes = os.statvfs(root.parent if not root.exists() else root).f_favail
     if not (root / COMPLETE_MARKER).is_file() and free_inodes < 1.1 * counts.sum():
-        raise UserError(f"{root}: {free_inodes} free inodes, the tree needs {counts.sum() + len(counts)}; "
-                        "use --identities to scale down")
+        raise UserError(
+            f"{root}: {free_inodes} free inodes, the tree needs {counts.sum() + len(counts)}; "
+            "use --identities to scale down"
+        )
     try:
         build_tree(root, counts)
-        scale = "" if args.identities == VGGFACE2_IDENTITIES else \
-            f" (scaled down: {args.identities} of {VGGFACE2_IDENTITIES} identities)"
-        print(f"tree: {root}, {len(counts)} identities, {counts.sum()} empty files{scale}; "
-              f"median of {args.repeats} fresh processes")
+        scale = (
+            ""
+            if args.identities == VGGFACE2_IDENTITIES
+            else f" (scaled down: {args.identities} of {VGGFACE2_IDENTITIES} identities)"
+        )
+        print(
+            f"tree: {root}, {len(counts)} identities, {counts.sum()} empty files{scale}; "
+            f"median of {args.repeats} fresh processes"
+        )
         runs = [measure(root, traced=False) for _ in range(args.repeats)]
         traced = measure(root, traced=True)
         baseline = statistics.median(run[STAGES[0]]["seconds"] for run in runs)
         for stage in STAGES:
             seconds = statistics.median(run[stage]["seconds"] for run in runs)
-            print(f"{stage:24s} {seconds:7.2f}s wall ({seconds / baseline:5.2f}x the bare walk), "
-                  f"{statistics.median(run[stage]['cpu'] for run in runs):6.2f}s CPU, peak memory: "
-                  f"+{max(run[stage]['rss_growth_mib'] for run in runs):5.0f} MiB RSS, "
-                  f"{traced[stage]['traced_peak_mib']:5.0f} MiB tracemalloc; result "
-                  f"{runs[0][stage]['result_mib']:.0f} MiB")
+            print(
+                f"{stage:24s} {seconds:7.2f}s wall ({seconds / baseline:5.2f}x the bare walk), "
+                f"{statistics.median(run[stage]['cpu'] for run in runs):6.2f}s CPU, peak memory: "
+                f"+{max(run[stage]['rss_growth_mib'] for run in runs):5.0f} MiB RSS, "
+                f"{traced[stage]['traced_peak_mib']:5.0f} MiB tracemalloc; result "
+                f"{runs[0][stage]['result_mib']:.0f} MiB"
+            )
     finally:
         if args.tree is None:
             shutil.rmtree(root)

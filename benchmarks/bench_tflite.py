@@ -13,6 +13,7 @@ ratio to the SavedModel. Agreement: the cosine between each variant's cached LFW
 the SavedModel's (eval_lfw.py --model on each), over every image (and its mirror where the
 variant's cache holds mirrors).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,9 @@ def untrained_export(name: str, width: float, folder: Path) -> Path:
 
     keras.utils.set_random_seed(0)
     model = models.build(name, embedding_size=128, width=width)
-    export = models.export_embedder(model, folder / "export", (112, 96),
-                                    {"note": f"untrained {name} x{width}, bench_tflite.py"})
+    export = models.export_embedder(
+        model, folder / "export", (112, 96), {"note": f"untrained {name} x{width}, bench_tflite.py"}
+    )
     images = calibration_images(CALIBRATION, 200, (112, 96))
     for quantize in QUANTIZE_MODES:
         export_tflite(export, quantize, images if quantize == "int8" else None)
@@ -56,8 +58,7 @@ def variants(export: Path) -> dict[str, Path]:
     from models.tflite import QUANTIZE_MODES, tflite_path
 
     found = {"savedmodel": export / "embedder"}
-    found.update({q: tflite_path(export, q) for q in QUANTIZE_MODES
-                  if tflite_path(export, q).is_file()})
+    found.update({q: tflite_path(export, q) for q in QUANTIZE_MODES if tflite_path(export, q).is_file()})
     return found
 
 
@@ -118,26 +119,30 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     import_tensorflow()  # before models/ imports it: without the CPU-only start-up notices
 
-    import models
     from PIL import Image
 
+    import models
+
     with tempfile.TemporaryDirectory() as scratch:
-        export = (untrained_export(args.untrained, args.width, Path(scratch)) if args.untrained
-                  else args.run_dir / "export")
+        export = (
+            untrained_export(args.untrained, args.width, Path(scratch)) if args.untrained else args.run_dir / "export"
+        )
         found = variants(export)
         embedders = {name: models.load_embedder(path) for name, path in found.items()}
         face = np.asarray(Image.open(FACE).convert("RGB"), np.float32)[None]
         parity = {} if args.untrained else agreement(args.run_dir, list(found)[1:])
         ms = latencies_ms(embedders, face, args.rounds, args.calls)
         label = args.untrained or str(args.run_dir)
-        print(f"{label}: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
-              f"{args.rounds} rounds x {args.calls} single-image calls per variant")
-        print(f"{'variant':<11} {'size MiB':>9} {'ms/image':>9} {'vs SavedModel':>14} "
-              f"{'min cosine LFW':>15}")
+        print(
+            f"{label}: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+            f"{args.rounds} rounds x {args.calls} single-image calls per variant"
+        )
+        print(f"{'variant':<11} {'size MiB':>9} {'ms/image':>9} {'vs SavedModel':>14} {'min cosine LFW':>15}")
         for name, path in found.items():
             cosine = f"{parity[name]:.6f}" if name in parity else "-"
-            print(f"{name:<11} {size_mib(path):>9.2f} {ms[name]:>9.2f} "
-                  f"{ms[name] / ms['savedmodel']:>13.2f}x {cosine:>15}")
+            print(
+                f"{name:<11} {size_mib(path):>9.2f} {ms[name]:>9.2f} {ms[name] / ms['savedmodel']:>13.2f}x {cosine:>15}"
+            )
     return 0
 
 

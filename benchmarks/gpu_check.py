@@ -25,6 +25,7 @@ Everything printed is also written to <out>/gpu_check.json.
 --dry-run: CPU only (GPUs hidden), Resface20 at width 1/16, batch 8, 3 timed steps, 10 training
 steps on generated identity folders and a generated 2-fold LFW-like pairs set (no data needed).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,21 +66,23 @@ def run(command: list[str], env: dict | None = None) -> float:
     started = time.time()
     result = subprocess.run(command, cwd=REPO, env=env)
     if result.returncode != 0:  # its own error is above; exit with its code (common/errors.py)
-        print(f"benchmarks/gpu_check.py: error: step failed (exit code {result.returncode}): "
-              f"{shlex.join(command)}", file=sys.stderr)
+        print(
+            f"benchmarks/gpu_check.py: error: step failed (exit code {result.returncode}): {shlex.join(command)}",
+            file=sys.stderr,
+        )
         sys.exit(result.returncode)
     return time.time() - started
 
 
 # ---------------------------------------------------------------- generated data (dry run)
 
+
 def textured_images(rng, count: int, size=(112, 96)):
     """`count` images of one 'person': a shared random texture plus a little noise."""
     import numpy as np
 
     texture = rng.uniform(0, 200, size=(*size, 3))
-    return [np.clip(texture + rng.uniform(0, 40, size=(*size, 3)), 0, 255).astype("uint8")
-            for _ in range(count)]
+    return [np.clip(texture + rng.uniform(0, 40, size=(*size, 3)), 0, 255).astype("uint8") for _ in range(count)]
 
 
 def make_identity_folders(root: Path, identities: int, per_identity: int, seed: int = 0) -> Path:
@@ -119,20 +122,28 @@ def make_lfw_like(root: Path, folds: int = 2, per_class: int = 6) -> tuple[Path,
 
 # ---------------------------------------------------------------- stages
 
+
 def describe_device(dry_run: bool) -> dict:
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
     details = [tf.config.experimental.get_device_details(gpu) for gpu in gpus]
     names = [d.get("device_name", "GPU") for d in details]
-    info = {"tensorflow": tf.__version__, "gpus": names,
-            "compute_capability": [".".join(map(str, d.get("compute_capability", ()))) for d in details],
-            "cpu_count": os.cpu_count(), "dry_run": dry_run}
+    info = {
+        "tensorflow": tf.__version__,
+        "gpus": names,
+        "compute_capability": [".".join(map(str, d.get("compute_capability", ()))) for d in details],
+        "cpu_count": os.cpu_count(),
+        "dry_run": dry_run,
+    }
     if dry_run:
         from training.strategy import cpu_has_native_bf16
+
         info["cpu_native_bf16"] = cpu_has_native_bf16()
-    log(f"device: {', '.join(names) or 'CPU only'} (TensorFlow {tf.__version__}, {os.cpu_count()} CPUs"
-        f"{', dry run' if dry_run else ''})")
+    log(
+        f"device: {', '.join(names) or 'CPU only'} (TensorFlow {tf.__version__}, {os.cpu_count()} CPUs"
+        f"{', dry run' if dry_run else ''})"
+    )
     return info
 
 
@@ -160,10 +171,19 @@ def measure_throughput(args, work: Path, peaks: dict) -> list[dict]:
         name = f"{precision}{'_xla' if jit else ''}"
         run_dir = work / f"throughput_{name}"
         run_dir.mkdir()
-        config = load_config(FULL_CONFIG, [
-            f"data.train_dirs=[{train_dir}]", f"run_dir={run_dir}", f"model.width={args.width}",
-            f"train.batch_size={args.batch_size}", f"train.precision={precision}",
-            f"train.jit_compile={str(jit).lower()}", "data.cache=none", "eval.lfw_every_steps=0"])
+        config = load_config(
+            FULL_CONFIG,
+            [
+                f"data.train_dirs=[{train_dir}]",
+                f"run_dir={run_dir}",
+                f"model.width={args.width}",
+                f"train.batch_size={args.batch_size}",
+                f"train.precision={precision}",
+                f"train.jit_compile={str(jit).lower()}",
+                "data.cache=none",
+                "eval.lfw_every_steps=0",
+            ],
+        )
         trainer = Trainer(config, run_dir, work, logging.getLogger("gpu_check"))
         images, labels = next(iter(trainer.make_dataset(0)))
         started = time.time()
@@ -179,9 +199,18 @@ def measure_throughput(args, work: Path, peaks: dict) -> list[dict]:
         images_per_s = args.steps * args.batch_size / (time.time() - started)
         macs = count_macs(trainer.model)
         tflops = images_per_s * 6 * macs / 1e12
-        row = {"variant": name, "precision": precision, "xla": jit, "batch": args.batch_size,
-               "width": args.width, "images_per_s": round(images_per_s, 1), "model_tflops": round(tflops, 3),
-               "macs_per_image": macs, "first_step_s": round(first_step_s, 1), "loss": loss}
+        row = {
+            "variant": name,
+            "precision": precision,
+            "xla": jit,
+            "batch": args.batch_size,
+            "width": args.width,
+            "images_per_s": round(images_per_s, 1),
+            "model_tflops": round(tflops, 3),
+            "macs_per_image": macs,
+            "first_step_s": round(first_step_s, 1),
+            "loss": loss,
+        }
         peak_key = "bfloat16" if precision == "bfloat16" else "float32"
         if peak_key in peaks:
             row["mfu"] = tflops / peaks[peak_key]
@@ -190,8 +219,10 @@ def measure_throughput(args, work: Path, peaks: dict) -> list[dict]:
         mfu = f"MFU {100 * row['mfu']:.1f}% of {peaks[peak_key]:g}" if "mfu" in row else "MFU n/a (no peak)"
         if "mfu_vs_tf32" in row:
             mfu += f" ({100 * row['mfu_vs_tf32']:.1f}% of TF32 {peaks['tf32']:g})"
-        log(f"  {name:<14} {images_per_s:9.1f} img/s  {tflops:8.2f} TFLOP/s  {mfu}  "
-            f"(first step incl. tracing {first_step_s:.1f}s, loss {loss:.3f})")
+        log(
+            f"  {name:<14} {images_per_s:9.1f} img/s  {tflops:8.2f} TFLOP/s  {mfu}  "
+            f"(first step incl. tracing {first_step_s:.1f}s, loss {loss:.3f})"
+        )
         rows.append(row)
         del trainer, images, labels, stats
     return rows
@@ -206,10 +237,19 @@ def demo_training(args, work: Path, out: Path) -> dict:
     if args.dry_run:
         train_dir = make_identity_folders(work / "demo_ids", identities=8, per_identity=4, seed=2)
         lfw_dir, pairs = make_lfw_like(work)
-        sets += [f"data.train_dirs=[{train_dir}]", "data.min_images_per_identity=1", "train.batch_size=8",
-                 "train.log_every_steps=5", "train.checkpoint_every_steps=5", "eval.lfw_every_steps=5",
-                 "eval.folds=2", f"eval.lfw_dir={lfw_dir}", f"eval.pairs={pairs}",
-                 "summaries.images_every_steps=5", "summaries.histogram_every_steps=5"]
+        sets += [
+            f"data.train_dirs=[{train_dir}]",
+            "data.min_images_per_identity=1",
+            "train.batch_size=8",
+            "train.log_every_steps=5",
+            "train.checkpoint_every_steps=5",
+            "eval.lfw_every_steps=5",
+            "eval.folds=2",
+            f"eval.lfw_dir={lfw_dir}",
+            f"eval.pairs={pairs}",
+            "summaries.images_every_steps=5",
+            "summaries.histogram_every_steps=5",
+        ]
     else:
         config = load_config(DEMO_CONFIG)
         ensure_aligned(config, args)
@@ -221,50 +261,104 @@ def demo_training(args, work: Path, out: Path) -> dict:
     wall = run(command)
     logged = [float(v) for v in re.findall(r" ([\d.]+) img/s ETA", (run_dir / "train.log").read_text())]
     steady = logged[1:] or logged
-    result = {"run_dir": str(run_dir), "steps": args.demo_steps, "width": args.demo_width, "wall_s": round(wall, 1),
-              "images_per_s_median": round(statistics.median(steady), 1) if steady else None,
-              "tensorboard_files": len(list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))),
-              "lfw_dir": str(lfw_dir), "pairs": str(pairs)}
-    log(f"  trained {args.demo_steps} steps in {wall:.0f}s (process start included), median "
-        f"{result['images_per_s_median']} img/s, {result['tensorboard_files']} TensorBoard event files")
+    result = {
+        "run_dir": str(run_dir),
+        "steps": args.demo_steps,
+        "width": args.demo_width,
+        "wall_s": round(wall, 1),
+        "images_per_s_median": round(statistics.median(steady), 1) if steady else None,
+        "tensorboard_files": len(list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))),
+        "lfw_dir": str(lfw_dir),
+        "pairs": str(pairs),
+    }
+    log(
+        f"  trained {args.demo_steps} steps in {wall:.0f}s (process start included), median "
+        f"{result['images_per_s_median']} img/s, {result['tensorboard_files']} TensorBoard event files"
+    )
     return result
 
 
 def evaluate_lfw(training: dict, out: Path) -> dict:
     result_json = out / "lfw_view2.json"
-    wall = run([sys.executable, "eval_lfw.py", "--model", training["run_dir"], "--lfw-dir", training["lfw_dir"],
-                "--pairs", training["pairs"], "--json", str(result_json)])
+    wall = run(
+        [
+            sys.executable,
+            "eval_lfw.py",
+            "--model",
+            training["run_dir"],
+            "--lfw-dir",
+            training["lfw_dir"],
+            "--pairs",
+            training["pairs"],
+            "--json",
+            str(result_json),
+        ]
+    )
     result = json.loads(result_json.read_text())
-    summary = {"wall_s": round(wall, 1), "accuracy_mean": result["accuracy_mean"],
-               "accuracy_std": result["accuracy_std"], "val_mean": result["val_mean"], "auc": result["auc"],
-               "folds": result.get("num_folds")}
-    log(f"  LFW: {100 * summary['accuracy_mean']:.2f} +- {100 * summary['accuracy_std']:.2f}% "
+    summary = {
+        "wall_s": round(wall, 1),
+        "accuracy_mean": result["accuracy_mean"],
+        "accuracy_std": result["accuracy_std"],
+        "val_mean": result["val_mean"],
+        "auc": result["auc"],
+        "folds": result.get("num_folds"),
+    }
+    log(
+        f"  LFW: {100 * summary['accuracy_mean']:.2f} +- {100 * summary['accuracy_std']:.2f}% "
         f"({summary['folds']} folds), VAL@FAR=1e-3 {100 * summary['val_mean']:.2f}%, AUC {summary['auc']:.4f}, "
-        f"{wall:.0f}s")
+        f"{wall:.0f}s"
+    )
     return summary
 
 
 def data_root_of(args) -> Path:
     from common.paths import data_root
+
     return data_root(args.data_root)
 
 
 def ensure_aligned(config, args) -> None:
     """Align what the demo config needs and cache/aligned/ lacks, with the demo's commands."""
-    from demo import pairs_image_list, raw_training_sets
+    from align.inputs import pairs_image_list, raw_training_sets
 
     root = data_root_of(args)
     size = "x".join(str(v) for v in config.data.image_size)
     python = sys.executable
     for raw, aligned in raw_training_sets(root, config.data.train_dirs):
         if not (REPO / aligned).is_dir():
-            run([python, "align/align_dataset.py", "--input-dir", str(raw), "--output-dir", aligned,
-                 "--image-size", size, "--skip-no-face", "--workers", str(os.cpu_count())])
+            run(
+                [
+                    python,
+                    "align/align_dataset.py",
+                    "--input-dir",
+                    str(raw),
+                    "--output-dir",
+                    aligned,
+                    "--image-size",
+                    size,
+                    "--skip-no-face",
+                    "--workers",
+                    str(os.cpu_count()),
+                ]
+            )
     if not (REPO / config.eval.lfw_dir).is_dir():
         lfw_list = pairs_image_list(root / "lfw_pairs.txt", REPO / "cache" / "lfw_pairs_images.txt")
-        run([python, "align/align_dataset.py", "--input-dir", str(root / "lfw"), "--output-dir",
-             config.eval.lfw_dir, "--image-size", size, "--only-list", str(lfw_list),
-             "--workers", str(os.cpu_count())])
+        run(
+            [
+                python,
+                "align/align_dataset.py",
+                "--input-dir",
+                str(root / "lfw"),
+                "--output-dir",
+                config.eval.lfw_dir,
+                "--image-size",
+                size,
+                "--only-list",
+                str(lfw_list),
+                "--workers",
+                str(os.cpu_count()),
+            ]
+        )
 
 
 @entry_point("benchmarks/gpu_check.py")
@@ -292,14 +386,17 @@ def main(argv=None) -> int:
         tf.config.experimental.set_memory_growth(gpu, True)  # leave memory to train.py / eval_lfw.py
     report = {"device": describe_device(args.dry_run)}
     if not args.dry_run and not report["device"]["gpus"]:
-        raise UserError("no GPU visible to TensorFlow (install tensorflow[and-cuda]); "
-                        "--dry-run checks the code paths on CPU")
+        raise UserError(
+            "no GPU visible to TensorFlow (install tensorflow[and-cuda]); --dry-run checks the code paths on CPU"
+        )
     peaks = peaks_for(report["device"]["gpus"], args)
     report["peaks_tflops"] = peaks
     stages = {}
 
-    log(f"\n[1/3] training throughput, Resface20 width {args.width}, batch {args.batch_size}, "
-        f"one batch on the device, {args.steps} timed steps")
+    log(
+        f"\n[1/3] training throughput, Resface20 width {args.width}, batch {args.batch_size}, "
+        f"one batch on the device, {args.steps} timed steps"
+    )
     stage = time.time()
     report["throughput"] = measure_throughput(args, work, peaks)
     stages["throughput_s"] = time.time() - stage
@@ -318,8 +415,10 @@ def main(argv=None) -> int:
     report["stages_s"] = {key: round(value, 1) for key, value in stages.items()}
     report["total_minutes"] = round(total, 2)
     (out / "gpu_check.json").write_text(json.dumps(report, indent=2) + "\n")
-    log(f"\ngpu_check {'dry run ' if args.dry_run else ''}finished in {total:.1f} min "
-        f"(budget {BUDGET_MINUTES:g} min on one H200); report: {out / 'gpu_check.json'}")
+    log(
+        f"\ngpu_check {'dry run ' if args.dry_run else ''}finished in {total:.1f} min "
+        f"(budget {BUDGET_MINUTES:g} min on one H200); report: {out / 'gpu_check.json'}"
+    )
     if not args.dry_run and total > BUDGET_MINUTES:
         log(f"warning: over the {BUDGET_MINUTES:g}-minute budget")
     if work not in out.parents:  # generated data and throughput runs; the report is elsewhere

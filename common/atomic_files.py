@@ -5,14 +5,15 @@ it to disk, then renames it over the target: a crash or a full disk leaves the o
 at worst a `.tmp-*` file beside it. `private=True` creates the file 0600 (and, with
 `private_dir`, folders 0700) whatever the umask, because embeddings and face crops are personal data.
 """
+
 from __future__ import annotations
 
 import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700

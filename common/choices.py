@@ -5,6 +5,7 @@ the packages that own these choices import TensorFlow as soon as they are import
 `input_pipeline.memory_cache`, `verification.lfw`, `training.strategy`). So the lists live here,
 TF-free, and the owner and the config check both import them: adding a choice is one edit.
 """
+
 from __future__ import annotations
 
 from common.errors import UserValueError
@@ -16,7 +17,7 @@ DEFAULT_IMAGE_SIZE = (112, 96)
 # Batch norm (models/layers.py): switch = batch statistics in train mode, moving averages in test
 # mode; always_train = batch statistics in both (facenet); none = no BN (the Caffe networks).
 BN_MODES = ("switch", "always_train", "none")
-BN_DECAY = 0.995      # the article's TF setting (moving-average momentum)
+BN_DECAY = 0.995  # the article author's TF code (moving-average momentum); not in the article
 BN_EPSILON = 1e-3
 
 # Test-time flip of verification/protocol.py: features of the image only, or with its mirror
@@ -39,8 +40,10 @@ def parse_image_size(text: str) -> tuple[int, int]:
     except ValueError:
         raise UserValueError(f"image size {text!r} is not of the form HxW (e.g. 112x96)") from None
     if (height, width) not in IMAGE_SIZES:
-        raise UserValueError(f"image size {text!r} not supported; use one of "
-                             + ", ".join(format_image_size(size) for size in IMAGE_SIZES))
+        raise UserValueError(
+            f"image size {text!r} not supported; use one of "
+            + ", ".join(format_image_size(size) for size in IMAGE_SIZES)
+        )
     return height, width
 
 

@@ -1,10 +1,11 @@
 """The repository's command-line tools, named in one place.
 
 Tests iterate this list (every tool reports a user error in one line with exit code 2, and starts
-TensorFlow without the CPU-only notices) and check that README names each, so a new tool cannot
+TensorFlow without the CPU-only notices) and check that docs/cli.md has a section for each, so a new tool cannot
 be forgotten: add it here. The code runs from the repository root, not installed, so this is a
 list of commands rather than pyproject's [project.scripts].
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from common.paths import REPO_ROOT
 class EntryPoint:
     """One tool: `command` is what follows `python` (a script path, or `-m module`); `tensorflow`
     says whether it imports TensorFlow (through common.tf_startup.import_tensorflow)."""
+
     command: str
     tensorflow: bool = True
 
@@ -46,15 +48,18 @@ ENTRY_POINTS = (
     EntryPoint("identify.py"),
     EntryPoint("-m models"),
     EntryPoint("-m input_pipeline.write_tfrecords"),
-    EntryPoint("-m recognition.demo_verification"),
-    EntryPoint("-m recognition.demo_identification"),
+    EntryPoint("tools/demo_verification.py"),
+    EntryPoint("tools/demo_identification.py"),
     EntryPoint("experiments/run.py"),
+    EntryPoint("-m experiments.findings"),
     EntryPoint("-m experiments.mnist_features"),
     EntryPoint("experiments/target_logit_curve.py"),
     EntryPoint("tools/plot_runs.py"),
     EntryPoint("tools/backfill_hparams.py"),
     EntryPoint("tools/screenshot_hparams.py", tensorflow=False),
     EntryPoint("benchmarks/bench_align.py"),
+    EntryPoint("benchmarks/bench_batch_norm.py"),
+    EntryPoint("benchmarks/bench_big_image.py"),
     EntryPoint("benchmarks/bench_eval.py"),
     EntryPoint("benchmarks/bench_input.py"),
     EntryPoint("benchmarks/bench_lfw_check.py"),

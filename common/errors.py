@@ -7,7 +7,7 @@ subclasses below also derive from the builtin their raise sites used before, so 
 and tests that catch ValueError, FileNotFoundError, ... keep working. Programming errors and
 broken invariants stay plain builtins.
 
-Exit codes, the same for every entry point (common/entry_points.py; README, "Exit codes"):
+Exit codes, the same for every entry point (common/entry_points.py; docs/cli.md, "Exit codes"):
 
     0  success
     1  an unexpected failure, i.e. a bug: Python's traceback, never hidden
@@ -18,6 +18,7 @@ Exit codes, the same for every entry point (common/entry_points.py; README, "Exi
 `entry_point(prog)` decorates a tool's `main`: it turns a UserError into that one line and exit
 code 2 and lets every other exception through.
 """
+
 from __future__ import annotations
 
 import functools
@@ -79,6 +80,7 @@ def entry_point(prog: str):
     """Decorator for a tool's `main(argv=None) -> int`: a UserError becomes `<prog>: error:
     <message>` on stderr and the return value USER_ERROR; any other exception propagates with
     its traceback (exit code BUG)."""
+
     def decorate(main):
         @functools.wraps(main)
         def run(*args, **kwargs):

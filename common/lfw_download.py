@@ -4,6 +4,7 @@ Used by `demo.py --download` when the data root lacks LFW. Every file is checked
 published for the official archive before anything is unpacked, and files are written to a
 temporary name first, so an interrupted or corrupted download never leaves a half-written data set.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,7 +41,8 @@ GET_LFW_HELP = (
     "deep-funneled archive and pairs files from " + OFFICIAL_BASE_URL + ", checked by MD5), or "
     "download lfw-deepfunneled.tgz and pairs.txt yourself, unpack the archive so that "
     "{root}/lfw/<Person>/<Person>_0001.jpg exists, save pairs.txt as {root}/lfw_pairs.txt, and/or "
-    "point --data-root / $FACEREC_DATA at that folder.")
+    "point --data-root / $FACEREC_DATA at that folder."
+)
 
 
 class ChecksumError(UserError, RuntimeError):

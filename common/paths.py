@@ -4,6 +4,7 @@ Data root resolution order: an explicit path (a command-line option), the enviro
 FACEREC_DATA, then `../shared/data` next to the repository. Generated files (aligned images,
 runs) go under ignored folders of the repository unless told otherwise.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,6 +17,8 @@ DATA_ENV_VAR = "FACEREC_DATA"
 DEFAULT_DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
 CACHE_DIR = REPO_ROOT / "cache"
 RUNS_DIR = REPO_ROOT / "runs"
+# The demo's committed summary (`python demo.py --record`), which the README's demo line renders.
+DEMO_RECORD = REPO_ROOT / "experiments" / "results" / "records" / "demo.json"
 
 
 def data_root(explicit: str | os.PathLike | None = None) -> Path:
@@ -33,6 +36,6 @@ def require_data(relative: str, explicit: str | os.PathLike | None = None) -> Pa
     path = data_root(explicit) / relative
     if not path.exists():
         raise UserFileNotFoundError(
-            f"{path} not found: set --data-root or ${DATA_ENV_VAR} to a folder holding {relative!r} "
-            "(see README, 'Data')")
+            f"{path} not found: set --data-root or ${DATA_ENV_VAR} to a folder holding {relative!r} (see docs/data.md)"
+        )
     return path

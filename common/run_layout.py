@@ -10,18 +10,22 @@ eval_lfw.py, experiments/, demo.py, `python -m models` and the recognition tools
       checkpoints/         tf.train.CheckpointManager's files
       tensorboard/         event files; tensorboard/hparams/ holds the HParams session
       export/              embedder/ (SavedModel), model_info.json, embedder*.tflite
-      eval/                lfw_view2.json and eval_lfw.py's reports
+      eval/                lfw_view2.json (LFW View 2), <name>_final.json (another benchmark:
+                           verification/benchmarks.py) and eval_lfw.py's reports
       DONE.json            a finished run's summary (steps, train_minutes of this command and
-                           total_train_minutes of all its sessions, last LFW check, export)
+                           total_train_minutes of all its sessions, last LFW check `lfw`, last check
+                           of every target `checks`, export)
 
 TF-free, so every layer may use it.
 """
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.atomic_files import atomic_write_bytes
 from common.errors import UserFileNotFoundError
 from common.paths import REPO_ROOT, RUNS_DIR
 
@@ -31,7 +35,7 @@ FILE_LIST_FILE = "file_list.tsv"
 LOG_FILE = "train.log"
 GIT_STATE_FILE = "git.txt"
 GIT_DIFF_FILE = "git.diff"
-GIT_REVISION_KEY = "revision:"     # git.txt's first line: "revision: <sha>"
+GIT_REVISION_KEY = "revision:"  # git.txt's first line: "revision: <sha>"
 DONE_FILE = "DONE.json"
 CHECKPOINTS_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
@@ -54,6 +58,7 @@ def run_dir_of(name: str, run_dir: str | os.PathLike | None) -> Path:
 @dataclass(frozen=True)
 class RunLayout:
     """The paths of one run directory."""
+
     root: Path
 
     @property
@@ -105,6 +110,11 @@ class RunLayout:
         """eval_lfw.py's JSON on all of View 2, as experiments/run.py and demo.py ask for it."""
         return self.eval / LFW_VIEW2_FILE
 
+    def eval_json(self, final: str) -> Path:
+        """eval_lfw.py's JSON of a benchmark's final evaluation, by its final name
+        (verification.benchmarks.final_name: `lfw_view2` for LFW View 2, else `<name>_final`)."""
+        return self.eval / f"{final}.json"
+
 
 def read_revision(run_dir: Path) -> str | None:
     """The code revision a run started from (git.txt), or None when it was not recorded."""
@@ -117,19 +127,22 @@ def read_revision(run_dir: Path) -> str | None:
 
 def write_labels(path: Path, identities: list[str]) -> None:
     """labels.txt (of a run dir or a TFRecord shard folder): one identity per line, index = label."""
-    path.write_text("".join(f"{name}\n" for name in identities))
+    atomic_write_bytes(path, os.fsencode("".join(f"{name}\n" for name in identities)))
 
 
 def read_labels(path: Path) -> list[str]:
-    return path.read_text().splitlines()
+    """The names as write_labels wrote them; a folder name that is not UTF-8 comes back as the
+    same surrogate-escaped string the file system gave (os.fsdecode)."""
+    return os.fsdecode(path.read_bytes()).splitlines()
 
 
 @dataclass(frozen=True)
 class ExportLocation:
     """Where an exported embedder's pieces are, whichever folder the user named."""
-    saved_model: Path          # the SavedModel folder (holds saved_model.pb)
-    model_info: Path           # model_info.json beside it (may be missing for a bare SavedModel)
-    run_dir: Path | None       # the run it belongs to, when it is a run's export
+
+    saved_model: Path  # the SavedModel folder (holds saved_model.pb)
+    model_info: Path  # model_info.json beside it (may be missing for a bare SavedModel)
+    run_dir: Path | None  # the run it belongs to, when it is a run's export
 
     @property
     def export_dir(self) -> Path:
@@ -151,8 +164,10 @@ def locate_export(path: str | os.PathLike) -> ExportLocation | None:
     return None
 
 
-EXPORT_FORMS = (f"a run dir (holding {EXPORT_DIR}/{EMBEDDER_DIR}/), a run's {EXPORT_DIR}/ folder "
-                f"(holding {EMBEDDER_DIR}/) or a SavedModel folder (holding saved_model.pb)")
+EXPORT_FORMS = (
+    f"a run dir (holding {EXPORT_DIR}/{EMBEDDER_DIR}/), a run's {EXPORT_DIR}/ folder "
+    f"(holding {EMBEDDER_DIR}/) or a SavedModel folder (holding saved_model.pb)"
+)
 
 
 def require_export(path: str | os.PathLike) -> ExportLocation:

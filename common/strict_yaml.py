@@ -4,6 +4,7 @@ PyYAML keeps the last of two equal keys without a word, so `model: {name: x}` fo
 `model: {width: 1.0}` silently drops the model name. Config and set files are read with this
 loader instead, and a repeated key is an error naming the key and its line.
 """
+
 from __future__ import annotations
 
 import yaml

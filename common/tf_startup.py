@@ -10,6 +10,7 @@ query, then written back without exactly those lines; every other line, errors i
 A user who sets TF_CPP_MIN_LOG_LEVEL gets TensorFlow's own logging, unfiltered. Every entry point
 (common/entry_points.py) that uses TensorFlow calls `import_tensorflow()` before its first import of it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,8 +28,10 @@ FILTER_MARKER = "FACEREC_TF_STARTUP_FILTERED"
 NOTICES = (
     re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"),
     re.compile(r"^I\d{4} .* port\.cc:\d+\] oneDNN custom operations are on\. "),
-    re.compile(r"^I\d{4} .* cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine, "
-               r"GPU will not be used\.$"),
+    re.compile(
+        r"^I\d{4} .* cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine, "
+        r"GPU will not be used\.$"
+    ),
 )
 NO_DRIVER = NOTICES[2]
 # Only a notice when there is no driver at all (NO_DRIVER seen) or the user hid every GPU; on a
@@ -40,8 +43,11 @@ def without_startup_notices(text: str, gpus_hidden: bool = False) -> str:
     """`text` (captured stderr) without the CPU-only start-up notices."""
     lines = text.splitlines(keepends=True)
     no_gpu = gpus_hidden or any(NO_DRIVER.match(line) for line in lines)
-    return "".join(line for line in lines if not any(notice.match(line) for notice in NOTICES)
-                   and not (no_gpu and CUINIT_FAILED.match(line)))
+    return "".join(
+        line
+        for line in lines
+        if not any(notice.match(line) for notice in NOTICES) and not (no_gpu and CUINIT_FAILED.match(line))
+    )
 
 
 @contextlib.contextmanager
@@ -66,10 +72,12 @@ def import_tensorflow():
     level_set_by_user = LOG_LEVEL_VARIABLE in os.environ and FILTER_MARKER not in os.environ
     if "tensorflow" in sys.modules or level_set_by_user:
         import tensorflow
+
         return tensorflow
     os.environ[LOG_LEVEL_VARIABLE] = "2"  # no INFO/WARNING lines from the C++ side after start-up
     os.environ[FILTER_MARKER] = "1"
     with _stderr_without_notices(os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1")):
         import tensorflow
+
         tensorflow.config.list_physical_devices()  # where cuInit runs
     return tensorflow

@@ -13,7 +13,7 @@ median of SMOOTHING logged points; start = the first logged loss.
 - With a batch accuracy: converges @s when the smoothed accuracy reaches TAKE_OFF_ACCURACY, s
   the first step it does; else stalls. A falling loss alone does not count: a margin loss can
   fall a long way (e.g. by shrinking every logit) while the network still tells no identity apart,
-  which is what "fails to converge" means for the article.
+  which is how the tables read the article's "fails to fit" (无法拟合).
 - Without one (the metric-learning losses): converges when the loss ends (median of the last
   SMOOTHING values) at least MIN_DROP x start below start, s the first step where the smoothed
   loss covers half of that drop. A loss can learn while falling little (the soft-margin triplet
@@ -28,6 +28,7 @@ The thresholds are judgement calls written down once here: 5% of a batch right a
 identities is 57 times chance, a loss that grows by half has left the task, and 5 points on a
 2-fold check (1,200 pairs, sd of a proportion near 0.75: 1.25 points) is four standard deviations.
 """
+
 from __future__ import annotations
 
 import re
@@ -44,14 +45,15 @@ MIN_DROP = 0.10
 BLOW_UP = 1.5
 PLATEAU = 0.01
 LFW_RISE = 0.05
+LAST_QUARTER_GAIN = 0.005
 NONFINITE_STEP = re.compile(r"non-finite loss \(NaN/Inf\) at step (\d+)")
 
 
 @dataclass(frozen=True)
 class Verdict:
-    kind: str          # converges / stalls / collapses / diverges
-    step: int | None   # see the module docstring for what the step means per kind
-    drop: float | None = None      # (start - end) / start of the loss
+    kind: str  # converges / stalls / collapses / diverges
+    step: int | None  # see the module docstring for what the step means per kind
+    drop: float | None = None  # (start - end) / start of the loss
     accuracy: float | None = None  # smoothed batch accuracy at the end
     lfw_rise: float | None = None  # last minus first in-training LFW check (losses without accuracy)
 
@@ -70,7 +72,7 @@ class Verdict:
 def running_median(values, window: int = SMOOTHING) -> np.ndarray:
     """Median of the last `window` values at each point (fewer at the start)."""
     values = np.asarray(values, dtype=float)
-    return np.array([np.median(values[max(0, i - window + 1):i + 1]) for i in range(len(values))])
+    return np.array([np.median(values[max(0, i - window + 1) : i + 1]) for i in range(len(values))])
 
 
 def _plateau_start(steps: np.ndarray, smooth_loss: np.ndarray, start: float) -> int:
@@ -124,6 +126,43 @@ def _lfw_rise(lfw) -> tuple[float, int] | None:
     steps, accuracies = np.asarray(lfw[0]), np.asarray(lfw[1], dtype=float)
     risen = accuracies - accuracies[0] >= LFW_RISE
     return float(accuracies[-1] - accuracies[0]), int(steps[np.argmax(risen)])
+
+
+def in_training_checks(lfw) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, accuracies) of the in-training checks: the LFW chart ends with the final View 2
+    evaluation at the last check's step, which is left out (another protocol: 10 folds, flips)."""
+    steps, accuracies = np.asarray(lfw[0]), np.asarray(lfw[1], dtype=float)
+    if len(steps) >= 2 and steps[-1] == steps[-2]:
+        steps, accuracies = steps[:-1], accuracies[:-1]
+    return steps, accuracies
+
+
+def last_quarter_gain(lfw) -> float | None:
+    """What the in-training check gained over the last quarter of the run: the last check minus
+    the last check at or before 3/4 of its step (a fraction, 0.01 = one point); None without a
+    check in both places. The converged scale's criterion: under LAST_QUARTER_GAIN on the
+    reference row's seeds (experiments/README.md, "Scales")."""
+    if lfw is None:
+        return None
+    steps, accuracies = in_training_checks(lfw)
+    if len(steps) < 2:
+        return None
+    before = np.flatnonzero(steps <= 0.75 * steps[-1])
+    if len(before) == 0:
+        return None
+    return float(accuracies[-1] - accuracies[before[-1]])
+
+
+def summarise_gains(gains: list[float | None]) -> str:
+    """One table cell: each seed's last-quarter gain in points, and how many stayed under the
+    criterion, e.g. "+0.3, +0.6 (1/2 under 0.5)"."""
+    known = [gain for gain in gains if gain is not None]
+    if not known:
+        return "-"
+    flat = sum(gain < LAST_QUARTER_GAIN for gain in known)
+    return (
+        ", ".join(f"{100 * gain:+.1f}" for gain in known) + f" ({flat}/{len(known)} under {100 * LAST_QUARTER_GAIN:g})"
+    )
 
 
 def summarise(verdicts: list[Verdict | None]) -> str:

@@ -1,26 +1,31 @@
-"""Experiment sets: experiments/sets/<name>.yaml lists the rows of one comparison of the article.
+"""Experiment sets: experiments/sets/<name>.yaml lists the rows of one comparison.
 
-A set file holds a `title`, the article's `claim` being tested (`article`), `rows`, each with a
-`name` and a `label`, and optionally the `reference` row the others are compared with (default:
-the first row), and `seeds`, the runs per row that `experiments/run.py` makes unless told
-(default 3; fewer for a set whose rows are each an hour of CPU). Row `r` at scale `s` with seed `k`
+A set file holds a `title`, the ids of the claims it tests (`claims`, stated once in
+experiments/claims.yaml), the `equivalence_margin` in accuracy points that its TOST uses (fixed
+before the runs are compared; experiments/significance.py), `rows`, each with a `name` and a
+`label`, and optionally the `reference` row the others are compared with (default: the first row),
+and `seeds`, the runs per row that `experiments/run.py` makes unless told (default 3).
+A set is trained at the scales for which its rows have configs (all rows or none). Row `r` at scale `s` with seed `k`
 is trained from experiments/configs/<set>/<s>_<r>.yaml into runs/<s>/<set>/<r>/seed<k>/. A row with
 `same_as: <other set>/<row>` is that set's row: its config and its runs, trained once for both sets
 (e.g. the metric-learning losses compared with set 2's AM-softmax runs). `same_as: {cpu: <set>/<row>}`
 does so at the named scales only, where the two configs are the same there and not at the others.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from common.errors import UserValueError
 from common.paths import REPO_ROOT, RUNS_DIR
 from common.strict_yaml import DuplicateKeyError, load_unique
+from experiments.claims import Claim, check_sets, load_claims
 
 SETS_DIR = REPO_ROOT / "experiments" / "sets"
 CONFIGS_DIR = REPO_ROOT / "experiments" / "configs"
-SET_KEYS = {"title", "article", "rows", "reference", "seeds"}
+SET_KEYS = {"title", "claims", "equivalence_margin", "rows", "reference", "seeds"}
+REQUIRED_SET_KEYS = {"title", "claims", "equivalence_margin", "rows"}
 DEFAULT_SEEDS = 3  # the fewest that give a seed sd and a test
 ROW_KEYS = {"name", "label"}
 OPTIONAL_ROW_KEYS = {"same_as"}
@@ -49,10 +54,12 @@ class Row:
 class ExperimentSet:
     name: str
     title: str
-    article: str
+    claims: tuple[str, ...]
+    equivalence_margin: float  # accuracy points
     rows: tuple[Row, ...]
     reference: str
     seeds: int = DEFAULT_SEEDS
+    scales: tuple[str, ...] = SCALES  # the scales its rows have configs for
 
     def row_names(self) -> list[str]:
         return [row.name for row in self.rows]
@@ -110,14 +117,16 @@ def _check_same_as(path: Path, set_name: str, row: Row) -> None:
         if not other_row or other_set == set_name:
             raise SetError(f"{path}: row {row.name!r}: same_as must be '<other set>/<row>', got {target!r}")
         other_path, other_raw = _read_set_file(other_set)
-        entries = {str(entry.get("name")): entry for entry in other_raw.get("rows") or []
-                   if isinstance(entry, dict)}
+        entries = {str(entry.get("name")): entry for entry in other_raw.get("rows") or [] if isinstance(entry, dict)}
         if other_row not in entries:
-            raise SetError(f"{path}: row {row.name!r}: same_as {target!r}: {other_path.name} has no row "
-                           f"{other_row!r}; rows: {sorted(entries)}")
+            raise SetError(
+                f"{path}: row {row.name!r}: same_as {target!r}: {other_path.name} has no row "
+                f"{other_row!r}; rows: {sorted(entries)}"
+            )
         if "same_as" in entries[other_row]:
-            raise SetError(f"{path}: row {row.name!r}: same_as {target!r} is itself a same_as row; "
-                           f"name the row it is the same as")
+            raise SetError(
+                f"{path}: row {row.name!r}: same_as {target!r} is itself a same_as row; name the row it is the same as"
+            )
 
 
 def load_set(name: str) -> ExperimentSet:
@@ -125,11 +134,15 @@ def load_set(name: str) -> ExperimentSet:
     unknown = set(raw) - SET_KEYS
     if unknown:
         raise SetError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(SET_KEYS)}")
+    missing = REQUIRED_SET_KEYS - set(raw)
+    if missing:
+        raise SetError(f"{path}: missing key(s) {sorted(missing)}")
     rows = []
     for index, entry in enumerate(raw.get("rows") or []):
         if not isinstance(entry, dict) or not ROW_KEYS <= set(entry) <= ROW_KEYS | OPTIONAL_ROW_KEYS:
-            raise SetError(f"{path}: rows[{index}] must have the keys {sorted(ROW_KEYS)} and may have "
-                           f"{sorted(OPTIONAL_ROW_KEYS)}")
+            raise SetError(
+                f"{path}: rows[{index}] must have the keys {sorted(ROW_KEYS)} and may have {sorted(OPTIONAL_ROW_KEYS)}"
+            )
         same_as = _parse_same_as(path, str(entry["name"]), entry["same_as"]) if "same_as" in entry else {}
         rows.append(Row(name=str(entry["name"]), label=str(entry["label"]), same_as=same_as))
         _check_same_as(path, name, rows[-1])
@@ -141,11 +154,54 @@ def load_set(name: str) -> ExperimentSet:
     seeds = raw.get("seeds", DEFAULT_SEEDS)
     if type(seeds) is not int or seeds < 1:
         raise SetError(f"{path}: seeds must be a whole number >= 1, got {seeds!r}")
-    exp_set = ExperimentSet(name, str(raw.get("title", name)), str(raw.get("article", "")).strip(), tuple(rows),
-                            reference, seeds)
-    for row in rows:
-        for scale in SCALES:
-            if not exp_set.config_path(row.name, scale).exists():
-                raise SetError(f"{path}: row {row.name!r} has no config "
-                               f"{exp_set.config_path(row.name, scale).relative_to(REPO_ROOT)}")
-    return exp_set
+    exp_set = ExperimentSet(
+        name,
+        str(raw["title"]),
+        _claim_ids(path, raw["claims"]),
+        _margin(path, raw["equivalence_margin"]),
+        tuple(rows),
+        reference,
+        seeds,
+    )
+    return replace(exp_set, scales=_scales(path, exp_set))
+
+
+def _claim_ids(path: Path, value) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise SetError(f"{path}: claims must be a list of claim ids (experiments/claims.yaml)")
+    return tuple(value)
+
+
+def _margin(path: Path, value) -> float:
+    if type(value) not in (int, float) or not value > 0:
+        raise SetError(f"{path}: equivalence_margin must be a number of accuracy points > 0, got {value!r}")
+    return float(value)
+
+
+def _scales(path: Path, exp_set: ExperimentSet) -> tuple[str, ...]:
+    """The scales at which every row has its config (a `same_as` row: the other set's); a scale where
+    some of the set's own rows have one and others not is an error."""
+    scales = []
+    for scale in SCALES:
+        missing = [row.name for row in exp_set.rows if not exp_set.config_path(row.name, scale).exists()]
+        own = [row.name for row in exp_set.rows if row.same_as_parts(scale) is None]
+        if set(own) <= set(missing):
+            continue
+        if missing:
+            raise SetError(
+                f"{path}: row {missing[0]!r} has no config "
+                f"{exp_set.config_path(missing[0], scale).relative_to(REPO_ROOT)}"
+            )
+        scales.append(scale)
+    if not scales:
+        raise SetError(f"{path}: no row has a config at any scale {list(SCALES)}")
+    return tuple(scales)
+
+
+def check_registry() -> dict[str, Claim]:
+    """The claims registry, checked against every set file (tests name existing sets and rows; each
+    set names exactly the claims that test it)."""
+    claims = load_claims()
+    sets = {name: load_set(name) for name in set_names()}
+    check_sets(claims, {name: (exp_set.row_names(), list(exp_set.claims)) for name, exp_set in sets.items()})
+    return claims

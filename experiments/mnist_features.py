@@ -6,6 +6,7 @@ writes scatter plots of the test features, a results table (README.md) and resul
 
     python -m experiments.mnist_features [--data-root DIR] [--out-dir DIR] [--overwrite]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,20 +33,18 @@ IMAGE_NAMES = {2: "features_2d.png", 3: "features_3d_sphere.png"}
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", help="folder holding mnist_5k.npz "
-                        "(default: $FACEREC_DATA, else ../shared/data)")
+    parser.add_argument("--data-root", help="folder holding mnist_5k.npz (default: $FACEREC_DATA, else ../shared/data)")
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace results already in --out-dir")
+    parser.add_argument("--overwrite", action="store_true", help="replace results already in --out-dir")
     parser.add_argument("--dims", type=int, nargs="+", default=[2, 3], choices=[2, 3])
-    parser.add_argument("--losses", nargs="+", metavar="KEY",
-                        help=f"subset of: {' '.join(s.key for s in specs.FIGURE_LOSSES)}")
+    parser.add_argument(
+        "--losses", nargs="+", metavar="KEY", help=f"subset of: {' '.join(s.key for s in specs.FIGURE_LOSSES)}"
+    )
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
     parser.add_argument("--max-steps", type=int, help="stop each loss after this many steps")
-    parser.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64],
-                        help="conv channels per stage")
+    parser.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64], help="conv channels per stage")
     parser.add_argument("--num-train", type=int, default=4000)
     parser.add_argument("--num-test", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0, help="split, initial weights, batch order")
@@ -64,9 +63,13 @@ def main(argv=None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
 
     split = load_split(args.data_root, args.num_train, args.num_test, args.seed)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, seed=args.seed,
-                         max_steps=args.max_steps)
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        max_steps=args.max_steps,
+    )
     runs_by_dim = {}
     for dim in args.dims:
         runs = figure.run_losses(chosen, dim, split, config, args.widths)
@@ -75,16 +78,19 @@ def main(argv=None) -> int:
         draw(panels, args.out_dir / IMAGE_NAMES[dim])
         runs_by_dim[dim] = runs
 
-    command = "python -m experiments.mnist_features " + shlex.join(argv if argv is not None
-                                                                   else sys.argv[1:])
-    settings = (f"Split: {len(split.y_train)} train / {len(split.y_test)} test, stratified, "
-                f"seed {args.seed}. Network: conv stages {args.widths} (2 x conv3x3 + PReLU, "
-                f"max-pool), FC to the feature layer. Adam, constant lr "
-                f"{args.learning_rate}, batch {args.batch_size}, {args.epochs} epochs"
-                + (f" capped at {args.max_steps} steps" if args.max_steps else "")
-                + ", no weight decay.")
-    report.write_text(args.out_dir / "README.md", report.markdown(
-        runs_by_dim, command.strip(), settings, {d: IMAGE_NAMES[d] for d in args.dims}))
+    command = "python -m experiments.mnist_features " + shlex.join(argv if argv is not None else sys.argv[1:])
+    settings = (
+        f"Split: {len(split.y_train)} train / {len(split.y_test)} test, stratified, "
+        f"seed {args.seed}. Network: conv stages {args.widths} (2 x conv3x3 + PReLU, "
+        f"max-pool), FC to the feature layer. Adam, constant lr "
+        f"{args.learning_rate}, batch {args.batch_size}, {args.epochs} epochs"
+        + (f" capped at {args.max_steps} steps" if args.max_steps else "")
+        + ", no weight decay."
+    )
+    report.write_text(
+        args.out_dir / "README.md",
+        report.markdown(runs_by_dim, command.strip(), settings, {d: IMAGE_NAMES[d] for d in args.dims}),
+    )
     report.write_text(args.out_dir / "results.json", report.to_json(runs_by_dim, command.strip()))
     print(f"wrote {', '.join(str(p) for p in outputs)}")
     return 0

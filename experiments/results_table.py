@@ -7,6 +7,7 @@ from the run's committed record (experiments/run_records.py). A row shows mean +
 seeds and its comparison with the set's reference row (experiments/significance.py). A run that
 stopped (diverged, interrupted) is shown with the reason found in its log instead of numbers.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,33 +18,34 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import UserError
+from common.atomic_files import atomic_output, atomic_write_text
 from common.run_layout import RunLayout
-from experiments import convergence, significance
+from experiments import convergence, significance, verdicts
 from training.summaries import LFW_ACCURACY_TAG
 
 LOSS_TAG = "train/total_loss"
-DATA_LOSS_TAG = "train/loss"        # without the weight-decay term: what the convergence verdict reads
+DATA_LOSS_TAG = "train/loss"  # without the weight-decay term: what the convergence verdict reads
 BATCH_ACCURACY_TAG = "train/batch_accuracy"
 SPEED_TAG = "train/images_per_sec"
 INTERRUPTED = "interrupted (rerun the command to resume)"
 PER_SEED_HEADING = "Per seed (LFW View 2 accuracy, steps):"
-PER_SEED_LINE = re.compile(r"^- `([^`]+)`: (.*)$")
+EARLY_TRAINING_SCALES = ("cpu",)  # fixed short budgets; cpu_long trains until the reference plateaus
 
 
 @dataclass
 class RowResult:
     """One run (one seed) of a row."""
+
     name: str
     label: str
-    status: str                         # done / stopped / not run
+    status: str  # done / stopped / not run
     note: str = ""
-    lfw: dict | None = None             # eval_lfw.py JSON
+    lfw: dict | None = None  # eval_lfw.py JSON
     steps: int | None = None
     train_minutes: float | None = None
     images_per_sec: float | None = None
     commands: tuple[str, str] = ("", "")
-    curves: dict = field(default_factory=dict)   # tag -> (steps, values)
+    curves: dict = field(default_factory=dict)  # tag -> (steps, values)
     training: convergence.Verdict | None = None
 
 
@@ -85,23 +87,21 @@ def _stop_reason(run_dir: Path) -> str:
     return INTERRUPTED
 
 
-def _annealing_note(run_dir: Path) -> str:
-    """'lambda at its floor 5 from step 40' for a loss that anneals lambda (SphereFace, L-softmax),
-    from the run's config: the table says whether the blend reached the paper's loss in the budget."""
+def _schedule_note(run_dir: Path) -> str:
+    """What the run's loss says of its own schedule (e.g. SphereFace's lambda annealing reaching its
+    floor), from the run's config; "" for a loss without one."""
     import yaml
 
     from losses.registry import LOSSES
-    from losses.sphereface import SphereFace
 
     config_file = RunLayout(run_dir).config
     if not config_file.exists():
         return ""
     loss = yaml.safe_load(config_file.read_text()).get("loss", {})
     entry = LOSSES.get(loss.get("name"))
-    if entry is None or not issubclass(entry.cls, SphereFace):
+    if entry is None:
         return ""
-    floor, step = entry.cls.lambda_floor({**entry.defaults, **(loss.get("hparams") or {})})
-    return f"lambda at its floor {floor:g} from step {step}"
+    return entry.cls.describe_schedule({**entry.defaults, **(loss.get("hparams") or {})})
 
 
 def _scaled_session_minutes(done: dict, scalars: dict, result: RowResult) -> float | None:
@@ -124,8 +124,9 @@ def judge_training(result: RowResult) -> convergence.Verdict | None:
     if result.note == INTERRUPTED:
         return None
     accuracy = result.curves.get(BATCH_ACCURACY_TAG, (None, None))[1]
-    return convergence.judge(*result.curves.get(DATA_LOSS_TAG, ([], [])), result.note, accuracy,
-                             result.curves.get(LFW_ACCURACY_TAG))
+    return convergence.judge(
+        *result.curves.get(DATA_LOSS_TAG, ([], [])), result.note, accuracy, result.curves.get(LFW_ACCURACY_TAG)
+    )
 
 
 def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResult:
@@ -155,7 +156,7 @@ def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResul
         result.lfw = json.loads(eval_file.read_text())
     elif result.status == "done":
         result.note = "not evaluated yet (rerun the command)"
-    result.note = "; ".join(filter(None, (result.note, _annealing_note(run_dir))))
+    result.note = "; ".join(filter(None, (result.note, _schedule_note(run_dir))))
     return result
 
 
@@ -174,115 +175,197 @@ def _mean_sd(summary: dict, key: str) -> str:
     return text + unit
 
 
-def _evaluated(runs: list[RowResult]) -> list[dict]:
-    return [run.lfw for run in runs if run.status == "done" and run.lfw and "fold_accuracies" in run.lfw]
+def _comparison_cells(pair, judged: verdicts.SetVerdicts) -> list[str]:
+    """vs ref. (95% CI) | p | p Holm | p TOST | verdict | take-off (Fisher)."""
+    counts = str(judged.counts[pair]) if pair in judged.counts else "-"
+    if pair in judged.not_comparable:
+        return ["-", "-", "-", "-", judged.not_comparable[pair], counts]
+    comparison = judged.comparisons.get(pair)
+    if comparison is None:
+        return ["-", "-", "-", "-", "-", counts]
+    if comparison.welch is None:
+        return [f"{comparison.difference:+.2f}", "-", "-", "-", f"**{comparison.verdict}**", counts]
+    low, high = comparison.welch.ci
+    return [
+        f"{comparison.difference:+.2f} ({low:+.2f} to {high:+.2f})",
+        significance.format_p(comparison.welch.p),
+        significance.format_p(comparison.p_holm),
+        significance.format_p(comparison.p_tost),
+        f"**{comparison.verdict}**",
+        counts,
+    ]
 
 
-def _lengths(runs: list[RowResult]) -> str:
-    """The finished runs' step counts, '480' or '480/1440'."""
-    return "/".join(str(steps) for steps in sorted({run.steps for run in runs if run.status == "done"}))
-
-
-def _row_line(label: str, name: str, runs: list[RowResult], reference: list[RowResult] | None,
-              alpha: float) -> str:
-    evaluated = _evaluated(runs)
+def _row_line(exp_set, row, runs: list[RowResult], judged: verdicts.SetVerdicts) -> str:
+    evaluated = verdicts.evaluated(runs)
     notes = sorted({run.note or run.status for run in runs if run.status != "done" or run.note})
     minutes = [run.train_minutes for run in runs if run.train_minutes is not None]
     speeds = [run.images_per_sec for run in runs if run.images_per_sec is not None]
-    cells = [f"{label} (`{name}`)", f"{len(evaluated)}/{len(runs)}"]
+    cells = [f"{row.label} (`{row.name}`)", f"{len(evaluated)}/{len(runs)}"]
     if evaluated:
         summary = significance.summarise(evaluated)
         cells += [_mean_sd(summary, key) for key in significance.SUMMARY_KEYS]
     else:
         cells += ["-"] * 3
-    lengths, reference_lengths = _lengths(runs), _lengths(reference or [])
-    if reference is None:
-        cells += ["reference", "", "", ""]
-    elif evaluated and _evaluated(reference) and lengths != reference_lengths:
-        # A row trained longer (or shorter) than the reference says nothing about the config.
-        cells += ["-", "-", "-", f"not comparable ({lengths} vs {reference_lengths} steps)"]
-    elif evaluated and _evaluated(reference):
-        comparison = significance.compare(evaluated, _evaluated(reference), alpha)
-        cells += [f"{100 * comparison.difference:+.2f}", significance.format_p(comparison.p_seeds),
-                  significance.format_p(comparison.p_folds), f"**{comparison.verdict}**"]
+    if row.name == exp_set.reference:
+        converged, judged_runs = verdicts.take_off(runs)
+        cells += ["reference", "", "", "", "", f"{converged}/{judged_runs}"]
     else:
-        cells += ["-", "-", "-", "-"]
+        cells += _comparison_cells((row.name, exp_set.reference), judged)
     cells.append(convergence.summarise([run.training for run in runs]))
-    cells += [_fmt(float(np.mean(minutes)) if minutes else None, "{:.1f} min"),
-              _fmt(float(np.median(speeds)) if speeds else None, "{:.0f}"), "; ".join(notes)]
+    cells.append(_last_quarter_cell(runs))
+    cells += [
+        _fmt(float(np.mean(minutes)) if minutes else None, "{:.1f} min"),
+        _fmt(float(np.median(speeds)) if speeds else None, "{:.0f}"),
+        "; ".join(notes),
+    ]
     return "| " + " | ".join(cells) + " |"
 
 
-def write_table(exp_set, scale: str, results: dict[str, list[RowResult]], path: Path, curves_name: str,
-                command: str, alpha: float = 0.05) -> str:
+def _last_quarter_cell(runs: list[RowResult]) -> str:
+    return convergence.summarise_gains(
+        [convergence.last_quarter_gain(run.curves.get(LFW_ACCURACY_TAG)) for run in runs]
+    )
+
+
+def headline_lines(exp_set, results: dict[str, list[RowResult]], judged: verdicts.SetVerdicts) -> list[str]:
+    """The set's verdicts in brief (for docs/findings.md): accuracy, difference with CI, Holm p,
+    verdict, take-off and the checks' last-quarter gain per row, the same numbers as the full table."""
+    lines = [
+        "| config | seeds | LFW accuracy | vs ref. (95% CI) | p Holm | verdict | take-off | last quarter |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in exp_set.rows:
+        evaluated = verdicts.evaluated(results[row.name])
+        accuracy = _mean_sd(significance.summarise(evaluated), "accuracy_mean") if evaluated else "-"
+        if row.name == exp_set.reference:
+            converged, judged_runs = verdicts.take_off(results[row.name])
+            comparison = ["reference", "", "", f"{converged}/{judged_runs}"]
+        else:
+            cells = _comparison_cells((row.name, exp_set.reference), judged)
+            comparison = [cells[0], cells[2], cells[4], cells[5]]
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    f"{row.label} (`{row.name}`)",
+                    f"{len(evaluated)}/{len(results[row.name])}",
+                    accuracy,
+                    *comparison,
+                    _last_quarter_cell(results[row.name]),
+                ]
+            )
+            + " |"
+        )
+    return lines
+
+
+def claim_lines(judged: verdicts.SetVerdicts) -> list[str]:
+    """Per claim: its statement and source (the registry's), the outcome, each test's evidence."""
+    lines = []
+    for result in judged.claims:
+        claim = result.claim
+        lines.append(f"- **{result.outcome}** `{claim.id}`: {claim.statement} ({claim.cite()})")
+        for test in result.tests:
+            measure = test.test.measure.replace("_", "-")
+            lines.append(
+                f"  - {measure} of `{test.test.row}` vs `{test.against}`, expected "
+                f"{test.test.expect.replace('_', ' ')}: {test.outcome}; {test.evidence}"
+            )
+    return lines
+
+
+def power_line(exp_set, judged: verdicts.SetVerdicts) -> str:
+    if judged.detectable is None:
+        return "Power: no row has two evaluated seeds yet."
+    at_reference = (
+        ""
+        if judged.detectable_at_reference is None
+        else f"; at the reference row's sd of {judged.reference_sd:.2f}, {judged.detectable_at_reference:.2f} points"
+    )
+    return (
+        f"Power: at {exp_set.seeds} seeds a row, Welch's test (two-sided, 5%, before Holm) detects with "
+        f"probability 0.8 a true difference of {judged.detectable:.2f} points at the rows' pooled seed sd "
+        f"of {judged.pooled_sd:.2f}{at_reference} (simulated, normal seeds); smaller gaps are mostly "
+        f'"not distinguishable". Equivalence margin (TOST): +-{judged.margin:g} points.'
+    )
+
+
+def stage_line(scale: str, results: dict[str, list[RowResult]]) -> str:
+    """What the scale measures: a short budget is early training, not a converged comparison."""
+    steps = "/".join(sorted({verdicts.lengths(runs) for runs in results.values()} - {""})) or "-"
+    if scale in EARLY_TRAINING_SCALES:
+        return (
+            f"**Early training**: {steps} steps, runs still learning when stopped: the table ranks how "
+            "far each configuration gets in that budget, not where it ends. The converged comparison "
+            "is the `cpu_long` scale (issue 36)."
+        )
+    return f"Scale `{scale}`: {steps} steps per run."
+
+
+def write_table(
+    exp_set, scale: str, results: dict[str, list[RowResult]], path: Path, curves_name: str, command: str, claims: list
+) -> str:
     """The markdown table of a set: one line per row (mean +- sd over seeds, comparison with the
-    reference row), then each run's accuracy and the commands."""
+    reference row), the verdict per claim, the set's power, then each run's accuracy and the
+    commands. Returns its text."""
     reference = exp_set.reference
-    lines = [f"# {exp_set.title} ({scale} scale)", "",
-             f"The article: {exp_set.article}", "",
-             "LFW View 2, 10 folds, cosine similarity, flipped features concatenated; mean +- sd over "
-             "seeds. Each row is compared with the reference row "
-             f"(`{reference}`): difference of mean accuracy in points, Welch's t-test over the per-seed "
-             "accuracies (p seeds) and a paired t-test over the 10 folds of the seed-averaged accuracies "
-             f"(p folds); better/worse only when both p < {alpha} (method: experiments/README.md). "
-             "Training: the loss curve's verdict, converges / stalls / collapses / diverges at a step "
-             "(experiments/convergence.py). "
-             f"Regenerated by `{command}` from the run directories and the committed run records "
-             "(experiments/results/records/); configs in "
-             f"`experiments/configs/{exp_set.name}/{scale}_*.yaml`.", "",
-             "| config | seeds | LFW accuracy | VAL@FAR=1e-3 | AUC | vs ref. | p seeds | p folds | verdict "
-             "| training | training time / run | images/s | note |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    judged = verdicts.judge_set(exp_set, results, claims)
+    lines = [
+        f"# {exp_set.title} ({scale} scale)",
+        "",
+        stage_line(scale, results),
+        "",
+        "LFW View 2, 10 folds, cosine similarity, flipped features concatenated; mean +- sd over "
+        f"seeds (the seed is the unit). Each row against the reference row (`{reference}`): "
+        "difference of mean accuracy in points with its 95% CI (Welch), Welch's p, Holm's p over "
+        f"the set's comparisons, the TOST p at +-{exp_set.equivalence_margin:g} points; better/worse "
+        "at Holm p < 0.05, equivalent at TOST p < 0.05, else not distinguishable "
+        "(experiments/significance.py, experiments/README.md). Take-off: seeds whose training "
+        "converged, row vs reference, Fisher's exact p. Training: the loss curve's verdict "
+        "(experiments/convergence.py). Last quarter: points the in-training LFW check gained "
+        "over the run's last quarter, per seed (still learning where it is 0.5 or more). "
+        f"Regenerated by `{command}` from the committed run records (experiments/results/records/) "
+        "and any run directories here; configs in "
+        f"`experiments/configs/{exp_set.name}/{scale}_*.yaml`.",
+        "",
+        "| config | seeds | LFW accuracy | VAL@FAR=1e-3 | AUC | vs ref. (95% CI) | p | p Holm | p TOST "
+        "| verdict | take-off | training | last quarter | training time / run | images/s | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in exp_set.rows:
-        lines.append(_row_line(row.label, row.name, results[row.name],
-                               None if row.name == reference else results[reference], alpha))
-    lines += ["", f"![curves]({curves_name})", "", PER_SEED_HEADING, ""]
+        lines.append(_row_line(exp_set, row, results[row.name], judged))
+    lines += [
+        "",
+        "Claims (experiments/claims.yaml):",
+        "",
+        *claim_lines(judged),
+        "",
+        power_line(exp_set, judged),
+        "",
+        f"![curves]({curves_name})",
+        "",
+        PER_SEED_HEADING,
+        "",
+    ]
     for row in exp_set.rows:
-        runs = ", ".join(f"{_fmt(100 * run.lfw['accuracy_mean'] if run.lfw else None, '{:.2f}%')} "
-                         f"({_fmt(run.steps, '{}')})" for run in results[row.name])
+        runs = ", ".join(
+            f"{_fmt(100 * run.lfw['accuracy_mean'] if run.lfw else None, '{:.2f}%')} ({_fmt(run.steps, '{}')})"
+            for run in results[row.name]
+        )
         lines.append(f"- `{row.name}`: {runs}")
     lines += ["", "Commands, per row and seed:", ""]
     for row in exp_set.rows:
         for run in results[row.name]:
             lines.append(f"- `{run.commands[0]}` then `{run.commands[1]}`")
     text = "\n".join(lines) + "\n"
-    path.write_text(text)
+    atomic_write_text(path, text)
     return text
 
 
-def evaluated_runs_listed(text: str) -> dict[str, set[int]]:
-    """Per row, the seeds a written table lists with an LFW accuracy (its per-seed lines, one entry
-    per seed in order: '- `row`: 86.08% (1440), - (-)' lists seed 0)."""
-    listed = {}
-    for line in text.partition(PER_SEED_HEADING)[2].splitlines():
-        match = PER_SEED_LINE.match(line)
-        if match:
-            entries = match.group(2).split(", ")
-            listed[match.group(1)] = {seed for seed, entry in enumerate(entries) if "%" in entry}
-    return listed
-
-
-def check_keeps_runs(path: Path, results: dict[str, list[RowResult]]) -> None:
-    """Refuse to rebuild a table that lists evaluated runs the new one would not have: their run
-    directories are on another machine and they were never recorded (tables from before records)."""
-    if not path.exists():
-        return
-    lost = {}
-    for row, seeds in evaluated_runs_listed(path.read_text()).items():
-        runs = results.get(row, [])
-        missing = sorted(seed for seed in seeds if seed >= len(runs) or runs[seed].lfw is None)
-        if missing:
-            lost[row] = "seed " + ", ".join(map(str, missing))
-    if lost:
-        rows = ", ".join(f"{row} ({seeds})" for row, seeds in lost.items())
-        raise UserError(f"{path} lists evaluated runs that are neither in runs/ nor recorded: {rows}; "
-                        "rebuilding it would drop them: train them again (the same command) or move "
-                        "the table away first")
-
-
-def _mean_curve(runs: list[RowResult], tag: str):
+def mean_curve(runs: list[RowResult], tag: str):
     """(steps, mean, sd) over the runs at the steps all of them logged, or None."""
-    curves = [dict(zip(*run.curves[tag])) for run in runs if tag in run.curves]
+    curves = [dict(zip(*run.curves[tag], strict=True)) for run in runs if tag in run.curves]
     if not curves:
         return None
     steps = sorted(set.intersection(*(set(curve) for curve in curves)))
@@ -290,7 +373,7 @@ def _mean_curve(runs: list[RowResult], tag: str):
     return np.array(steps), values.mean(axis=0), values.std(axis=0)
 
 
-def _curve_runs(runs: list[RowResult]) -> list[RowResult]:
+def curve_runs(runs: list[RowResult]) -> list[RowResult]:
     """The runs a row's curves average: the finished ones, else (none finished yet) every run that
     logged. A run still going would cut the finished runs' curves at its last step."""
     return [run for run in runs if run.status == "done"] or [run for run in runs if run.curves]
@@ -306,23 +389,28 @@ def write_curves(exp_set, results: dict[str, list[RowResult]], path: Path) -> No
 
     figure, axes = plt.subplots(1, 2, figsize=(13, 4.8))
     for row in exp_set.rows:
-        runs = _curve_runs(results[row.name])
-        for axis, tag in zip(axes, (LOSS_TAG, LFW_ACCURACY_TAG)):
-            curve = _mean_curve(runs, tag)
+        runs = curve_runs(results[row.name])
+        for axis, tag in zip(axes, (LOSS_TAG, LFW_ACCURACY_TAG), strict=True):
+            curve = mean_curve(runs, tag)
             if curve is None:
                 continue
             steps, mean, sd = curve
-            line, = axis.plot(steps, mean, marker="o" if tag == LFW_ACCURACY_TAG else None, markersize=3,
-                              label=f"{row.name} (n={len(runs)})")
+            (line,) = axis.plot(
+                steps,
+                mean,
+                marker="o" if tag == LFW_ACCURACY_TAG else None,
+                markersize=3,
+                label=f"{row.name} (n={len(runs)})",
+            )
             axis.fill_between(steps, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
     axes[0].set(title="training loss (mean +- sd over seeds)", xlabel="step", ylabel="loss")
     axes[0].set_yscale("log")
-    axes[1].set(title="LFW accuracy: in-training checks (first folds), then View 2", xlabel="step",
-                ylabel="accuracy")
+    axes[1].set(title="LFW accuracy: in-training checks (first folds), then View 2", xlabel="step", ylabel="accuracy")
     for axis in axes:
         axis.grid(alpha=0.3)
     axes[1].legend(fontsize=8, loc="lower right")
     figure.suptitle(exp_set.title)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    with atomic_output(path) as temporary:
+        figure.savefig(temporary, dpi=110, format="png")
     plt.close(figure)

@@ -1,11 +1,12 @@
 """Run a set of the article's experiments and regenerate its results table and curves.
 
-    python experiments/run.py SET [--seeds N] [--scale cpu|full] [--only ROW ...] [--report-only] [--dry-run]
+    python experiments/run.py SET [--seeds N] [--scale cpu|cpu_long|full] [--only ROW ...] [--report-only] [--dry-run]
+    python experiments/run.py --all --report-only      # every table with records, and docs/findings.md
 
 SET is a file stem of experiments/sets/ (the choices below). Each row of a set is one config,
 experiments/configs/<SET>/<scale>_<row>.yaml, trained by train.py with seeds 0..N-1 (N: --seeds,
-else the set file's `seeds`: 3, or 2 for the hour-long rows of `regime`; the seed sets the
-initial weights, the data order, dropout and the flips) into runs/<scale>/<SET>/<row>/seed<k>/
+else the set file's `seeds` (3 unless it says otherwise) or, when more seeds are recorded, as many
+as are; the seed sets the initial weights, the data order, dropout and the flips) into runs/<scale>/<SET>/<row>/seed<k>/
 and evaluated on LFW View 2 by eval_lfw.py. Seeds run
 round-robin (seed 0 of every row, then seed 1, ...), so a stopped set already holds comparable
 rows. Finished runs are not retrained (train.py leaves a run with DONE.json alone) and
@@ -13,9 +14,13 @@ interrupted ones resume, so rerunning the command after a stop only does what is
 (mean +- sd over seeds, significance against the reference row) and the figure in
 experiments/results/ are rebuilt every time from the run directories and, for runs whose
 directory is on another machine, from their committed records (experiments/results/records/,
-written here for every finished run; a recorded run is not trained again). A table is not
-rebuilt when it would lose evaluated runs that are neither here nor recorded.
+written here for every finished run; a recorded run is not trained again). `--all --report-only`
+rebuilds every table that has records, from the records alone where the runs are elsewhere, and
+renders the generated blocks of docs/findings.md and experiments/README.md
+(experiments/findings.py). Each table judges the claims its set tests (experiments/claims.yaml)
+with the verdicts of experiments/verdicts.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,13 +39,12 @@ from common.tf_startup import import_tensorflow  # noqa: E402
 
 import_tensorflow()  # before results_table (TensorBoard's event files) imports it: without the CPU-only notices
 
-from experiments import run_records  # noqa: E402
-from experiments.results_table import (RowResult, check_keeps_runs, collect_row, write_curves,  # noqa: E402
-                                       write_table)
-from experiments.experiment_sets import SCALES, ExperimentSet, load_set, set_names  # noqa: E402
+from experiments import findings, run_records  # noqa: E402
+from experiments.claims import claims_of_set  # noqa: E402
+from experiments.experiment_sets import SCALES, ExperimentSet, check_registry, load_set, set_names  # noqa: E402
+from experiments.results_table import RowResult, collect_row, write_curves, write_table  # noqa: E402
 
 RESULTS_DIR = REPO_ROOT / "experiments" / "results"
-RECORDS_DIR = RESULTS_DIR / "records"
 
 
 def row_commands(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed: int) -> tuple[list, list]:
@@ -51,22 +55,33 @@ def row_commands(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, 
     train = ["python", "train.py", "--config", str(config), "--set", f"run_dir={run_dir}", "--set", f"seed={seed}"]
     lfw_dir = exp_set.lfw_dir(row_name, scale)
     pairs = os.path.relpath(data / "lfw_pairs.txt", REPO_ROOT)
-    evaluate = ["python", "eval_lfw.py", "--model", str(run_dir), "--lfw-dir", str(lfw_dir),
-                "--pairs", pairs, "--json", str(RunLayout(run_dir).lfw_view2)]
+    evaluate = [
+        "python",
+        "eval_lfw.py",
+        "--model",
+        str(run_dir),
+        "--lfw-dir",
+        str(lfw_dir),
+        "--pairs",
+        pairs,
+        "--json",
+        str(RunLayout(run_dir).lfw_view2),
+    ]
     return train, evaluate
 
 
-def record_of(exp_set: ExperimentSet, row_name: str, scale: str, seed: int) -> Path:
-    """The run's record, beside its run directory's home: a `same_as` row shares the other row's."""
-    set_name, name = exp_set.home(row_name, scale)
-    return run_records.record_path(RECORDS_DIR, set_name, scale, name, seed)
+def with_this_python(command: list) -> list:
+    """`command` (as printed: `python ...`) run by sys.executable."""
+    return [sys.executable, *command[1:]] if command[0] == "python" else list(command)
 
 
 def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed: int, dry_run: bool) -> None:
-    record = record_of(exp_set, row_name, scale, seed)
+    record = run_records.record_of(exp_set, row_name, scale, seed)
     if record.exists() and not exp_set.run_dir(row_name, scale, seed).exists():
-        print(f"  recorded in {os.path.relpath(record, REPO_ROOT)} (its run directory is not here): not "
-              "trained again; delete the record to rerun it")
+        print(
+            f"  recorded in {os.path.relpath(record, REPO_ROOT)} (its run directory is not here): not "
+            "trained again; delete the record to rerun it"
+        )
         return
     train, evaluate = row_commands(exp_set, row_name, scale, data, seed)
     train += ["--data-root", os.path.relpath(data, REPO_ROOT)]
@@ -77,7 +92,8 @@ def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed:
         if command is evaluate and (REPO_ROOT / command[command.index("--json") + 1]).exists():
             print("  (evaluation already done)")
             continue
-        result = subprocess.run(command, cwd=REPO_ROOT)
+        # The interpreter running this script, not whichever `python` is first on PATH.
+        result = subprocess.run(with_this_python(command), cwd=REPO_ROOT)
         if result.returncode != 0:
             # A diverged row (e.g. ArcFace used directly) is a result, not a reason to stop the set.
             print(f"  row {row_name!r} seed {seed} stopped with exit code {result.returncode}; recorded, continuing")
@@ -88,7 +104,7 @@ def collect_seed(exp_set: ExperimentSet, row, scale: str, data: Path, seed: int)
     """One run's results: from its run directory, whose finished run is (re)recorded, else from its
     record, else 'not run'."""
     run_dir = exp_set.run_dir(row.name, scale, seed)
-    record = record_of(exp_set, row.name, scale, seed)
+    record = run_records.record_of(exp_set, row.name, scale, seed)
     result = collect_row(row, run_dir, *row_commands(exp_set, row.name, scale, data, seed))
     if run_records.is_recordable(result):
         change = run_records.save(result, run_dir, record)
@@ -100,27 +116,78 @@ def collect_seed(exp_set: ExperimentSet, row, scale: str, data: Path, seed: int)
     return result
 
 
+def report(exp_set: ExperimentSet, scale: str, seeds: int, data: Path, claims: dict) -> str:
+    """Rebuild the set's table and figure at the scale (run directories here, else records)."""
+    results = {
+        row.name: [collect_seed(exp_set, row, scale, data, seed) for seed in range(seeds)] for row in exp_set.rows
+    }
+    stem = f"{exp_set.name}_{scale}"
+    command = f"python experiments/run.py {exp_set.name} --scale {scale} --seeds {seeds} --report-only"
+    table = write_table(
+        exp_set,
+        scale,
+        results,
+        RESULTS_DIR / f"{stem}.md",
+        f"{stem}_curves.png",
+        command,
+        claims_of_set(claims, exp_set.name),
+    )
+    write_curves(exp_set, results, RESULTS_DIR / f"{stem}_curves.png")
+    return table
+
+
+def report_all(data: Path, claims: dict) -> None:
+    """Every set and scale with records: its table and figure; then docs/findings.md's blocks."""
+    for name in set_names():
+        exp_set = load_set(name)
+        for scale in exp_set.scales:
+            seeds = run_records.recorded_seeds(exp_set, scale)
+            if seeds:
+                print(f"== {name} ({scale}): {max(seeds, exp_set.seeds)} seeds", flush=True)
+                report(exp_set, scale, max(seeds, exp_set.seeds), data, claims)
+    print(f"{findings.render_file(claims=claims)}: generated blocks rendered", flush=True)
+
+
 @entry_point("experiments/run.py")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("set", choices=set_names(), help="experiment set (a file of experiments/sets/)")
+    parser.add_argument("set", nargs="?", choices=set_names(), help="experiment set (a file of experiments/sets/)")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="with --report-only: rebuild every table that has records, and the generated blocks of docs/findings.md",
+    )
     parser.add_argument("--scale", choices=SCALES, default="cpu")
-    parser.add_argument("--seeds", type=int, help="runs per row, seeds 0..N-1 (default: the set file's "
-                        "`seeds`, 3 unless it says otherwise; significance needs >= 2)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        help="runs per row, seeds 0..N-1 (default: the set file's "
+        "`seeds`, 3 unless it says otherwise; significance needs >= 2)",
+    )
     parser.add_argument("--only", nargs="+", metavar="ROW", help="run only these rows (the table keeps all)")
     parser.add_argument("--report-only", action="store_true", help="rebuild table and figure, train nothing")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--data-root", help="data root (default $FACEREC_DATA or ../shared/data)")
     args = parser.parse_args(argv)
 
-    exp_set = load_set(args.set)
+    claims = check_registry()
     data = data_root(args.data_root)
+    if args.all:
+        if args.set or not args.report_only:
+            parser.error("--all rebuilds reports only: use `--all --report-only` without a set")
+        report_all(data, claims)
+        return 0
+    if args.set is None:
+        parser.error("name a set, or use --all --report-only")
+    exp_set = load_set(args.set)
+    if args.scale not in exp_set.scales:
+        parser.error(f"set {args.set!r} has configs at the scales {list(exp_set.scales)}, not {args.scale!r}")
     rows = exp_set.row_names()
     unknown = sorted(set(args.only or ()) - set(rows))
     if unknown:
         parser.error(f"unknown row(s) {unknown} in set {args.set!r}; rows: {rows}")
     if args.seeds is None:
-        args.seeds = exp_set.seeds
+        args.seeds = max(exp_set.seeds, run_records.recorded_seeds(exp_set, args.scale))
     if args.seeds < 1:
         parser.error("--seeds must be >= 1")
     if not args.report_only:
@@ -130,16 +197,7 @@ def main(argv=None) -> int:
                 run_row(exp_set, row_name, args.scale, data, seed, args.dry_run)
     if args.dry_run:
         return 0
-
-    results = {row.name: [collect_seed(exp_set, row, args.scale, data, seed) for seed in range(args.seeds)]
-               for row in exp_set.rows}
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    stem = f"{args.set}_{args.scale}"
-    check_keeps_runs(RESULTS_DIR / f"{stem}.md", results)
-    command = f"python experiments/run.py {args.set} --scale {args.scale} --seeds {args.seeds}"
-    table = write_table(exp_set, args.scale, results, RESULTS_DIR / f"{stem}.md", f"{stem}_curves.png", command)
-    write_curves(exp_set, results, RESULTS_DIR / f"{stem}_curves.png")
-    print(table)
+    print(report(exp_set, args.scale, args.seeds, data, claims))
     return 0
 
 

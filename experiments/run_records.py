@@ -12,18 +12,23 @@ table, and a recorded run is not trained again.
 
     experiments/results/records/<set>_<scale>/<row>/seed<k>.json
 """
+
 from __future__ import annotations
 
 import datetime
 import json
-import platform
 from pathlib import Path
 
+from common.atomic_files import atomic_write_text
+from common.machine import cpu_model
+from common.paths import REPO_ROOT
 from common.run_layout import read_revision
 from experiments.results_table import INTERRUPTED, RowResult, judge_training
 
+RECORDS_DIR = REPO_ROOT / "experiments" / "results" / "records"
+
 FORMAT = 1
-CURVE_DIGITS = 6        # significant digits kept of a curve's values: far below any verdict threshold
+CURVE_DIGITS = 6  # significant digits kept of a curve's values: far below any verdict threshold
 NOT_RECORDED_NOTES = (INTERRUPTED, "not run yet")
 
 
@@ -31,23 +36,44 @@ def record_path(records_dir: Path, set_name: str, scale: str, row: str, seed: in
     return records_dir / f"{set_name}_{scale}" / row / f"seed{seed}.json"
 
 
+def record_of(exp_set, row_name: str, scale: str, seed: int) -> Path:
+    """A set's run's record in RECORDS_DIR, beside its run directory's home: a `same_as` row shares
+    the other row's."""
+    set_name, name = exp_set.home(row_name, scale)
+    return record_path(RECORDS_DIR, set_name, scale, name, seed)
+
+
+def recorded_seeds(exp_set, scale: str) -> int:
+    """1 + the highest seed recorded for any row of the set at the scale; 0 when none is."""
+    seeds = [
+        int(path.stem.removeprefix("seed"))
+        for row in exp_set.row_names()
+        for path in record_of(exp_set, row, scale, 0).parent.glob("seed*.json")
+    ]
+    return 1 + max(seeds) if seeds else 0
+
+
+def load_recorded(exp_set, scale: str, seeds: int) -> dict[str, list[RowResult]]:
+    """row -> one RowResult per seed 0..seeds-1 from the committed records ("not run" where a seed has
+    none): a set's results without its run directories."""
+    results = {}
+    for row in exp_set.rows:
+        results[row.name] = []
+        for seed in range(seeds):
+            path = record_of(exp_set, row.name, scale, seed)
+            results[row.name].append(
+                load(path, row.name, row.label, ("", ""))
+                if path.exists()
+                else RowResult(row.name, row.label, "not run")
+            )
+    return results
+
+
 def is_recordable(result: RowResult) -> bool:
     """A finished and evaluated run, or one that stopped for a reason other than an interruption."""
     if result.status == "done":
         return result.lfw is not None
     return result.status == "stopped" and result.note not in NOT_RECORDED_NOTES
-
-
-def cpu_model(cpuinfo_path: str = "/proc/cpuinfo") -> str:
-    """The CPU's model name as /proc/cpuinfo gives it (platform.processor() elsewhere)."""
-    try:
-        with open(cpuinfo_path) as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def to_record(result: RowResult, run_dir: Path) -> dict:
@@ -59,19 +85,33 @@ def to_record(result: RowResult, run_dir: Path) -> dict:
         "train_minutes": result.train_minutes,
         "images_per_sec": result.images_per_sec,
         "lfw": result.lfw,
-        "curves": {tag: [list(map(int, steps)), [float(f"{value:.{CURVE_DIGITS}g}") for value in values]]
-                   for tag, (steps, values) in sorted(result.curves.items())},
-        "source": {"revision": read_revision(run_dir), "cpu": cpu_model(),
-                   "recorded": datetime.date.today().isoformat()},
+        "curves": {
+            tag: [list(map(int, steps)), [float(f"{value:.{CURVE_DIGITS}g}") for value in values]]
+            for tag, (steps, values) in sorted(result.curves.items())
+        },
+        "source": {
+            "revision": read_revision(run_dir),
+            "cpu": cpu_model(),
+            "recorded": datetime.date.today().isoformat(),
+        },
     }
 
 
 def from_record(record: dict, name: str, label: str, commands: tuple[str, str]) -> RowResult:
     if record.get("format") != FORMAT:
         raise ValueError(f"run record format {record.get('format')!r}, this code reads {FORMAT}")
-    result = RowResult(name, label, record["status"], record["note"], record["lfw"], record["steps"],
-                       record["train_minutes"], record["images_per_sec"], commands,
-                       {tag: tuple(curve) for tag, curve in record["curves"].items()})
+    result = RowResult(
+        name,
+        label,
+        record["status"],
+        record["note"],
+        record["lfw"],
+        record["steps"],
+        record["train_minutes"],
+        record["images_per_sec"],
+        commands,
+        {tag: tuple(curve) for tag, curve in record["curves"].items()},
+    )
     result.training = judge_training(result)
     return result
 
@@ -84,8 +124,7 @@ def save(result: RowResult, run_dir: Path, path: Path) -> str | None:
     old = json.loads(path.read_text()) if path.exists() else None
     if old is not None and _numbers(old) == _numbers(record):
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1) + "\n")
+    atomic_write_text(path, json.dumps(record, indent=1) + "\n")
     return None if old is None else f"record {path} replaced: {_describe(old)} -> {_describe(record)}"
 
 

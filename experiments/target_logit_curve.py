@@ -8,6 +8,7 @@ Writes target_logit.csv (``theta_deg`` then one column per curve) and target_log
 
     python experiments/target_logit_curve.py [--out-dir DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,7 @@ def target_logit_table(step_deg: float = 1.0) -> tuple[np.ndarray, dict[str, np.
     """theta in degrees and, per curve, the target logit without s."""
     theta_deg = np.arange(0.0, 180.0 + step_deg / 2, step_deg)
     cos = tf.constant(np.cos(np.deg2rad(theta_deg)), tf.float64)
-    curves = {name: layer.target_logit(cos, step=0).numpy()
-              for name, layer in curve_layers().items()}
+    curves = {name: layer.target_logit(cos, step=0).numpy() for name, layer in curve_layers().items()}
     return theta_deg, curves
 
 
@@ -65,6 +65,7 @@ def write_csv(path: Path, theta_deg: np.ndarray, curves: dict[str, np.ndarray]) 
 
 def write_png(path: Path, theta_deg: np.ndarray, curves: dict[str, np.ndarray]) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

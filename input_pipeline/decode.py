@@ -7,6 +7,7 @@ them before training starts). Files that make reading or the decoder raise (a va
 truncated JPEG body) are dropped by `ignore_errors` inside `decode_batch`, which still names and
 counts them. Pixels come out float32 RGB in 0..255 (the model normalises itself).
 """
+
 from __future__ import annotations
 
 import sys
@@ -40,8 +41,9 @@ def decode_contents(contents: tf.Tensor, image_size: tuple[int, int]) -> tuple[t
     return tf.ensure_shape(image, (height, width, 3)), ok
 
 
-def decode_batch(paths: tf.Tensor, labels: tf.Tensor, image_size: tuple[int, int],
-                 load) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+def decode_batch(
+    paths: tf.Tensor, labels: tf.Tensor, image_size: tuple[int, int], load
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """(images [n, H, W, 3], labels [n], bad_paths [m]) of one batch of entries, n + m = its size.
 
     `load(position)` returns the encoded bytes of entry `position` of the batch. An entry is bad
@@ -58,13 +60,22 @@ def decode_batch(paths: tf.Tensor, labels: tf.Tensor, image_size: tuple[int, int
 
     size = tf.size(paths, out_type=tf.int64)
     nothing = (tf.zeros([0], tf.int64), tf.zeros([0, height, width, 3]), tf.zeros([0], tf.bool))
-    decoded = (tf.data.Dataset.range(size).map(decode_one).ignore_errors(log_warning=True).batch(size)
-               # one element even when every entry raised (batch() then yields none)
-               .concatenate(tf.data.Dataset.from_tensors(nothing)).take(1))
+    decoded = (
+        tf.data.Dataset.range(size)
+        .map(decode_one)
+        .ignore_errors(log_warning=True)
+        .batch(size)
+        # one element even when every entry raised (batch() then yields none)
+        .concatenate(tf.data.Dataset.from_tensors(nothing))
+        .take(1)
+    )
     positions, images, oks = decoded.get_single_element()
     usable = tf.scatter_nd(positions[:, None], tf.cast(oks, tf.int32), [size]) > 0
-    return (tf.boolean_mask(images, oks), tf.gather(labels, tf.boolean_mask(positions, oks)),
-            tf.boolean_mask(paths, tf.logical_not(usable)))
+    return (
+        tf.boolean_mask(images, oks),
+        tf.gather(labels, tf.boolean_mask(positions, oks)),
+        tf.boolean_mask(paths, tf.logical_not(usable)),
+    )
 
 
 def report_skipped(bad_paths: tf.Tensor, counter: tf.Variable | None) -> tf.Tensor:
@@ -72,8 +83,9 @@ def report_skipped(bad_paths: tf.Tensor, counter: tf.Variable | None) -> tf.Tens
     count = tf.size(bad_paths, out_type=tf.int64)
 
     def report():
-        tf.print("skipping unreadable image(s):", tf.strings.reduce_join(bad_paths, separator=" "),
-                 output_stream=sys.stderr)
+        tf.print(
+            "skipping unreadable image(s):", tf.strings.reduce_join(bad_paths, separator=" "), output_stream=sys.stderr
+        )
         if counter is not None:
             counter.assign_add(count)
         return count

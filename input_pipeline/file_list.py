@@ -6,12 +6,13 @@ filter; the label map is one identity name per line (line = label). An identity 
 found under two roots is an error (the same name is taken to mean two people), unless the roots
 are namespaced: then identities are named `<root folder>/<identity>`.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -25,11 +26,12 @@ _IMAGE_SUFFIXES_BYTES = tuple(suffix.encode() for suffix in IMAGE_SUFFIXES)
 @dataclasses.dataclass
 class FileList:
     """Relative paths (`<identity>/<image>`) sorted by label, their root, labels and label names."""
+
     roots: list[Path]
-    root_index: np.ndarray    # uint16, roots[root_index[i]] holds paths[i]
-    paths: np.ndarray         # bytes, relative to their root
-    labels: np.ndarray        # int32
-    identities: list[str]     # identities[label]
+    root_index: np.ndarray  # uint16, roots[root_index[i]] holds paths[i]
+    paths: np.ndarray  # bytes, relative to their root
+    labels: np.ndarray  # int32
+    identities: list[str]  # identities[label]
 
     @property
     def num_classes(self) -> int:
@@ -45,7 +47,7 @@ class FileList:
     def save(self, path: Path) -> None:
         """The run's file_list.tsv: label<TAB>absolute path per image (the label map is labels.txt)."""
         with open(path, "wb") as handle:
-            for path, label in zip(self.absolute_paths(), self.labels):
+            for path, label in zip(self.absolute_paths(), self.labels, strict=True):
                 handle.write(b"%d\t%s\n" % (label, path))
 
 
@@ -53,8 +55,9 @@ def _image_names(folder: str) -> list[bytes]:
     """Sorted names of the image files in `folder`: bytes straight from os.scandir (no str object
     per file) and its d_type (no stat per file), for VGGFace2's 3.3 M files (benchmarks/bench_scan.py)."""
     with os.scandir(os.fsencode(folder)) as entries:
-        return sorted(entry.name for entry in entries
-                      if entry.name.lower().endswith(_IMAGE_SUFFIXES_BYTES) and entry.is_file())
+        return sorted(
+            entry.name for entry in entries if entry.name.lower().endswith(_IMAGE_SUFFIXES_BYTES) and entry.is_file()
+        )
 
 
 def _scan_root(root: Path, min_images: int) -> list[tuple[str, np.ndarray]]:
@@ -74,23 +77,26 @@ def _scan_root(root: Path, min_images: int) -> list[tuple[str, np.ndarray]]:
     return found
 
 
-def scan_identity_folders(roots: str | Path | Sequence[str | Path], min_images: int = 1,
-                          namespace_by_root: bool = False) -> FileList:
+def scan_identity_folders(
+    roots: str | Path | Sequence[str | Path], min_images: int = 1, namespace_by_root: bool = False
+) -> FileList:
     """Every image of every identity folder with at least `min_images` images, over all roots."""
     roots = [Path(roots)] if isinstance(roots, (str, os.PathLike)) else [Path(root) for root in roots]
     if not roots:
         raise UserValueError("no training folder given")
     if namespace_by_root and len({root.name for root in roots}) < len(roots):
         raise UserValueError(f"namespacing by root needs distinct folder names: {[str(r) for r in roots]}")
-    per_identity: list[tuple[str, int, np.ndarray]] = []   # (label name, root, its paths)
+    per_identity: list[tuple[str, int, np.ndarray]] = []  # (label name, root, its paths)
     first_root: dict[str, Path] = {}
     for index, root in enumerate(roots):
         for identity, paths in _scan_root(root, min_images):
             name = f"{root.name}/{identity}" if namespace_by_root else identity
             if name in first_root:
-                raise UserValueError(f"identity {identity!r} is in two training folders: "
-                                     f"{first_root[name] / identity} and {root / identity} "
-                                     "(rename one, or set data.namespace_by_root: true if they are different people)")
+                raise UserValueError(
+                    f"identity {identity!r} is in two training folders: "
+                    f"{first_root[name] / identity} and {root / identity} "
+                    "(rename one, or set data.namespace_by_root: true if they are different people)"
+                )
             first_root[name] = root
             per_identity.append((name, index, paths))
     if not per_identity:
@@ -118,6 +124,8 @@ def check_image_size(file_list: FileList, image_size) -> None:
         except OSError:
             continue  # an unreadable file is skipped and counted by the input pipeline
         if (found_height, found_width) != (height, width):
-            raise UserValueError(f"{root}: training images are {found_height}x{found_width} (e.g. {path.name}) but "
-                                 f"data.image_size is {height}x{width}; align with --image-size {height}x{width} "
-                                 "or set data.image_size to match")
+            raise UserValueError(
+                f"{root}: training images are {found_height}x{found_width} (e.g. {path.name}) but "
+                f"data.image_size is {height}x{width}; align with --image-size {height}x{width} "
+                "or set data.image_size to match"
+            )

@@ -5,6 +5,7 @@ while re-reading and re-decoding the same JPEGs every epoch costs the two cores 
 the model. Decoding happens before any augmentation, so flips stay random per epoch. Unreadable
 files are dropped here, once, and counted once.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,6 +49,7 @@ class DecodedSet:
 
     The pixels are one tensor made once, so every dataset built on them (a resumed run, a
     benchmark) shares it instead of copying the set again."""
+
     file_list: FileList
     images: tf.Tensor
     skipped: list[str]
@@ -76,8 +78,10 @@ def decode_all(file_list: FileList, image_size, parallel_calls: int = -1) -> Dec
     for path in skipped:
         print(f"skipping unreadable image: {path}", file=sys.stderr)
     if not kept.any():
-        raise UserValueError(f"no readable training image among {len(paths)} files: does the training folder "
-                             "hold images?")
-    subset = FileList(file_list.roots, file_list.root_index[kept], file_list.paths[kept],
-                      file_list.labels[kept], file_list.identities)
+        raise UserValueError(
+            f"no readable training image among {len(paths)} files: does the training folder hold images?"
+        )
+    subset = FileList(
+        file_list.roots, file_list.root_index[kept], file_list.paths[kept], file_list.labels[kept], file_list.identities
+    )
     return DecodedSet(subset, tf.constant(images[kept] if not kept.all() else images), skipped)

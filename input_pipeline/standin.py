@@ -3,6 +3,7 @@
 For tests and benchmarks where the MTCNN-aligned cache (`cache/aligned/...`) is absent. It is not
 an alignment (no landmarks); it only gives real face pixels in the aligned-folder layout.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,9 +13,15 @@ from PIL import Image
 from common.errors import UserValueError
 
 
-def centre_crop_folders(source: str | Path, target: str | Path, image_size=(112, 96),
-                        identities: int = 5, images_per_identity: int = 8,
-                        min_images: int = 1, crop_fraction: float = 0.6) -> Path:
+def centre_crop_folders(
+    source: str | Path,
+    target: str | Path,
+    image_size=(112, 96),
+    identities: int = 5,
+    images_per_identity: int = 8,
+    min_images: int = 1,
+    crop_fraction: float = 0.6,
+) -> Path:
     """Copy the first `identities` folders of `source` having >= `min_images` images as crops.
 
     The crop keeps the central `crop_fraction` of the shorter side with the template's aspect.
@@ -33,8 +40,9 @@ def centre_crop_folders(source: str | Path, target: str | Path, image_size=(112,
             crop_w = crop_h * width / height
             cx, cy = image.size[0] / 2, image.size[1] / 2
             box = (cx - crop_w / 2, cy - crop_h / 2, cx + crop_w / 2, cy + crop_h / 2)
-            image.crop(tuple(int(round(v)) for v in box)).resize((width, height), Image.BILINEAR) \
-                .save(target / folder.name / file.name.replace(".jpg", ".png"))
+            image.crop(tuple(int(round(v)) for v in box)).resize((width, height), Image.BILINEAR).save(
+                target / folder.name / file.name.replace(".jpg", ".png")
+            )
         chosen += 1
         if chosen == identities:
             break

@@ -9,6 +9,7 @@ from its report is caught when the folder is opened (TensorFlow's reader takes a
 record boundary for a complete one and would lose the rest silently), any other damage when
 tf.data fails to read it.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,13 +20,16 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UserFileNotFoundError, UserValueError
+from common.run_layout import read_labels
 from input_pipeline.datasets import _parallel, fail_after_consecutive_unusable, finish, unusable_batch_limit
 from input_pipeline.decode import decode_batch, report_skipped
 
 SHARD_PATTERN = "train-{index:05d}-of-{count:05d}.tfrecord"
 REPORT_DIR = "shard_reports"
-REWRITE = ("delete it and rerun the python -m input_pipeline.write_tfrecords command that wrote the folder "
-           "(it rewrites missing shards)")
+REWRITE = (
+    "delete it and rerun the python -m input_pipeline.write_tfrecords command that wrote the folder "
+    "(it rewrites missing shards)"
+)
 FEATURES = {
     "image": tf.io.FixedLenFeature([], tf.string),
     "label": tf.io.FixedLenFeature([], tf.int64),
@@ -68,8 +72,10 @@ def check_shard_sizes(tfrecord_dir: str | Path) -> None:
         report = report_path(shard)
         expected = json.loads(report.read_text()).get("bytes") if report.is_file() else None
         if expected is not None and shard.stat().st_size != expected:
-            raise CorruptShardError(f"training data: TFRecord shard {shard} has {shard.stat().st_size} bytes, "
-                                    f"its writer wrote {expected} (truncated?); {REWRITE}")
+            raise CorruptShardError(
+                f"training data: TFRecord shard {shard} has {shard.stat().st_size} bytes, "
+                f"its writer wrote {expected} (truncated?); {REWRITE}"
+            )
 
 
 def corrupt_shard_error(tfrecord_dir: str | Path, error: tf.errors.DataLossError) -> CorruptShardError:
@@ -79,16 +85,17 @@ def corrupt_shard_error(tfrecord_dir: str | Path, error: tf.errors.DataLossError
         try:
             tf.data.TFRecordDataset(str(shard)).reduce(np.int64(0), lambda count, _: count + 1)
         except tf.errors.DataLossError as shard_error:
-            return CorruptShardError(f"training data: TFRecord shard {shard} is damaged "
-                                     f"({_damage(shard_error)}); {REWRITE}")
-    return CorruptShardError(f"training data: a TFRecord shard in {tfrecord_dir} could not be read "
-                             f"({_damage(error)}); {REWRITE}")
+            return CorruptShardError(
+                f"training data: TFRecord shard {shard} is damaged ({_damage(shard_error)}); {REWRITE}"
+            )
+    return CorruptShardError(
+        f"training data: a TFRecord shard in {tfrecord_dir} could not be read ({_damage(error)}); {REWRITE}"
+    )
 
 
 def _damage(error: tf.errors.DataLossError) -> str:
     """'truncated record at 3160' or 'corrupted record at 0 (...)' out of TensorFlow's message."""
-    found = re.search(r"(?:truncated|corrupted) record at \d+(?: \(Is this even a TFRecord file\?\))?",
-                      error.message)
+    found = re.search(r"(?:truncated|corrupted) record at \d+(?: \(Is this even a TFRecord file\?\))?", error.message)
     return found.group(0) if found else error.message.strip().splitlines()[0]
 
 
@@ -96,30 +103,46 @@ def read_identities(tfrecord_dir: str | Path) -> list[str]:
     path = Path(tfrecord_dir) / "labels.txt"
     if not path.is_file():
         raise UserFileNotFoundError(f"{path}: not found (write shards with input_pipeline.write_tfrecords)")
-    return path.read_text().splitlines()
+    return read_labels(path)
 
 
-def tfrecord_dataset(tfrecord_dir: str | Path, image_size, batch_size: int, *, seed: int,
-                     shuffle_buffer: int, random_flip: bool = True, parallel_calls: int = -1,
-                     skipped_counter: tf.Variable | None = None) -> tf.data.Dataset:
+def tfrecord_dataset(
+    tfrecord_dir: str | Path,
+    image_size,
+    batch_size: int,
+    *,
+    seed: int,
+    shuffle_buffer: int,
+    random_flip: bool = True,
+    parallel_calls: int = -1,
+    skipped_counter: tf.Variable | None = None,
+) -> tf.data.Dataset:
     """Endless shuffled batches from the shards of `tfrecord_dir` (interleaved reads)."""
     files = [str(path) for path in shard_paths(tfrecord_dir)]
     dataset = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed).repeat()
-    dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
-                                 num_parallel_calls=_parallel(parallel_calls), deterministic=False)
+    dataset = dataset.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=_parallel(parallel_calls),
+        deterministic=False,
+    )
     dataset = dataset.shuffle(shuffle_buffer, seed=seed).batch(batch_size)
 
     def read(records):
         parsed = tf.io.parse_example(records, FEATURES)
-        images, labels, bad = decode_batch(parsed["path"], tf.cast(parsed["label"], tf.int32), image_size,
-                                           lambda position: parsed["image"][position])
+        images, labels, bad = decode_batch(
+            parsed["path"], tf.cast(parsed["label"], tf.int32), image_size, lambda position: parsed["image"][position]
+        )
         return images, labels, report_skipped(bad, skipped_counter)
 
     # Records are decoded a batch at a time so that every bad one is counted (decode_batch), and
     # a run of batches without a valid image stops the input instead of filtering forever.
     dataset = dataset.map(read, num_parallel_calls=_parallel(parallel_calls))
     dataset = fail_after_consecutive_unusable(
-        dataset, unusable_batch_limit(batch_size), lambda images, labels, skipped: tf.shape(images)[0] == 0,
-        f"do the TFRecord shards in {tfrecord_dir} hold images of {image_size[0]}x{image_size[1]}?")
+        dataset,
+        unusable_batch_limit(batch_size),
+        lambda images, labels, skipped: tf.shape(images)[0] == 0,
+        f"do the TFRecord shards in {tfrecord_dir} hold images of {image_size[0]}x{image_size[1]}?",
+    )
     dataset = dataset.map(lambda images, labels, skipped: (images, labels)).unbatch()
     return finish(dataset, batch_size, random_flip, seed, parallel_calls)

@@ -11,6 +11,7 @@ options or from another file list is refused, never overwritten. `labels.txt`, w
 needs, is written last, so an unfinished folder cannot be trained on by mistake. Files that are
 unreadable or not a decodable JPEG/PNG are left out, counted and listed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from common.atomic_files import atomic_write_text
 from common.errors import UserFileExistsError, entry_point
+from common.run_layout import write_labels
 from common.tf_startup import import_tensorflow
 
 # Before input_pipeline.tfrecords imports it (in spawned workers too): without the CPU-only notices.
@@ -46,6 +49,7 @@ PROGRESS_EVERY = 64  # images between updates of the shared progress counter
 @dataclasses.dataclass
 class ShardTask:
     """One shard to write: its files (absolute path, path stored in the record, label)."""
+
     index: int
     count: int
     output_dir: Path
@@ -77,12 +81,6 @@ def bad_image_reason(contents: bytes) -> str | None:
     return None
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + PARTIAL_SUFFIX)
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def write_shard(task: ShardTask, progress) -> dict:
     """Write one shard via a `.partial` file and its report; returns the report.
 
@@ -102,7 +100,8 @@ def write_shard(task: ShardTask, progress) -> dict:
                 writer.write(serialize_example(contents, label, stored))
                 written += 1
             else:
-                bad.append(f"{stored.decode()}: {reason}")
+                # A name that is not UTF-8 keeps its bytes, surrogate-escaped (JSON writes \udcXX).
+                bad.append(f"{os.fsdecode(stored)}: {reason}")
             pending += 1
             if pending == PROGRESS_EVERY:
                 progress(pending)
@@ -110,9 +109,14 @@ def write_shard(task: ShardTask, progress) -> dict:
     with open(temporary, "rb") as handle:  # durable before the rename makes it count as finished
         os.fsync(handle.fileno())
     # The size lets the reader tell a truncated copy from the shard (input_pipeline.tfrecords).
-    report = {"shard": task.path.name, "files": len(task.files), "written": written, "bad": bad,
-              "bytes": temporary.stat().st_size}
-    _atomic_write_text(task.report_path, json.dumps(report))
+    report = {
+        "shard": task.path.name,
+        "files": len(task.files),
+        "written": written,
+        "bad": bad,
+        "bytes": temporary.stat().st_size,
+    }
+    atomic_write_text(task.report_path, json.dumps(report))
     os.replace(temporary, task.path)
     progress(pending)
     return report
@@ -122,18 +126,30 @@ def shard_tasks(file_list: FileList, output_dir: Path, shards: int, seed: int) -
     """Every shard's files: a seeded permutation of the file list, dealt round-robin."""
     order = np.random.default_rng(seed).permutation(len(file_list.paths))
     absolute = file_list.absolute_paths()
-    return [ShardTask(index, shards, output_dir,
-                      [(absolute[i], file_list.paths[i], int(file_list.labels[i])) for i in order[index::shards]])
-            for index in range(shards)]
+    return [
+        ShardTask(
+            index,
+            shards,
+            output_dir,
+            [(absolute[i], file_list.paths[i], int(file_list.labels[i])) for i in order[index::shards]],
+        )
+        for index in range(shards)
+    ]
 
 
 def make_plan(file_list: FileList, shards: int, seed: int, min_images: int) -> dict:
     """What fixes the shards' contents; a resumed run must match it exactly."""
     digest = hashlib.sha256()
-    for part in (file_list.absolute_paths(), file_list.labels, "\n".join(file_list.identities).encode()):
+    for part in (file_list.absolute_paths(), file_list.labels, os.fsencode("\n".join(file_list.identities))):
         digest.update(np.asarray(part).tobytes())
-    return {"shards": shards, "seed": seed, "min_images": min_images, "images": len(file_list.paths),
-            "identities": file_list.num_classes, "file_list_sha256": digest.hexdigest()}
+    return {
+        "shards": shards,
+        "seed": seed,
+        "min_images": min_images,
+        "images": len(file_list.paths),
+        "identities": file_list.num_classes,
+        "file_list_sha256": digest.hexdigest(),
+    }
 
 
 def prepare_output(output_dir: Path, plan: dict) -> None:
@@ -143,14 +159,17 @@ def prepare_output(output_dir: Path, plan: dict) -> None:
         previous = json.loads(plan_path.read_text())
         changed = [f"{key} {previous.get(key)} -> {plan[key]}" for key in plan if previous.get(key) != plan[key]]
         if changed:
-            raise UserFileExistsError(f"{output_dir} holds shards written with other options or files "
-                                      f"({'; '.join(changed)}); choose a new output folder")
+            raise UserFileExistsError(
+                f"{output_dir} holds shards written with other options or files "
+                f"({'; '.join(changed)}); choose a new output folder"
+            )
         return
     if output_dir.exists() and any(output_dir.iterdir()):
-        raise UserFileExistsError(f"{output_dir}: output folder is not empty and holds no {PLAN_FILE}; "
-                                  "choose a new one")
+        raise UserFileExistsError(
+            f"{output_dir}: output folder is not empty and holds no {PLAN_FILE}; choose a new one"
+        )
     (output_dir / REPORT_DIR).mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(plan_path, json.dumps(plan, indent=1))
+    atomic_write_text(plan_path, json.dumps(plan, indent=1))
 
 
 def finished_report(task: ShardTask) -> dict | None:
@@ -158,8 +177,10 @@ def finished_report(task: ShardTask) -> dict | None:
     if not task.path.exists():
         return None
     if not task.report_path.is_file():
-        raise UserFileExistsError(f"{task.path} exists without its report {task.report_path} (not written by "
-                                  "this tool?); remove the shard to have it rewritten")
+        raise UserFileExistsError(
+            f"{task.path} exists without its report {task.report_path} (not written by "
+            "this tool?); remove the shard to have it rewritten"
+        )
     return json.loads(task.report_path.read_text())
 
 
@@ -187,13 +208,15 @@ def run_tasks(tasks: list[ShardTask], workers: int, bar: tqdm) -> list[dict]:
     # spawn, not fork: this process has TensorFlow's threads running, which fork does not copy safely.
     context = multiprocessing.get_context("spawn")
     counter = context.Value("q", 0)
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                                initargs=(counter,)) as pool:
+    with concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(counter,)
+    ) as pool:
         futures = [pool.submit(_write_shard_in_worker, task) for task in tasks]
         shown = 0
         while True:
-            done, pending = concurrent.futures.wait(futures, timeout=0.5,
-                                                    return_when=concurrent.futures.FIRST_EXCEPTION)
+            done, pending = concurrent.futures.wait(
+                futures, timeout=0.5, return_when=concurrent.futures.FIRST_EXCEPTION
+            )
             bar.update(counter.value - shown)
             shown = counter.value
             failed = next((future for future in done if future.exception() is not None), None)
@@ -205,8 +228,16 @@ def run_tasks(tasks: list[ShardTask], workers: int, bar: tqdm) -> list[dict]:
                 return [future.result() for future in futures]
 
 
-def write_tfrecords(file_list: FileList, output_dir: str | Path, shards: int, *, seed: int = 0,
-                    min_images: int = 1, workers: int = 1, show_progress: bool = True) -> dict:
+def write_tfrecords(
+    file_list: FileList,
+    output_dir: str | Path,
+    shards: int,
+    *,
+    seed: int = 0,
+    min_images: int = 1,
+    workers: int = 1,
+    show_progress: bool = True,
+) -> dict:
     """Write (or finish writing) the shards; returns totals over all shards, this run's and earlier."""
     output_dir = Path(output_dir)
     prepare_output(output_dir, make_plan(file_list, shards, seed, min_images))
@@ -215,14 +246,24 @@ def write_tfrecords(file_list: FileList, output_dir: str | Path, shards: int, *,
     todo = [task for task in tasks if not task.path.exists()]
     todo_images = sum(len(task.files) for task in todo)
     started = time.perf_counter()
-    with tqdm(total=len(file_list.paths), initial=len(file_list.paths) - todo_images, unit="img",
-              disable=not show_progress, smoothing=0.1) as bar:
+    with tqdm(
+        total=len(file_list.paths),
+        initial=len(file_list.paths) - todo_images,
+        unit="img",
+        disable=not show_progress,
+        smoothing=0.1,
+    ) as bar:
         reports = earlier + run_tasks(todo, min(workers, max(len(todo), 1)), bar)
     seconds = time.perf_counter() - started
-    _atomic_write_text(output_dir / "labels.txt", "".join(f"{name}\n" for name in file_list.identities))
-    return {"written": sum(r["written"] for r in reports), "bad": [line for r in reports for line in r["bad"]],
-            "shards": shards, "resumed_shards": len(earlier), "this_run_images": todo_images,
-            "seconds": seconds}
+    write_labels(output_dir / "labels.txt", file_list.identities)
+    return {
+        "written": sum(r["written"] for r in reports),
+        "bad": [line for r in reports for line in r["bad"]],
+        "shards": shards,
+        "resumed_shards": len(earlier),
+        "this_run_images": todo_images,
+        "seconds": seconds,
+    }
 
 
 @entry_point("python -m input_pipeline.write_tfrecords")
@@ -233,22 +274,26 @@ def main(argv=None) -> int:
     parser.add_argument("--shards", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1, help="processes writing shards in parallel")
     parser.add_argument("--min-images", type=int, default=1, help="minimum images per identity")
-    parser.add_argument("--namespace-by-root", action="store_true",
-                        help="identity x of root A is A/x (as data.namespace_by_root)")
+    parser.add_argument(
+        "--namespace-by-root", action="store_true", help="identity x of root A is A/x (as data.namespace_by_root)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the file order")
     args = parser.parse_args(argv)
     if args.shards <= 0 or args.workers <= 0:
         parser.error("--shards and --workers must be positive")
     file_list = scan_identity_folders(args.input_dir, args.min_images, args.namespace_by_root)
-    result = write_tfrecords(file_list, args.output_dir, args.shards, seed=args.seed,
-                             min_images=args.min_images, workers=args.workers)
+    result = write_tfrecords(
+        file_list, args.output_dir, args.shards, seed=args.seed, min_images=args.min_images, workers=args.workers
+    )
     for line in result["bad"]:
         print(f"skipped: {line}", file=sys.stderr)
     rate = result["this_run_images"] / max(result["seconds"], 1e-9)
-    print(f"wrote {result['written']} images of {file_list.num_classes} identities into {result['shards']} "
-          f"shards in {args.output_dir} ({len(result['bad'])} bad images skipped); this run: "
-          f"{result['shards'] - result['resumed_shards']} shards, {result['this_run_images']} files in "
-          f"{result['seconds']:.1f}s ({rate:.0f} img/s, {args.workers} workers)")
+    print(
+        f"wrote {result['written']} images of {file_list.num_classes} identities into {result['shards']} "
+        f"shards in {args.output_dir} ({len(result['bad'])} bad images skipped); this run: "
+        f"{result['shards'] - result['resumed_shards']} shards, {result['this_run_images']} files in "
+        f"{result['seconds']:.1f}s ({rate:.0f} img/s, {args.workers} workers)"
+    )
     return 0
 
 

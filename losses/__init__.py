@@ -3,6 +3,7 @@
 ``losses.build(name, num_classes=..., embedding_size=..., **hparams)`` returns a Keras layer;
 ``layer(embeddings, labels, step=step)`` returns ``{"loss": ..., "logits": ...?, parts...}``.
 """
+
 from losses.base import ClassificationHead, LossLayer, MetricLoss
 from losses.center import CenterLoss
 from losses.contrastive import ContrastiveLoss
@@ -14,8 +15,24 @@ from losses.sphereface import LSoftmax, SphereFace
 from losses.triplet import BatchHardTripletLoss, SemiHardTripletLoss, SoftMarginTripletLoss
 
 __all__ = [
-    "AMSoftmax", "ArcFace", "BatchHardTripletLoss", "CenterLoss", "ClassificationHead",
-    "CombinedMargin", "ContrastiveLoss", "LOSSES", "LSoftmax", "LossLayer", "MarginLoss",
-    "MarginSoftmax", "MetricLoss", "NormFace", "SemiHardTripletLoss", "SoftMarginTripletLoss", "SoftmaxLoss",
-    "SphereFace", "build", "hyperparameters",
+    "AMSoftmax",
+    "ArcFace",
+    "BatchHardTripletLoss",
+    "CenterLoss",
+    "ClassificationHead",
+    "CombinedMargin",
+    "ContrastiveLoss",
+    "LOSSES",
+    "LSoftmax",
+    "LossLayer",
+    "MarginLoss",
+    "MarginSoftmax",
+    "MetricLoss",
+    "NormFace",
+    "SemiHardTripletLoss",
+    "SoftMarginTripletLoss",
+    "SoftmaxLoss",
+    "SphereFace",
+    "build",
+    "hyperparameters",
 ]

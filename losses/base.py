@@ -7,6 +7,7 @@ may a loss update its state (center loss's centres), so evaluating a head never 
 ``needs_pk_batches`` tells the input pipeline whether the loss wants P x K identity-balanced
 batches. Embeddings arrive un-normalised; each loss normalises as its paper does.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -53,6 +54,12 @@ class LossLayer(keras.layers.Layer):
 
     needs_pk_batches: bool = False
 
+    @classmethod
+    def describe_schedule(cls, hparams: dict) -> str:
+        """One line on a schedule the loss follows by itself over the steps (e.g. SphereFace's lambda
+        annealing), for results tables; "" for a loss without one."""
+        return ""
+
     def __init__(self, **kwargs):
         # Losses compute in float32 even under a mixed_float16 global policy: the norm floors and
         # large-scale logits are not representable in float16. Pass dtype="float64" for checks.
@@ -88,8 +95,11 @@ class LossLayer(keras.layers.Layer):
 def constructor_arguments(cls: type) -> list[str]:
     """The named arguments of `cls`'s own constructor (what it passes on through **kwargs aside)."""
     parameters = inspect.signature(cls.__init__).parameters.values()
-    return [p.name for p in parameters if p.name != "self"
-            and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+    return [
+        p.name
+        for p in parameters
+        if p.name != "self" and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
 
 
 class ClassificationHead(LossLayer):
@@ -103,12 +113,15 @@ class ClassificationHead(LossLayer):
     def __init__(self, num_classes: int, embedding_size: int, **kwargs):
         super().__init__(**kwargs)
         if int(num_classes) < 2 or int(embedding_size) < 1:
-            raise UserValueError(f"{type(self).__name__}: need num_classes >= 2 and embedding_size >= 1, "
-                                 f"got num_classes={num_classes}, embedding_size={embedding_size}")
+            raise UserValueError(
+                f"{type(self).__name__}: need num_classes >= 2 and embedding_size >= 1, "
+                f"got num_classes={num_classes}, embedding_size={embedding_size}"
+            )
         self.num_classes = int(num_classes)
         self.embedding_size = int(embedding_size)
-        self.kernel = self.add_weight(shape=(self.embedding_size, self.num_classes),
-                                      initializer="glorot_uniform", name="kernel")
+        self.kernel = self.add_weight(
+            shape=(self.embedding_size, self.num_classes), initializer="glorot_uniform", name="kernel"
+        )
 
     def diagnostics(self, embeddings, labels) -> dict:
         return {CENTRE_ANGLE: angle_to_class_weights(embeddings, labels, self.kernel)}
@@ -125,5 +138,4 @@ class MetricLoss(LossLayer):
 
 def sparse_cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """Mean softmax cross-entropy; the fused op is stable for very large logits."""
-    return tf.reduce_mean(
-        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))

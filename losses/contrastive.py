@@ -1,4 +1,5 @@
 """Contrastive verification loss (DeepID2, Sun et al. 2014) over all pairs formed in the batch."""
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -30,5 +31,4 @@ class ContrastiveLoss(MetricLoss):
         push = 0.5 * tf.square(tf.nn.relu(self.margin - d))
         per_pair = tf.where(positive, pull, push)
         loss = masked_mean(per_pair, tf.logical_or(positive, negative))
-        return {"loss": loss, "positive": masked_mean(pull, positive),
-                "negative": masked_mean(push, negative)}
+        return {"loss": loss, "positive": masked_mean(pull, positive), "negative": masked_mean(push, negative)}

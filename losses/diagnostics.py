@@ -1,5 +1,6 @@
 """Scalar statistics a loss head reports about a batch for TensorBoard (`train/*`); they watch the
 training, no loss uses them."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Pairwise distances and label masks shared by the metric losses and miners."""
+
 from __future__ import annotations
 
 import tensorflow as tf

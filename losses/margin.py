@@ -6,6 +6,7 @@ the scale), multiply every logit by a scale (s, or ||x|| for SphereFace, ||W_j||
 L-softmax) and apply cross-entropy. The reported ``logits`` are scale * cos without the margin,
 which is what accuracy should be measured on.
 """
+
 from __future__ import annotations
 
 import math
@@ -76,13 +77,16 @@ class MarginSoftmax(ClassificationHead):
 class ScaledMarginSoftmax(MarginSoftmax):
     """Members whose scale is one number s, fixed or (NormFace) learnable."""
 
-    def __init__(self, num_classes: int, embedding_size: int, scale: float,
-                 learnable_scale: bool = False, **kwargs):
+    def __init__(self, num_classes: int, embedding_size: int, scale: float, learnable_scale: bool = False, **kwargs):
         super().__init__(num_classes, embedding_size, **kwargs)
         self.learnable_scale = bool(learnable_scale)
         # Always a weight (trainable or not) so a checkpoint records the value in use.
-        self.scale = self.add_weight(shape=(), name="scale", trainable=self.learnable_scale,
-                                     initializer=keras.initializers.Constant(float(scale)))
+        self.scale = self.add_weight(
+            shape=(),
+            name="scale",
+            trainable=self.learnable_scale,
+            initializer=keras.initializers.Constant(float(scale)),
+        )
         self._initial_scale = float(scale)
 
     def scale_of(self, embeddings):
@@ -96,10 +100,10 @@ class ScaledMarginSoftmax(MarginSoftmax):
 class NormFace(ScaledMarginSoftmax):
     """NormFace (Wang et al., 2017): logits s * cos, no margin; s learnable (init 10) or fixed."""
 
-    def __init__(self, num_classes: int, embedding_size: int, scale: float = 10.0,
-                 learnable_scale: bool = True, **kwargs):
-        super().__init__(num_classes, embedding_size, scale=scale,
-                         learnable_scale=learnable_scale, **kwargs)
+    def __init__(
+        self, num_classes: int, embedding_size: int, scale: float = 10.0, learnable_scale: bool = True, **kwargs
+    ):
+        super().__init__(num_classes, embedding_size, scale=scale, learnable_scale=learnable_scale, **kwargs)
 
     def target_logit(self, cos, step=None):
         return cos
@@ -109,10 +113,16 @@ class AMSoftmax(ScaledMarginSoftmax):
     """AM-softmax / CosFace: target s * (cos - m). Defaults s = 30, m = 0.35 (AM-softmax paper;
     the CosFace paper uses s = 64)."""
 
-    def __init__(self, num_classes: int, embedding_size: int, scale: float = 30.0,
-                 margin: float = 0.35, learnable_scale: bool = False, **kwargs):
-        super().__init__(num_classes, embedding_size, scale=scale,
-                         learnable_scale=learnable_scale, **kwargs)
+    def __init__(
+        self,
+        num_classes: int,
+        embedding_size: int,
+        scale: float = 30.0,
+        margin: float = 0.35,
+        learnable_scale: bool = False,
+        **kwargs,
+    ):
+        super().__init__(num_classes, embedding_size, scale=scale, learnable_scale=learnable_scale, **kwargs)
         self.margin = float(margin)
 
     def target_logit(self, cos, step=None):
@@ -128,11 +138,17 @@ class ArcFace(ScaledMarginSoftmax):
     for m = 0.5). ``easy_margin`` instead applies the margin only where cos > 0.
     """
 
-    def __init__(self, num_classes: int, embedding_size: int, scale: float = 64.0,
-                 margin: float = 0.5, easy_margin: bool = False, learnable_scale: bool = False,
-                 **kwargs):
-        super().__init__(num_classes, embedding_size, scale=scale,
-                         learnable_scale=learnable_scale, **kwargs)
+    def __init__(
+        self,
+        num_classes: int,
+        embedding_size: int,
+        scale: float = 64.0,
+        margin: float = 0.5,
+        easy_margin: bool = False,
+        learnable_scale: bool = False,
+        **kwargs,
+    ):
+        super().__init__(num_classes, embedding_size, scale=scale, learnable_scale=learnable_scale, **kwargs)
         self.margin = float(margin)
         self.easy_margin = bool(easy_margin)
 
@@ -153,11 +169,18 @@ class CombinedMargin(ScaledMarginSoftmax):
     m1 * theta + m2 > pi the curve is not monotonic.
     """
 
-    def __init__(self, num_classes: int, embedding_size: int, scale: float = 64.0,
-                 m1: float = 1.0, m2: float = 0.3, m3: float = 0.2, learnable_scale: bool = False,
-                 **kwargs):
-        super().__init__(num_classes, embedding_size, scale=scale,
-                         learnable_scale=learnable_scale, **kwargs)
+    def __init__(
+        self,
+        num_classes: int,
+        embedding_size: int,
+        scale: float = 64.0,
+        m1: float = 1.0,
+        m2: float = 0.3,
+        m3: float = 0.2,
+        learnable_scale: bool = False,
+        **kwargs,
+    ):
+        super().__init__(num_classes, embedding_size, scale=scale, learnable_scale=learnable_scale, **kwargs)
         self.m1, self.m2, self.m3 = float(m1), float(m2), float(m3)
 
     def target_logit(self, cos, step=None):

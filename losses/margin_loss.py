@@ -1,4 +1,5 @@
 """Margin loss with distance-weighted sampling (Wu et al., "Sampling Matters", ICCV 2017)."""
+
 from __future__ import annotations
 
 import keras
@@ -21,10 +22,19 @@ class MarginLoss(MetricLoss):
     regulariser ``nu * sum(beta)`` added to the numerator. Batches of 5 images per identity.
     """
 
-    def __init__(self, embedding_size: int, num_classes: int | None = None, alpha: float = 0.2,
-                 beta: float = 1.2, learnable_beta: bool = False, nu: float = 0.0,
-                 cutoff: float = 0.5, nonzero_loss_cutoff: float = 1.4, seed: int | None = None,
-                 **kwargs):
+    def __init__(
+        self,
+        embedding_size: int,
+        num_classes: int | None = None,
+        alpha: float = 0.2,
+        beta: float = 1.2,
+        learnable_beta: bool = False,
+        nu: float = 0.0,
+        cutoff: float = 0.5,
+        nonzero_loss_cutoff: float = 1.4,
+        seed: int | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if num_classes is not None and int(num_classes) < 1:
             raise ValueError(f"MarginLoss: num_classes must be positive, got {num_classes}")
@@ -36,8 +46,7 @@ class MarginLoss(MetricLoss):
         self.seed = seed
         if self.learnable_beta:
             shape = (self.num_classes,) if self.num_classes else ()
-            self.betas = self.add_weight(shape=shape, name="beta",
-                                         initializer=keras.initializers.Constant(self.beta))
+            self.betas = self.add_weight(shape=shape, name="beta", initializer=keras.initializers.Constant(self.beta))
 
     def beta_for(self, labels: tf.Tensor, dtype) -> tf.Tensor:
         """beta per anchor, [B]."""
@@ -51,7 +60,8 @@ class MarginLoss(MetricLoss):
     def compute(self, embeddings, labels, step, training):
         d = pairwise_distances(l2_normalize(embeddings))
         probabilities = distance_weighted_probabilities(
-            tf.stop_gradient(d), labels, self.embedding_size, self.cutoff, self.nonzero_loss_cutoff)
+            tf.stop_gradient(d), labels, self.embedding_size, self.cutoff, self.nonzero_loss_cutoff
+        )
         negative_index = sample_distance_weighted_negatives(probabilities, seed=self.seed)
         return self.loss_for_negatives(d, labels, negative_index)
 
@@ -66,11 +76,12 @@ class MarginLoss(MetricLoss):
         valid = tf.cast(pair_valid, d.dtype)
         positive_loss = tf.nn.relu(self.alpha + (d - beta)) * valid
         negative_loss = tf.nn.relu(self.alpha - (d_an - beta)) * valid
-        active = tf.reduce_sum(tf.cast(positive_loss > 0, d.dtype)
-                               + tf.cast(negative_loss > 0, d.dtype))
+        active = tf.reduce_sum(tf.cast(positive_loss > 0, d.dtype) + tf.cast(negative_loss > 0, d.dtype))
         normaliser = tf.maximum(active, 1.0)
         regulariser = self.nu * tf.reduce_sum(beta * valid)
         numerator = tf.reduce_sum(positive_loss + negative_loss) + regulariser
-        return {"loss": numerator / normaliser,
-                "positive": tf.reduce_sum(positive_loss) / normaliser,
-                "negative": tf.reduce_sum(negative_loss) / normaliser}
+        return {
+            "loss": numerator / normaliser,
+            "positive": tf.reduce_sum(positive_loss) / normaliser,
+            "negative": tf.reduce_sum(negative_loss) / normaliser,
+        }

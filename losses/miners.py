@@ -3,13 +3,13 @@
 Pure functions of (distances, labels), so each choice can be checked on a hand-made matrix.
 Selection is not differentiated: only the chosen distances carry gradient.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
 
 from common.errors import UserValueError
 from losses.distances import label_masks
-
 
 # What semi_hard_negatives takes for an (anchor, positive) pair without a semi-hard negative.
 FALLBACKS = ("easiest", "hardest")
@@ -23,8 +23,9 @@ def check_fallback(fallback: str, owner: str = "semi_hard_negatives") -> str:
     return fallback
 
 
-def semi_hard_negatives(distances: tf.Tensor, labels: tf.Tensor,
-                        fallback: str = "easiest") -> tuple[tf.Tensor, tf.Tensor]:
+def semi_hard_negatives(
+    distances: tf.Tensor, labels: tf.Tensor, fallback: str = "easiest"
+) -> tuple[tf.Tensor, tf.Tensor]:
     """FaceNet's online semi-hard negative for every (anchor a, positive p) pair.
 
     Returns ``negative`` [B, B] (index n for pair (a, p)) and ``valid`` [B, B] (p is a positive of
@@ -57,17 +58,15 @@ def batch_hard(distances: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.T
     """
     positive, negative = label_masks(labels)
     big = tf.reduce_max(distances) + 1.0
-    hardest_positive = tf.argmax(tf.where(positive, distances, -1.0), axis=-1,
-                                 output_type=tf.int32)
-    hardest_negative = tf.argmin(tf.where(negative, distances, big), axis=-1,
-                                 output_type=tf.int32)
+    hardest_positive = tf.argmax(tf.where(positive, distances, -1.0), axis=-1, output_type=tf.int32)
+    hardest_negative = tf.argmin(tf.where(negative, distances, big), axis=-1, output_type=tf.int32)
     valid = tf.logical_and(tf.reduce_any(positive, axis=-1), tf.reduce_any(negative, axis=-1))
     return hardest_positive, hardest_negative, valid
 
 
-def distance_weighted_probabilities(distances: tf.Tensor, labels: tf.Tensor, embedding_size: int,
-                                    cutoff: float = 0.5,
-                                    nonzero_loss_cutoff: float = 1.4) -> tf.Tensor:
+def distance_weighted_probabilities(
+    distances: tf.Tensor, labels: tf.Tensor, embedding_size: int, cutoff: float = 0.5, nonzero_loss_cutoff: float = 1.4
+) -> tf.Tensor:
     """Wu et al.'s sampling distribution over negatives, [B, B] rows summing to 1.
 
     For unit vectors in R^n the pairwise distance density is q(d) ~ d^(n-2) (1 - d^2/4)^((n-3)/2);
@@ -95,6 +94,5 @@ def sample_distance_weighted_negatives(probabilities: tf.Tensor, seed=None) -> t
     """For each (anchor a, positive p) pair one negative drawn from row a: [B, B] indices."""
     batch = tf.shape(probabilities)[0]
     # A zero row (no negative at all) gets uniform logits; such pairs are masked out by the caller.
-    logits = tf.math.log(tf.where(probabilities > 0, probabilities,
-                                  tf.zeros_like(probabilities) + 1e-30))
+    logits = tf.math.log(tf.where(probabilities > 0, probabilities, tf.zeros_like(probabilities) + 1e-30))
     return tf.random.categorical(tf.cast(logits, tf.float32), batch, dtype=tf.int32, seed=seed)

@@ -1,4 +1,5 @@
 """Loss registry: ``build(name, num_classes=..., embedding_size=..., **hparams)``."""
+
 from __future__ import annotations
 
 import inspect
@@ -47,16 +48,16 @@ def hyperparameters(name: str) -> list[str]:
     return [p for p in constructor_arguments(_entry(name).cls) if p not in SIZE_ARGUMENTS]
 
 
-def build(name: str, num_classes: int | None = None, embedding_size: int | None = None,
-          **hparams: Any) -> LossLayer:
+def build(name: str, num_classes: int | None = None, embedding_size: int | None = None, **hparams: Any) -> LossLayer:
     """A loss layer by registry name. Sizes are passed to the losses that use them (classification
     heads need both; the margin loss needs embedding_size) and ignored by the others."""
     entry = _entry(name)
     valid = hyperparameters(name)
     unknown = sorted(set(hparams) - set(valid) - set(LAYER_ARGUMENTS))
     if unknown:
-        raise UserValueError(f"loss {name!r}: unknown hyperparameter(s) {', '.join(unknown)}; "
-                             f"valid: {', '.join(valid) or '(none)'}")
+        raise UserValueError(
+            f"loss {name!r}: unknown hyperparameter(s) {', '.join(unknown)}; valid: {', '.join(valid) or '(none)'}"
+        )
     parameters = inspect.signature(entry.cls.__init__).parameters
     sizes = {"num_classes": num_classes, "embedding_size": embedding_size}
     kwargs = dict(entry.defaults)

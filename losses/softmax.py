@@ -1,4 +1,5 @@
 """Plain softmax: a fully connected layer with bias, then cross-entropy."""
+
 from __future__ import annotations
 
 import tensorflow as tf

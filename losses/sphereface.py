@@ -6,6 +6,7 @@ theta in [k pi / m, (k + 1) pi / m], blended with the plain logit while training
 cos(m theta) is computed as the Chebyshev polynomial T_m(cos) and k by comparing cos with
 cos(j pi / m), as the Caffe release does, so no acos (and no infinite gradient at +-1) is needed.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -31,8 +32,7 @@ def chebyshev_cos_multiple(cos: tf.Tensor, m: int) -> tf.Tensor:
 def psi(cos: tf.Tensor, m: int) -> tf.Tensor:
     """SphereFace's monotonic psi(theta) = (-1)^k cos(m theta) - 2k, as a function of cos(theta)."""
     # k = number of interval boundaries j pi / m (j = 1 .. m - 1) that theta has passed.
-    k = tf.add_n([tf.cast(cos <= math.cos(j * math.pi / m), cos.dtype) for j in range(1, m)]
-                 + [tf.zeros_like(cos)])
+    k = tf.add_n([tf.cast(cos <= math.cos(j * math.pi / m), cos.dtype) for j in range(1, m)] + [tf.zeros_like(cos)])
     sign = 1.0 - 2.0 * tf.math.floormod(k, 2.0)
     return sign * chebyshev_cos_multiple(cos, m) - 2.0 * k
 
@@ -44,9 +44,17 @@ class SphereFace(MarginSoftmax):
     Defaults are the Caffe release's: m = 4, base 1000, gamma 0.12, power 1, lambda_min 5.
     """
 
-    def __init__(self, num_classes: int, embedding_size: int, margin: int = 4,
-                 lambda_base: float = 1000.0, lambda_gamma: float = 0.12, lambda_power: float = 1.0,
-                 lambda_min: float = 5.0, **kwargs):
+    def __init__(
+        self,
+        num_classes: int,
+        embedding_size: int,
+        margin: int = 4,
+        lambda_base: float = 1000.0,
+        lambda_gamma: float = 0.12,
+        lambda_power: float = 1.0,
+        lambda_min: float = 5.0,
+        **kwargs,
+    ):
         super().__init__(num_classes, embedding_size, **kwargs)
         if int(margin) != margin or margin < 1:
             raise UserValueError(f"{type(self).__name__}: margin must be a positive integer, got {margin}")
@@ -61,14 +69,21 @@ class SphereFace(MarginSoftmax):
         return dict(super().compute(embeddings, labels, step, training), **{"lambda": self.lambda_at(step)})
 
     @classmethod
+    def describe_schedule(cls, hparams: dict) -> str:
+        """Whether the blend reached the paper's loss: the step lambda reaches its floor."""
+        floor, step = cls.lambda_floor(hparams)
+        return f"lambda at its floor {floor:g} from step {step}"
+
+    @classmethod
     def lambda_floor(cls, hparams: dict) -> tuple[float, int]:
         """(lambda_min, the first step at which lambda is at it) for a config's loss hparams, the
         constructor's defaults filling the gaps: the smallest s with
         base * (1 + gamma s)^-power <= lambda_min (0 when base starts at the floor)."""
-        defaults = {name: parameter.default
-                    for name, parameter in inspect.signature(cls.__init__).parameters.items()}
-        base, gamma, power, floor = (float(hparams.get(name, defaults[name])) for name in
-                                     ("lambda_base", "lambda_gamma", "lambda_power", "lambda_min"))
+        defaults = {name: parameter.default for name, parameter in inspect.signature(cls.__init__).parameters.items()}
+        base, gamma, power, floor = (
+            float(hparams.get(name, defaults[name]))
+            for name in ("lambda_base", "lambda_gamma", "lambda_power", "lambda_min")
+        )
         if base <= floor:
             return floor, 0
         if gamma <= 0 or power <= 0:
@@ -81,8 +96,10 @@ class SphereFace(MarginSoftmax):
     def lambda_at(self, step) -> tf.Tensor:
         """lambda = max(lambda_min, base * (1 + gamma * step)^-power)."""
         if step is None:
-            raise ValueError(f"{type(self).__name__} anneals lambda with the training step: "
-                             "call it as loss_layer(embeddings, labels, step=step)")
+            raise ValueError(
+                f"{type(self).__name__} anneals lambda with the training step: "
+                "call it as loss_layer(embeddings, labels, step=step)"
+            )
         step = tf.cast(step, tf.float32)
         annealed = self.lambda_base * tf.pow(1.0 + self.lambda_gamma * step, -self.lambda_power)
         return tf.maximum(self.lambda_min, annealed)

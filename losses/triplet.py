@@ -1,4 +1,5 @@
 """Triplet losses: FaceNet's semi-hard mining and Hermans et al.'s batch-hard / soft margin."""
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -26,8 +27,10 @@ class SemiHardTripletLoss(MetricLoss):
         negative, valid = semi_hard_negatives(tf.stop_gradient(d2), labels, self.fallback)
         d2_an = tf.gather(d2, negative, axis=1, batch_dims=1)  # [a, p] -> d(a, n(a, p))^2
         per_triplet = tf.nn.relu(d2 - d2_an + self.margin)
-        return {"loss": masked_mean(per_triplet, valid),
-                "fraction_positive": masked_mean(tf.cast(per_triplet > 0, d2.dtype), valid)}
+        return {
+            "loss": masked_mean(per_triplet, valid),
+            "fraction_positive": masked_mean(tf.cast(per_triplet > 0, d2.dtype), valid),
+        }
 
 
 class BatchHardTripletLoss(MetricLoss):
@@ -36,8 +39,7 @@ class BatchHardTripletLoss(MetricLoss):
     embeddings (the paper does not normalise), averaged over anchors. ``soft_margin`` replaces
     [x + m]+ by softplus(x) (the paper's soft-margin variant; ``margin`` is then unused)."""
 
-    def __init__(self, margin: float = 0.2, soft_margin: bool = False, normalize: bool = False,
-                 **kwargs):
+    def __init__(self, margin: float = 0.2, soft_margin: bool = False, normalize: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.margin = float(margin)
         self.soft_margin = bool(soft_margin)
@@ -47,8 +49,9 @@ class BatchHardTripletLoss(MetricLoss):
         x = l2_normalize(embeddings) if self.normalize else embeddings
         d = pairwise_distances(x)
         hardest_positive, hardest_negative, valid = batch_hard(tf.stop_gradient(d), labels)
-        gap = (tf.gather(d, hardest_positive, axis=1, batch_dims=1)
-               - tf.gather(d, hardest_negative, axis=1, batch_dims=1))
+        gap = tf.gather(d, hardest_positive, axis=1, batch_dims=1) - tf.gather(
+            d, hardest_negative, axis=1, batch_dims=1
+        )
         per_anchor = tf.nn.softplus(gap) if self.soft_margin else tf.nn.relu(gap + self.margin)
         return {"loss": masked_mean(per_anchor, valid)}
 

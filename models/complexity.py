@@ -4,6 +4,7 @@ MACs per image: conv k_h*k_w*c_in*c_out*H_out*W_out, depthwise k_h*k_w*c*H_out*W
 depth multiplier), dense in*out. BN, activations, pooling and additions are not counted, as in
 the papers' figures.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,7 @@ def count_parameters(model: keras.Model) -> dict[str, int]:
     """Trainable, non-trainable (BN moving statistics) and total parameter counts."""
     trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
     non_trainable = sum(math.prod(w.shape) for w in model.non_trainable_weights)
-    return {"trainable": trainable, "non_trainable": non_trainable,
-            "total": trainable + non_trainable}
+    return {"trainable": trainable, "non_trainable": non_trainable, "total": trainable + non_trainable}
 
 
 def count_macs(model: keras.Model) -> int:
@@ -59,8 +59,11 @@ def format_summary(model: keras.Model, per_layer: bool = False) -> str:
     lines = []
     if per_layer:
         lines.append(f"{'layer':<32} {'kind':<24} {'params':>12} {'MACs':>15}")
-        lines += [f"{r.name:<32} {r.kind:<24} {r.parameters:>12,} {r.macs:>15,}"
-                  for r in layer_costs(model) if r.parameters or r.macs]
+        lines += [
+            f"{r.name:<32} {r.kind:<24} {r.parameters:>12,} {r.macs:>15,}"
+            for r in layer_costs(model)
+            if r.parameters or r.macs
+        ]
     input_shape = "x".join(str(d) for d in model.input_shape[1:3])
     lines += [
         f"model: {model.name}  input: {input_shape}x3  embedding: {model.output_shape[-1]}",

@@ -3,13 +3,14 @@
 Layout (docs/design.md): `<out_dir>/embedder/` is a SavedModel whose `serving_default` signature
 takes `images` (float32 [None, H, W, 3], pixels 0..255) and returns `embeddings` (the model in test
 mode); `<out_dir>/model_info.json` records image_size, embedding_size, bn_mode and the caller's
-info. `load_embedder` also loads the `.tflite` files that `python -m models export-tflite` writes
-next to the SavedModel (models/tflite.py): one loader for every embedder the tools accept.
+info. models/loader.py's `load_embedder` loads these exports and the `.tflite` files that
+`python -m models export-tflite` writes next to them, after scanning the graph.
 
 BN mode `always_train` (facenet's test-time batch statistics) makes an image's embedding depend
 on the other images of its batch; `depends_on_batch` says so for any loaded embedder, and the
 tools that embed one photo at a time, or export for deployment, refuse such a model.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from common.atomic_files import atomic_write_text
 from common.errors import UserValueError
-from common.run_layout import EMBEDDER_DIR, MODEL_INFO_FILE, require_export
+from common.run_layout import EMBEDDER_DIR, MODEL_INFO_FILE
 from models.layers import FlagBatchNormalization
 
 SIGNATURE = "serving_default"
@@ -41,8 +43,7 @@ class _EmbedderModule(tf.Module):
         return {"embeddings": self.model(images, training=False)}
 
 
-def export_embedder(model: keras.Model, out_dir, image_size, info: dict | None = None,
-                    overwrite: bool = False) -> Path:
+def export_embedder(model: keras.Model, out_dir, image_size, info: dict | None = None, overwrite: bool = False) -> Path:
     """Write out_dir/embedder (SavedModel) and out_dir/model_info.json; return out_dir.
 
     Refuses to replace an existing export unless `overwrite` (nothing produced is lost silently).
@@ -59,21 +60,33 @@ def export_embedder(model: keras.Model, out_dir, image_size, info: dict | None =
     info = dict(info or {})
     reserved = {"image_size", "embedding_size", "bn_mode"} & set(info)
     if reserved:
-        raise ValueError(f"info must not set {', '.join(sorted(reserved))}: "
-                         "they come from the model")
+        raise ValueError(f"info must not set {', '.join(sorted(reserved))}: they come from the model")
     out_dir.mkdir(parents=True, exist_ok=True)
     # Write next to the target, then swap in, so a failed export never destroys the previous one.
     staging = out_dir / f".{EMBEDDER_DIR}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     module = _EmbedderModule(model, image_size)
     tf.saved_model.save(module, str(staging), signatures={SIGNATURE: module.serve})
-    if embedder_dir.exists():
-        shutil.rmtree(embedder_dir)
-    staging.rename(embedder_dir)
-    record = {"image_size": list(image_size), "embedding_size": int(model.output_shape[-1]),
-              "bn_mode": bn_mode_of(model), **info}
-    info_path.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    _swap_in(staging, embedder_dir)
+    record = {
+        "image_size": list(image_size),
+        "embedding_size": int(model.output_shape[-1]),
+        "bn_mode": bn_mode_of(model),
+        **info,
+    }
+    atomic_write_text(info_path, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
     return out_dir
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Rename `staging` to `target`; an old `target` is moved aside first and removed only after
+    the new one is in place."""
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def bn_mode_of(model: keras.Model) -> str:
@@ -107,9 +120,11 @@ def refuse_batch_dependent(embedder, why: str) -> None:
     """One-line ValueError for an embedder whose outputs depend on the batch; `why` says why the
     caller needs batch-independent embeddings."""
     if depends_on_batch(embedder):
-        raise UserValueError(f"{embedder.path}: BN mode {BATCH_DEPENDENT_MODE} (batch statistics at "
-                             f"test time) makes each embedding depend on the other images of its "
-                             f"batch; {why}. Train with model.bn_mode switch or none")
+        raise UserValueError(
+            f"{embedder.path}: BN mode {BATCH_DEPENDENT_MODE} (batch statistics at "
+            f"test time) makes each embedding depend on the other images of its "
+            f"batch; {why}. Train with model.bn_mode switch or none"
+        )
 
 
 class Embedder:
@@ -121,32 +136,23 @@ class Embedder:
         self._serve = tf.saved_model.load(str(embedder_dir)).signatures[SIGNATURE]
         spec = self._serve.structured_input_signature[1]["images"]
         self.image_size = tuple(int(v) for v in info.get("image_size", spec.shape[1:3]))
-        self.embedding_size = int(info.get("embedding_size",
-                                           self._serve.structured_outputs["embeddings"].shape[-1]))
+        self.embedding_size = int(info.get("embedding_size", self._serve.structured_outputs["embeddings"].shape[-1]))
 
     def __call__(self, images, batch_size: int = 256) -> np.ndarray:
         """Embed float32 RGB pixels [N, H, W, 3] in 0..255, `batch_size` images per call."""
         images = tf.convert_to_tensor(images, dtype=tf.float32)
         expected = (*self.image_size, 3)
         if images.shape.rank != 4 or tuple(images.shape[1:]) != expected:
-            raise ValueError(f"images must have shape [N, {', '.join(map(str, expected))}], "
-                             f"got {images.shape.as_list()}")
-        chunks = [self._serve(images=images[i:i + batch_size])["embeddings"].numpy()
-                  for i in range(0, int(images.shape[0]), batch_size)]
+            raise ValueError(
+                f"images must have shape [N, {', '.join(map(str, expected))}], got {images.shape.as_list()}"
+            )
+        chunks = [
+            self._serve(images=images[i : i + batch_size])["embeddings"].numpy()
+            for i in range(0, int(images.shape[0]), batch_size)
+        ]
         if not chunks:
             return np.zeros((0, self.embedding_size), np.float32)
         return np.concatenate(chunks)
-
-
-def load_embedder(path):
-    """Load an export dir, its embedder/ dir, a run dir containing export/, or a .tflite file
-    (models.tflite.TfliteEmbedder, same interface as Embedder)."""
-    path = Path(path)
-    if path.suffix == ".tflite":
-        from models.tflite import TfliteEmbedder  # the TFLite runtime only when asked for
-        return TfliteEmbedder(path, read_info(path.parent / MODEL_INFO_FILE))
-    found = require_export(path)
-    return Embedder(found.saved_model, read_info(found.model_info))
 
 
 def read_info(info_path: Path) -> dict:

@@ -6,6 +6,7 @@ scalar tf.bool tensor, so one traced tf.function serves both modes (the TF2 form
 BatchNormalization and Dropout branch on it with a Python `if`; the two subclasses below branch
 with tf.cond instead.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,9 +40,9 @@ class FlagBatchNormalization(keras.layers.BatchNormalization):
         self.always_batch_stats = always_batch_stats
 
     def call(self, inputs, training=None, mask=None):
-        return _branch_on_flag(training,
-                               lambda: self._normalize(inputs, train=True),
-                               lambda: self._normalize(inputs, train=False))
+        return _branch_on_flag(
+            training, lambda: self._normalize(inputs, train=True), lambda: self._normalize(inputs, train=False)
+        )
 
     def _normalize(self, inputs, train: bool):
         if train:
@@ -59,8 +60,9 @@ class FlagBatchNormalization(keras.layers.BatchNormalization):
         last; a 2-D input (the embedding) runs as N x 1 x 1 x C."""
         rank = inputs.shape.rank
         if self.axis not in (-1, rank - 1) or rank not in (2, 4):
-            raise ValueError(f"{self.name}: batch norm supports channels-last 2-D or 4-D inputs, "
-                             f"got rank {rank}, axis {self.axis}")
+            raise ValueError(
+                f"{self.name}: batch norm supports channels-last 2-D or 4-D inputs, got rank {rank}, axis {self.axis}"
+            )
         x = inputs if rank == 4 else inputs[:, tf.newaxis, tf.newaxis, :]
         if training:
             mean, variance = tf.zeros([0]), tf.zeros([0])
@@ -70,8 +72,16 @@ class FlagBatchNormalization(keras.layers.BatchNormalization):
         scale = tf.cast(self.gamma, tf.float32) if self.scale else tf.ones([channels])
         offset = tf.cast(self.beta, tf.float32) if self.center else tf.zeros([channels])
         outputs, batch_mean, batch_variance, *_ = tf.raw_ops.FusedBatchNormV3(
-            x=x, scale=scale, offset=offset, mean=tf.cast(mean, tf.float32), variance=tf.cast(variance, tf.float32),
-            epsilon=self.epsilon, exponential_avg_factor=1.0, data_format="NHWC", is_training=training)
+            x=x,
+            scale=scale,
+            offset=offset,
+            mean=tf.cast(mean, tf.float32),
+            variance=tf.cast(variance, tf.float32),
+            epsilon=self.epsilon,
+            exponential_avg_factor=1.0,
+            data_format="NHWC",
+            is_training=training,
+        )
         if rank == 2:
             outputs = outputs[:, 0, 0, :]
         if training:
@@ -93,14 +103,15 @@ class FlagDropout(keras.layers.Dropout):
     """Dropout that is active only in train mode, for a bool or tensor flag."""
 
     def call(self, inputs, training=None):
-        return _branch_on_flag(training,
-                               lambda: super(FlagDropout, self).call(inputs, training=True),
-                               lambda: tf.identity(inputs))
+        return _branch_on_flag(
+            training, lambda: super(FlagDropout, self).call(inputs, training=True), lambda: tf.identity(inputs)
+        )
 
 
 @dataclass(frozen=True)
 class BatchNormConfig:
-    """How every backbone normalises: mode plus the article's TF settings (decay 0.995, eps 1e-3).
+    """How every backbone normalises: mode plus the settings of the article author's TF code (decay
+    0.995, eps 1e-3; the article itself gives none).
 
     `none` means the original Caffe networks: no BN layers, biases on the convolutions instead.
     """
@@ -122,10 +133,15 @@ class BatchNormConfig:
         return self.mode != "none"
 
     def layer(self, name: str) -> FlagBatchNormalization:
-        """A BN layer with scale (gamma) and offset (beta), as the article's TF version."""
-        return FlagBatchNormalization(always_batch_stats=self.mode == "always_train",
-                                      momentum=self.decay, epsilon=self.epsilon, scale=True,
-                                      center=True, name=name)
+        """A BN layer with scale (gamma) and offset (beta), as in the article author's TF code."""
+        return FlagBatchNormalization(
+            always_batch_stats=self.mode == "always_train",
+            momentum=self.decay,
+            epsilon=self.epsilon,
+            scale=True,
+            center=True,
+            name=name,
+        )
 
 
 def pixel_normalization(name: str = "pixel_normalization") -> keras.layers.Layer:
@@ -135,8 +151,9 @@ def pixel_normalization(name: str = "pixel_normalization") -> keras.layers.Layer
 
 def prelu(name: str, initial_slope: float = 0.25) -> keras.layers.PReLU:
     """PReLU with one slope per channel (shared over height and width), 0.25 at start."""
-    return keras.layers.PReLU(alpha_initializer=keras.initializers.Constant(initial_slope),
-                              shared_axes=[1, 2], name=name)
+    return keras.layers.PReLU(
+        alpha_initializer=keras.initializers.Constant(initial_slope), shared_axes=[1, 2], name=name
+    )
 
 
 def scaled_channels(channels: int, width: float) -> int:
@@ -144,45 +161,65 @@ def scaled_channels(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
 
 
-def conv_bn(x, filters: int, kernel_size, bn: BatchNormConfig, name: str, strides=1,
-            padding: str = "same", kernel_initializer="glorot_uniform", bias: bool | None = None,
-            activation=None):
+def conv_bn(
+    x,
+    filters: int,
+    kernel_size,
+    bn: BatchNormConfig,
+    name: str,
+    strides=1,
+    padding: str = "same",
+    kernel_initializer="glorot_uniform",
+    bias: bool | None = None,
+    activation=None,
+):
     """Conv -> BN (if on) -> activation.
 
     `bias=None` means "bias only where there is no BN" (a BN offset makes a bias redundant);
     `activation` is None, "prelu", or a Keras activation name.
     """
     use_bias = (not bn.enabled) if bias is None else bias
-    x = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
-                            use_bias=use_bias, kernel_initializer=kernel_initializer,
-                            name=name)(x)
+    x = keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer,
+        name=name,
+    )(x)
     if bn.enabled:
         x = bn.layer(f"{name}_bn")(x)
     return _activate(x, activation, name)
 
 
-def depthwise_bn(x, kernel_size, bn: BatchNormConfig, name: str, strides=1, padding: str = "same",
-                 activation=None):
+def depthwise_bn(x, kernel_size, bn: BatchNormConfig, name: str, strides=1, padding: str = "same", activation=None):
     """Depthwise conv -> BN (if on) -> activation (MobileFaceNet)."""
-    x = keras.layers.DepthwiseConv2D(kernel_size, strides=strides, padding=padding,
-                                     use_bias=not bn.enabled, name=name)(x)
+    x = keras.layers.DepthwiseConv2D(kernel_size, strides=strides, padding=padding, use_bias=not bn.enabled, name=name)(
+        x
+    )
     if bn.enabled:
         x = bn.layer(f"{name}_bn")(x)
     return _activate(x, activation, name)
 
 
-def embedding_head(x, embedding_size: int, bn: BatchNormConfig, dropout_keep: float,
-                   kernel_initializer="glorot_uniform", name: str = "embedding"):
+def embedding_head(
+    x,
+    embedding_size: int,
+    bn: BatchNormConfig,
+    dropout_keep: float,
+    kernel_initializer="glorot_uniform",
+    name: str = "embedding",
+):
     """Dropout (train mode only) -> FC -> BN (if on): the un-normalised embedding.
 
-    The article's TF version puts BN on the FC embedding too, without an FC bias.
+    The article author's TF code puts BN on the FC embedding too, without an FC bias.
     """
     if not 0.0 < dropout_keep <= 1.0:
         raise ValueError(f"dropout_keep must be in (0, 1], got {dropout_keep}")
     if dropout_keep < 1.0:
         x = FlagDropout(rate=1.0 - dropout_keep, name=f"{name}_dropout")(x)
-    x = keras.layers.Dense(embedding_size, use_bias=not bn.enabled,
-                           kernel_initializer=kernel_initializer, name=name)(x)
+    x = keras.layers.Dense(embedding_size, use_bias=not bn.enabled, kernel_initializer=kernel_initializer, name=name)(x)
     if bn.enabled:
         x = bn.layer(f"{name}_bn")(x)
     # Embeddings leave the model in float32 even under a mixed-precision policy (losses need it).

@@ -1,4 +1,5 @@
 """`models.build(name, ...)`: every backbone by name, with the options checked up front."""
+
 from __future__ import annotations
 
 import functools
@@ -35,20 +36,32 @@ def options(name: str) -> dict:
     """{option: default} of backbone `name` (config key `model.options`): the BN settings and the
     keyword arguments of its function beyond the common ones, read from its signature."""
     parameters = inspect.signature(_backbone(name)).parameters.values()
-    own = {p.name: p.default for p in parameters if p.name not in COMMON_ARGUMENTS
-           and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
+    own = {
+        p.name: p.default
+        for p in parameters
+        if p.name not in COMMON_ARGUMENTS
+        and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    }
     return {**EXTRA_OPTIONS, **own}
 
 
-def check_options(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int = 512,
-                  bn_mode: str = "switch", width: float = 1.0, dropout_keep: float = 0.8, **extra) -> dict:
+def check_options(
+    name: str,
+    image_size=DEFAULT_IMAGE_SIZE,
+    embedding_size: int = 512,
+    bn_mode: str = "switch",
+    width: float = 1.0,
+    dropout_keep: float = 0.8,
+    **extra,
+) -> dict:
     """The arguments of `build`, checked and normalised, without building anything (cheap: the
     training run calls it before it writes its run dir). A bad one is a ValueError naming it."""
     defaults = options(name)
     unknown = sorted(set(extra) - set(defaults))
     if unknown:
-        raise UserValueError(f"unknown option(s) {', '.join(unknown)} for model {name!r}; valid extra "
-                             f"options: {', '.join(defaults)}")
+        raise UserValueError(
+            f"unknown option(s) {', '.join(unknown)} for model {name!r}; valid extra options: {', '.join(defaults)}"
+        )
     if isinstance(image_size, str):
         image_size = parse_image_size(image_size)
     image_size = tuple(int(v) for v in image_size)
@@ -63,8 +76,14 @@ def check_options(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int 
         raise UserValueError(f"embedding_size must be a positive integer, got {embedding_size}")
     if not 0.0 < dropout_keep <= 1.0:
         raise UserValueError(f"dropout_keep must be in (0, 1], got {dropout_keep}")
-    checked = dict(image_size=image_size, embedding_size=int(embedding_size), bn_mode=bn_mode,
-                   width=float(width), dropout_keep=float(dropout_keep), **{**defaults, **extra})
+    checked = dict(
+        image_size=image_size,
+        embedding_size=int(embedding_size),
+        bn_mode=bn_mode,
+        width=float(width),
+        dropout_keep=float(dropout_keep),
+        **{**defaults, **extra},
+    )
     for key in EXTRA_OPTIONS:
         if isinstance(checked[key], bool) or not isinstance(checked[key], (int, float)):
             raise UserValueError(f"{key} must be a number, got {checked[key]!r}")
@@ -72,8 +91,15 @@ def check_options(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int 
     return checked
 
 
-def build(name: str, image_size=DEFAULT_IMAGE_SIZE, embedding_size: int = 512,
-          bn_mode: str = "switch", width: float = 1.0, dropout_keep: float = 0.8, **extra) -> keras.Model:
+def build(
+    name: str,
+    image_size=DEFAULT_IMAGE_SIZE,
+    embedding_size: int = 512,
+    bn_mode: str = "switch",
+    width: float = 1.0,
+    dropout_keep: float = 0.8,
+    **extra,
+) -> keras.Model:
     """Build backbone `name`: float32 RGB pixels [B, H, W, 3] in 0..255 -> un-normalised embeddings.
 
     image_size: (112, 96) or (112, 112), or "112x96". bn_mode: switch | always_train | none.

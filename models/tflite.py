@@ -5,19 +5,22 @@
 pixels 0..255 [N, H, W, 3] in, float32 embeddings out; with int8 the weights and activations are
 8-bit integers inside, calibrated on a representative set of aligned training images.
 """
+
 from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import tensorflow as tf
 
+from common.atomic_files import atomic_write_bytes
 from common.errors import UserFileExistsError, UserFileNotFoundError, UserValueError
-from common.run_layout import EMBEDDER_DIR
-from models.export import SIGNATURE, refuse_batch_dependent
+from common.run_layout import EMBEDDER_DIR, MODEL_INFO_FILE
+from models.export import SIGNATURE, Embedder, read_info, refuse_batch_dependent
+from models.graph_scan import scan_saved_model
 
 QUANTIZE_MODES = ("none", "float16", "int8")
 
@@ -30,17 +33,20 @@ def tflite_path(export_dir, quantize: str) -> Path:
     return Path(export_dir) / f"{EMBEDDER_DIR}{suffix}.tflite"
 
 
-def convert(saved_model_dir, quantize: str = "none",
-            calibration_images: np.ndarray | None = None) -> bytes:
+def convert(
+    saved_model_dir, quantize: str = "none", calibration_images: np.ndarray | None = None, trust: bool = False
+) -> bytes:
     """The TFLite flatbuffer of a SavedModel embedder; int8 needs `calibration_images`
-    (uint8 or float [N, H, W, 3], pixels 0..255), float16 and none ignore them."""
+    (uint8 or float [N, H, W, 3], pixels 0..255), float16 and none ignore them. The graph is
+    scanned (models/graph_scan.py) before it is loaded unless `trust`."""
     tflite_path(".", quantize)  # validates the mode
+    if not trust:
+        scan_saved_model(saved_model_dir)
     loaded = tf.saved_model.load(str(saved_model_dir))
     # From the concrete function with its owner, not from_saved_model: in TF 2.21 the latter keeps
     # Keras 3 weights as resource variables that the interpreter never initialises (READ_VARIABLE
     # returns NaN); this route freezes them into constants.
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [loaded.signatures[SIGNATURE]], loaded)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([loaded.signatures[SIGNATURE]], loaded)
     if quantize == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
@@ -60,16 +66,19 @@ def calibration_images(folders, count: int, image_size) -> np.ndarray:
     so every part of the training set is represented), as uint8 [count, H, W, 3]."""
     from PIL import Image
 
-    files = sorted(p for folder in map(Path, folders) for p in folder.rglob("*")
-                   if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    files = sorted(
+        p for folder in map(Path, folders) for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+    )
     if not files:
         raise UserFileNotFoundError(f"no aligned images under {', '.join(map(str, folders))}")
     picked = [files[i] for i in np.linspace(0, len(files) - 1, min(count, len(files))).astype(int)]
     images = [np.asarray(Image.open(p).convert("RGB")) for p in picked]
-    for path, image in zip(picked, images):
+    for path, image in zip(picked, images, strict=True):
         if image.shape[:2] != tuple(image_size):
-            raise UserValueError(f"{path}: {image.shape[0]}x{image.shape[1]} image, the model takes "
-                                 f"{image_size[0]}x{image_size[1]}; calibrate on aligned crops")
+            raise UserValueError(
+                f"{path}: {image.shape[0]}x{image.shape[1]} image, the model takes "
+                f"{image_size[0]}x{image_size[1]}; calibrate on aligned crops"
+            )
     return np.stack(images)
 
 
@@ -78,24 +87,29 @@ def _one_image_batches(images: np.ndarray) -> Iterator[list[np.ndarray]]:
         yield [np.asarray(image, np.float32)[None]]
 
 
-def export_tflite(export_dir, quantize: str = "none", calibration_images: np.ndarray | None = None,
-                  overwrite: bool = False) -> Path:
+def export_tflite(
+    export_dir,
+    quantize: str = "none",
+    calibration_images: np.ndarray | None = None,
+    overwrite: bool = False,
+    trust: bool = False,
+) -> Path:
     """Write the `quantize` TFLite variant of `<export_dir>/embedder` next to it; return its path.
 
     Refuses a batch-dependent (BN always_train) model: a deployed embedder sees one face at a time.
+    The SavedModel is scanned before it is loaded unless `trust`.
     """
-    from models.export import load_embedder
-
     export_dir = Path(export_dir)
     target = tflite_path(export_dir, quantize)
     if target.exists() and not overwrite:
         raise UserFileExistsError(f"{target} already exists; pass --overwrite to replace it")
-    refuse_batch_dependent(load_embedder(export_dir),
-                           "a TFLite embedder is run on one face at a time")
-    data = convert(export_dir / EMBEDDER_DIR, quantize, calibration_images)
-    partial = target.with_name(target.name + ".partial")
-    partial.write_bytes(data)
-    partial.replace(target)
+    saved_model = export_dir / EMBEDDER_DIR
+    if not trust:
+        scan_saved_model(saved_model)
+    refuse_batch_dependent(
+        Embedder(saved_model, read_info(export_dir / MODEL_INFO_FILE)), "a TFLite embedder is run on one face at a time"
+    )
+    atomic_write_bytes(target, convert(saved_model, quantize, calibration_images, trust=True))
     return target
 
 
@@ -130,9 +144,8 @@ class TfliteEmbedder:
         images = np.asarray(images, dtype=np.float32)
         expected = (*self.image_size, 3)
         if images.ndim != 4 or images.shape[1:] != expected:
-            raise ValueError(f"images must have shape [N, {', '.join(map(str, expected))}], "
-                             f"got {list(images.shape)}")
-        chunks = [self._run(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+            raise ValueError(f"images must have shape [N, {', '.join(map(str, expected))}], got {list(images.shape)}")
+        chunks = [self._run(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
         if not chunks:
             return np.zeros((0, self.embedding_size), np.float32)
         return np.concatenate(chunks)
@@ -145,4 +158,3 @@ class TfliteEmbedder:
         self._interpreter.set_tensor(self._input["index"], batch)
         self._interpreter.invoke()
         return self._interpreter.get_tensor(self._output["index"]).copy()
-

@@ -3,17 +3,21 @@
 A gallery row is one embedding of one identity: `mode='all'` keeps every enrolled photo,
 `mode='mean'` one L2-normalised mean per identity. Searching ranks identities by their best row.
 """
+
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from common.atomic_files import atomic_output, private_dir
 from common.errors import UserFileExistsError, UserFileNotFoundError, UserValueError
+from common.vectors import l2_normalize
+from recognition.decision import is_match, require_finite
 from recognition.index import build_index
-from verification.protocol import l2_normalize
 
 ENROLL_MODES = ("mean", "all")
 UNKNOWN = "unknown"
@@ -26,21 +30,25 @@ class Gallery:
     embeddings: np.ndarray
     labels: np.ndarray
     identities: list[str]
-    sources: list[str]              # photo(s) behind each row, '|'-joined for a mean
-    meta: dict = field(default_factory=dict)  # model, flip mode, enroll mode, image size
+    sources: list[str]  # photo(s) behind each row relative to the enrolled folder, '|'-joined
+    meta: dict = field(default_factory=dict)  # flip mode, enroll mode, image size
 
     def __post_init__(self):
         self.embeddings = np.asarray(self.embeddings, dtype=np.float32)
         self.labels = np.asarray(self.labels, dtype=np.int64)
         if not (len(self.embeddings) == len(self.labels) == len(self.sources)):
             raise ValueError("gallery: embeddings, labels and sources differ in length")
+        require_finite(self.embeddings, "gallery")
+        if len(self.labels) and not 0 <= self.labels.min() <= self.labels.max() < len(self.identities):
+            raise UserValueError("gallery: a label points outside the identity list")
 
     def __len__(self) -> int:
         return len(self.embeddings)
 
     @classmethod
-    def from_enrolled(cls, enrolled: dict[str, list[tuple[str, np.ndarray]]], mode: str,
-                      meta: dict | None = None) -> "Gallery":
+    def from_enrolled(
+        cls, enrolled: dict[str, list[tuple[str, np.ndarray]]], mode: str, meta: dict | None = None
+    ) -> Gallery:
         """Build from {identity: [(photo, embedding), ...]}; photo-less identities are left out."""
         if mode not in ENROLL_MODES:
             raise ValueError(f"enroll mode {mode!r}: expected one of {ENROLL_MODES}")
@@ -59,8 +67,7 @@ class Gallery:
                 sources.extend(photos)
         if not rows:
             raise UserValueError("gallery: no identity has a usable photo")
-        return cls(np.stack(rows), np.array(labels), identities, sources,
-                   dict(meta or {}, enroll_mode=mode))
+        return cls(np.stack(rows), np.array(labels), identities, sources, dict(meta or {}, enroll_mode=mode))
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         path = Path(path)
@@ -68,24 +75,37 @@ class Gallery:
             raise UserValueError(f"{path}: a gallery is saved as a .npz file")
         if path.exists() and not overwrite:
             raise UserFileExistsError(f"{path} exists: choose another --out or pass --overwrite")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, embeddings=self.embeddings, labels=self.labels,
-                 identities=np.array(self.identities, dtype=str),
-                 sources=np.array(self.sources, dtype=str), meta=np.array(json.dumps(self.meta)))
+        if not path.parent.exists():
+            private_dir(path.parent)
+        # Face embeddings are personal data: private, and whole or not at all (an --overwrite
+        # keeps the old gallery until the new one is complete).
+        with atomic_output(path, private=True) as temporary:
+            np.savez(
+                temporary,
+                embeddings=self.embeddings,
+                labels=self.labels,
+                identities=np.array(self.identities, dtype=str),
+                sources=np.array(self.sources, dtype=str),
+                meta=np.array(json.dumps(self.meta)),
+            )
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Gallery":
+    def load(cls, path: str | Path) -> Gallery:
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as data:
-                return cls(data["embeddings"], data["labels"], data["identities"].tolist(),
-                           data["sources"].tolist(), json.loads(str(data["meta"])))
+                return cls(
+                    data["embeddings"],
+                    data["labels"],
+                    data["identities"].tolist(),
+                    data["sources"].tolist(),
+                    json.loads(str(data["meta"])),
+                )
         except FileNotFoundError:
             raise UserFileNotFoundError(f"{path}: gallery file not found") from None
-        except (KeyError, ValueError, OSError) as error:
-            raise UserValueError(f"{path}: not a gallery written by identify.py enroll "
-                                 f"({error})") from None
+        except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
+            raise UserValueError(f"{path}: not a gallery written by identify.py enroll ({error})") from None
 
 
 @dataclass(frozen=True)
@@ -105,12 +125,11 @@ class IdentitySearcher:
 
     def search(self, queries: np.ndarray, k: int) -> list[list[Match]]:
         k = min(k, len(self.gallery.identities))
-        scores, rows = self.index.search(l2_normalize(np.asarray(queries, np.float32)),
-                                         k * self.rows_per_identity)
+        scores, rows = self.index.search(l2_normalize(np.asarray(queries, np.float32)), k * self.rows_per_identity)
         results = []
-        for query_scores, query_rows in zip(scores, rows):
+        for query_scores, query_rows in zip(scores, rows, strict=True):
             matches, seen = [], set()
-            for score, row in zip(query_scores, query_rows):
+            for score, row in zip(query_scores, query_rows, strict=True):
                 if row < 0:  # faiss pads with -1 when it finds fewer neighbours than asked
                     continue
                 label = int(self.gallery.labels[row])
@@ -124,7 +143,7 @@ class IdentitySearcher:
 
 
 def decide(matches: list[Match], threshold: float) -> str:
-    """The best identity, or UNKNOWN when its score is below `threshold`."""
-    if not matches or matches[0].score < threshold:
-        return UNKNOWN
-    return matches[0].identity
+    """The best identity when its score matches (recognition.decision.is_match), else UNKNOWN."""
+    if matches and is_match(matches[0].score, threshold):
+        return matches[0].identity
+    return UNKNOWN

@@ -4,11 +4,13 @@
 HNSW graph for galleries of millions, where a full matrix product per query is too slow; faiss is
 imported only when it is asked for.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from common.errors import UserImportError, UserValueError
+from recognition.decision import require_finite
 
 INDEX_KINDS = ("brute", "hnsw")
 
@@ -36,7 +38,7 @@ class BruteForceIndex:
         k = min(k, len(self))
         all_scores, all_ids = [], []
         for start in range(0, len(queries), self.query_chunk):
-            scores = queries[start:start + self.query_chunk] @ self.embeddings.T
+            scores = queries[start : start + self.query_chunk] @ self.embeddings.T
             ids = np.argpartition(-scores, k - 1, axis=1)[:, :k]
             top = np.take_along_axis(scores, ids, axis=1)
             order = np.argsort(-top, axis=1, kind="stable")
@@ -75,10 +77,11 @@ def build_index(kind: str, embeddings: np.ndarray, **options):
 
 
 def _check_queries(queries: np.ndarray, dim: int) -> np.ndarray:
-    queries = _as_matrix(queries, "queries")
+    queries = require_finite(_as_matrix(queries, "queries"), "query")
     if queries.shape[1] != dim:
-        raise UserValueError(f"queries have {queries.shape[1]} dimensions, the gallery {dim} "
-                             "(different model or flip mode?)")
+        raise UserValueError(
+            f"queries have {queries.shape[1]} dimensions, the gallery {dim} (different model or flip mode?)"
+        )
     return queries
 
 
@@ -86,6 +89,7 @@ def _import_faiss():
     try:
         import faiss
     except ImportError as error:
-        raise UserImportError("the 'hnsw' index needs faiss: pip install faiss-cpu "
-                              "(pinned in requirements.txt), or use --index brute") from error
+        raise UserImportError(
+            "the 'hnsw' index needs faiss: pip install faiss-cpu (pinned in requirements.txt), or use --index brute"
+        ) from error
     return faiss

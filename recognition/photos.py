@@ -3,17 +3,20 @@
 The same steps as the evaluation pipeline (align/ detection and 5-point warp, the model's own
 pixel normalisation, flip combination), so a verify.py score matches an eval_lfw.py score.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
-from recognition.quality import QualityGate, QualityReport
 # The evaluation's own flip combination and normalisation, so scores match eval_lfw.py's exactly.
-from verification.protocol import FLIP_MODES, combine_flip, l2_normalize
+from common.vectors import l2_normalize
+from recognition.decision import require_finite
+from recognition.quality import QualityGate, QualityReport
+from verification.protocol import FLIP_MODES, combine_flip
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
@@ -24,8 +27,7 @@ def list_images(inputs: Iterable[str | Path]) -> list[Path]:
     photos = []
     for item in map(Path, inputs):
         if item.is_dir():
-            photos.extend(sorted(p for p in item.rglob("*")
-                                 if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+            photos.extend(sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
         else:
             photos.append(item)
     return photos
@@ -78,8 +80,15 @@ class PhotoEmbedder:
     objects. With `all_faces` every face is kept; otherwise the one align/ would choose.
     """
 
-    def __init__(self, embedder, detector, gate: QualityGate = QualityGate(),
-                 flip: str = "concat", all_faces: bool = False):
+    def __init__(
+        self,
+        embedder,
+        detector,
+        gate: QualityGate = QualityGate(),
+        flip: str = "concat",
+        all_faces: bool = False,
+        max_pixels: int | None = None,
+    ):
         if flip not in FLIP_MODES:
             raise ValueError(f"flip mode {flip!r}: expected one of {FLIP_MODES}")
         self.embedder = embedder
@@ -87,43 +96,55 @@ class PhotoEmbedder:
         self.gate = gate
         self.flip = flip
         self.all_faces = all_faces
+        self.max_pixels = max_pixels  # None: align.image_io's default budget
         self.image_size = tuple(int(v) for v in embedder.image_size)
 
     def process(self, path: str | Path) -> PhotoResult:
         from align.face_choice import choose_face
-        from align.image_io import ImageReadError, load_rgb
+        from align.image_io import MAX_PIXELS, ImageReadError, load_rgb
         from align.warp import align_crop
 
         path = Path(path)
         try:
-            image = load_rgb(path)
+            image = load_rgb(path, self.max_pixels or MAX_PIXELS)
         except ImageReadError as error:
-            return PhotoResult(path, error=f"{path}: unreadable ({error.reason})",
-                               error_kind="unreadable")
+            return PhotoResult(path, error=f"{path}: unreadable ({error.reason})", error_kind="unreadable")
         try:
             faces = self.detector.detect(image)
         except Exception as error:  # one odd photo must not end a batch run
-            return PhotoResult(path, error=f"{path}: detection failed ({type(error).__name__}: "
-                                           f"{' '.join(str(error).split())})",
-                               error_kind="detection_failed")
+            return PhotoResult(
+                path,
+                error=f"{path}: detection failed ({type(error).__name__}: {' '.join(str(error).split())})",
+                error_kind="detection_failed",
+            )
         if not faces:
             return PhotoResult(path, error=f"{path}: no face detected", error_kind="no_face")
         if not self.all_faces:
             faces = [choose_face(faces, image.shape)]
-        crops = np.stack([align_crop(image, face.landmarks, image_size=self.image_size)
-                          for face in faces])
-        reports = [self.gate.assess(face, crop) for face, crop in zip(faces, crops)]
+        crops = np.stack([align_crop(image, face.landmarks, image_size=self.image_size) for face in faces])
+        reports = [self.gate.assess(face, crop) for face, crop in zip(faces, crops, strict=True)]
         keep = [i for i, report in enumerate(reports) if not self.gate.rejects(report)]
         features = self.embed_crops(crops[keep]) if keep else []
-        by_face = dict(zip(keep, features))
-        return PhotoResult(path, [FaceResult(face, report, by_face.get(i))
-                                  for i, (face, report) in enumerate(zip(faces, reports))])
+        by_face = dict(zip(keep, features, strict=True))
+        return PhotoResult(
+            path,
+            [
+                FaceResult(face, report, by_face.get(i))
+                for i, (face, report) in enumerate(zip(faces, reports, strict=True))
+            ],
+        )
 
     def embed_crops(self, crops: np.ndarray) -> np.ndarray:
         """Features [B, F] of aligned uint8 crops [B, H, W, 3], flip-combined and L2-normalised."""
         pixels = np.asarray(crops, dtype=np.float32)
         if self.flip == "none":
-            return l2_normalize(np.asarray(self.embedder(pixels), dtype=np.float32))
+            raw = np.asarray(self.embedder(pixels), dtype=np.float32)
+            return l2_normalize(require_finite(raw, f"model {self._model_name}"))
         # One call for the crops and their mirror images (axis 2 is the image width).
         both = np.asarray(self.embedder(np.concatenate([pixels, pixels[:, :, ::-1]])), np.float32)
-        return l2_normalize(combine_flip(both[:len(pixels)], both[len(pixels):], self.flip))
+        require_finite(both, f"model {self._model_name}")
+        return l2_normalize(combine_flip(both[: len(pixels)], both[len(pixels) :], self.flip))
+
+    @property
+    def _model_name(self) -> str:
+        return str(getattr(self.embedder, "path", type(self.embedder).__name__))

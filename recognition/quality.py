@@ -3,6 +3,7 @@
 Every measure is computed for every face, so a report explains all the reasons a face fails,
 not just the first one. Whether a failing face is dropped or only flagged is the gate's `action`.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,11 +23,11 @@ class QualityThresholds:
     """Limits a usable face must satisfy; None disables a check."""
 
     min_confidence: float | None = 0.9
-    min_eye_distance: float | None = 10.0   # pixels in the original photo
-    min_box_size: float | None = 24.0       # pixels, shorter side of the detector box
-    max_yaw: float | None = 45.0            # degrees, estimated from the landmarks
-    max_roll: float | None = 45.0           # degrees, angle of the eye line
-    min_sharpness: float | None = 20.0      # variance of the Laplacian of the aligned crop
+    min_eye_distance: float | None = 10.0  # pixels in the original photo
+    min_box_size: float | None = 24.0  # pixels, shorter side of the detector box
+    max_yaw: float | None = 45.0  # degrees, estimated from the landmarks
+    max_roll: float | None = 45.0  # degrees, angle of the eye line
+    min_sharpness: float | None = 20.0  # variance of the Laplacian of the aligned crop
 
 
 @dataclass(frozen=True)
@@ -125,17 +126,27 @@ class QualityGate:
     def _reasons(self, m: dict) -> tuple[str, ...]:
         t = self.thresholds
         checks = [
-            (t.min_confidence, m["confidence"] < (t.min_confidence or 0),
-             f"detector confidence {m['confidence']:.3f} < {t.min_confidence}"),
-            (t.min_eye_distance, m["eye_distance"] < (t.min_eye_distance or 0),
-             f"eye distance {m['eye_distance']:.1f}px < {t.min_eye_distance}px"),
-            (t.min_box_size, m["box_size"] < (t.min_box_size or 0),
-             f"face box {m['box_size']:.1f}px < {t.min_box_size}px"),
-            (t.max_yaw, abs(m["yaw"]) > (t.max_yaw or 0),
-             f"yaw {m['yaw']:.1f} deg beyond +-{t.max_yaw}"),
-            (t.max_roll, abs(m["roll"]) > (t.max_roll or 0),
-             f"roll {m['roll']:.1f} deg beyond +-{t.max_roll}"),
-            (t.min_sharpness, m["sharpness"] < (t.min_sharpness or 0),
-             f"blur: Laplacian variance {m['sharpness']:.1f} < {t.min_sharpness}"),
+            (
+                t.min_confidence,
+                m["confidence"] < (t.min_confidence or 0),
+                f"detector confidence {m['confidence']:.3f} < {t.min_confidence}",
+            ),
+            (
+                t.min_eye_distance,
+                m["eye_distance"] < (t.min_eye_distance or 0),
+                f"eye distance {m['eye_distance']:.1f}px < {t.min_eye_distance}px",
+            ),
+            (
+                t.min_box_size,
+                m["box_size"] < (t.min_box_size or 0),
+                f"face box {m['box_size']:.1f}px < {t.min_box_size}px",
+            ),
+            (t.max_yaw, abs(m["yaw"]) > (t.max_yaw or 0), f"yaw {m['yaw']:.1f} deg beyond +-{t.max_yaw}"),
+            (t.max_roll, abs(m["roll"]) > (t.max_roll or 0), f"roll {m['roll']:.1f} deg beyond +-{t.max_roll}"),
+            (
+                t.min_sharpness,
+                m["sharpness"] < (t.min_sharpness or 0),
+                f"blur: Laplacian variance {m['sharpness']:.1f} < {t.min_sharpness}",
+            ),
         ]
         return tuple(message for limit, fails, message in checks if limit is not None and fails)

@@ -1,5 +1,6 @@
 """The dataset CLI end to end: awkward inputs, no-face policy, given landmarks, only-list, resume
 after kill -9, sharding, bad arguments."""
+
 import signal
 import subprocess
 import sys
@@ -78,8 +79,15 @@ def test_every_input_has_an_output_or_a_recorded_error(awkward_dir, awkward_run)
         else:
             assert read_crop(output).shape == (112, 96, 3)
     statuses = {relative: row["status"] for relative, row in rows.items()}
-    for name in ("good.jpg", "odd/gray.jpg", "odd/rgba.png", "odd/cmyk.jpg", "odd/deep.png",
-                 "odd/rotated.jpg", "odd/huge.jpg"):
+    for name in (
+        "good.jpg",
+        "odd/gray.jpg",
+        "odd/rgba.png",
+        "odd/cmyk.jpg",
+        "odd/deep.png",
+        "odd/rotated.jpg",
+        "odd/huge.jpg",
+    ):
         assert statuses[name] == "detected", name
     for name in ("odd/truncated.jpg", "odd/empty.jpg", "odd/text.jpg"):
         assert statuses[name] == "error", name
@@ -127,9 +135,24 @@ def test_given_landmarks_reproduce_the_detected_crop(awkward_dir, awkward_run, t
     landmarks_file.write_text("good.jpg " + " ".join(f"{v:.2f}" for v in points.reshape(-1)) + "\n")
     only = tmp_path / "only.txt"
     only.write_text("good.jpg\n")
-    main(["--input-dir", str(awkward_dir), "--output-dir", str(tmp_path / "out"), "--workers", "0",
-          "--only-list", str(only), "--landmarks", str(landmarks_file), "--image-size", "112x112",
-          "--png", "--no-progress"])
+    main(
+        [
+            "--input-dir",
+            str(awkward_dir),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--workers",
+            "0",
+            "--only-list",
+            str(only),
+            "--landmarks",
+            str(landmarks_file),
+            "--image-size",
+            "112x112",
+            "--png",
+            "--no-progress",
+        ]
+    )
     rows_given = read_report(tmp_path / "out" / "align_report.csv")
     assert list(rows_given) == ["good.jpg"] and rows_given["good.jpg"]["status"] == "given"
     crop = read_crop(tmp_path / "out" / "good.png")
@@ -138,6 +161,7 @@ def test_given_landmarks_reproduce_the_detected_crop(awkward_dir, awkward_run, t
     assert np.abs(crop[:, 8:104].astype(int) - detected).mean() < 4
 
 
+@pytest.mark.integration
 def test_resume_after_kill_minus_9(data_dir, tmp_path):
     input_dir = tmp_path / "in"
     people = sorted((data_dir / "lfw").iterdir())[:40]
@@ -147,8 +171,19 @@ def test_resume_after_kill_minus_9(data_dir, tmp_path):
         (input_dir / person.name / source.name).write_bytes(source.read_bytes())
     output_dir = tmp_path / "out"
     report = output_dir / "align_report.csv"
-    command = [sys.executable, str(REPO_ROOT / "align" / "align_dataset.py"), "--input-dir", str(input_dir),
-               "--output-dir", str(output_dir), "--workers", "0", "--batch-size", "2", "--no-progress"]
+    command = [
+        sys.executable,
+        str(REPO_ROOT / "align" / "align_dataset.py"),
+        "--input-dir",
+        str(input_dir),
+        "--output-dir",
+        str(output_dir),
+        "--workers",
+        "0",
+        "--batch-size",
+        "2",
+        "--no-progress",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -194,22 +229,34 @@ def test_sharded_runs_together_produce_every_image(awkward_dir, tmp_path):
     assert sorted(set(reports[0]) | set(reports[1])) == sorted(only.read_text().split())
 
 
-@pytest.mark.parametrize("arguments,message", [
-    (["--shard", "3/2"], "shard"),
-    (["--image-size", "100x100"], "100x100"),
-    (["--detector-thresholds", "0.6,0.7"], "--detector-thresholds needs 3"),
-    (["--detector-thresholds", "0.6,x,0.7"], "--detector-thresholds needs 3"),
-])
+@pytest.mark.parametrize(
+    "arguments,message",
+    [
+        (["--shard", "3/2"], "shard"),
+        (["--image-size", "100x100"], "100x100"),
+        (["--detector-thresholds", "0.6,0.7"], "--detector-thresholds needs 3"),
+        (["--detector-thresholds", "0.6,x,0.7"], "--detector-thresholds needs 3"),
+        (["--scale-factor", "1.5"], "(0, 1)"),
+        (["--scale-factor", "nan"], "(0, 1)"),
+        (["--max-pixels", "0"], "at least 1"),
+        (["--jpeg-quality", "101"], "at most 100"),
+        (["--workers", "-1"], "at least 0"),
+    ],
+)
 def test_bad_arguments_give_one_line_errors(awkward_dir, tmp_path, capsys, arguments, message):
-    code = main(["--input-dir", str(awkward_dir), "--output-dir", str(tmp_path / "o")] + arguments)
+    try:
+        code = main(["--input-dir", str(awkward_dir), "--output-dir", str(tmp_path / "o")] + arguments)
+    except SystemExit as usage_error:  # argparse's own range errors
+        code = usage_error.code
     assert code == 2 and message in capsys.readouterr().err
 
 
 def test_bad_landmarks_file_names_the_line(awkward_dir, tmp_path, capsys):
     landmarks_file = tmp_path / "lm.txt"
     landmarks_file.write_text("# comment\ngood.jpg 1 2 3\n")
-    code = main(["--input-dir", str(awkward_dir), "--output-dir", str(tmp_path / "o"),
-                 "--landmarks", str(landmarks_file)])
+    code = main(
+        ["--input-dir", str(awkward_dir), "--output-dir", str(tmp_path / "o"), "--landmarks", str(landmarks_file)]
+    )
     assert code == 2 and f"{landmarks_file}:2" in capsys.readouterr().err
 
 
@@ -218,3 +265,41 @@ def test_parse_shard():
     for bad in ("4/4", "-1/2", "1", "a/b", "0/0"):
         with pytest.raises(ValueError):
             parse_shard(bad)
+
+
+def test_odd_names_and_a_link_loop_are_aligned_or_skipped_not_fatal(data_dir, tmp_path):
+    """Issue 39's probes: a Latin-1 name (b'caf\\xe9.jpg') stopped alignment with
+    UnicodeEncodeError on every resume; a directory link loop with ELOOP."""
+    import os
+
+    from align.report import PATH_ERRORS
+
+    root = tmp_path / "in"
+    (root / "person").mkdir(parents=True)
+    photo = (data_dir / FACE).read_bytes()
+    (root / "person" / "plain.jpg").write_bytes(photo)
+    with open(os.path.join(os.fsencode(root / "person"), b"caf\xe9.jpg"), "wb") as handle:
+        handle.write(photo)
+    os.symlink("..", root / "person" / "loop")  # person/loop/person/loop/...
+    os.symlink("self", root / "self")  # a link to itself: ELOOP
+    out = tmp_path / "out"
+    counts = run(root, out)
+    assert counts == {"detected": 2}
+    assert sorted(os.listdir(os.fsencode(out / "person"))) == [b"caf\xe9.jpg", b"plain.jpg"]
+    report = (out / "align_report.csv").read_bytes()
+    assert b"person/caf\xe9.jpg" in report  # the original bytes, surrogate-escaped on the way
+    crops = {name: (out / "person" / name).stat().st_mtime_ns for name in os.listdir(out / "person")}
+    assert run(root, out) == {"detected": 2}  # a resume reads the report back and skips both
+    assert {
+        name: (out / "person" / name).stat().st_mtime_ns for name in os.listdir(out / "person")
+    } == crops and PATH_ERRORS == "surrogateescape"
+
+
+def test_a_second_aligner_on_the_same_output_shard_is_refused(awkward_dir, tmp_path):
+    from common.dir_lock import FolderInUseError, exclusive_folder
+
+    out = tmp_path / "out"
+    with exclusive_folder(out, "x", part="align_report.csv"):
+        with pytest.raises(FolderInUseError, match="shard 0/1 of the output dir is in use"):
+            run(awkward_dir, out)
+    assert not (out / "align_report.csv").exists()

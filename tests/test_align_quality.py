@@ -1,5 +1,6 @@
 """Warp quality on real LFW photos: re-detecting on the aligned crop finds the landmarks close to
 the template, and batched detection agrees with one-at-a-time detection."""
+
 import numpy as np
 import pytest
 
@@ -43,7 +44,7 @@ def test_batched_detection_matches_single_images(detector, lfw_images):
     most must agree exactly and all within 2 px."""
     batched = align_images(lfw_images, detector)
     differences = []
-    for image, result in zip(lfw_images, batched):
+    for image, result in zip(lfw_images, batched, strict=True):
         single = align_image(image, detector)
         assert result.status == single.status and result.num_faces == single.num_faces
         differences.append(np.abs(result.face.landmarks - single.face.landmarks).max())
@@ -69,20 +70,21 @@ def test_mixed_sizes_in_one_batch_keep_their_own_coordinates(detector, lfw_image
 def test_traced_stages_match_the_packages_eager_detector(detector, lfw_images):
     """FaceDetector runs mtcnn's models as traced graphs for speed; the plain package (eager
     models) must find the same faces and landmarks on the same photos."""
+    import tensorflow as tf
     from mtcnn import MTCNN
 
-    import tensorflow as tf
-
-    assert all(isinstance(stage._model, tf.types.experimental.PolymorphicFunction)
-               for stage in detector._mtcnn.stages)
+    assert all(isinstance(stage._model, tf.types.experimental.PolymorphicFunction) for stage in detector._mtcnn.stages)
     eager = MTCNN(device="CPU:0")
     for image in lfw_images[:4]:
         ours = detector.detect(image)
         theirs = eager.detect_faces(image, threshold_onet=0.7)
         assert len(ours) == len(theirs)
-        for face, reference in zip(sorted(ours, key=lambda f: -f.confidence),
-                                   sorted(theirs, key=lambda f: -f["confidence"])):
-            points = np.array([reference["keypoints"][k] for k in
-                               ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")], float)
+        for face, reference in zip(
+            sorted(ours, key=lambda f: -f.confidence), sorted(theirs, key=lambda f: -f["confidence"]), strict=True
+        ):
+            points = np.array(
+                [reference["keypoints"][k] for k in ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")],
+                float,
+            )
             np.testing.assert_allclose(face.landmarks, points, atol=0.5)
             assert face.confidence == pytest.approx(reference["confidence"], abs=1e-4)

@@ -1,4 +1,5 @@
 """Templates, sizes, and that the warp puts landmarks exactly on the template; centre-crop fallback."""
+
 import numpy as np
 import pytest
 
@@ -7,8 +8,9 @@ from align.transform import apply_transform
 from align.warp import align_crop, alignment_matrix, center_crop
 from common.choices import parse_image_size
 
-SPHEREFACE_112x96 = np.array([[30.2946, 51.6963], [65.5318, 51.5014], [48.0252, 71.7366],
-                              [33.5493, 92.3655], [62.7299, 92.2041]])
+SPHEREFACE_112x96 = np.array(
+    [[30.2946, 51.6963], [65.5318, 51.5014], [48.0252, 71.7366], [33.5493, 92.3655], [62.7299, 92.2041]]
+)
 
 
 def test_parse_image_size():
@@ -30,7 +32,7 @@ def dot_image(points, shape=(250, 250)):
     """Black image with a bright 3x3 square around each (rounded) point."""
     image = np.zeros(shape + (3,), np.uint8)
     for x, y in np.rint(points).astype(int):
-        image[y - 1:y + 2, x - 1:x + 2] = 255
+        image[y - 1 : y + 2, x - 1 : x + 2] = 255
     return image
 
 

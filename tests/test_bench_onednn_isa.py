@@ -1,4 +1,5 @@
 """benchmarks/bench_onednn_isa.py reads the speeds its child bench_train.py processes print."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,13 @@ def test_the_bare_step_speed_is_read_from_bench_trains_own_report(capsys):
 
 
 def test_a_precision_bench_train_left_out_is_named_with_its_last_lines():
-    out = ("bfloat16 convolution, dense and pooling check (ONEDNN_MAX_CPU_ISA not set): 2 of 30 shapes wrong\n"
-           "        float32 bare compiled step (one in-memory batch):    56.7 img/s\n")
-    with pytest.raises(BenchTrainError, match=r"printed no bfloat16 bare step .*2 of 30 shapes wrong \| "
-                                              r"\s*float32 bare compiled step"):
+    out = (
+        "bfloat16 convolution, dense and pooling check (ONEDNN_MAX_CPU_ISA not set): 2 of 30 shapes wrong\n"
+        "        float32 bare compiled step (one in-memory batch):    56.7 img/s\n"
+    )
+    with pytest.raises(
+        BenchTrainError,
+        match=r"printed no bfloat16 bare step .*2 of 30 shapes wrong \| "
+        r"\s*float32 bare compiled step",
+    ):
         bare_step_speed(out, "bfloat16")

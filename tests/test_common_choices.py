@@ -1,5 +1,6 @@
 """Each choice list and default has one home (common/choices.py, align/detector.py) that both its
 owner and the TF-free config check use, so the two cannot drift apart."""
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,11 @@ def test_mtcnn_defaults_and_flags_have_one_home():
         assert signature[name].default == getattr(config, name) == detector_options(args)[name]
     parser = argparse.ArgumentParser()
     add_detector_arguments(parser)
-    assert detector_options(parser.parse_args(["--detector-thresholds", "0.5,0.6,0.9"]))["thresholds"] == \
-        (0.5, 0.6, 0.9)
+    assert detector_options(parser.parse_args(["--detector-thresholds", "0.5,0.6,0.9"]))["thresholds"] == (
+        0.5,
+        0.6,
+        0.9,
+    )
 
 
 def test_every_face_tool_takes_the_same_detector_flags():
@@ -72,19 +76,32 @@ def test_every_face_tool_takes_the_same_detector_flags():
         "align_dataset.py": (build_parser(), ["--input-dir", "a", "--output-dir", "b"]),
         "verify.py": (verify.build_parser(), ["a.jpg", "b.jpg", "--model", "m", "--threshold", "0.3"]),
         "identify.py enroll": (identify.build_parser(), ["enroll", "--gallery", "g", "--out", "o", "--model", "m"]),
-        "identify.py search": (identify.build_parser(), ["search", "p.jpg", "--gallery", "g", "--threshold", "0.3"]),
+        "identify.py search": (
+            identify.build_parser(),
+            ["search", "p.jpg", "--gallery", "g", "--model", "m", "--threshold", "0.3"],
+        ),
     }
-    flags = ["--min-face-size", "30", "--detector-thresholds", "0.5,0.6,0.8", "--scale-factor", "0.8",
-             "--max-detect-side", "800"]
+    flags = [
+        "--min-face-size",
+        "30",
+        "--detector-thresholds",
+        "0.5,0.6,0.8",
+        "--scale-factor",
+        "0.8",
+        "--max-detect-side",
+        "800",
+    ]
     defaults = {name: detector_options(parser.parse_args(argv)) for name, (parser, argv) in tools.items()}
     given = {name: detector_options(parser.parse_args(argv + flags)) for name, (parser, argv) in tools.items()}
     assert all(options == defaults["align_dataset.py"] for options in defaults.values()), defaults
-    assert all(options == {"min_face_size": 30, "thresholds": (0.5, 0.6, 0.8), "scale_factor": 0.8,
-                           "max_detect_side": 800} for options in given.values()), given
+    assert all(
+        options == {"min_face_size": 30, "thresholds": (0.5, 0.6, 0.8), "scale_factor": 0.8, "max_detect_side": 800}
+        for options in given.values()
+    ), given
 
 
+@pytest.mark.integration
 def test_config_module_stays_tensorflow_free():
     code = "import sys, training.config, common.choices; print('tensorflow' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr

@@ -1,4 +1,5 @@
 """Config loading: base chain, overrides with type checks, and errors that name the key."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -54,11 +55,14 @@ def test_loss_hparams_replace_as_a_whole(tmp_path):
     assert config.loss.hparams == {"margin": 0.5}
 
 
-@pytest.mark.parametrize("text, key", [
-    ("bogus: 1\n", "'bogus'"),
-    ("optimizer:\n  momemtum: 0.9\n", "'optimizer.momemtum'"),
-    ("optimizer:\n  schedule:\n    warmup: 5\n", "'optimizer.schedule.warmup'"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("bogus: 1\n", "'bogus'"),
+        ("optimizer:\n  momemtum: 0.9\n", "'optimizer.momemtum'"),
+        ("optimizer:\n  schedule:\n    warmup: 5\n", "'optimizer.schedule.warmup'"),
+    ],
+)
 def test_unknown_key_is_named(tmp_path, text, key):
     with pytest.raises(ConfigError, match=f"unknown key {key}"):
         load_config(experiment(tmp_path, text))
@@ -70,25 +74,35 @@ def test_missing_key_is_named(tmp_path):
         load_config(path)
 
 
-@pytest.mark.parametrize("override, message", [
-    ("train.max_steps=abc", "'train.max_steps' must be int"),
-    ("train.max_steps=1.5", "'train.max_steps' must be int"),
-    ("train.jit_compile=3", "'train.jit_compile' must be bool"),
-    ("data.image_size=112", "'data.image_size' must be a list"),
-    ("model.bn_mode=sometimes", "'model.bn_mode' must be one of"),
-    ("optimizer.nme=sgd", "unknown key 'optimizer.nme'"),
-    ("nosuch.key=1", "unknown key 'nosuch'"),
-    ("train.max_steps", "expected key=value"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.max_steps=abc", "'train.max_steps' must be int"),
+        ("train.max_steps=1.5", "'train.max_steps' must be int"),
+        ("train.jit_compile=3", "'train.jit_compile' must be bool"),
+        ("data.image_size=112", "'data.image_size' must be a list"),
+        ("model.bn_mode=sometimes", "'model.bn_mode' must be one of"),
+        ("optimizer.nme=sgd", "unknown key 'optimizer.nme'"),
+        ("nosuch.key=1", "unknown key 'nosuch'"),
+        ("train.max_steps", "expected key=value"),
+    ],
+)
 def test_bad_overrides(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(CONFIGS / "base.yaml", [override])
 
 
 def test_overrides_are_typed():
-    config = load_config(CONFIGS / "base.yaml", [
-        "optimizer.weight_decay=1", "data.image_size=[112, 112]", "eval.folds=null",
-        "loss.hparams.margin=0.2", "train.jit_compile=true"])
+    config = load_config(
+        CONFIGS / "base.yaml",
+        [
+            "optimizer.weight_decay=1",
+            "data.image_size=[112, 112]",
+            "eval.folds=null",
+            "loss.hparams.margin=0.2",
+            "train.jit_compile=true",
+        ],
+    )
     assert config.optimizer.weight_decay == 1.0 and isinstance(config.optimizer.weight_decay, float)
     assert config.data.image_size == [112, 112]
     assert config.eval.folds is None
@@ -106,10 +120,13 @@ def test_circular_base_and_invalid_yaml(tmp_path):
         load_config(tmp_path / "absent.yaml")
 
 
-@pytest.mark.parametrize("key, value, hint", [
-    ("data.train_dir", "cache/aligned/x", "it is now data.train_dirs"),
-    ("train.mixed_precision", "true", "it is now train.precision"),
-])
+@pytest.mark.parametrize(
+    "key, value, hint",
+    [
+        ("data.train_dir", "cache/aligned/x", "it is now data.train_dirs"),
+        ("train.mixed_precision", "true", "it is now train.precision"),
+    ],
+)
 def test_renamed_keys_say_what_to_write_instead(tmp_path, key, value, hint):
     with pytest.raises(ConfigError, match=hint):
         load_config(CONFIGS / "base.yaml", [f"{key}={value}"])
@@ -119,8 +136,9 @@ def test_renamed_keys_say_what_to_write_instead(tmp_path, key, value, hint):
 
 
 def test_train_dirs_list_precision_and_cache_are_validated():
-    config = load_config(CONFIGS / "base.yaml", ["data.train_dirs=[a, b]", "train.precision=bfloat16",
-                                                 "data.cache=memory"])
+    config = load_config(
+        CONFIGS / "base.yaml", ["data.train_dirs=[a, b]", "train.precision=bfloat16", "data.cache=memory"]
+    )
     assert config.data.train_dirs == ["a", "b"] and config.train.precision == "bfloat16"
     with pytest.raises(ConfigError, match="'data.train_dirs' must be a list"):
         load_config(CONFIGS / "base.yaml", ["data.train_dirs=cache/aligned/x"])
@@ -143,3 +161,31 @@ def test_a_list_of_bases_merges_left_to_right_under_the_files_own_keys(tmp_path)
     (tmp_path / "bad.yaml").write_text("base: [row.yaml, 3]\n")
     with pytest.raises(ConfigError, match="`base` must be"):
         load_config(tmp_path / "bad.yaml")
+
+
+def test_eval_targets_default_to_lfw_and_earlier_configs_still_load(tmp_path):
+    from training.config import save_config
+
+    config = load_config(CONFIGS / "base.yaml")
+    assert config.eval.targets == ["lfw"]
+    save_config(config, tmp_path / "saved.yaml")
+    assert "targets" not in (tmp_path / "saved.yaml").read_text()  # saved as runs before it were
+    assert load_config(tmp_path / "saved.yaml").eval.targets == ["lfw"]
+    two = load_config(CONFIGS / "base.yaml", ["eval.targets=[lfw, cfp_fp, mine=/x/pairs_list.txt]"])
+    assert two.eval.targets == ["lfw", "cfp_fp", "mine=/x/pairs_list.txt"]
+    save_config(two, tmp_path / "two.yaml")
+    assert load_config(tmp_path / "two.yaml").eval.targets == two.eval.targets
+
+
+@pytest.mark.parametrize(
+    "targets, message",
+    [
+        ("[lfw, lfw]", "names lfw more than once"),
+        ("[cfp_fp, cfp_fp=/x/cfp_fp.bin]", "names cfp_fp more than once"),
+        ("[Bad-Name=/x.bin]", "key 'eval.targets': .*must be lowercase"),
+        ("lfw", "'eval.targets' must be a list"),
+    ],
+)
+def test_bad_eval_targets_are_named(targets, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(CONFIGS / "base.yaml", [f"eval.targets={targets}"])

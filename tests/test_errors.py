@@ -1,6 +1,7 @@
 """One way to report bad input (common/errors.py), for every tool named in common/entry_points.py:
 a UserError is one line and exit code 2, anything else keeps its traceback; TensorFlow starts
 without the CPU-only notices."""
+
 from __future__ import annotations
 
 import importlib
@@ -13,11 +14,10 @@ from pathlib import Path
 import pytest
 
 from common.entry_points import ENTRY_POINTS
-from common.errors import (USER_ERROR, UserError, UserFileNotFoundError, UserKeyError, UserValueError,
-                           entry_point)
+from common.errors import USER_ERROR, UserError, UserFileNotFoundError, UserKeyError, UserValueError, entry_point
 from common.paths import REPO_ROOT
 from common.tf_startup import FILTER_MARKER, LOG_LEVEL_VARIABLE
-from tests.synthetic_pairs import pairs_lines
+from tests.helpers.synthetic_pairs import pairs_lines
 
 BASE_CONFIG = REPO_ROOT / "experiments" / "configs" / "base.yaml"
 NOTICES = ("cuInit", "Could not find cuda drivers", "absl::InitializeLog", "oneDNN custom operations")
@@ -81,7 +81,7 @@ def one_error_line(capsys, prog: str) -> str:
     """The message of the single `<prog>: error: ...` line on stderr."""
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and err.startswith(f"{prog}: error: "), err
-    return err[len(f"{prog}: error: "):].strip()
+    return err[len(f"{prog}: error: ") :].strip()
 
 
 def test_real_bad_inputs_through_the_tools_are_one_line_and_exit_2(tmp_path, capsys):
@@ -110,17 +110,18 @@ def tool_scripts() -> set[str]:
     return found
 
 
-def test_every_tool_is_listed_once_reports_through_the_helper_and_is_in_the_readme():
+def test_every_tool_is_listed_once_reports_through_the_helper_and_has_a_section_in_the_cli_docs():
     modules = [entry.module for entry in ENTRY_POINTS]
     assert sorted(modules) == sorted(tool_scripts())  # a new tool must join common/entry_points.py
-    readme = (REPO_ROOT / "README.md").read_text()
+    cli_docs = (REPO_ROOT / "docs" / "cli.md").read_text()
     for entry in ENTRY_POINTS:
         main = importlib.import_module(entry.module).main
         assert getattr(main, "prog", None) == entry.prog, entry.command
-        assert f"python {entry.command}" in readme, entry.command
+        assert f"### `python {entry.command}`" in cli_docs, entry.command
 
 
 # ---- every tool for real, in its own process (slow: most import TensorFlow) -------------------------
+
 
 def _file(path: Path, text: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,46 +142,123 @@ def _pairs(tmp: Path) -> Path:
 # start of its error line (argparse's own usage errors name the script alone).
 BAD_INPUTS = {
     "demo.py": (lambda t: ["--data-root", t / "no_data"], "demo.py"),
-    "align/align_dataset.py": (lambda t: [
-        "--input-dir", _folder(t / "photos"), "--output-dir", t / "out", "--workers", "0",
-        "--only-list", _file(t / "list.txt", "/absolute/a.jpg\n")], "align/align_dataset.py"),
-    "train.py": (lambda t: ["--config", BASE_CONFIG, "--set", "loss.name=am_softmax", "--set",
-                            "loss.hparams.margn=1", "--set", f"run_dir={t / 'run'}"], "train.py"),
-    "eval_lfw.py": (lambda t: ["--model", t / "no_model", "--lfw-dir", t, "--pairs", t / "no_pairs.txt"],
-                    "eval_lfw.py"),
-    "verify.py": (lambda t: [_file(t / "a.jpg"), _file(t / "b.jpg"), "--model", t / "no_model",
-                             "--threshold", "0.3"], "verify.py"),
-    "identify.py": (lambda t: ["enroll", "--gallery", _file(t / "people" / "P0" / "a.jpg").parent.parent,
-                               "--out", t / "g.npz", "--model", t / "no_model"], "identify.py"),
+    "align/align_dataset.py": (
+        lambda t: [
+            "--input-dir",
+            _folder(t / "photos"),
+            "--output-dir",
+            t / "out",
+            "--workers",
+            "0",
+            "--only-list",
+            _file(t / "list.txt", "/absolute/a.jpg\n"),
+        ],
+        "align/align_dataset.py",
+    ),
+    "train.py": (
+        lambda t: [
+            "--config",
+            BASE_CONFIG,
+            "--set",
+            "loss.name=am_softmax",
+            "--set",
+            "loss.hparams.margn=1",
+            "--set",
+            f"run_dir={t / 'run'}",
+        ],
+        "train.py",
+    ),
+    "eval_lfw.py": (
+        lambda t: ["--model", t / "no_model", "--lfw-dir", t, "--pairs", t / "no_pairs.txt"],
+        "eval_lfw.py",
+    ),
+    "verify.py": (
+        lambda t: [_file(t / "a.jpg"), _file(t / "b.jpg"), "--model", t / "no_model", "--threshold", "0.3"],
+        "verify.py",
+    ),
+    "identify.py": (
+        lambda t: [
+            "enroll",
+            "--gallery",
+            _file(t / "people" / "P0" / "a.jpg").parent.parent,
+            "--out",
+            t / "g.npz",
+            "--model",
+            t / "no_model",
+        ],
+        "identify.py",
+    ),
     "-m models": (lambda t: ["export-tflite", t / "no_run"], "python -m models"),
-    "-m input_pipeline.write_tfrecords": (lambda t: ["--input-dir", t / "none", "--output-dir", t / "out"],
-                                          "python -m input_pipeline.write_tfrecords"),
-    "-m recognition.demo_verification": (lambda t: [
-        "--model", t / "no_model", "--threshold", "0.3", "--aligned-lfw", t, "--num-pairs", "2",
-        "--data-root", _folder(t / "lfw").parent, "--pairs", _pairs(t)], "python -m recognition.demo_verification"),
-    "-m recognition.demo_identification": (lambda t: [
-        "--model", t / "no_model", "--threshold", "0.3", "--min-photos", "1", "--num-known", "1",
-        "--num-unknown", "0", "--data-root", _file(t / "celeba299" / "P0" / "a.jpg").parent.parent.parent],
-        "python -m recognition.demo_identification"),
+    "-m input_pipeline.write_tfrecords": (
+        lambda t: ["--input-dir", t / "none", "--output-dir", t / "out"],
+        "python -m input_pipeline.write_tfrecords",
+    ),
+    "tools/demo_verification.py": (
+        lambda t: [
+            "--model",
+            t / "no_model",
+            "--threshold",
+            "0.3",
+            "--aligned-lfw",
+            t,
+            "--num-pairs",
+            "2",
+            "--data-root",
+            _folder(t / "lfw").parent,
+            "--pairs",
+            _pairs(t),
+        ],
+        "tools/demo_verification.py",
+    ),
+    "tools/demo_identification.py": (
+        lambda t: [
+            "--model",
+            t / "no_model",
+            "--threshold",
+            "0.3",
+            "--min-photos",
+            "1",
+            "--num-known",
+            "1",
+            "--num-unknown",
+            "0",
+            "--data-root",
+            _file(t / "celeba299" / "P0" / "a.jpg").parent.parent.parent,
+        ],
+        "tools/demo_identification.py",
+    ),
     "experiments/run.py": (lambda t: ["optimizer_bn", "--seeds", "0"], "run.py"),
-    "-m experiments.mnist_features": (lambda t: ["--data-root", t / "none", "--out-dir", t / "out"],
-                                      "python -m experiments.mnist_features"),
+    "-m experiments.mnist_features": (
+        lambda t: ["--data-root", t / "none", "--out-dir", t / "out"],
+        "python -m experiments.mnist_features",
+    ),
+    "-m experiments.findings": (lambda t: ["--no-such-option"], "findings.py"),
     "experiments/target_logit_curve.py": (lambda t: ["--no-such-option"], "target_logit_curve.py"),
     "tools/plot_runs.py": (lambda t: [t / "absent", "--out", t / "x.png"], "tools/plot_runs.py"),
     "tools/backfill_hparams.py": (lambda t: [t], "backfill_hparams.py"),
     "tools/screenshot_hparams.py": (lambda t: [], "screenshot_hparams.py"),
     "benchmarks/bench_align.py": (lambda t: ["--data-root", t / "none"], "benchmarks/bench_align.py"),
+    "benchmarks/bench_batch_norm.py": (lambda t: ["--config", t / "none.yaml"], "benchmarks/bench_batch_norm.py"),
+    "benchmarks/bench_big_image.py": (lambda t: ["--model", t / "no_model"], "benchmarks/bench_big_image.py"),
     "benchmarks/bench_eval.py": (lambda t: ["--pairs", t / "none.txt"], "benchmarks/bench_eval.py"),
     "benchmarks/bench_input.py": (lambda t: ["--train-dirs", t / "none"], "benchmarks/bench_input.py"),
-    "benchmarks/bench_lfw_check.py": (lambda t: ["--config", t / "none.yaml", "--widths", "0.25"],
-                                      "benchmarks/bench_lfw_check.py"),
-    "benchmarks/bench_onednn_isa.py": (lambda t: ["--width", "-1", "--rounds", "1", "--steps", "1"],
-                                       "benchmarks/bench_onednn_isa.py"),  # the child refuses the width
-    "benchmarks/bench_scan.py": (lambda t: ["--tree", _file(t / "tree" / "mine.txt").parent, "--identities", "2"],
-                                 "benchmarks/bench_scan.py"),
+    "benchmarks/bench_lfw_check.py": (
+        lambda t: ["--config", t / "none.yaml", "--widths", "0.25"],
+        "benchmarks/bench_lfw_check.py",
+    ),
+    "benchmarks/bench_onednn_isa.py": (
+        lambda t: ["--width", "-1", "--rounds", "1", "--steps", "1"],
+        "benchmarks/bench_onednn_isa.py",
+    ),  # the child refuses the width
+    "benchmarks/bench_scan.py": (
+        lambda t: ["--tree", _file(t / "tree" / "mine.txt").parent, "--identities", "2"],
+        "benchmarks/bench_scan.py",
+    ),
     "benchmarks/bench_tflite.py": (lambda t: [t / "no_run"], "benchmarks/bench_tflite.py"),
-    "benchmarks/bench_train.py": (lambda t: ["--train-dirs", t, "--config", t / "none.yaml"],
-                                  "benchmarks/bench_train.py"),
+    "benchmarks/bench_train.py": (
+        lambda t: ["--train-dirs", t, "--config", t / "none.yaml"],
+        "benchmarks/bench_train.py",
+    ),
     "benchmarks/gpu_check.py": (lambda t: ["--out", t / "out"], "benchmarks/gpu_check.py"),  # GPUs hidden
 }
 
@@ -204,8 +282,14 @@ def _run_on_bad_input(entry, tmp_path: Path) -> tuple[subprocess.CompletedProces
     if entry.command == "benchmarks/gpu_check.py":
         env["CUDA_VISIBLE_DEVICES"] = ""  # its bad input here: no GPU
     work = _folder(tmp_path / "work")
-    done = subprocess.run(entry.argv(sys.executable) + [str(a) for a in arguments(work)], cwd=REPO_ROOT,
-                          env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        entry.argv(sys.executable) + [str(a) for a in arguments(work)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     imported = tmp_path / "imported"
     return done, imported.read_text() if imported.exists() else "no report"
 
@@ -217,11 +301,14 @@ def tool_runs(tmp_path_factory) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        futures = {entry.command: pool.submit(_run_on_bad_input, entry, tmp_path_factory.mktemp("tool"))
-                   for entry in ENTRY_POINTS}
+        futures = {
+            entry.command: pool.submit(_run_on_bad_input, entry, tmp_path_factory.mktemp("tool"))
+            for entry in ENTRY_POINTS
+        }
         return {command: future.result() for command, future in futures.items()}
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", ENTRY_POINTS, ids=lambda entry: entry.command)
 def test_tool_reports_bad_input_in_one_line_and_starts_tensorflow_quietly(entry, tool_runs):

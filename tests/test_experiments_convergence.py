@@ -1,4 +1,5 @@
 """The converges / stalls / collapses / diverges verdict on hand-made loss curves (experiments/convergence.py)."""
+
 import math
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 from experiments import convergence
 from experiments.convergence import COLLAPSES, CONVERGES, DIVERGES, STALLS, Verdict, judge, summarise
 
-STEPS = list(range(20, 420, 20))   # 20 logged points
+STEPS = list(range(20, 420, 20))  # 20 logged points
 
 
 def plateau(value: float, length: int) -> np.ndarray:
@@ -22,7 +23,7 @@ def test_falling_curve_converges_at_the_step_of_half_its_drop():
     losses = np.linspace(20.0, 10.0, 20)
     verdict = judge(STEPS, losses)
     end = np.median(losses[-5:])
-    halfway = 20.0 - 0.5 * (20.0 - end)     # 15.53
+    halfway = 20.0 - 0.5 * (20.0 - end)  # 15.53
     smooth = convergence.running_median(losses)
     expected_step = STEPS[int(np.argmax(smooth <= halfway))]
     assert verdict.kind == CONVERGES
@@ -51,7 +52,7 @@ def test_nan_in_the_curve_diverges_at_its_step():
 
 
 def test_loss_blowing_up_without_nan_diverges():
-    losses = [20.0, 25.0, 29.0, 31.0, 40.0]   # 31 > 1.5 * 20
+    losses = [20.0, 25.0, 29.0, 31.0, 40.0]  # 31 > 1.5 * 20
     assert judge([10, 20, 30, 40, 50], losses).kind == DIVERGES
     assert judge([10, 20, 30, 40, 50], losses).step == 40
 
@@ -75,11 +76,11 @@ def test_with_a_batch_accuracy_a_falling_loss_alone_is_a_stall():
     assert verdict.accuracy == pytest.approx(0.002)
     # loss end = median of the last 5 points = 24 - 7.2 * 17 / 19 = 17.56: -27%
     assert str(verdict) == f"stalls, no take-off by {STEPS[-1]} (loss -27%, batch acc 0.00)"
-    assert judge(STEPS, losses).kind == CONVERGES   # the same loss without an accuracy curve
+    assert judge(STEPS, losses).kind == CONVERGES  # the same loss without an accuracy curve
 
 
 def test_with_a_batch_accuracy_converges_where_the_smoothed_accuracy_reaches_five_percent():
-    accuracy = np.r_[np.zeros(8), np.linspace(0.02, 0.5, 12)]   # index 8: 0.02, 9: 0.0636, ...
+    accuracy = np.r_[np.zeros(8), np.linspace(0.02, 0.5, 12)]  # index 8: 0.02, 9: 0.0636, ...
     losses = np.linspace(20.0, 12.0, 20)
     verdict = judge(STEPS, losses, accuracy=accuracy)
     # running median of 5 at index i >= 4 is the middle value accuracy[i - 2] (rising curve):
@@ -105,7 +106,7 @@ def test_without_a_batch_accuracy_a_rising_lfw_check_is_convergence_though_the_l
     assert (verdict.kind, verdict.step) == (CONVERGES, 270)
     assert verdict.lfw_rise == pytest.approx(0.82 - 0.6875)
     assert str(verdict) == "converges @270 (loss -5%, LFW check +13 pts)"
-    assert judge(STEPS, losses).kind == STALLS   # the same loss without the checks
+    assert judge(STEPS, losses).kind == STALLS  # the same loss without the checks
 
 
 def test_without_a_batch_accuracy_lfw_checks_that_end_less_than_five_points_up_are_a_stall():
@@ -113,7 +114,7 @@ def test_without_a_batch_accuracy_lfw_checks_that_end_less_than_five_points_up_a
     # Up 6 points in the middle, back to +4.9 at the end: the rule reads the last check.
     verdict = judge(STEPS, losses, lfw=([100, 200, 300], [0.60, 0.66, 0.649]))
     assert verdict.kind == STALLS and verdict.lfw_rise == pytest.approx(0.049)
-    assert judge(STEPS, losses, lfw=([100], [0.9])).lfw_rise is None   # one check: no rise to read
+    assert judge(STEPS, losses, lfw=([100], [0.9])).lfw_rise is None  # one check: no rise to read
 
 
 def test_the_lfw_checks_do_not_overrule_the_batch_accuracy():
@@ -128,7 +129,7 @@ def test_a_loss_frozen_at_the_all_cosines_zero_value_collapses_where_it_froze():
     # (regime set, no BN, seed 1, from step 250).
     frozen = 17.5193
     losses = np.r_[np.linspace(22.0, 18.7, 8), np.full(12, frozen)]
-    accuracy = np.r_[np.zeros(8), np.full(12, 1 / 64)]   # a tie broken the same way, one face in 64
+    accuracy = np.r_[np.zeros(8), np.full(12, 1 / 64)]  # a tie broken the same way, one face in 64
     verdict = judge(STEPS, losses, accuracy=accuracy)
     assert verdict == Verdict(COLLAPSES, STEPS[8])
     assert str(verdict) == f"collapses @{STEPS[8]}"
@@ -149,3 +150,21 @@ def test_a_constant_stretch_shorter_than_ten_logs_or_at_zero_is_not_a_collapse()
 def test_summary_counts_collapsed_seeds_apart_from_stalled_ones():
     verdicts = [Verdict(STALLS, 1440, 0.3, 0.0), Verdict(COLLAPSES, 250), Verdict(CONVERGES, 1260, 0.5, 0.06)]
     assert summarise(verdicts) == "converges @1260 (1/3); stalls @1440 (1/3); collapses @250 (1/3)"
+
+
+def test_last_quarter_gain_reads_the_checks_not_the_final_evaluation():
+    # Checks every 360 steps of a 4,320-step run, then the final View 2 evaluation at 4,320.
+    steps = [360 * k for k in range(1, 13)] + [4320]
+    checks = [0.60, 0.70, 0.75, 0.80, 0.83, 0.85, 0.87, 0.88, 0.9054, 0.9075, 0.9050, 0.9088, 0.9132]
+    # 3/4 of 4,320 is 3,240, the 9th check: 0.9088 - 0.9054.
+    assert convergence.last_quarter_gain((steps, checks)) == pytest.approx(0.0034)
+    assert convergence.last_quarter_gain((steps[:-1], checks[:-1])) == pytest.approx(0.0034)
+    assert convergence.last_quarter_gain(([4320, 4320], [0.9, 0.91])) is None
+    assert convergence.last_quarter_gain(None) is None
+    # Without a check at or before 3/4 of the run there is nothing to compare with.
+    assert convergence.last_quarter_gain(([3600, 4320], [0.8, 0.9])) is None
+
+
+def test_gains_are_summarised_per_seed_with_the_count_under_half_a_point():
+    assert convergence.summarise_gains([0.0034, 0.006, None]) == "+0.3, +0.6 (1/2 under 0.5)"
+    assert convergence.summarise_gains([None]) == "-"

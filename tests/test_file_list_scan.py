@@ -1,5 +1,6 @@
 """The identity-folder scan gives the file list a plain reading of the tree gives: the lean scan
 (bytes names, one folder at a time) changed speed and memory, not the result."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,11 @@ def reference_scan(roots: list[Path], min_images: int, namespace_by_root: bool):
     folders = []
     for index, root in enumerate(roots):
         for folder in root.iterdir():
-            names = sorted(p.name for p in folder.iterdir()
-                           if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES)) if folder.is_dir() else []
+            names = (
+                sorted(p.name for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES))
+                if folder.is_dir()
+                else []
+            )
             if folder.is_dir() and len(names) >= min_images:
                 name = f"{root.name}/{folder.name}" if namespace_by_root else folder.name
                 folders.append((name, index, [f"{folder.name}/{image}" for image in names]))
@@ -43,12 +47,15 @@ def two_roots(tmp_path) -> list[Path]:
     """Edge cases: upper-case and non-image suffixes, non-ASCII names, a sub-folder named like an
     image, a loose file beside the identities, an empty identity, and file names that sort
     differently as numbers."""
-    first = make_tree(tmp_path / "first", {
-        "n000002": ["0010_01.jpg", "0002_01.JPG", "0001_02.jpeg", "notes.txt", "x.png.bak", "sub.jpg/"],
-        "Zoë": ["é.png", "z.jpg", "ß.jpg", "a.PNG"],
-        "n000010": ["1.jpg"],
-        "empty": [],
-    })
+    first = make_tree(
+        tmp_path / "first",
+        {
+            "n000002": ["0010_01.jpg", "0002_01.JPG", "0001_02.jpeg", "notes.txt", "x.png.bak", "sub.jpg/"],
+            "Zoë": ["é.png", "z.jpg", "ß.jpg", "a.PNG"],
+            "n000010": ["1.jpg"],
+            "empty": [],
+        },
+    )
     (first / "loose.jpg").touch()
     second = make_tree(tmp_path / "second", {"Ana": ["b.jpg", "a.jpg"], "bob": ["0.png", "10.png", "9.png"]})
     return [first, second]

@@ -1,4 +1,5 @@
 """benchmarks/gpu_check.py: its --dry-run runs every stage's code path on CPU (no data needed)."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,9 +9,8 @@ import sys
 
 import pytest
 
-from common.paths import REPO_ROOT
-
 from benchmarks import gpu_check
+from common.paths import REPO_ROOT
 
 
 def test_peaks_come_from_the_gpu_name_or_the_command_line():
@@ -21,11 +21,17 @@ def test_peaks_come_from_the_gpu_name_or_the_command_line():
     assert gpu_check.peaks_for(["NVIDIA A100"], given) == {"bfloat16": 312.0, "float32": 19.5}
 
 
-@pytest.mark.slow  # ~70 s on 2 busy cores: three traced steps, train.py and eval_lfw.py
+@pytest.mark.integration
+@pytest.mark.slow  # three traced steps, train.py and eval_lfw.py
 def test_dry_run_measures_trains_and_evaluates_on_cpu(tmp_path):
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--dry-run", "--out", str(out)],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "benchmarks/gpu_check.py", "--dry-run", "--out", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads((out / "gpu_check.json").read_text())
     assert report["device"]["gpus"] == [] and report["device"]["dry_run"]

@@ -1,4 +1,5 @@
 """Input pipeline on real images: file list, decoding, bad files, P x K batches, TFRecords."""
+
 from __future__ import annotations
 
 import re
@@ -12,19 +13,24 @@ import tensorflow as tf
 from PIL import Image
 
 from common.paths import REPO_ROOT
-from input_pipeline.datasets import (pk_dataset, pk_index_batches, read_file_batches,
-                                     shuffled_indices, single_image_dataset)
+from input_pipeline.datasets import (
+    pk_dataset,
+    pk_index_batches,
+    read_file_batches,
+    shuffled_indices,
+    single_image_dataset,
+)
 from input_pipeline.decode import decode_contents
 from input_pipeline.file_list import check_image_size, scan_identity_folders
 from input_pipeline.tfrecords import CorruptShardError, check_shard_sizes, read_identities, tfrecord_dataset
 from input_pipeline.train_data import TrainSource
-from tests.train_support import BASE_CONFIG, standin_train_dir, tiny_overrides  # noqa: F401  (fixture)
+from tests.helpers.train_support import BASE_CONFIG, tiny_overrides
 
 SIZE = (112, 96)
 
 
 @pytest.fixture()
-def train_dir(standin_train_dir, tmp_path):  # noqa: F811
+def train_dir(standin_train_dir, tmp_path):
     """A writable copy of the stand-in folders (tests add bad files to it)."""
     return shutil.copytree(standin_train_dir, tmp_path / "train")
 
@@ -40,7 +46,7 @@ def test_file_list_labels_sorted_identities_and_min_images(train_dir, tmp_path):
     file_list = scan_identity_folders(train_dir, min_images=2)
     assert file_list.identities == sorted(p.name for p in train_dir.iterdir() if p.name != "zz_single")
     assert len(file_list.paths) == 4 * 6 and np.all(np.diff(file_list.labels) >= 0)
-    for path, label in zip(file_list.paths, file_list.labels):
+    for path, label in zip(file_list.paths, file_list.labels, strict=True):
         assert path.decode().split("/")[0] == file_list.identities[label]
     assert scan_identity_folders(train_dir, min_images=1).num_classes == 5
     (tmp_path / "run").mkdir()
@@ -93,8 +99,7 @@ def add_bad_files(train_dir) -> set[str]:
     (identity(train_dir, 0) / "empty.png").write_bytes(b"")
     truncated = identity(train_dir, 1) / "truncated.png"
     truncated.write_bytes(next((identity(train_dir, 1)).glob("*.png")).read_bytes()[:100])
-    return {str(identity(train_dir, 0) / "broken.jpg"), str(identity(train_dir, 0) / "empty.png"),
-            str(truncated)}
+    return {str(identity(train_dir, 0) / "broken.jpg"), str(identity(train_dir, 0) / "empty.png"), str(truncated)}
 
 
 def test_every_unreadable_image_is_skipped_and_counted_exactly(train_dir):
@@ -106,8 +111,11 @@ def test_every_unreadable_image_is_skipped_and_counted_exactly(train_dir):
     epoch = tf.data.Dataset.range(len(file_list.paths)).batch(5)
     batches = list(read_file_batches(epoch, file_list, SIZE, -1, counter))
     labels = np.concatenate([batch_labels.numpy() for _, batch_labels, _ in batches])
-    good = [label for path, label in zip(file_list.absolute_paths(), file_list.labels)
-            if path.decode() not in bad]
+    good = [
+        label
+        for path, label in zip(file_list.absolute_paths(), file_list.labels, strict=True)
+        if path.decode() not in bad
+    ]
     assert sorted(labels) == sorted(good) and len(good) == 24
     assert int(counter) == 3 == sum(int(skipped) for _, _, skipped in batches)
     for images, _, _ in batches:
@@ -121,8 +129,9 @@ def test_endless_routes_count_every_bad_file_they_draw(train_dir):
     file_list = scan_identity_folders(train_dir, 2)
     counter = tf.Variable(0, dtype=tf.int64)
     steps, batch = 6, 9
-    for images, _ in single_image_dataset(file_list, SIZE, batch, seed=0, random_flip=False,
-                                          skipped_counter=counter).take(steps):
+    for images, _ in single_image_dataset(
+        file_list, SIZE, batch, seed=0, random_flip=False, skipped_counter=counter
+    ).take(steps):
         assert float(tf.reduce_min(tf.reduce_max(images, [1, 2, 3]))) > 0
     # The same index stream, walked by hand: bad draws before `steps` batches of good images.
     is_bad = [path.decode() in bad for path in file_list.absolute_paths()]
@@ -137,8 +146,7 @@ def test_endless_routes_count_every_bad_file_they_draw(train_dir):
 
 def test_pk_batches_have_p_identities_times_k_distinct_images(train_dir):
     file_list = scan_identity_folders(train_dir, 2)
-    for images, labels in pk_dataset(file_list, SIZE, identities=3, images=2, seed=3,
-                                     random_flip=False).take(8):
+    for images, labels in pk_dataset(file_list, SIZE, identities=3, images=2, seed=3, random_flip=False).take(8):
         labels = labels.numpy()
         assert images.shape == (6, *SIZE, 3)
         groups = labels.reshape(3, 2)
@@ -163,8 +171,7 @@ def test_pk_batch_with_unreadable_file_is_dropped_whole(train_dir):
     (identity(train_dir, 0) / "broken.png").write_bytes(b"garbage")
     file_list = scan_identity_folders(train_dir, 2)
     counter = tf.Variable(0, dtype=tf.int64)
-    for images, labels in pk_dataset(file_list, SIZE, identities=2, images=3, seed=0,
-                                     skipped_counter=counter).take(30):
+    for images, labels in pk_dataset(file_list, SIZE, identities=2, images=3, seed=0, skipped_counter=counter).take(30):
         assert images.shape[0] == 6 and float(tf.reduce_min(tf.reduce_max(images, [1, 2, 3]))) > 0
         groups = labels.numpy().reshape(2, 3)
         assert np.all(groups == groups[:, :1])
@@ -182,21 +189,37 @@ def test_folder_of_non_images_stops_with_a_clear_error(kind, tmp_path, monkeypat
             (tmp_path / person).mkdir(exist_ok=True)
             (tmp_path / person / f"{index}.jpg").write_bytes(b"not an image")
     file_list = scan_identity_folders(tmp_path, 2)
-    dataset = (single_image_dataset(file_list, SIZE, 4, seed=0) if kind == "single" else
-               pk_dataset(file_list, SIZE, identities=2, images=2, seed=0))
+    dataset = (
+        single_image_dataset(file_list, SIZE, 4, seed=0)
+        if kind == "single"
+        else pk_dataset(file_list, SIZE, identities=2, images=2, seed=0)
+    )
     with pytest.raises(tf.errors.InvalidArgumentError, match=datasets.NO_VALID_IMAGES):
         next(iter(dataset))
-    from training.loop import _next_batch  # train.py prints this ValueError as one line
+    from input_pipeline.train_data import next_batch  # train.py prints this ValueError as one line
 
-    with pytest.raises(ValueError, match=r"^training data: 10 batches in a row had unreadable images: "
-                                         r"does the training folder hold images\?$"):
-        _next_batch(iter(dataset), TrainSource(file_list=file_list))
+    with pytest.raises(
+        ValueError,
+        match=r"^training data: 10 batches in a row had unreadable images: "
+        r"does the training folder hold images\?$",
+    ):
+        next_batch(iter(dataset), TrainSource(file_list=file_list))
 
 
+@pytest.mark.integration
 def test_write_tfrecords_cli_and_reader_round_trip(train_dir, tmp_path):
     out = tmp_path / "shards"
-    command = [sys.executable, "-m", "input_pipeline.write_tfrecords", "--input-dir", str(train_dir),
-               "--output-dir", str(out), "--shards", "3"]
+    command = [
+        sys.executable,
+        "-m",
+        "input_pipeline.write_tfrecords",
+        "--input-dir",
+        str(train_dir),
+        "--output-dir",
+        str(out),
+        "--shards",
+        "3",
+    ]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "wrote 24 images of 4 identities into 3 shards" in done.stdout
@@ -204,11 +227,12 @@ def test_write_tfrecords_cli_and_reader_round_trip(train_dir, tmp_path):
     file_list = scan_identity_folders(train_dir)
     assert read_identities(out) == file_list.identities
     # Every image decoded from the shards equals the file it came from, with the right label.
-    by_pixels = {np.asarray(Image.open(train_dir / p.decode()), np.float32).tobytes(): label
-                 for p, label in zip(file_list.paths, file_list.labels)}
-    images, labels = next(iter(tfrecord_dataset(out, SIZE, 24, seed=0, shuffle_buffer=24,
-                                                random_flip=False)))
-    for image, label in zip(images.numpy(), labels.numpy()):
+    by_pixels = {
+        np.asarray(Image.open(train_dir / p.decode()), np.float32).tobytes(): label
+        for p, label in zip(file_list.paths, file_list.labels, strict=True)
+    }
+    images, labels = next(iter(tfrecord_dataset(out, SIZE, 24, seed=0, shuffle_buffer=24, random_flip=False)))
+    for image, label in zip(images.numpy(), labels.numpy(), strict=True):
         assert by_pixels[image.tobytes()] == label
     again = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "this run: 0 shards" in again.stdout  # finished: nothing redone
@@ -219,9 +243,11 @@ def write_records(folder, items) -> None:
     folder.mkdir()
     with tf.io.TFRecordWriter(str(folder / "train-00000-of-00001.tfrecord")) as writer:
         for contents, label, path in items:
-            feature = {"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[contents])),
-                       "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-                       "path": tf.train.Feature(bytes_list=tf.train.BytesList(value=[path.encode()]))}
+            feature = {
+                "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[contents])),
+                "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+                "path": tf.train.Feature(bytes_list=tf.train.BytesList(value=[path.encode()])),
+            }
             writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
 
 
@@ -233,8 +259,9 @@ def test_tfrecord_route_counts_every_bad_record(train_dir, tmp_path):
     bad = [(b"garbage", 0, "garbage.png"), (pngs[0].read_bytes()[:100], 1, "truncated.png")]
     write_records(tmp_path / "shards", good + bad)
     counter = tf.Variable(0, dtype=tf.int64)
-    dataset = tfrecord_dataset(tmp_path / "shards", SIZE, 6, seed=0, shuffle_buffer=6,
-                               random_flip=False, skipped_counter=counter)
+    dataset = tfrecord_dataset(
+        tmp_path / "shards", SIZE, 6, seed=0, shuffle_buffer=6, random_flip=False, skipped_counter=counter
+    )
     for images, _ in dataset.take(4):  # 24 good images: at least 6 passes over the 6 records
         assert float(tf.reduce_min(tf.reduce_max(images, [1, 2, 3]))) > 0
     assert int(counter) >= 2 * 6
@@ -244,25 +271,38 @@ def test_tfrecords_without_a_valid_image_stop_with_one_line(tmp_path, monkeypatc
     """Every record unreadable: the input used to filter forever; now it stops, and training
     prints one line."""
     from input_pipeline import datasets
-    from training.loop import _next_batch
+    from input_pipeline.train_data import next_batch
 
     monkeypatch.setattr(datasets, "MAX_CONSECUTIVE_INVALID", 40)
     write_records(tmp_path / "shards", [(b"not an image", i % 3, f"{i}.jpg") for i in range(9)])
     dataset = tfrecord_dataset(tmp_path / "shards", SIZE, 4, seed=0, shuffle_buffer=9)
-    with pytest.raises(ValueError, match=r"^training data: 10 batches in a row had unreadable images: "
-                                         r"do the TFRecord shards in .*shards hold images of 112x96\?$"):
-        _next_batch(iter(dataset), TrainSource(tfrecord_dir=tmp_path / "shards"))
+    with pytest.raises(
+        ValueError,
+        match=r"^training data: 10 batches in a row had unreadable images: "
+        r"do the TFRecord shards in .*shards hold images of 112x96\?$",
+    ):
+        next_batch(iter(dataset), TrainSource(tfrecord_dir=tmp_path / "shards"))
 
 
 def write_shards_cli(train_dir, out, shards: int) -> list:
     """`python -m input_pipeline.write_tfrecords` into `out`; the shard paths, sorted."""
-    command = [sys.executable, "-m", "input_pipeline.write_tfrecords", "--input-dir", str(train_dir),
-               "--output-dir", str(out), "--shards", str(shards)]
+    command = [
+        sys.executable,
+        "-m",
+        "input_pipeline.write_tfrecords",
+        "--input-dir",
+        str(train_dir),
+        "--output-dir",
+        str(out),
+        "--shards",
+        str(shards),
+    ]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return sorted(out.glob("*.tfrecord"))
 
 
+@pytest.mark.integration
 def test_truncated_shard_stops_train_py_in_one_line_naming_it(train_dir, tmp_path):
     """A shard cut short (a copy that did not finish): TensorFlow's reader may even take it for a
     complete one when the cut falls on a record boundary; its size against the writer's report
@@ -270,33 +310,44 @@ def test_truncated_shard_stops_train_py_in_one_line_naming_it(train_dir, tmp_pat
     shards = tmp_path / "shards"
     shard = write_shards_cli(train_dir, shards, 3)[1]
     shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
-    overrides = tiny_overrides(train_dir, tmp_path / "run", **{"data.format": "tfrecord",
-                                                               "data.tfrecord_dir": str(shards)})
-    done = subprocess.run([sys.executable, "train.py", "--config", str(BASE_CONFIG)]
-                          + [arg for override in overrides for arg in ("--set", override)],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    overrides = tiny_overrides(
+        train_dir, tmp_path / "run", **{"data.format": "tfrecord", "data.tfrecord_dir": str(shards)}
+    )
+    done = subprocess.run(
+        [sys.executable, "train.py", "--config", str(BASE_CONFIG)]
+        + [arg for override in overrides for arg in ("--set", override)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 2, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"train.py: error: training data: TFRecord shard {shard} has ") and \
-        "(truncated?); delete it and rerun the python -m input_pipeline.write_tfrecords command" in last
+    assert (
+        last.startswith(f"train.py: error: training data: TFRecord shard {shard} has ")
+        and "(truncated?); delete it and rerun the python -m input_pipeline.write_tfrecords command" in last
+    )
 
 
 def test_damaged_shard_is_named_when_tf_data_fails_on_it(train_dir, tmp_path):
     """Damage that keeps the size (garbage over the middle of a shard) shows only when tf.data
     reads it: training's next batch then names the shard instead of raising a DataLossError."""
+    from input_pipeline.train_data import next_batch
     from input_pipeline.write_tfrecords import write_tfrecords
-    from training.loop import _next_batch
 
     shards = tmp_path / "shards"
     write_tfrecords(scan_identity_folders(train_dir), shards, 3, show_progress=False)
     shard = sorted(shards.glob("*.tfrecord"))[1]
     data = bytearray(shard.read_bytes())
-    data[len(data) // 2: len(data) // 2 + 64] = b"\xff" * 64
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\xff" * 64
     shard.write_bytes(bytes(data))
     check_shard_sizes(shards)  # the size is right
     iterator = iter(tfrecord_dataset(shards, SIZE, 8, seed=0, shuffle_buffer=24))
-    with pytest.raises(CorruptShardError, match=rf"^training data: TFRecord shard {re.escape(str(shard))} is "
-                                                r"damaged \((corrupted|truncated) record at \d+\); delete it "):
+    with pytest.raises(
+        CorruptShardError,
+        match=rf"^training data: TFRecord shard {re.escape(str(shard))} is "
+        r"damaged \((corrupted|truncated) record at \d+\); delete it ",
+    ):
         for _ in range(20):  # 24 records: every shard is read within 3 batches
-            _next_batch(iterator, TrainSource(tfrecord_dir=shards))
+            next_batch(iterator, TrainSource(tfrecord_dir=shards))

@@ -1,4 +1,5 @@
 """input_pipeline.train_data owns the route: scan, RAM cache and batches from plain values."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,9 @@ def _folders(root: Path, identities=2, images=2, size=(112, 96)) -> Path:
 
 
 def test_folders_route_scans_caches_and_batches(tmp_path):
-    identities, source = open_train_source("folders", [112, 96], train_dirs=[_folders(tmp_path / "a")],
-                                           min_images_per_identity=2)
+    identities, source = open_train_source(
+        "folders", [112, 96], train_dirs=[_folders(tmp_path / "a")], min_images_per_identity=2
+    )
     assert identities == ["id0", "id1"] and source.decoded is None
     messages = []
     cached = cache_in_memory(source, "memory", (112, 96), log=messages.append)
@@ -35,15 +37,19 @@ def test_folders_route_scans_caches_and_batches(tmp_path):
 
 def test_a_folder_of_another_image_size_stops_at_the_scan(tmp_path):
     with pytest.raises(ValueError, match="112x112"):
-        open_train_source("folders", (112, 96), train_dirs=[_folders(tmp_path / "b", size=(112, 112))],
-                          min_images_per_identity=2)
+        open_train_source(
+            "folders", (112, 96), train_dirs=[_folders(tmp_path / "b", size=(112, 112))], min_images_per_identity=2
+        )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"data_format": "lmdb"}, "data.format must be one of folders, tfrecord, got 'lmdb'"),
-    ({"data_format": "folders"}, "data.train_dirs must name at least one folder"),
-    ({"data_format": "tfrecord"}, "data.tfrecord_dir is required when data.format is tfrecord"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"data_format": "lmdb"}, "data.format must be one of folders, tfrecord, got 'lmdb'"),
+        ({"data_format": "folders"}, "data.train_dirs must name at least one folder"),
+        ({"data_format": "tfrecord"}, "data.tfrecord_dir is required when data.format is tfrecord"),
+    ],
+)
 def test_check_source_names_what_the_format_needs(kwargs, message):
     with pytest.raises(ValueError, match=message):
         check_source(**kwargs)

@@ -1,4 +1,5 @@
 """The LFW download path, exercised against local files (no network)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,11 @@ def _make_archive(folder: Path) -> Path:
 def _files_for(server: Path):
     (server / "pairs.txt").write_text("10\t300\n")
     return (
-        dl.LfwFile("lfw-deepfunneled.tgz", "lfw-deepfunneled.tgz",
-                   hashlib.md5((server / "lfw-deepfunneled.tgz").read_bytes()).hexdigest()),
+        dl.LfwFile(
+            "lfw-deepfunneled.tgz",
+            "lfw-deepfunneled.tgz",
+            hashlib.md5((server / "lfw-deepfunneled.tgz").read_bytes()).hexdigest(),
+        ),
         dl.LfwFile("pairs.txt", "lfw_pairs.txt", hashlib.md5(b"10\t300\n").hexdigest()),
     )
 

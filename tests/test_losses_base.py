@@ -1,4 +1,5 @@
 """The loss base classes: config from the constructor signature, diagnostics reported by the head."""
+
 from __future__ import annotations
 
 import math

@@ -1,10 +1,11 @@
 """Center loss: value/gradient against the paper's formula, and the centre update rule (eq. 4)."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from losses import CenterLoss
-from tests.test_losses_reference import cross_entropy, numerical_gradient, tf_loss_and_gradients
+from tests.helpers.loss_reference import cross_entropy, numerical_gradient, tf_loss_and_gradients
 
 
 def reference_center_loss(x, w, b, centers, labels, weight):
@@ -15,8 +16,7 @@ def reference_center_loss(x, w, b, centers, labels, weight):
 
 def test_center_loss_value_parts_and_gradient_match_numpy():
     rng = np.random.default_rng(1)
-    layer = CenterLoss(num_classes=3, embedding_size=4, center_weight=0.05, alpha=0.5,
-                       dtype="float64")
+    layer = CenterLoss(num_classes=3, embedding_size=4, center_weight=0.05, alpha=0.5, dtype="float64")
     centers = rng.normal(size=(3, 4))
     layer.centers.assign(centers)
     x, labels = rng.normal(size=(5, 4)), np.array([0, 2, 2, 1, 0])
@@ -89,10 +89,10 @@ def test_the_real_training_step_moves_the_centres_by_the_paper_rule():
     variables = model.trainable_variables + head.trainable_variables
     optimizer.build(variables)
     state = TrainState()
-    replica_step = make_replica_step(model, head, optimizer, state, decayed_variables=[],
-                                     weight_decay=0.0)
-    step = make_train_step(tf.distribute.get_strategy(), replica_step, False, optimizer,
-                           PiecewiseWithWarmup([], [0.1]), state)
+    replica_step = make_replica_step(model, head, optimizer, state, decayed_variables=[], weight_decay=0.0)
+    step = make_train_step(
+        tf.distribute.get_strategy(), replica_step, False, optimizer, PiecewiseWithWarmup([], [0.1]), state
+    )
     images = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
     labels = np.array([0, 0, 0, 1], np.int32)
     x = model(images).numpy()  # the features the step sees (weights change only after)

@@ -1,10 +1,10 @@
 """Contrastive (DeepID2) loss over all in-batch pairs against a NumPy pair loop."""
+
 import numpy as np
 import pytest
 
 from losses import ContrastiveLoss
-from tests.test_losses_reference import (contrastive, numerical_gradient, tf_loss_and_gradients,
-                                         unit)
+from tests.helpers.loss_reference import contrastive, numerical_gradient, tf_loss_and_gradients, unit
 
 
 @pytest.mark.parametrize("normalize", [False, True])

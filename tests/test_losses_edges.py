@@ -1,5 +1,6 @@
 """Every loss driven to its numerical edges: cos = +-1, zero-norm embeddings, coincident points,
 huge scales. Values and gradients (embeddings and trainable weights) must stay finite."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -38,8 +39,8 @@ def assert_finite_everywhere(layer, x, step=1):
 def test_finite_at_the_edges(name):
     layer = losses.build(name, num_classes=C, embedding_size=D)
     kernel = layer.kernel.numpy() if hasattr(layer, "kernel") else np.eye(D, C)
-    for case, x in edge_batches(kernel).items():
-        for step in (0, 10 ** 7):
+    for x in edge_batches(kernel).values():
+        for step in (0, 10**7):
             assert_finite_everywhere(layer, x, step=step)
 
 

@@ -1,4 +1,5 @@
 """NormFace, AM-softmax/CosFace, ArcFace and the combined margin against NumPy from the papers."""
+
 import math
 
 import numpy as np
@@ -6,18 +7,21 @@ import pytest
 import tensorflow as tf
 
 from losses import AMSoftmax, ArcFace, CombinedMargin, NormFace
-from tests.test_losses_reference import (arcface_target, cosines, margin_head_loss,
-                                         numerical_gradient, tf_loss_and_gradients)
+from tests.helpers.loss_reference import (
+    arcface_target,
+    cosines,
+    margin_head_loss,
+    numerical_gradient,
+    tf_loss_and_gradients,
+)
 
 B, D, C = 6, 5, 4
 CASES = [
     (NormFace, dict(scale=10.0), lambda t: math.cos(t)),
     (AMSoftmax, dict(scale=30.0, margin=0.35), lambda t: math.cos(t) - 0.35),
     (ArcFace, dict(scale=64.0, margin=0.5), lambda t: arcface_target(t, 0.5)),
-    (ArcFace, dict(scale=64.0, margin=0.5, easy_margin=True),
-     lambda t: arcface_target(t, 0.5, easy_margin=True)),
-    (CombinedMargin, dict(scale=64.0, m1=0.9, m2=0.4, m3=0.15),
-     lambda t: math.cos(0.9 * t + 0.4) - 0.15),
+    (ArcFace, dict(scale=64.0, margin=0.5, easy_margin=True), lambda t: arcface_target(t, 0.5, easy_margin=True)),
+    (CombinedMargin, dict(scale=64.0, m1=0.9, m2=0.4, m3=0.15), lambda t: math.cos(0.9 * t + 0.4) - 0.15),
 ]
 
 
@@ -37,10 +41,8 @@ def test_value_and_gradients_match_numpy(cls, hparams, target):
 
     loss, (gx, gw) = tf_loss_and_gradients(layer, x, labels, layer.kernel)
     assert loss == pytest.approx(reference(x, w), rel=1e-9)
-    np.testing.assert_allclose(gx, numerical_gradient(lambda v: reference(v, w), x),
-                               rtol=1e-5, atol=1e-8)
-    np.testing.assert_allclose(gw, numerical_gradient(lambda v: reference(x, v), w),
-                               rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(gx, numerical_gradient(lambda v: reference(v, w), x), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(gw, numerical_gradient(lambda v: reference(x, v), w), rtol=1e-5, atol=1e-8)
 
 
 def test_arcface_covers_the_region_past_pi_minus_m():
@@ -53,8 +55,9 @@ def test_arcface_covers_the_region_past_pi_minus_m():
     layer.kernel.assign(np.eye(2))
     x, labels = np.array([[math.cos(2.9), math.sin(2.9)]]), np.array([0])
     w = layer.kernel.numpy()
-    reference = lambda v: margin_head_loss(v, w, labels, lambda t: arcface_target(t, 0.5),
-                                           lambda *_: np.full((1, 2), 64.0))
+    reference = lambda v: margin_head_loss(
+        v, w, labels, lambda t: arcface_target(t, 0.5), lambda *_: np.full((1, 2), 64.0)
+    )
     loss, (gx,) = tf_loss_and_gradients(layer, x, labels)
     assert loss == pytest.approx(reference(x), rel=1e-9)
     np.testing.assert_allclose(gx, numerical_gradient(reference, x), rtol=1e-5, atol=1e-8)
@@ -99,7 +102,7 @@ def test_target_logits_are_exact_at_cos_plus_minus_one():
     cos = tf.constant([1.0, -1.0], tf.float64)
     arc = ArcFace(num_classes=2, embedding_size=2, margin=0.5, dtype="float64")
     combined = CombinedMargin(num_classes=2, embedding_size=2, dtype="float64")
-    np.testing.assert_allclose(arc.target_logit(cos), [math.cos(0.5), -1 - 0.5 * math.sin(0.5)],
-                               atol=1e-12)
-    np.testing.assert_allclose(combined.target_logit(cos),
-                               [math.cos(0.3) - 0.2, math.cos(math.pi + 0.3) - 0.2], atol=1e-12)
+    np.testing.assert_allclose(arc.target_logit(cos), [math.cos(0.5), -1 - 0.5 * math.sin(0.5)], atol=1e-12)
+    np.testing.assert_allclose(
+        combined.target_logit(cos), [math.cos(0.3) - 0.2, math.cos(math.pi + 0.3) - 0.2], atol=1e-12
+    )

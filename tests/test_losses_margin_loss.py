@@ -1,4 +1,5 @@
 """Margin loss (Wu et al.) with fixed negatives against NumPy; learnable beta; sampling in use."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -6,7 +7,7 @@ import tensorflow as tf
 from losses import MarginLoss
 from losses.base import l2_normalize
 from losses.distances import pairwise_distances
-from tests.test_losses_reference import margin_loss, numerical_gradient
+from tests.helpers.loss_reference import margin_loss, numerical_gradient
 
 LABELS = np.array([0, 0, 0, 1, 1, 2, 2, 2])
 
@@ -14,16 +15,16 @@ LABELS = np.array([0, 0, 0, 1, 1, 2, 2, 2])
 def random_negatives(seed):
     """An arbitrary negative for every (anchor, positive) pair."""
     rng = np.random.default_rng(seed)
-    return np.array([[rng.choice(np.flatnonzero(LABELS != LABELS[a])) for _ in LABELS]
-                     for a in range(len(LABELS))])
+    return np.array([[rng.choice(np.flatnonzero(LABELS != LABELS[a])) for _ in LABELS] for a in range(len(LABELS))])
 
 
 def tf_loss_for_negatives(layer, x, negatives, *variables):
     x = tf.constant(x)
     with tf.GradientTape() as tape:
         tape.watch(x)
-        out = layer.loss_for_negatives(pairwise_distances(l2_normalize(x)), tf.constant(LABELS),
-                                       tf.constant(negatives, tf.int32))
+        out = layer.loss_for_negatives(
+            pairwise_distances(l2_normalize(x)), tf.constant(LABELS), tf.constant(negatives, tf.int32)
+        )
     grads = tape.gradient(out["loss"], [x, *variables])
     return float(out["loss"]), [tf.convert_to_tensor(g).numpy() for g in grads]
 
@@ -40,8 +41,7 @@ def test_value_and_gradient_match_numpy_for_chosen_negatives():
 
 def test_learnable_per_class_beta_and_its_regulariser():
     x, negatives = np.random.default_rng(1).normal(size=(8, 4)), random_negatives(1)
-    layer = MarginLoss(embedding_size=4, num_classes=3, learnable_beta=True, nu=0.1,
-                       dtype="float64")
+    layer = MarginLoss(embedding_size=4, num_classes=3, learnable_beta=True, nu=0.1, dtype="float64")
     betas = np.array([1.0, 1.2, 1.4])
     layer.betas.assign(betas)
     reference = lambda b: margin_loss(x, LABELS, negatives, 0.2, b[LABELS], nu=0.1)
@@ -58,8 +58,11 @@ def test_sampled_call_only_uses_negatives_and_equals_the_reference(monkeypatch):
 
     drawn = []
     sample = module.sample_distance_weighted_negatives
-    monkeypatch.setattr(module, "sample_distance_weighted_negatives",
-                        lambda *args, **kwargs: drawn.append(sample(*args, **kwargs)) or drawn[-1])
+    monkeypatch.setattr(
+        module,
+        "sample_distance_weighted_negatives",
+        lambda *args, **kwargs: drawn.append(sample(*args, **kwargs)) or drawn[-1],
+    )
     x = np.random.default_rng(2).normal(size=(8, 16))
     layer = MarginLoss(embedding_size=16, seed=3, dtype="float64")
     with tf.GradientTape() as tape:

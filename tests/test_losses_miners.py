@@ -1,12 +1,17 @@
 """Miners on small hand-made distance matrices: which negative / positive / sample is chosen."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from losses.distances import pairwise_distances, pairwise_squared_distances
-from losses.miners import (batch_hard, distance_weighted_probabilities,
-                           sample_distance_weighted_negatives, semi_hard_negatives)
-from tests.test_losses_reference import distance_matrix, distance_weight
+from losses.miners import (
+    batch_hard,
+    distance_weighted_probabilities,
+    sample_distance_weighted_negatives,
+    semi_hard_negatives,
+)
+from tests.helpers.loss_reference import distance_matrix, distance_weight
 
 
 def symmetric(upper_rows):
@@ -15,11 +20,9 @@ def symmetric(upper_rows):
 
 
 def test_semi_hard_picks_closest_farther_negative_else_the_farthest_or_hardest():
-    d = symmetric([[0, .5, .3, .7, .9],
-                   [0, 0, .6, .4, .2],
-                   [0, 0, 0, .8, .5],
-                   [0, 0, 0, 0, .6],
-                   [0, 0, 0, 0, 0]])
+    d = symmetric(
+        [[0, 0.5, 0.3, 0.7, 0.9], [0, 0, 0.6, 0.4, 0.2], [0, 0, 0, 0.8, 0.5], [0, 0, 0, 0, 0.6], [0, 0, 0, 0, 0]]
+    )
     labels = tf.constant([0, 0, 1, 1, 2])
     negative, valid = semi_hard_negatives(d, labels)
     negative, valid = negative.numpy(), valid.numpy()
@@ -37,11 +40,9 @@ def test_semi_hard_picks_closest_farther_negative_else_the_farthest_or_hardest()
 
 
 def test_batch_hard_picks_farthest_positive_and_closest_negative():
-    d = symmetric([[0, .2, .9, .5, .3],
-                   [0, 0, .4, .1, .7],
-                   [0, 0, 0, .6, .8],
-                   [0, 0, 0, 0, .35],
-                   [0, 0, 0, 0, 0]])
+    d = symmetric(
+        [[0, 0.2, 0.9, 0.5, 0.3], [0, 0, 0.4, 0.1, 0.7], [0, 0, 0, 0.6, 0.8], [0, 0, 0, 0, 0.35], [0, 0, 0, 0, 0]]
+    )
     positive, negative, valid = batch_hard(d, tf.constant([0, 0, 0, 1, 1]))
     np.testing.assert_array_equal(positive.numpy(), [2, 2, 0, 4, 3])
     np.testing.assert_array_equal(negative.numpy(), [4, 3, 3, 1, 0])
@@ -52,11 +53,9 @@ def test_batch_hard_picks_farthest_positive_and_closest_negative():
 
 def test_distance_weights_hand_worked():
     # n = 3: (n - 3) / 2 = 0 so the weight is 1 / d (d clipped below at 0.5).
-    d = symmetric([[0, .3, 1.0, .25, 1.5],
-                   [0, 0, 1.6, 1.7, 1.8],
-                   [0, 0, 0, .9, .9],
-                   [0, 0, 0, 0, .9],
-                   [0, 0, 0, 0, 0]])
+    d = symmetric(
+        [[0, 0.3, 1.0, 0.25, 1.5], [0, 0, 1.6, 1.7, 1.8], [0, 0, 0, 0.9, 0.9], [0, 0, 0, 0, 0.9], [0, 0, 0, 0, 0]]
+    )
     labels = tf.constant([0, 0, 1, 1, 1])
     p = distance_weighted_probabilities(d, labels, embedding_size=3).numpy()
     # Anchor 0: negatives 2 (1/1.0), 3 (1/0.5 = 2), 4 (d >= 1.4: weight 0).
@@ -75,18 +74,21 @@ def test_distance_weights_match_inverse_density_in_high_dimension():
     d = distance_matrix(x)
     p = distance_weighted_probabilities(tf.constant(d), tf.constant(labels), embedding_size=16).numpy()
     for a in range(8):
-        w = np.array([distance_weight(d[a, n], 16) if labels[n] != labels[a] and d[a, n] < 1.4
-                      else 0.0 for n in range(8)])
+        w = np.array(
+            [distance_weight(d[a, n], 16) if labels[n] != labels[a] and d[a, n] < 1.4 else 0.0 for n in range(8)]
+        )
         expected = w / w.sum() if w.sum() > 0 else (labels != labels[a]) / np.sum(labels != labels[a])
         np.testing.assert_allclose(p[a], expected, rtol=1e-8, atol=1e-12)
 
 
 def test_sampling_follows_the_probabilities():
-    probabilities = tf.constant([[0.0, 0.0, 0.25, 0.75], [0.0, 0.0, 1.0, 0.0],
-                                 [0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    probabilities = tf.constant(
+        [[0.0, 0.0, 0.25, 0.75], [0.0, 0.0, 1.0, 0.0], [0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    )
     tf.random.set_seed(0)
-    draws = np.concatenate([sample_distance_weighted_negatives(probabilities).numpy()
-                            for _ in range(500)], axis=1)  # [4, 2000]
+    draws = np.concatenate(
+        [sample_distance_weighted_negatives(probabilities).numpy() for _ in range(500)], axis=1
+    )  # [4, 2000]
     assert np.mean(draws[0] == 3) == pytest.approx(0.75, abs=0.04)
     assert set(draws[0]) == {2, 3}
     assert set(draws[1]) == {2}
@@ -109,8 +111,7 @@ def test_anchors_without_a_negative_are_masked_by_the_margin_loss():
 def test_pairwise_distances_match_numpy_and_have_zero_diagonal_gradient():
     x = tf.constant(np.random.default_rng(1).normal(size=(5, 3)))
     np.testing.assert_allclose(pairwise_distances(x), distance_matrix(x.numpy()), atol=1e-7)
-    np.testing.assert_allclose(pairwise_squared_distances(x), distance_matrix(x.numpy()) ** 2,
-                               atol=1e-12)
+    np.testing.assert_allclose(pairwise_squared_distances(x), distance_matrix(x.numpy()) ** 2, atol=1e-12)
     same = tf.constant([[1.0, 2.0], [1.0, 2.0]])
     with tf.GradientTape() as tape:
         tape.watch(same)

@@ -1,11 +1,21 @@
 """The registry: every name builds a working layer; unknown names and hyperparameters fail clearly."""
+
 import numpy as np
 import pytest
 
 import losses
 
-CLASSIFICATION = {"softmax", "center", "lsoftmax", "sphereface", "normface", "am_softmax",
-                  "cosface", "arcface", "combined"}
+CLASSIFICATION = {
+    "softmax",
+    "center",
+    "lsoftmax",
+    "sphereface",
+    "normface",
+    "am_softmax",
+    "cosface",
+    "arcface",
+    "combined",
+}
 
 
 @pytest.mark.parametrize("name", sorted(losses.LOSSES))
@@ -39,8 +49,7 @@ def test_paper_defaults():
 
 
 def test_hyperparameters_are_passed_through():
-    layer = losses.build("arcface", num_classes=2, embedding_size=2, scale=32, margin=0.3,
-                         easy_margin=True)
+    layer = losses.build("arcface", num_classes=2, embedding_size=2, scale=32, margin=0.3, easy_margin=True)
     assert (float(layer.scale), layer.margin, layer.easy_margin) == (32.0, 0.3, True)
 
 
@@ -63,6 +72,7 @@ def test_missing_sizes_are_reported():
 
 def test_losses_compute_in_float32_under_a_mixed_precision_policy():
     import keras
+
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         layer = losses.build("arcface", num_classes=3, embedding_size=4)

@@ -1,9 +1,10 @@
 """Softmax head: value and gradients against a NumPy cross-entropy of x W + b."""
+
 import numpy as np
 import pytest
 
 from losses import SoftmaxLoss
-from tests.test_losses_reference import cross_entropy, numerical_gradient, tf_loss_and_gradients
+from tests.helpers.loss_reference import cross_entropy, numerical_gradient, tf_loss_and_gradients
 
 
 def test_softmax_value_and_gradients_match_numpy():
@@ -15,12 +16,15 @@ def test_softmax_value_and_gradients_match_numpy():
 
     loss, (gx, gw, gb) = tf_loss_and_gradients(layer, x, labels, layer.kernel, layer.bias)
     assert loss == pytest.approx(cross_entropy(x @ w + b, labels), rel=1e-10)
-    np.testing.assert_allclose(gx, numerical_gradient(lambda v: cross_entropy(v @ w + b, labels), x),
-                               rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(gw, numerical_gradient(lambda v: cross_entropy(x @ v + b, labels), w),
-                               rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(gb, numerical_gradient(lambda v: cross_entropy(x @ w + v, labels), b),
-                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        gx, numerical_gradient(lambda v: cross_entropy(v @ w + b, labels), x), rtol=1e-6, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        gw, numerical_gradient(lambda v: cross_entropy(x @ v + b, labels), w), rtol=1e-6, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        gb, numerical_gradient(lambda v: cross_entropy(x @ w + v, labels), b), rtol=1e-6, atol=1e-9
+    )
 
 
 def test_softmax_exposes_logits_for_accuracy():

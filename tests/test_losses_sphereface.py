@@ -1,4 +1,5 @@
 """SphereFace (A-softmax) and L-softmax against NumPy from psi(theta) written with angles."""
+
 import math
 
 import numpy as np
@@ -6,8 +7,14 @@ import pytest
 import tensorflow as tf
 
 from losses import LSoftmax, SphereFace
-from tests.test_losses_reference import (margin_head_loss, numerical_gradient, sphereface_lambda,
-                                         sphereface_psi, sphereface_target, tf_loss_and_gradients)
+from tests.helpers.loss_reference import (
+    margin_head_loss,
+    numerical_gradient,
+    sphereface_lambda,
+    sphereface_psi,
+    sphereface_target,
+    tf_loss_and_gradients,
+)
 
 B, D, C = 6, 5, 4
 
@@ -20,8 +27,7 @@ def weight_and_feature_norm_scale(x, w):
     return np.linalg.norm(x, axis=1, keepdims=True) * np.linalg.norm(w, axis=0, keepdims=True)
 
 
-@pytest.mark.parametrize("cls, scale_fn", [(SphereFace, feature_norm_scale),
-                                           (LSoftmax, weight_and_feature_norm_scale)])
+@pytest.mark.parametrize("cls, scale_fn", [(SphereFace, feature_norm_scale), (LSoftmax, weight_and_feature_norm_scale)])
 @pytest.mark.parametrize("step", [0, 200, 100000])
 def test_value_and_gradients_match_numpy(cls, scale_fn, step):
     rng = np.random.default_rng(step)
@@ -36,15 +42,12 @@ def test_value_and_gradients_match_numpy(cls, scale_fn, step):
 
     loss, (gx, gw) = tf_loss_and_gradients(layer, x, labels, layer.kernel, step=step)
     assert loss == pytest.approx(reference(x, w), rel=1e-9)
-    np.testing.assert_allclose(gx, numerical_gradient(lambda v: reference(v, w), x),
-                               rtol=1e-5, atol=1e-8)
-    np.testing.assert_allclose(gw, numerical_gradient(lambda v: reference(x, v), w),
-                               rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(gx, numerical_gradient(lambda v: reference(v, w), x), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(gw, numerical_gradient(lambda v: reference(x, v), w), rtol=1e-5, atol=1e-8)
 
 
 def test_psi_matches_angle_formula_in_every_interval():
-    layer = SphereFace(num_classes=2, embedding_size=2, lambda_base=0.0, lambda_min=0.0,
-                       dtype="float64")
+    layer = SphereFace(num_classes=2, embedding_size=2, lambda_base=0.0, lambda_min=0.0, dtype="float64")
     thetas = np.linspace(0.0, math.pi, 37)
     values = layer.target_logit(tf.constant(np.cos(thetas)), step=0).numpy()
     np.testing.assert_allclose(values, [sphereface_psi(t, 4) for t in thetas], atol=1e-9)
@@ -52,7 +55,7 @@ def test_psi_matches_angle_formula_in_every_interval():
 
 def test_lambda_schedule_and_missing_step():
     layer = SphereFace(num_classes=2, embedding_size=2)
-    for step in (0, 10, 1000, 10 ** 6):
+    for step in (0, 10, 1000, 10**6):
         assert float(layer.lambda_at(step)) == pytest.approx(sphereface_lambda(step), rel=1e-6)
     assert float(layer.lambda_at(tf.constant(10))) == pytest.approx(1000 / 2.2, rel=1e-6)
     with pytest.raises(ValueError, match="step"):
@@ -69,12 +72,21 @@ def test_logits_are_feature_norm_times_cos():
     x = np.random.default_rng(5).normal(size=(3, D))
     w = layer.kernel.numpy()
     expected = np.linalg.norm(x, axis=1, keepdims=True) * (
-        (x / np.linalg.norm(x, axis=1, keepdims=True)) @ (w / np.linalg.norm(w, axis=0)))
+        (x / np.linalg.norm(x, axis=1, keepdims=True)) @ (w / np.linalg.norm(w, axis=0))
+    )
     np.testing.assert_allclose(layer(x, np.array([0, 1, 2]), step=0)["logits"], expected, rtol=1e-10)
 
 
-@pytest.mark.parametrize("hparams", [{}, {"lambda_gamma": 5.0}, {"lambda_base": 100.0, "lambda_power": 2.0},
-                                     {"lambda_base": 5.0}, {"lambda_min": 2.5, "lambda_gamma": 0.5}])
+@pytest.mark.parametrize(
+    "hparams",
+    [
+        {},
+        {"lambda_gamma": 5.0},
+        {"lambda_base": 100.0, "lambda_power": 2.0},
+        {"lambda_base": 5.0},
+        {"lambda_min": 2.5, "lambda_gamma": 0.5},
+    ],
+)
 def test_lambda_floor_is_the_first_step_of_the_numpy_schedule_at_its_floor(hparams):
     floor, step = SphereFace.lambda_floor(hparams)
     names = {"lambda_base": "base", "lambda_gamma": "gamma", "lambda_power": "power", "lambda_min": "lambda_min"}

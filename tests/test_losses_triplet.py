@@ -1,10 +1,15 @@
 """Semi-hard (FaceNet), batch-hard and soft-margin (Hermans et al.) triplet losses vs NumPy."""
+
 import numpy as np
 import pytest
 
 from losses import BatchHardTripletLoss, SemiHardTripletLoss, SoftMarginTripletLoss
-from tests.test_losses_reference import (batch_hard_triplet, numerical_gradient,
-                                         semi_hard_triplet, tf_loss_and_gradients)
+from tests.helpers.loss_reference import (
+    batch_hard_triplet,
+    numerical_gradient,
+    semi_hard_triplet,
+    tf_loss_and_gradients,
+)
 
 LABELS = np.array([0, 0, 0, 1, 1, 1, 2, 2])
 
@@ -23,10 +28,14 @@ def test_semi_hard_value_and_gradient_match_numpy(seed):
     np.testing.assert_allclose(gx, numerical_gradient(reference, x), rtol=1e-5, atol=1e-8)
 
 
-@pytest.mark.parametrize("layer, soft", [
-    (BatchHardTripletLoss(margin=0.3, dtype="float64"), False),
-    (SoftMarginTripletLoss(dtype="float64"), True),
-], ids=["batch_hard", "soft_margin"])
+@pytest.mark.parametrize(
+    "layer, soft",
+    [
+        (BatchHardTripletLoss(margin=0.3, dtype="float64"), False),
+        (SoftMarginTripletLoss(dtype="float64"), True),
+    ],
+    ids=["batch_hard", "soft_margin"],
+)
 def test_batch_hard_value_and_gradient_match_numpy(layer, soft):
     x = random_batch(2, scale=0.4)
     reference = lambda v: batch_hard_triplet(v, LABELS, 0.3, soft=soft)
@@ -66,7 +75,7 @@ def tf_addons_semihard(x, labels, margin):
     d2 = np.sum((u[:, None, :] - u[None, :, :]) ** 2, axis=-1)
     same = labels[:, None] == labels[None, :]
     positives = same & ~np.eye(len(x), dtype=bool)
-    negatives_of = np.where(~same, d2, np.nan)                 # [a, n]
+    negatives_of = np.where(~same, d2, np.nan)  # [a, n]
     farther = ~same[:, None, :] & (d2[:, None, :] > d2[:, :, None])  # [a, p, n]
     outside = np.where(farther, d2[:, None, :], np.inf).min(axis=-1)
     inside = np.nanmax(negatives_of, axis=1)[:, None]
@@ -87,8 +96,7 @@ def test_semi_hard_default_matches_the_tf_addons_rule_where_no_negative_is_semi_
     assert float(out["loss"]) == pytest.approx(expected, rel=1e-10)
     assert float(out["loss"]) == pytest.approx(semi_hard_triplet(x, labels, 0.5), rel=1e-10)
     hardest = SemiHardTripletLoss(margin=0.5, fallback="hardest", dtype="float64")(x, labels)
-    assert float(hardest["loss"]) == pytest.approx(semi_hard_triplet(x, labels, 0.5, "hardest"),
-                                                   rel=1e-10)
+    assert float(hardest["loss"]) == pytest.approx(semi_hard_triplet(x, labels, 0.5, "hardest"), rel=1e-10)
 
 
 def test_unknown_fallback_is_refused_at_build_time():

@@ -1,4 +1,5 @@
 """MNIST feature-visualisation experiment: split, statistics, plots, training, CLI end to end."""
+
 from __future__ import annotations
 
 import json
@@ -28,6 +29,7 @@ def mnist_root(data_dir):
 
 # --- data -----------------------------------------------------------------------------------
 
+
 def test_real_split_is_stratified_disjoint_and_seeded(mnist_root):
     images, labels = load_mnist(mnist_root / MNIST_FILE)
     split = load_split(mnist_root, 4000, 1000, seed=0)
@@ -41,8 +43,8 @@ def test_real_split_is_stratified_disjoint_and_seeded(mnist_root):
     test_raw = (split.x_test[..., 0] * 255).round().astype(np.uint8)
     assert sum(img.tobytes() in train_bytes for img in test_raw) <= 2  # MNIST has rare duplicates
     # Labels still match their images after the shuffle: look each test image up in the file.
-    index = {img.tobytes(): lab for img, lab in zip(images, labels)}
-    assert all(index[img.tobytes()] == lab for img, lab in zip(test_raw, split.y_test))
+    index = {img.tobytes(): lab for img, lab in zip(images, labels, strict=True)}
+    assert all(index[img.tobytes()] == lab for img, lab in zip(test_raw, split.y_test, strict=True))
     again = load_split(mnist_root, 4000, 1000, seed=0)
     other = load_split(mnist_root, 4000, 1000, seed=1)
     assert np.array_equal(again.y_train, split.y_train)
@@ -73,6 +75,7 @@ def test_missing_data_root_says_how_to_fix(tmp_path):
 
 
 # --- statistics -----------------------------------------------------------------------------
+
 
 def test_feature_stats_hand_worked():
     # Norms 5, 2, 10, 1; predictions right, right, wrong, right.
@@ -118,13 +121,19 @@ def test_feature_stats_rejects_mismatched_shapes():
 
 # --- specs, model, plots --------------------------------------------------------------------
 
+
 def test_every_figure_loss_builds_with_its_adapted_hyperparameters():
-    assert [s.key for s in FIGURE_LOSSES] == ["softmax", "sphereface_m1", "sphereface_m4",
-                                              "normface", "am_softmax", "arcface"]
+    assert [s.key for s in FIGURE_LOSSES] == [
+        "softmax",
+        "sphereface_m1",
+        "sphereface_m4",
+        "normface",
+        "am_softmax",
+        "arcface",
+    ]
     for spec in FIGURE_LOSSES:
         for dim in (2, 3):
-            head = losses.build(spec.loss_name, num_classes=10, embedding_size=dim,
-                                **spec.hparams(dim))
+            head = losses.build(spec.loss_name, num_classes=10, embedding_size=dim, **spec.hparams(dim))
             for name, value in spec.hparams(dim).items():
                 assert getattr(head, name) == value or name in ("scale", "learnable_scale")
     am_2d = select(["am_softmax"])[0]
@@ -153,10 +162,28 @@ def test_plots_write_png_and_reject_wrong_dimension(tmp_path):
 
 # --- training ---------------------------------------------------------------------------------
 
+
+@pytest.mark.integration
 def test_cli_smoke_writes_figure_table_and_refuses_to_overwrite(mnist_root, tmp_path, capsys):
-    argv = ["--data-root", str(mnist_root), "--out-dir", str(tmp_path), "--dims", "2",
-            "--losses", "sphereface_m4", "--max-steps", "2", "--num-train", "100",
-            "--num-test", "50", "--widths", "4", "8"]
+    argv = [
+        "--data-root",
+        str(mnist_root),
+        "--out-dir",
+        str(tmp_path),
+        "--dims",
+        "2",
+        "--losses",
+        "sphereface_m4",
+        "--max-steps",
+        "2",
+        "--num-train",
+        "100",
+        "--num-test",
+        "50",
+        "--widths",
+        "4",
+        "8",
+    ]
     assert mnist_features.main(argv) == 0
     png = tmp_path / "features_2d.png"
     assert png.read_bytes()[:8] == PNG_SIGNATURE
@@ -171,12 +198,19 @@ def test_cli_smoke_writes_figure_table_and_refuses_to_overwrite(mnist_root, tmp_
     assert png.read_bytes() == before
 
 
+@pytest.mark.integration
 def test_short_training_beats_chance_by_far(mnist_root):
     split = load_split(mnist_root, num_train=1000, num_test=500, seed=0)
     head = losses.build("softmax", num_classes=10, embedding_size=2)
-    result = train_features(build_feature_net(2, widths=(8, 16, 32), seed=0), head,
-                            split.x_train, split.y_train, split.x_test, split.y_test,
-                            TrainConfig(epochs=2, batch_size=50, learning_rate=3e-3))
+    result = train_features(
+        build_feature_net(2, widths=(8, 16, 32), seed=0),
+        head,
+        split.x_train,
+        split.y_train,
+        split.x_test,
+        split.y_test,
+        TrainConfig(epochs=2, batch_size=50, learning_rate=3e-3),
+    )
     assert result.features.shape == (500, 2) and result.steps == 40
     assert result.loss_history[-1] < result.loss_history[0] < math.log(10) + 0.5
     assert result.accuracy > 0.3  # chance is 0.1; measured 0.44 on this split and seed

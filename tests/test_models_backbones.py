@@ -3,6 +3,7 @@
 Expected parameter and multiply-add counts are re-derived here from the architecture
 descriptions (REFERENCE.md, MobileFaceNet's Table 1), independently of models/complexity.py.
 """
+
 from __future__ import annotations
 
 import keras
@@ -65,7 +66,7 @@ def test_every_kernel_draws_its_own_initial_values(name):
     kernels = {}
     for weight in model.weights:
         values = weight.numpy()
-        if weight.path.endswith("kernel") and np.unique(values).size > 1:   # random, not constant
+        if weight.path.endswith("kernel") and np.unique(values).size > 1:  # random, not constant
             kernels.setdefault(values.tobytes(), []).append(weight.path)
     assert [paths for paths in kernels.values() if len(paths) > 1] == []
     assert len(kernels) > 10
@@ -96,22 +97,20 @@ def test_switch_model_one_trace_train_updates_test_freezes():
     images = random_pixels(8, (112, 96))
     snapshot = [w.numpy().copy() for w in model.weights]
     test_before = forward(images, tf.constant(False)).numpy()
-    assert all(np.array_equal(a, w.numpy()) for a, w in zip(snapshot, model.weights))
-    np.testing.assert_allclose(test_before, model(images, training=False).numpy(), rtol=1e-4,
-                               atol=1e-5)
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(snapshot, model.weights, strict=True))
+    np.testing.assert_allclose(test_before, model(images, training=False).numpy(), rtol=1e-4, atol=1e-5)
 
     train = forward(images, tf.constant(True)).numpy()
     moving = [w for w in model.non_trainable_weights if "moving" in w.path]
-    changed = [not np.array_equal(a, w.numpy()) for a, w in zip(snapshot, model.weights)
-               if "moving" in w.path]
+    changed = [
+        not np.array_equal(a, w.numpy()) for a, w in zip(snapshot, model.weights, strict=True) if "moving" in w.path
+    ]
     assert len(changed) == len(moving) > 0 and all(changed)
     # The last op is BN on the FC embedding: in train mode it normalises with the batch's
     # statistics (which the moving averages do not affect, so a second train pass agrees).
-    pre_bn = keras.Model(model.input, model.get_layer("embedding").output)(
-        images, training=True).numpy()
+    pre_bn = keras.Model(model.input, model.get_layer("embedding").output)(images, training=True).numpy()
     bn = model.get_layer("embedding_bn")
-    expected = (bn.gamma.numpy() * (pre_bn - pre_bn.mean(0)) / np.sqrt(pre_bn.var(0) + 1e-3)
-                + bn.beta.numpy())
+    expected = bn.gamma.numpy() * (pre_bn - pre_bn.mean(0)) / np.sqrt(pre_bn.var(0) + 1e-3) + bn.beta.numpy()
     np.testing.assert_allclose(train, expected, rtol=1e-3, atol=1e-3)
 
     test_after = forward(images, tf.constant(False)).numpy()
@@ -126,10 +125,9 @@ def test_always_train_uses_batch_statistics_at_test_time():
     images = random_pixels(8, (112, 96), seed=1)
     snapshot = [w.numpy().copy() for w in always.weights]
     always_test = always(images, training=tf.constant(False)).numpy()
-    assert all(np.array_equal(a, w.numpy()) for a, w in zip(snapshot, always.weights))
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(snapshot, always.weights, strict=True))
     assert not np.allclose(always_test, switch(images, training=False).numpy(), atol=1e-2)
-    np.testing.assert_allclose(always_test, switch(images, training=True).numpy(), rtol=1e-3,
-                               atol=1e-3)
+    np.testing.assert_allclose(always_test, switch(images, training=True).numpy(), rtol=1e-3, atol=1e-3)
 
 
 def test_none_mode_has_no_bn_and_keeps_the_original_biases():
@@ -158,7 +156,7 @@ def resface_expected(units, image_size, embedding_size=512, bn=True):
     height, width = image_size
     params = macs = 0
     cin = 3
-    for channels, n_units in zip((64, 128, 256, 512), units):
+    for channels, n_units in zip((64, 128, 256, 512), units, strict=True):
         height, width = (height + 1) // 2, (width + 1) // 2  # 3x3 stride-2, pad 1
         convs = [(cin, channels, True)] + [(channels, channels, False)] * (2 * n_units)
         for conv_in, conv_out, has_bias in convs:
@@ -205,8 +203,7 @@ def mobilefacenet_expected(image_size, embedding_size):
     conv(3, 3, 3, 64, 2, True)
     conv(3, 3, 64, 64, 1, True, depthwise=True)
     cin = 64
-    for t, c, n, s in [(2, 64, 5, 2), (4, 128, 1, 2), (2, 128, 6, 1), (4, 128, 1, 2),
-                       (2, 128, 2, 1)]:
+    for t, c, n, s in [(2, 64, 5, 2), (4, 128, 1, 2), (2, 128, 6, 1), (4, 128, 1, 2), (2, 128, 2, 1)]:
         for i in range(n):
             conv(1, 1, cin, cin * t, 1, True)
             conv(3, 3, cin * t, cin * t, s if i == 0 else 1, True, depthwise=True)
@@ -233,11 +230,11 @@ def test_mobilefacenet_counts(image_size):
 
 
 def test_inception_resnet_v1_structure():
-    model = models.build("inception_resnet_v1", image_size=(112, 112), embedding_size=128,
-                         width=TINY)
-    blocks = {kind: sum(1 for layer in model.layers if layer.name.startswith(kind)
-                        and layer.name.endswith("_add"))
-              for kind in ("block35", "block17", "block8")}
+    model = models.build("inception_resnet_v1", image_size=(112, 112), embedding_size=128, width=TINY)
+    blocks = {
+        kind: sum(1 for layer in model.layers if layer.name.startswith(kind) and layer.name.endswith("_add"))
+        for kind in ("block35", "block17", "block8")
+    }
     assert blocks == {"block35": 5, "block17": 10, "block8": 6}  # 5 + the final linear block8
     assert model.get_layer("block17_3_scale").scale == pytest.approx(0.10)
     # Full width, facenet's valid-padded stem on 112x112: 256 channels at 11x11 before block35

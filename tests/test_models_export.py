@@ -1,4 +1,5 @@
 """Export -> load round trip of the embedding model, and the loader's path forms and errors."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ def trained_model():
 @pytest.fixture(scope="module")
 def run_dir(trained_model, tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
-    models.export_embedder(trained_model, run / "export", IMAGE_SIZE,
-                           info={"model": "resface20", "config": {"loss": "am_softmax"}})
+    models.export_embedder(
+        trained_model, run / "export", IMAGE_SIZE, info={"model": "resface20", "config": {"loss": "am_softmax"}}
+    )
     return run
 
 
@@ -42,14 +44,18 @@ def test_export_layout_and_info(run_dir):
     export = run_dir / "export"
     assert (export / "embedder" / "saved_model.pb").is_file()
     info = json.loads((export / "model_info.json").read_text())
-    assert info == {"image_size": [112, 96], "embedding_size": 16, "bn_mode": "switch",
-                    "model": "resface20", "config": {"loss": "am_softmax"}}
+    assert info == {
+        "image_size": [112, 96],
+        "embedding_size": 16,
+        "bn_mode": "switch",
+        "model": "resface20",
+        "config": {"loss": "am_softmax"},
+    }
 
 
 @pytest.mark.parametrize("where", ["run", "export", "embedder"])
 def test_round_trip_matches_the_model_in_test_mode(where, run_dir, trained_model, pixels):
-    path = {"run": run_dir, "export": run_dir / "export",
-            "embedder": run_dir / "export" / "embedder"}[where]
+    path = {"run": run_dir, "export": run_dir / "export", "embedder": run_dir / "export" / "embedder"}[where]
     embedder = models.load_embedder(path)
     assert embedder.image_size == IMAGE_SIZE and embedder.embedding_size == 16
     expected = trained_model(pixels, training=False).numpy()
@@ -57,10 +63,10 @@ def test_round_trip_matches_the_model_in_test_mode(where, run_dir, trained_model
     assert isinstance(got, np.ndarray) and got.shape == (5, 16)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
     # Batching must not change anything (test mode: no batch statistics involved).
-    np.testing.assert_allclose(embedder(tf.constant(pixels), batch_size=2), expected, rtol=1e-4,
-                               atol=1e-5)
+    np.testing.assert_allclose(embedder(tf.constant(pixels), batch_size=2), expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.integration
 def test_loading_needs_only_tensorflow(run_dir, trained_model, pixels, tmp_path):
     np.save(tmp_path / "pixels.npy", pixels)
     script = textwrap.dedent(f"""
@@ -71,10 +77,15 @@ def test_loading_needs_only_tensorflow(run_dir, trained_model, pixels, tmp_path)
         np.save({str(tmp_path / "out.npy")!r}, out.numpy())
         assert "models" not in sys.modules
     """)
-    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path,
-                   env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
-    np.testing.assert_allclose(np.load(tmp_path / "out.npy"),
-                               trained_model(pixels, training=False).numpy(), rtol=1e-4, atol=1e-5)
+    subprocess.run(
+        [sys.executable, "-c", script],
+        check=True,
+        cwd=tmp_path,
+        env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"},
+    )
+    np.testing.assert_allclose(
+        np.load(tmp_path / "out.npy"), trained_model(pixels, training=False).numpy(), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_export_refuses_to_overwrite(run_dir, trained_model):
@@ -100,8 +111,7 @@ def test_export_records_the_bn_mode_and_batch_dependence_follows_it(bn_mode, tmp
     SavedModel that records nothing is measured instead."""
     from models.export import depends_on_batch, refuse_batch_dependent
 
-    model = models.build("resface20", image_size=IMAGE_SIZE, embedding_size=8, width=0.0625,
-                         bn_mode=bn_mode)
+    model = models.build("resface20", image_size=IMAGE_SIZE, embedding_size=8, width=0.0625, bn_mode=bn_mode)
     export = models.export_embedder(model, tmp_path / "export", IMAGE_SIZE)
     assert json.loads((export / "model_info.json").read_text())["bn_mode"] == bn_mode
     alone, together = models.load_embedder(export)(pixels[:1]), models.load_embedder(export)(pixels)
@@ -119,8 +129,7 @@ def test_export_records_the_bn_mode_and_batch_dependence_follows_it(bn_mode, tmp
 
 def test_embedder_rejects_wrong_shapes(run_dir):
     embedder = models.load_embedder(run_dir)
-    with pytest.raises(ValueError,
-                       match=r"images must have shape \[N, 112, 96, 3\], got \[2, 112, 112, 3\]"):
+    with pytest.raises(ValueError, match=r"images must have shape \[N, 112, 96, 3\], got \[2, 112, 112, 3\]"):
         embedder(np.zeros((2, 112, 112, 3), np.float32))
     with pytest.raises(ValueError, match="got \\[112, 96, 3\\]"):
         embedder(np.zeros((112, 96, 3), np.float32))
@@ -138,13 +147,13 @@ def test_export_overwrite_when_asked(run_dir, trained_model, pixels):
     graph = export / "embedder" / "saved_model.pb"
     written = graph.stat().st_mtime_ns
     info = json.loads((export / "model_info.json").read_text())
-    extra = {k: v for k, v in info.items()
-             if k not in ("image_size", "embedding_size", "bn_mode")}
+    extra = {k: v for k, v in info.items() if k not in ("image_size", "embedding_size", "bn_mode")}
     models.export_embedder(trained_model, export, IMAGE_SIZE, info=extra, overwrite=True)
     assert graph.stat().st_mtime_ns > written
     assert sorted(p.name for p in export.iterdir()) == ["embedder", "model_info.json"]
-    np.testing.assert_allclose(models.load_embedder(run_dir)(pixels),
-                               trained_model(pixels, training=False).numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        models.load_embedder(run_dir)(pixels), trained_model(pixels, training=False).numpy(), rtol=1e-4, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("where", ["run", "export", "embedder"])
@@ -153,8 +162,7 @@ def test_eval_model_source_accepts_every_path_form(where, run_dir):
     weights, image size, and reports next to the run when the run is known."""
     from verification.model_source import resolve_model
 
-    path = {"run": run_dir, "export": run_dir / "export",
-            "embedder": run_dir / "export" / "embedder"}[where]
+    path = {"run": run_dir, "export": run_dir / "export", "embedder": run_dir / "export" / "embedder"}[where]
     source = resolve_model(str(path))
     assert source.export_path.resolve() == (run_dir / "export" / "embedder").resolve()
     assert source.image_size == IMAGE_SIZE

@@ -1,4 +1,5 @@
 """Batch-norm modes and dropout driven by a bool or tensor flag, against a NumPy reference."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,9 @@ def make_bn(mode: str) -> FlagBatchNormalization:
 
 def reference(layer, x, batch_stats: bool):
     axes = (0, 1, 2)
-    mean, var = (x.mean(axes), x.var(axes)) if batch_stats else (
-        layer.moving_mean.numpy(), layer.moving_variance.numpy())
+    mean, var = (
+        (x.mean(axes), x.var(axes)) if batch_stats else (layer.moving_mean.numpy(), layer.moving_variance.numpy())
+    )
     return numpy_batch_norm(x, mean, var, layer.gamma.numpy(), layer.beta.numpy())
 
 
@@ -61,10 +63,12 @@ def test_one_trace_serves_both_modes_with_the_right_statistics(mode, features):
     np.testing.assert_allclose(train_out, expected_train, rtol=1e-4, atol=1e-4)
     # Train mode: exponential moving average with decay 0.995 towards the batch statistics.
     batch_mean, batch_var = features.mean((0, 1, 2)), features.var((0, 1, 2))
-    np.testing.assert_allclose(layer.moving_mean.numpy(),
-                               DECAY * moving_before[0] + (1 - DECAY) * batch_mean, rtol=1e-5)
-    np.testing.assert_allclose(layer.moving_variance.numpy(),
-                               DECAY * moving_before[1] + (1 - DECAY) * batch_var, rtol=1e-4)
+    np.testing.assert_allclose(
+        layer.moving_mean.numpy(), DECAY * moving_before[0] + (1 - DECAY) * batch_mean, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        layer.moving_variance.numpy(), DECAY * moving_before[1] + (1 - DECAY) * batch_var, rtol=1e-4
+    )
 
     assert len(traces) == 1
     assert step.experimental_get_tracing_count() == 1
@@ -74,8 +78,7 @@ def test_one_trace_serves_both_modes_with_the_right_statistics(mode, features):
 def test_python_bool_and_none_mean_test_mode(flag, features):
     layer = make_bn("switch")
     out = layer(features, training=flag).numpy()
-    np.testing.assert_allclose(out, reference(layer, features, batch_stats=False), rtol=1e-4,
-                               atol=1e-4)
+    np.testing.assert_allclose(out, reference(layer, features, batch_stats=False), rtol=1e-4, atol=1e-4)
 
 
 def test_config_round_trip_keeps_the_mode():
@@ -114,7 +117,7 @@ def keras_twin(layer: FlagBatchNormalization, shape) -> tf.keras.layers.Layer:
 
     twin = keras.layers.BatchNormalization(momentum=layer.momentum, epsilon=layer.epsilon)
     twin.build(shape)
-    for mine, theirs in zip(layer.weights, twin.weights):
+    for mine, theirs in zip(layer.weights, twin.weights, strict=True):
         theirs.assign(mine)
     return twin
 
@@ -135,12 +138,11 @@ def test_fused_kernel_matches_keras_batch_norm_forward_backward_and_update(shape
             y = bn(x, training=True)
             loss = tf.reduce_sum(y * weights)
         grads.append([y, *tape.gradient(loss, [x, bn.gamma, bn.beta])])
-    for mine, theirs in zip(*grads):
+    for mine, theirs in zip(*grads, strict=True):
         np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(layer.moving_mean.numpy(), twin.moving_mean.numpy(), rtol=1e-6)
     np.testing.assert_allclose(layer.moving_variance.numpy(), twin.moving_variance.numpy(), rtol=1e-6)
-    np.testing.assert_allclose(layer(x, training=False).numpy(), twin(x, training=False).numpy(),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer(x, training=False).numpy(), twin(x, training=False).numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_bfloat16_activations_keep_their_dtype_and_float32_statistics(features):

@@ -1,5 +1,6 @@
 """TFLite export (`python -m models export-tflite`) against the SavedModel it comes from, the
 loader's .tflite route, eval's .tflite source, and the refusal of batch-dependent BN models."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def exported(folder, bn_mode: str = "switch"):
     """A tiny Resface20 whose BN moving averages have left their initial values, exported."""
-    model = models.build("resface20", image_size=IMAGE_SIZE, embedding_size=16, width=0.125,
-                         bn_mode=bn_mode)
+    model = models.build("resface20", image_size=IMAGE_SIZE, embedding_size=16, width=0.125, bn_mode=bn_mode)
     pixels = np.random.default_rng(0).uniform(0, 255, (8, *IMAGE_SIZE, 3)).astype(np.float32)
     for _ in range(3):
         model(pixels, training=True)
@@ -37,8 +37,7 @@ def faces(data_dir):
     from PIL import Image
 
     photos = sorted((data_dir / "lfw").glob("A*/*_0001.jpg"))[:12]
-    crops = [Image.open(p).convert("RGB").crop((75, 60, 175, 190)).resize(IMAGE_SIZE[::-1])
-             for p in photos]
+    crops = [Image.open(p).convert("RGB").crop((75, 60, 175, 190)).resize(IMAGE_SIZE[::-1]) for p in photos]
     return np.stack([np.asarray(c) for c in crops]).astype(np.float32)
 
 
@@ -62,13 +61,25 @@ def test_int8_calibrates_on_aligned_faces_and_stays_close(export_dir, faces, tmp
         (tmp_path / f"id{i % 3}").mkdir(exist_ok=True)
         Image.fromarray(face.astype(np.uint8)).save(tmp_path / f"id{i % 3}" / f"{i}.png")
     assert calibration_images([tmp_path], 5, IMAGE_SIZE).shape == (5, *IMAGE_SIZE, 3)
-    assert main(["export-tflite", str(export_dir), "--quantize", "int8",
-                 "--calibration-dir", str(tmp_path), "--calibration-images", "12"]) == 0
+    assert (
+        main(
+            [
+                "export-tflite",
+                str(export_dir),
+                "--quantize",
+                "int8",
+                "--calibration-dir",
+                str(tmp_path),
+                "--calibration-images",
+                "12",
+            ]
+        )
+        == 0
+    )
     lite = models.load_embedder(tflite_path(export_dir, "int8"))
     reference = models.load_embedder(export_dir)(faces)
     assert cosine(lite(faces), reference).min() > 0.95
-    assert tflite_path(export_dir, "int8").stat().st_size < \
-        0.5 * tflite_path(export_dir, "none").stat().st_size
+    assert tflite_path(export_dir, "int8").stat().st_size < 0.5 * tflite_path(export_dir, "none").stat().st_size
 
 
 def test_export_refuses_to_overwrite_and_names_the_file(export_dir, capsys):

@@ -1,4 +1,5 @@
 """Gallery building, saving and identity search (brute force and faiss HNSW) against NumPy."""
+
 import numpy as np
 import pytest
 
@@ -12,17 +13,18 @@ def unit(rows):
 
 
 def random_enrolled(rng, identities=6, photos=3, dim=8):
-    return {f"person{i}": [(f"p{i}_{j}.jpg", rng.normal(size=dim)) for j in range(photos)]
-            for i in range(identities)}
+    return {f"person{i}": [(f"p{i}_{j}.jpg", rng.normal(size=dim)) for j in range(photos)] for i in range(identities)}
 
 
 def test_mean_mode_is_normalised_mean_of_normalised_embeddings():
-    enrolled = {"bob": [("a.jpg", np.array([3.0, 0.0])), ("b.jpg", np.array([0.0, 0.5]))],
-                "amy": [("c.jpg", np.array([0.0, -2.0]))], "nobody": []}
+    enrolled = {
+        "bob": [("a.jpg", np.array([3.0, 0.0])), ("b.jpg", np.array([0.0, 0.5]))],
+        "amy": [("c.jpg", np.array([0.0, -2.0]))],
+        "nobody": [],
+    }
     gallery = Gallery.from_enrolled(enrolled, "mean")
     assert gallery.identities == ["amy", "bob"]  # sorted; identities without photos left out
-    np.testing.assert_allclose(gallery.embeddings, [[0, -1], [np.sqrt(0.5), np.sqrt(0.5)]],
-                               atol=1e-6)
+    np.testing.assert_allclose(gallery.embeddings, [[0, -1], [np.sqrt(0.5), np.sqrt(0.5)]], atol=1e-6)
     assert gallery.sources == ["c.jpg", "a.jpg|b.jpg"]
     assert gallery.meta["enroll_mode"] == "mean"
 
@@ -42,8 +44,9 @@ def test_bad_mode_and_empty_gallery():
 
 
 def test_save_load_round_trip_and_no_silent_overwrite(tmp_path):
-    gallery = Gallery.from_enrolled(random_enrolled(np.random.default_rng(1)), "all",
-                                    meta=dict(model="/m", flip="concat"))
+    gallery = Gallery.from_enrolled(
+        random_enrolled(np.random.default_rng(1)), "all", meta=dict(model="/m", flip="concat")
+    )
     path = gallery.save(tmp_path / "g.npz")
     loaded = Gallery.load(path)
     np.testing.assert_array_equal(loaded.embeddings, gallery.embeddings)
@@ -69,8 +72,7 @@ def test_brute_force_top_k_matches_numpy_sort():
     scores, ids = BruteForceIndex(gallery, query_chunk=3).search(queries, 5)
     expected = np.argsort(-(queries @ gallery.T), axis=1)[:, :5]
     np.testing.assert_array_equal(ids, expected)
-    np.testing.assert_allclose(scores, np.take_along_axis(queries @ gallery.T, expected, 1),
-                               rtol=1e-5)
+    np.testing.assert_allclose(scores, np.take_along_axis(queries @ gallery.T, expected, 1), rtol=1e-5)
     assert BruteForceIndex(gallery).search(queries, 500)[1].shape == (7, 50)  # k capped at N
 
 
@@ -80,8 +82,7 @@ def test_hnsw_finds_the_exact_neighbours_on_a_small_gallery():
     exact_ids = BruteForceIndex(gallery).search(queries, 3)[1]
     approx_scores, approx_ids = HnswIndex(gallery, neighbours=16, ef_search=300).search(queries, 3)
     np.testing.assert_array_equal(approx_ids, exact_ids)
-    np.testing.assert_allclose(approx_scores, np.take_along_axis(queries @ gallery.T, exact_ids, 1),
-                               rtol=1e-4)
+    np.testing.assert_allclose(approx_scores, np.take_along_axis(queries @ gallery.T, exact_ids, 1), rtol=1e-4)
 
 
 def test_index_rejects_wrong_dimension_and_kind():
@@ -100,9 +101,10 @@ def test_identity_search_scores_each_identity_by_its_best_row(kind):
     queries = unit(rng.normal(size=(5, 12)))
     results = IdentitySearcher(gallery, kind).search(queries, k=3)
     row_scores = queries @ gallery.embeddings.T
-    for query_scores, matches in zip(row_scores, results):
-        best_per_identity = {name: query_scores[gallery.labels == label].max()
-                             for label, name in enumerate(gallery.identities)}
+    for query_scores, matches in zip(row_scores, results, strict=True):
+        best_per_identity = {
+            name: query_scores[gallery.labels == label].max() for label, name in enumerate(gallery.identities)
+        }
         expected = sorted(best_per_identity, key=best_per_identity.get, reverse=True)[:3]
         assert [m.identity for m in matches] == expected
         for match in matches:
@@ -111,7 +113,7 @@ def test_identity_search_scores_each_identity_by_its_best_row(kind):
 
 def test_decide_unknown_below_threshold_and_same_at_threshold():
     matches = [Match("amy", 0.40), Match("bob", 0.1)]
-    assert decide(matches, 0.40) == "amy"   # same rule as eval: accept when score >= threshold
+    assert decide(matches, 0.40) == "amy"  # same rule as eval: accept when score >= threshold
     assert decide(matches, 0.41) == UNKNOWN
     assert decide([], 0.0) == UNKNOWN
 
@@ -123,3 +125,48 @@ def test_missing_faiss_gives_a_clear_error(monkeypatch):
     with pytest.raises(ImportError, match="pip install faiss-cpu.*--index brute"):
         HnswIndex(np.eye(4))
     assert len(BruteForceIndex(np.eye(4))) == 4  # the default index needs no faiss
+
+
+def test_enroll_records_photos_relative_to_the_folder_or_none(tmp_path):
+    from recognition.enroll import enroll
+    from recognition.photos import FaceResult, PhotoResult
+    from recognition.quality import QualityReport
+
+    class Embedder:
+        flip, image_size = "concat", (112, 96)
+
+        def process(self, photo):
+            report = QualityReport(0.99, 30.0, 60.0, 0.0, 0.0, 100.0)
+            return PhotoResult(photo, [FaceResult(None, report, np.ones(4, np.float32))])
+
+    photos = {"amy": [tmp_path / "people" / "amy" / "1.jpg"]}
+    gallery = enroll(photos, Embedder(), "all", source_root=tmp_path / "people", log=print)
+    assert gallery.sources == ["amy/1.jpg"] and "model" not in gallery.meta
+    hidden = enroll(photos, Embedder(), "all", source_root=tmp_path / "people", log=print, keep_sources=False)
+    assert hidden.sources == [""]
+
+
+def test_csv_escapes_formulas_and_is_private(tmp_path):
+    import csv
+    import stat
+
+    from recognition.search import write_csv
+
+    row = dict(
+        photo='=HYPERLINK("x")',
+        face=0,
+        status="identified",
+        identity="@SUM(A1)",
+        score="-0.1000",
+        top_k="+evil:0.9",
+        box="1 2 3 4",
+        reason="-2+3",
+    )
+    path = tmp_path / "out.csv"
+    assert write_csv([row], path) == 1
+    written = next(csv.DictReader(path.open()))
+    assert written["photo"] == '\'=HYPERLINK("x")' and written["identity"] == "'@SUM(A1)"
+    assert written["top_k"] == "'+evil:0.9" and written["reason"] == "'-2+3"
+    assert written["score"] == "-0.1000"  # a number stays a number
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not path.with_name("out.csv.partial").exists()

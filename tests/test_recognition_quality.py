@@ -1,4 +1,5 @@
 """Quality gate: pose from landmarks vs hand-worked geometry, blur vs a NumPy Laplacian."""
+
 import math
 from dataclasses import dataclass
 
@@ -6,8 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from recognition.quality import (QualityGate, QualityThresholds, roll_degrees, sharpness,
-                                 yaw_degrees)
+from recognition.quality import QualityGate, QualityThresholds, roll_degrees, sharpness, yaw_degrees
 
 
 @dataclass
@@ -19,8 +19,7 @@ class FakeFace:
 
 def frontal_landmarks(nose_shift=0.0):
     """Eyes 40 px apart on a horizontal line, nose `nose_shift` px right of their midpoint."""
-    return np.array([[30.0, 50.0], [70.0, 50.0], [50.0 + nose_shift, 70.0],
-                     [35.0, 90.0], [65.0, 90.0]])
+    return np.array([[30.0, 50.0], [70.0, 50.0], [50.0 + nose_shift, 70.0], [35.0, 90.0], [65.0, 90.0]])
 
 
 def rotate(points, degrees, centre=(50.0, 60.0)):
@@ -57,8 +56,7 @@ def test_degenerate_landmarks_count_as_profile():
 def numpy_laplacian_variance(gray):
     """4-neighbour Laplacian with OpenCV's default border (reflect without repeating the edge)."""
     padded = np.pad(gray.astype(np.float64), 1, mode="reflect")
-    laplacian = (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
-                 - 4 * padded[1:-1, 1:-1])
+    laplacian = padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:] - 4 * padded[1:-1, 1:-1]
     return laplacian.var()
 
 
@@ -86,12 +84,13 @@ def test_gate_rejects_blurred_real_photo(data_dir):
 def test_every_failing_check_is_reported_and_flag_mode_keeps_the_face():
     face = FakeFace((0, 0, 15, 40), 0.5, rotate(frontal_landmarks(30.0), 60.0) * 0.2)
     crop = np.full((112, 96, 3), 100, np.uint8)
-    thresholds = QualityThresholds(min_confidence=0.9, min_eye_distance=10, min_box_size=20,
-                                   max_yaw=30, max_roll=30, min_sharpness=1)
+    thresholds = QualityThresholds(
+        min_confidence=0.9, min_eye_distance=10, min_box_size=20, max_yaw=30, max_roll=30, min_sharpness=1
+    )
     report = QualityGate(thresholds, "reject").assess(face, crop)
     words = ["confidence", "eye distance", "face box", "yaw", "roll", "blur"]
     assert len(report.reasons) == len(words)
-    for word, reason in zip(words, report.reasons):
+    for word, reason in zip(words, report.reasons, strict=True):
         assert word in reason
     assert not QualityGate(thresholds, "flag").rejects(report)
 

@@ -1,4 +1,5 @@
 """Thresholds from eval_lfw.py reports, as written by verification.protocol."""
+
 import json
 
 import numpy as np
@@ -65,15 +66,19 @@ def test_exactly_one_threshold_source(tmp_path):
 
 
 def test_far_threshold_hand_made_reports(tmp_path):
-    report = dict(fold_thresholds=[0.2, 0.4], fold_val_thresholds=[0.5, 0.7], far_target=1e-3,
-                  similarity="cosine", subtract_mean=False)
+    report = dict(
+        fold_thresholds=[0.2, 0.4],
+        fold_val_thresholds=[0.5, 0.7],
+        far_target=1e-3,
+        similarity="cosine",
+        subtract_mean=False,
+    )
     path = write(tmp_path, report)
-    assert threshold_from_eval_json(path) == pytest.approx(0.3)           # accuracy threshold
+    assert threshold_from_eval_json(path) == pytest.approx(0.3)  # accuracy threshold
     assert threshold_from_eval_json(path, far=1e-3) == pytest.approx(0.6)  # FAR threshold
     # Euclidean: squared distances 0.6 and 1.0, mean 0.8 -> cos = 1 - 0.8 / 2 = 0.6.
     euclidean = dict(report, similarity="euclidean", fold_val_thresholds=[0.6, 1.0])
-    assert threshold_from_eval_json(write(tmp_path, euclidean, "e.json"),
-                                    far=0.001) == pytest.approx(0.6)
+    assert threshold_from_eval_json(write(tmp_path, euclidean, "e.json"), far=0.001) == pytest.approx(0.6)
     assert resolve_threshold(None, str(path), far=1e-3) == pytest.approx(0.6)
 
 
@@ -92,8 +97,11 @@ def test_far_threshold_of_a_protocol_report_is_the_other_folds_top_impostor_scor
 
 def test_far_the_report_was_not_computed_for_is_one_clear_error(tmp_path):
     path = write(tmp_path, dict(fold_thresholds=[0.3], fold_val_thresholds=[0.6], far_target=1e-3))
-    with pytest.raises(ValueError, match=r"eval.json: has thresholds for FAR 0.001 only, not "
-                                         r"0.0001; rerun eval_lfw.py with --far-target 0.0001"):
+    with pytest.raises(
+        ValueError,
+        match=r"eval.json: has thresholds for FAR 0.001 only, not "
+        r"0.0001; rerun eval_lfw.py with --far-target 0.0001",
+    ):
         threshold_from_eval_json(path, far=1e-4)
     old = write(tmp_path, dict(fold_thresholds=[0.3]), "old.json")
     with pytest.raises(ValueError, match="old.json: no 'fold_val_thresholds'"):

@@ -1,9 +1,10 @@
 """Several replicas and several workers on one CPU machine.
 
-Replicas: MirroredStrategy over the 2 logical CPU devices that tests/conftest.py splits the CPU
+Replicas: MirroredStrategy over the 2 logical CPU devices that tests/helpers/cpu_devices.py splits the CPU
 into (the code path of several GPUs). Workers: two train.py processes on localhost with TF_CONFIG
 (MultiWorkerMirroredStrategy), as on two machines sharing the run dir's file system.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,24 +23,28 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests import conftest
+from benchmarks.gpu_check import make_lfw_like
 from common.paths import REPO_ROOT
-from tests.train_support import BASE_CONFIG, standin_train_dir, tiny_config, tiny_overrides  # noqa: F401
+from tests.helpers.cpu_devices import CPU_REPLICAS, CPU_SPLIT_ERROR
+from tests.helpers.train_support import BASE_CONFIG, tiny_config, tiny_overrides
 from training import run_dir as run_dirs
 from training.loop import Trainer, build_model, run_training
 from training.strategy import broadcast_from_chief
 
-from benchmarks.gpu_check import make_lfw_like
-
-REPLICAS = conftest.CPU_REPLICAS
+REPLICAS = CPU_REPLICAS
 pytestmark = pytest.mark.skipif(
-    conftest.CPU_SPLIT_ERROR is not None or bool(tf.config.list_physical_devices("GPU")),
-    reason=f"needs the CPU split in {REPLICAS} logical devices and no GPU "
-           f"({conftest.CPU_SPLIT_ERROR or 'a GPU is visible'})")
+    CPU_SPLIT_ERROR is not None or bool(tf.config.list_physical_devices("GPU")),
+    reason=f"needs the CPU split in {REPLICAS} logical devices and no GPU ({CPU_SPLIT_ERROR or 'a GPU is visible'})",
+)
 
 # Deterministic steps: no dropout, plain momentum SGD with a visible rate, weight decay on.
-EXACT = {"model.dropout_keep": 1.0, "data.cache": "none", "optimizer.name": "momentum",
-         "optimizer.weight_decay": 5e-4, "optimizer.schedule.values": "[0.1]"}
+EXACT = {
+    "model.dropout_keep": 1.0,
+    "data.cache": "none",
+    "optimizer.name": "momentum",
+    "optimizer.weight_decay": 5e-4,
+    "optimizer.schedule.values": "[0.1]",
+}
 
 
 def make_trainer(train_dir, run_dir, strategy, **overrides) -> Trainer:
@@ -73,20 +78,23 @@ def one_and_two_replicas(train_dir, tmp_path, **overrides):
     return one, two, (images, labels)
 
 
-def test_global_batch_is_split_across_replicas(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_global_batch_is_split_across_replicas(standin_train_dir, tmp_path):
     trainer = make_trainer(standin_train_dir, tmp_path / "run", "mirrored", **{"model.bn_mode": "none"})
     images, labels = next(iter(trainer.make_dataset(0)))
     shards = trainer.strategy.experimental_local_results(images)
     batch = trainer.config.train.batch_size
     assert [int(shard.shape[0]) for shard in shards] == [batch // REPLICAS] * REPLICAS
     assert [shard.device.split(":")[-1] for shard in shards] == [str(i) for i in range(REPLICAS)]
-    assert [int(t.shape[0]) for t in trainer.strategy.experimental_local_results(labels)] == \
-        [batch // REPLICAS] * REPLICAS
+    assert [int(t.shape[0]) for t in trainer.strategy.experimental_local_results(labels)] == [
+        batch // REPLICAS
+    ] * REPLICAS
     stats = trainer.train_step(images, labels)
     assert trainer.state.current_step() == 1 and np.isfinite(float(stats["total_loss"]))
 
 
-def test_one_step_on_two_replicas_equals_one_step_on_one(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_one_step_on_two_replicas_equals_one_step_on_one(standin_train_dir, tmp_path):
     """BN off: the same global batch gives the same loss and the same updated weights, so the
     per-replica losses and gradients are scaled right and weight decay is counted once."""
     one, two, (images, labels) = one_and_two_replicas(standin_train_dir, tmp_path, **{"model.bn_mode": "none"})
@@ -96,7 +104,7 @@ def test_one_step_on_two_replicas_equals_one_step_on_one(standin_train_dir, tmp_
     for name in ("total_loss", "loss", "weight_decay_loss", "batch_accuracy"):
         np.testing.assert_allclose(float(stats_two[name]), float(stats_one[name]), rtol=1e-5, err_msg=name)
     moved = 0
-    for old, new_one, variable in zip(before, one.model.get_weights(), two.model.weights):
+    for old, new_one, variable in zip(before, one.model.get_weights(), two.model.weights, strict=True):
         # Compare the updates, not only the weights: a wrong scale of the gradient shows here. An
         # element's gradient is a sum of cancelling terms summed in another order on two replicas,
         # so its round-off scales with the variable's updates, not with its own (seen: 2.5e-7 on an
@@ -106,19 +114,20 @@ def test_one_step_on_two_replicas_equals_one_step_on_one(standin_train_dir, tmp_
             np.testing.assert_allclose(copy - old, new_one - old, rtol=1e-3, atol=atol, err_msg=variable.path)
         moved += int(np.abs(new_one - old).max() > 1e-6)
     assert moved > len(before) // 2  # the step did move the weights
-    for a, b in zip(one.loss_layer.get_weights(), two.loss_layer.get_weights()):
+    for a, b in zip(one.loss_layer.get_weights(), two.loss_layer.get_weights(), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7)
     assert one.state.current_step() == two.state.current_step() == 1
 
 
-def test_batch_norm_normalises_per_replica_and_moving_statistics_stay_in_sync(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_batch_norm_normalises_per_replica_and_moving_statistics_stay_in_sync(standin_train_dir, tmp_path):
     """BN switch on 2 replicas: each replica normalises with the statistics of its half of the
     batch (the loss is the mean of the two halves' losses, each half run alone), and the moving
     mean/variance are the average of what each replica alone would have, equal on both copies."""
     one, two, (images, labels) = one_and_two_replicas(standin_train_dir, tmp_path, **{"model.bn_mode": "switch"})
     shards = two.strategy.experimental_local_results(same_batch_for(two, images, labels)[0])
     half = int(images.shape[0]) // REPLICAS
-    np.testing.assert_array_equal(shards[1].numpy(), images[half:2 * half].numpy())
+    np.testing.assert_array_equal(shards[1].numpy(), images[half : 2 * half].numpy())
     # Each replica alone: a probe model with the same weights, one half batch in train mode.
     probes, half_losses = [], []
     for r in range(REPLICAS):
@@ -151,12 +160,16 @@ def test_batch_norm_normalises_per_replica_and_moving_statistics_stay_in_sync(st
 
 def checkpoint_values(path) -> dict[str, np.ndarray]:
     reader = tf.train.load_checkpoint(str(path))
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+    return {
+        name: reader.get_tensor(name)
+        for name in reader.get_variable_to_shape_map()
+        if name != "_CHECKPOINTABLE_OBJECT_GRAPH"
+    }
 
 
+@pytest.mark.integration
 @pytest.mark.slow  # trains, exports and restores on both strategies
-def test_checkpoints_move_between_two_replicas_and_one(standin_train_dir, tmp_path):  # noqa: F811
+def test_checkpoints_move_between_two_replicas_and_one(standin_train_dir, tmp_path):
     """A run trained on 2 replicas (run_training, LFW check and export included) resumes on 1,
     then on 2 again:
     the run dir accepts the changed train.strategy, each restore brings back every saved value
@@ -165,9 +178,20 @@ def test_checkpoints_move_between_two_replicas_and_one(standin_train_dir, tmp_pa
     lfw_dir, pairs = make_lfw_like(tmp_path)  # a generated 2-fold LFW for the in-training check
 
     def config(strategy, steps):
-        return tiny_config(standin_train_dir, run_dir, **{
-            **EXACT, "model.bn_mode": "switch", "train.strategy": strategy, "train.max_steps": steps,
-            "eval.lfw_every_steps": 2, "eval.lfw_dir": str(lfw_dir), "eval.pairs": str(pairs), "eval.folds": 2})
+        return tiny_config(
+            standin_train_dir,
+            run_dir,
+            **{
+                **EXACT,
+                "model.bn_mode": "switch",
+                "train.strategy": strategy,
+                "train.max_steps": steps,
+                "eval.lfw_every_steps": 2,
+                "eval.lfw_dir": str(lfw_dir),
+                "eval.pairs": str(pairs),
+                "eval.folds": 2,
+            },
+        )
 
     summary = run_training(config("mirrored", 2))
     assert summary["steps"] == 2 and (run_dir / "export" / "embedder").is_dir()
@@ -215,6 +239,7 @@ def test_broadcast_from_chief_gives_every_replica_replica_0s_values(tmp_path):
         def replica_fn():
             replica = tf.distribute.get_replica_context().replica_id_in_sync_group
             weight.assign(tf.fill([3], tf.cast(replica, tf.float32) + 1.0))
+
         strategy.run(replica_fn)
 
     diverge()
@@ -241,26 +266,37 @@ def launch_workers(command, log_dir: Path, tag: str, workers: int = 2) -> list[s
     cluster = {"worker": [f"localhost:{port}" for port in free_ports(workers)]}
     processes = []
     for index in range(workers):
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-               "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        env = {
+            **os.environ,
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        }
         with open(log_dir / f"{tag}{index}.log", "w") as out:
-            processes.append(subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out,
-                                              stderr=subprocess.STDOUT))
+            processes.append(subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
     return processes
 
 
-@pytest.mark.slow  # ~90 s on 2 busy cores: four train.py processes
-def test_two_workers_only_the_chief_writes_and_a_killed_run_resumes(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+@pytest.mark.slow  # four train.py processes
+def test_two_workers_only_the_chief_writes_and_a_killed_run_resumes(standin_train_dir, tmp_path):
     """Two train.py workers, one run dir: worker 1 writes into a scratch dir of its own (removed
     at the end), never into the run dir. SIGKILL worker 1 after the first checkpoint: the chief
     stops with a one-line error; both restarted with the same command resume from the chief's
     last checkpoint (worker 1 takes the chief's state) and finish."""
     run_dir = tmp_path / "run"
-    overrides = tiny_overrides(standin_train_dir, run_dir, **{
-        "train.strategy": "multi_worker", "train.max_steps": 30, "train.checkpoint_every_steps": 10,
-        "data.cache": "none"})
-    command = [sys.executable, "train.py", "--config", str(BASE_CONFIG)] + \
-        [arg for override in overrides for arg in ("--set", override)]
+    overrides = tiny_overrides(
+        standin_train_dir,
+        run_dir,
+        **{
+            "train.strategy": "multi_worker",
+            "train.max_steps": 30,
+            "train.checkpoint_every_steps": 10,
+            "data.cache": "none",
+        },
+    )
+    command = [sys.executable, "train.py", "--config", str(BASE_CONFIG)] + [
+        arg for override in overrides for arg in ("--set", override)
+    ]
 
     first = launch_workers(command, tmp_path, "first")
     deadline = time.time() + 240
@@ -274,8 +310,7 @@ def test_two_workers_only_the_chief_writes_and_a_killed_run_resumes(standin_trai
     finally:
         first[0].kill()
     chief_output = (tmp_path / "first0.log").read_text()
-    assert re.search(r"^train\.py: error: worker 0 of 2 lost the others .*restart every worker", chief_output,
-                     re.M)
+    assert re.search(r"^train\.py: error: worker 0 of 2 lost the others .*restart every worker", chief_output, re.M)
     assert not (run_dir / "DONE.json").exists()
 
     second = launch_workers(command, tmp_path, "second")
@@ -291,12 +326,25 @@ def test_two_workers_only_the_chief_writes_and_a_killed_run_resumes(standin_trai
     steps = [int(s) for s in re.findall(r"step (\d+)/30 loss", log.split("resumed from")[-1])]
     assert steps == list(range(resumed + 5, 31, 5))
     assert json.loads((run_dir / "DONE.json").read_text())["steps"] == 30
-    scratch = [Path(line.split("files go to ")[1].split(" (removed")[0])
-               for line in (tmp_path / "first1.log").read_text().splitlines() + outputs[1].splitlines()
-               if "this worker's files go to" in line]
+    scratch = [
+        Path(line.split("files go to ")[1].split(" (removed")[0])
+        for line in (tmp_path / "first1.log").read_text().splitlines() + outputs[1].splitlines()
+        if "this worker's files go to" in line
+    ]
     assert len(scratch) == 2 and not scratch[1].exists()  # the finished run's scratch is gone
     shutil.rmtree(scratch[0], ignore_errors=True)  # the killed worker could not remove its own
     assert all(run_dir not in path.parents for path in scratch)
     assert sorted(p.name for p in run_dir.iterdir()) == sorted(
-        ["DONE.json", "checkpoints", "config.yaml", "export", "file_list.tsv", "git.diff", "git.txt",
-         "labels.txt", "tensorboard", "train.log"])
+        [
+            "DONE.json",
+            "checkpoints",
+            "config.yaml",
+            "export",
+            "file_list.tsv",
+            "git.diff",
+            "git.txt",
+            "labels.txt",
+            "tensorboard",
+            "train.log",
+        ]
+    )

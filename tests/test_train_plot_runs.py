@@ -1,19 +1,24 @@
 """tools/plot_runs.py reads the scalars train.py writes and renders one PNG for several runs."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from training import summaries
-
 from tools import plot_runs
+from training import summaries
 
 
 def lfw_result(accuracy, folds):
-    return {"accuracy_mean": accuracy, "accuracy_std": 0.01, "val_mean": 0.3, "auc": 0.9,
-            "num_folds": folds, "num_pairs": 600 * folds}
+    return {
+        "accuracy_mean": accuracy,
+        "accuracy_std": 0.01,
+        "val_mean": 0.3,
+        "auc": 0.9,
+        "num_folds": folds,
+        "num_pairs": 600 * folds,
+    }
 
 
 def fake_run(directory, losses, lfw, final=None):
@@ -27,9 +32,9 @@ def fake_run(directory, losses, lfw, final=None):
             tf.summary.histogram("weights/k", np.zeros(3), step=stop)
     last = 10 * len(losses)
     with tf.summary.create_file_writer(str(directory / "tensorboard")).as_default():
-        summaries.write_lfw_check(directory, last, lfw_result(lfw, 4), "check")
+        summaries.write_check(directory, last, "lfw", lfw_result(lfw, 4), "check")
     if final is not None:
-        summaries.write_lfw_final(directory, last, lfw_result(final, 10), "final", all_folds=True)
+        summaries.write_final(directory, last, "lfw", lfw_result(final, 10), "final", all_folds=True)
 
 
 def test_reads_scalars_across_event_files_and_writes_png(tmp_path):
@@ -49,6 +54,24 @@ def test_reads_scalars_across_event_files_and_writes_png(tmp_path):
     out = tmp_path / "curves.png"
     assert plot_runs.main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)]) == 0
     assert Image.open(out).size[0] > 1000
+
+
+def test_one_panel_per_benchmark_lfw_first(tmp_path):
+    fake_run(tmp_path / "a", [5.0, 4.0, 3.0], 0.7)
+    with tf.summary.create_file_writer(str(tmp_path / "b" / "tensorboard")).as_default():
+        summaries.write_check(tmp_path / "b", 30, "agedb_30", lfw_result(0.6, 4), "check")
+        summaries.write_check(tmp_path / "b", 30, "cfp_fp", lfw_result(0.6, 4), "check")
+    runs = [plot_runs.read_scalars(tmp_path / name) for name in ("a", "b")]
+    assert [tag for tag, _, _ in plot_runs.panels(runs)] == [
+        "train/total_loss",
+        "train/batch_accuracy",
+        "lfw/accuracy",
+        "agedb_30/accuracy",
+        "cfp_fp/accuracy",
+    ]
+    out = tmp_path / "curves.png"
+    assert plot_runs.main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)]) == 0
+    assert Image.open(out).size[0] >= 5 * 5 * 100  # five panels of 5 inches at 100 dpi
 
 
 def test_missing_or_empty_run_dir_is_an_error(tmp_path, capsys):

@@ -1,4 +1,5 @@
 """Schedule files in the article's `epoch: lr` format, piecewise steps and warm-up."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,16 @@ def test_parse_comments_and_blank_lines(tmp_path):
 def test_article_schedule_file_steps():
     """The article's file: 0.1 until epoch 16, 0.01 until 24, 0.001 until 28, then 0.0001 for good."""
     schedule = from_epoch_file(REPO_ROOT / "experiments/schedules/article_am.txt", steps_per_epoch=1000)
-    expected = {0: 0.1, 15_999: 0.1, 16_000: 0.01, 23_999: 0.01, 24_000: 0.001, 28_000: 0.0001,
-                29_999: 0.0001, 10_000_000: 0.0001}
+    expected = {
+        0: 0.1,
+        15_999: 0.1,
+        16_000: 0.01,
+        23_999: 0.01,
+        24_000: 0.001,
+        28_000: 0.0001,
+        29_999: 0.0001,
+        10_000_000: 0.0001,
+    }
     for step, lr in expected.items():
         assert lr_at(schedule, step) == pytest.approx(lr), step
 
@@ -43,12 +52,15 @@ def test_linear_warmup():
     assert lr_at(schedule, 100) == pytest.approx(0.01)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("0: 0.1\nsixteen: 0.01\n", ":2: expected 'epoch: lr'"),
-    ("0: 0.1\n5: 0.01\n5: 0.001\n", ":3: epochs must increase"),
-    ("2: 0.1\n", ":1: the first line must be epoch 0"),
-    ("# only a comment\n", "no 'epoch: lr' lines"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("0: 0.1\nsixteen: 0.01\n", ":2: expected 'epoch: lr'"),
+        ("0: 0.1\n5: 0.01\n5: 0.001\n", ":3: epochs must increase"),
+        ("2: 0.1\n", ":1: the first line must be epoch 0"),
+        ("# only a comment\n", "no 'epoch: lr' lines"),
+    ],
+)
 def test_bad_files_name_the_line(tmp_path, text, message):
     path = tmp_path / "bad.txt"
     path.write_text(text)

@@ -1,4 +1,5 @@
 """The real training step: weight decay reaches the head, BN modes, EMA, non-finite guard."""
+
 from __future__ import annotations
 
 import keras
@@ -13,7 +14,6 @@ from training.optimizers import build_optimizer, decayed_variables, l2_penalty
 from training.schedules import PiecewiseWithWarmup
 from training.step import TrainState, make_replica_step, make_train_step
 
-
 SIZE = (112, 96)
 CLASSES = 4
 
@@ -26,8 +26,9 @@ def batch(seed=0):
 
 def setup(bn_mode="switch", weight_decay=0.0, optimizer="sgd", lr=0.1, ema_decay=0.0):
     tf.keras.utils.set_random_seed(1)
-    model = models.build("resface20", image_size=SIZE, embedding_size=16, bn_mode=bn_mode,
-                         width=0.0625, dropout_keep=1.0)
+    model = models.build(
+        "resface20", image_size=SIZE, embedding_size=16, bn_mode=bn_mode, width=0.0625, dropout_keep=1.0
+    )
     head = losses.build("am_softmax", num_classes=CLASSES, embedding_size=16)
     opt = build_optimizer(optimizer)
     variables = model.trainable_variables + head.trainable_variables
@@ -35,11 +36,15 @@ def setup(bn_mode="switch", weight_decay=0.0, optimizer="sgd", lr=0.1, ema_decay
     state = TrainState()
     ema = WeightAverage(variables, ema_decay) if ema_decay else None
     replica_step = make_replica_step(
-        model, head, opt, state,
-        decayed_variables=decayed_variables(variables, ["alpha"]), weight_decay=weight_decay,
-        ema=ema)
-    step = make_train_step(tf.distribute.get_strategy(), replica_step, False, opt,
-                           PiecewiseWithWarmup([], [lr]), state)
+        model,
+        head,
+        opt,
+        state,
+        decayed_variables=decayed_variables(variables, ["alpha"]),
+        weight_decay=weight_decay,
+        ema=ema,
+    )
+    step = make_train_step(tf.distribute.get_strategy(), replica_step, False, opt, PiecewiseWithWarmup([], [lr]), state)
     return model, head, variables, state, step, ema
 
 
@@ -54,8 +59,10 @@ def test_decayed_variables_are_all_kernels_including_the_head():
 
 
 def test_l2_penalty_matches_numpy():
-    weights = [tf.Variable(np.arange(6.0).reshape(2, 3), dtype=tf.float32),
-               tf.Variable([[1.0, -2.0]], dtype=tf.float32)]
+    weights = [
+        tf.Variable(np.arange(6.0).reshape(2, 3), dtype=tf.float32),
+        tf.Variable([[1.0, -2.0]], dtype=tf.float32),
+    ]
     expected = 5e-4 * 0.5 * (np.sum(np.arange(6.0) ** 2) + 5.0)
     assert float(l2_penalty(weights, 5e-4)) == pytest.approx(expected, rel=1e-6)
 
@@ -72,7 +79,7 @@ def test_weight_decay_in_the_real_step_shrinks_every_kernel_by_lr_wd_w():
         stats = step(images, labels)
         runs[decay] = ([v.numpy() for v in variables], before, variables, stats)
     (plain, w0, variables, plain_stats), (decayed, _, _, decayed_stats) = runs[0.0], runs[wd]
-    for v, a, b, w in zip(variables, plain, decayed, w0):
+    for v, a, b, w in zip(variables, plain, decayed, w0, strict=True):
         expected = -lr * wd * w if len(v.shape) >= 2 and "alpha" not in v.path else 0.0 * w
         np.testing.assert_allclose(b - a, expected, atol=2e-6, err_msg=v.path)
     assert float(decayed_stats["weight_decay_loss"]) > 0 == float(plain_stats["weight_decay_loss"])
@@ -98,20 +105,19 @@ def test_bn_switch_updates_moving_stats_and_uses_them_in_test_mode():
     x, y = (t.numpy().astype(np.float64) for t in probe(images, training=False))
     scale, offset = bn.gamma.numpy(), bn.beta.numpy()
     mean, variance = bn.moving_mean.numpy(), bn.moving_variance.numpy()
-    np.testing.assert_allclose(y, (x - mean) / np.sqrt(variance + bn.epsilon) * scale + offset,
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(variance + bn.epsilon) * scale + offset, rtol=1e-4, atol=1e-4)
     x, y = (t.numpy().astype(np.float64) for t in probe(images, training=True))
     mean, variance = x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
-    np.testing.assert_allclose(y, (x - mean) / np.sqrt(variance + bn.epsilon) * scale + offset,
-                               rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(variance + bn.epsilon) * scale + offset, rtol=1e-3, atol=1e-3)
 
 
 def test_bn_always_train_uses_batch_stats_in_test_mode_too():
     model, _, _, _, step, _ = setup("always_train")
     images, labels = batch()
     step(images, labels)
-    np.testing.assert_allclose(model(images, training=False).numpy(),
-                               model(images, training=True).numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        model(images, training=False).numpy(), model(images, training=True).numpy(), rtol=1e-4, atol=1e-4
+    )
 
 
 def test_bn_none_has_no_batch_norm_and_trains():
@@ -120,17 +126,17 @@ def test_bn_none_has_no_batch_norm_and_trains():
     before = [v.numpy() for v in variables]
     stats = step(*batch())
     assert np.isfinite(float(stats["total_loss"])) and int(state.step) == 1
-    assert any(not np.allclose(b, v.numpy()) for b, v in zip(before, variables))
+    assert any(not np.allclose(b, v.numpy()) for b, v in zip(before, variables, strict=True))
 
 
 def test_ema_matches_hand_computed_average_and_swaps_back():
     variable = tf.Variable([1.0, 2.0])
     ema = WeightAverage([variable], decay=0.9)
     variable.assign([3.0, 6.0])
-    ema.update(step=0)            # effective decay min(0.9, 1/10) = 0.1
+    ema.update(step=0)  # effective decay min(0.9, 1/10) = 0.1
     np.testing.assert_allclose(ema.shadows[0].numpy(), [0.1 * 1 + 0.9 * 3, 0.1 * 2 + 0.9 * 6], rtol=1e-6)
     variable.assign([5.0, 5.0])
-    ema.update(step=1000)         # effective decay 0.9
+    ema.update(step=1000)  # effective decay 0.9
     expected = 0.9 * np.array([2.8, 5.6]) + 0.1 * 5
     np.testing.assert_allclose(ema.shadows[0].numpy(), expected, rtol=1e-6)
     with ema.swapped_in():
@@ -147,7 +153,7 @@ def test_non_finite_loss_skips_the_update_and_records_the_step():
     step(poisoned, labels)
     assert int(state.nonfinite_step) == 1 and int(state.step) == 1
     after = [v.numpy() for v in variables] + [s.numpy() for s in ema.shadows]
-    for a, b in zip(before, after):
+    for a, b in zip(before, after, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -167,8 +173,9 @@ def test_the_step_reports_what_the_loss_head_reports():
     optimizer.build(variables)
     state = TrainState()
     replica_step = make_replica_step(model, head, optimizer, state, decayed_variables=[], weight_decay=0.0)
-    step = make_train_step(tf.distribute.get_strategy(), replica_step, False, optimizer,
-                           PiecewiseWithWarmup([], [0.0]), state)
+    step = make_train_step(
+        tf.distribute.get_strategy(), replica_step, False, optimizer, PiecewiseWithWarmup([], [0.0]), state
+    )
     images = tf.constant(np.random.default_rng(0).normal(size=(4, 3)), tf.float32)
     labels = tf.constant([0, 0, 1, 1], tf.int32)
     expected = head.diagnostics(model(images), labels)

@@ -1,13 +1,14 @@
 """LfwEvaluator and the batched embedding path on small image folders (synthetic and real)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.helpers.synthetic_pairs import pairs_lines
 from verification.embedding import embed_paths
 from verification.lfw import LfwEvaluator
-from tests.synthetic_pairs import pairs_lines
 
 SIZE = (8, 6)
 
@@ -88,12 +89,12 @@ def test_bad_embed_fn_output_is_reported(tmp_path):
 
 
 def test_embed_paths_keeps_order_on_real_images(data_dir):
-    paths = sorted((data_dir / "lfw" / "Aaron_Eckhart").glob("*.jpg")) + \
-        sorted((data_dir / "lfw" / "Abel_Pacheco").glob("*.jpg"))[:3]
-    plain, flipped = embed_paths(mean_colour, paths, (250, 250), batch_size=2, with_flip=False,
-                                 progress=False)
-    expected = [np.asarray(Image.open(p).convert("RGB"), np.float32).mean(axis=(0, 1))
-                for p in paths]
+    paths = (
+        sorted((data_dir / "lfw" / "Aaron_Eckhart").glob("*.jpg"))
+        + sorted((data_dir / "lfw" / "Abel_Pacheco").glob("*.jpg"))[:3]
+    )
+    plain, flipped = embed_paths(mean_colour, paths, (250, 250), batch_size=2, with_flip=False, progress=False)
+    expected = [np.asarray(Image.open(p).convert("RGB"), np.float32).mean(axis=(0, 1)) for p in paths]
     assert flipped is None
     np.testing.assert_allclose(plain, expected, atol=2.0)  # JPEG decoders differ slightly
 

@@ -1,4 +1,5 @@
 """Strict pairs parsing and image resolution: real LFW files and hand-made bad ones."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,9 +21,9 @@ def test_real_view2_pairs_folds_and_boundaries(data_dir):
     assert pairs.line_numbers[0] == 2 and pairs.line_numbers[-1] == 6001
     for fold in range(10):
         start = 600 * fold
-        assert (pairs.fold_ids[start:start + 600] == fold).all()
-        assert pairs.is_same[start:start + 300].all()
-        assert not pairs.is_same[start + 300:start + 600].any()
+        assert (pairs.fold_ids[start : start + 600] == fold).all()
+        assert pairs.is_same[start : start + 300].all()
+        assert not pairs.is_same[start + 300 : start + 600].any()
     # Line 302 (pair 300) is the first different-person pair of fold 0.
     assert pairs.left[300] == "Abdel_Madi_Shabneh/Abdel_Madi_Shabneh_0001"
     assert pairs.right[300] == "Dean_Barker/Dean_Barker_0001"
@@ -93,3 +94,13 @@ def test_first_folds_out_of_range(tmp_path):
     pairs = parse_pairs(write(tmp_path, "2 1\nA 1 2\nA 1 B 1\nC 1 2\nC 1 D 1\n"))
     with pytest.raises(ValueError, match="asked for 3 folds, file has 2"):
         pairs.first_folds(3)
+
+
+@pytest.mark.parametrize("name", ["..", "a/../..", "../etc"])
+def test_pair_names_may_not_leave_the_image_folder(tmp_path, name):
+    path = tmp_path / "pairs.txt"
+    path.write_text(f"1 1\n{name} 1 2\nP1 1 P2 1\n")
+    (tmp_path / "aligned").mkdir()
+    with pytest.raises(ValueError, match="leaves the image folder") as error:
+        resolve_images(parse_pairs(path, view1_folds=1), tmp_path / "aligned")
+    assert f"{path}:2:" in str(error.value)

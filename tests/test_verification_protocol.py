@@ -1,4 +1,5 @@
 """Metrics and the k-fold protocol against hand-worked cases and an independent loop reference."""
+
 from __future__ import annotations
 
 import math
@@ -9,17 +10,17 @@ import pytest
 from verification import metrics
 from verification.protocol import combine_flip, evaluate_pairs, pair_scores
 
-
 # ---- An independent, deliberately plain implementation of the protocol (loops only). ----------
 
+
 def ref_accuracy(scores, labels, t):
-    return sum(1 for s, y in zip(scores, labels) if (s >= t) == y) / len(scores)
+    return sum(1 for s, y in zip(scores, labels, strict=True) if (s >= t) == y) / len(scores)
 
 
 def ref_best_threshold(scores, labels):
     values = sorted(set(float(s) for s in scores))
     candidates = [values[0] - 1.0]
-    for a, b in zip(values, values[1:]):
+    for a, b in zip(values, values[1:], strict=False):
         candidates.append((a + b) / 2)
     candidates.append(values[-1] + 1.0)
     best_t, best_acc = None, -1.0
@@ -31,26 +32,26 @@ def ref_best_threshold(scores, labels):
 
 
 def ref_threshold_at_far(scores, labels, target):
-    negatives = [float(s) for s, y in zip(scores, labels) if not y]
+    negatives = [float(s) for s, y in zip(scores, labels, strict=True) if not y]
     points = [(0.0, math.nextafter(max(negatives), math.inf))]
     for v in sorted(set(negatives), reverse=True):
         points.append((sum(1 for n in negatives if n >= v) / len(negatives), v))
-    for (f0, t0), (f1, t1) in zip(points, points[1:]):
+    for (f0, t0), (f1, t1) in zip(points, points[1:], strict=False):
         if f0 <= target <= f1:
             return t0 + (target - f0) / (f1 - f0) * (t1 - t0)
     raise AssertionError("target outside [0, 1]")
 
 
 def ref_auc(scores, labels):
-    pos = [s for s, y in zip(scores, labels) if y]
-    neg = [s for s, y in zip(scores, labels) if not y]
+    pos = [s for s, y in zip(scores, labels, strict=True) if y]
+    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
     wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
     return wins / (len(pos) * len(neg))
 
 
 def ref_eer(scores, labels):
-    pos = [s for s, y in zip(scores, labels) if y]
-    neg = [s for s, y in zip(scores, labels) if not y]
+    pos = [s for s, y in zip(scores, labels, strict=True) if y]
+    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
     previous = (0.0, 1.0)  # (FAR, FRR) with nothing accepted
     for t in sorted(set(scores), reverse=True):
         far = sum(1 for n in neg if n >= t) / len(neg)
@@ -69,13 +70,14 @@ def ref_protocol(left, right, labels, folds, euclidean=False, subtract_mean=Fals
     accs, vals, fars = [], [], []
     for k in sorted(set(folds)):
         if subtract_mean:
-            train_rows = [left[i] for i in range(len(labels)) if folds[i] != k] + \
-                         [right[i] for i in range(len(labels)) if folds[i] != k]
+            train_rows = [left[i] for i in range(len(labels)) if folds[i] != k] + [
+                right[i] for i in range(len(labels)) if folds[i] != k
+            ]
             mean = np.sum(train_rows, axis=0) / len(train_rows)
         else:
             mean = 0.0
         scores = []
-        for a, b in zip(left, right):
+        for a, b in zip(left, right, strict=True):
             a = (a - mean) / np.sqrt(np.dot(a - mean, a - mean))
             b = (b - mean) / np.sqrt(np.dot(b - mean, b - mean))
             scores.append(-float(np.dot(a - b, a - b)) if euclidean else float(np.dot(a, b)))
@@ -98,12 +100,12 @@ def toy_problem(seed, pairs_per_fold=40, folds=4, dim=6, noise=1.0):
     labels = np.tile(np.repeat([True, False], pairs_per_fold // 2), folds)
     fold_ids = np.repeat(np.arange(folds), pairs_per_fold)
     left = rng.normal(size=(n, dim)) + 0.7  # an offset so mean subtraction matters
-    right = np.where(labels[:, None], left + noise * rng.normal(size=(n, dim)),
-                     rng.normal(size=(n, dim)) + 0.7)
+    right = np.where(labels[:, None], left + noise * rng.normal(size=(n, dim)), rng.normal(size=(n, dim)) + 0.7)
     return left, right, labels, fold_ids
 
 
 # ---- Hand-worked cases. ----------------------------------------------------------------------
+
 
 def test_best_threshold_hand_worked_with_tie():
     # Candidates -0.8, 0.3, 0.5, 0.65, 0.8, 1.9 give 3, 4, 3, 4, 3, 2 correct of 5:
@@ -155,7 +157,7 @@ def test_two_fold_protocol_hand_worked():
     scores = np.array([s for s, _ in fold0 + fold1])
     labels = np.array([y for _, y in fold0 + fold1])
     left = np.tile([1.0, 0.0], (8, 1))
-    right = np.stack([scores, np.sqrt(1 - scores ** 2)], axis=1)
+    right = np.stack([scores, np.sqrt(1 - scores**2)], axis=1)
     result = evaluate_pairs(left, right, labels, np.repeat([0, 1], 4))
     # Fold 0 uses fold 1's best threshold 0.15 (3/4 there; 0.625 ties, smaller wins): 0.2 is
     # accepted wrongly -> 3/4. Fold 1 uses fold 0's threshold 0.5 -> 0.3 rejected, 0.55 accepted.
@@ -166,8 +168,9 @@ def test_two_fold_protocol_hand_worked():
 def test_random_embeddings_are_near_chance():
     rng = np.random.default_rng(3)
     labels = np.tile(np.repeat([True, False], 300), 10)
-    summary = evaluate_pairs(rng.normal(size=(6000, 64)), rng.normal(size=(6000, 64)), labels,
-                             np.repeat(np.arange(10), 600)).to_dict()
+    summary = evaluate_pairs(
+        rng.normal(size=(6000, 64)), rng.normal(size=(6000, 64)), labels, np.repeat(np.arange(10), 600)
+    ).to_dict()
     assert 0.46 < summary["accuracy_mean"] < 0.54
     assert abs(summary["auc"] - 0.5) < 0.03 and abs(summary["eer"] - 0.5) < 0.03
     assert summary["val_mean"] < 0.01
@@ -175,14 +178,15 @@ def test_random_embeddings_are_near_chance():
 
 # ---- Agreement with the independent reference. -------------------------------------------------
 
+
 @pytest.mark.parametrize("euclidean", [False, True])
 @pytest.mark.parametrize("subtract_mean", [False, True])
 def test_protocol_matches_loop_reference(euclidean, subtract_mean):
     left, right, labels, folds = toy_problem(7, noise=1.2)
-    result = evaluate_pairs(left, right, labels, folds,
-                            "euclidean" if euclidean else "cosine", subtract_mean, far_target=0.05)
-    accs, vals, fars = ref_protocol(left, right, list(labels), list(folds), euclidean,
-                                    subtract_mean, far=0.05)
+    result = evaluate_pairs(
+        left, right, labels, folds, "euclidean" if euclidean else "cosine", subtract_mean, far_target=0.05
+    )
+    accs, vals, fars = ref_protocol(left, right, list(labels), list(folds), euclidean, subtract_mean, far=0.05)
     assert result.fold_accuracies == pytest.approx(accs)
     assert result.fold_vals == pytest.approx(vals)
     assert result.fold_fars == pytest.approx(fars)
@@ -196,21 +200,21 @@ def test_auc_eer_threshold_match_loop_reference_with_ties():
     scores[labels] += 0.8
     assert metrics.roc_auc(scores, labels) == pytest.approx(ref_auc(scores, labels))
     assert metrics.equal_error_rate(scores, labels) == pytest.approx(ref_eer(list(scores), labels))
-    assert metrics.best_threshold(scores, labels)[0] == pytest.approx(
-        ref_best_threshold(scores, labels))
+    assert metrics.best_threshold(scores, labels)[0] == pytest.approx(ref_best_threshold(scores, labels))
     for target in (1e-3, 0.01, 0.3):
         assert metrics.threshold_at_far(scores, labels, target) == pytest.approx(
-            ref_threshold_at_far(scores, labels, target))
+            ref_threshold_at_far(scores, labels, target)
+        )
 
 
 # ---- Options: mean subtraction, similarity, flips. ---------------------------------------------
+
 
 def test_mean_subtraction_ignores_a_shared_offset_and_plain_cosine_does_not():
     left, right, labels, folds = toy_problem(5, noise=1.2)
     offset = np.full(left.shape[1], 4.0)
     base = evaluate_pairs(left, right, labels, folds, subtract_mean=True).fold_accuracies
-    shifted = evaluate_pairs(left + offset, right + offset, labels, folds,
-                             subtract_mean=True).fold_accuracies
+    shifted = evaluate_pairs(left + offset, right + offset, labels, folds, subtract_mean=True).fold_accuracies
     plain = evaluate_pairs(left + offset, right + offset, labels, folds).fold_accuracies
     assert shifted == pytest.approx(base)
     assert plain != pytest.approx(base)
@@ -234,16 +238,14 @@ def test_euclidean_thresholds_are_reported_as_squared_distances():
     euclid = evaluate_pairs(left, right, labels, folds, "euclidean").to_dict()
     assert euclid["fold_accuracies"] == pytest.approx(cosine["fold_accuracies"])
     # ||a - b||^2 = 2 - 2 cos on unit vectors.
-    np.testing.assert_allclose(euclid["fold_thresholds"],
-                               2 - 2 * np.array(cosine["fold_thresholds"]), atol=1e-9)
+    np.testing.assert_allclose(euclid["fold_thresholds"], 2 - 2 * np.array(cosine["fold_thresholds"]), atol=1e-9)
 
 
 def test_flip_modes_combine_features():
     emb = np.array([[1.0, 0.0], [0.0, 2.0]])
     flipped = np.array([[0.0, 1.0], [1.0, 1.0]])
     np.testing.assert_array_equal(combine_flip(emb, flipped, "none"), emb)
-    np.testing.assert_array_equal(combine_flip(emb, flipped, "concat"),
-                                  [[1, 0, 0, 1], [0, 2, 1, 1]])
+    np.testing.assert_array_equal(combine_flip(emb, flipped, "concat"), [[1, 0, 0, 1], [0, 2, 1, 1]])
     np.testing.assert_array_equal(combine_flip(emb, flipped, "sum"), [[1, 1], [1, 3]])
     with pytest.raises(ValueError, match="needs the flipped-image embeddings"):
         combine_flip(emb, None, "concat")

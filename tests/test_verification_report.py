@@ -1,4 +1,5 @@
 """Hardest-error selection, the stdout table and the ROC PNG, on a hand-worked 2-fold case."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +13,7 @@ def two_fold_result():
     scores = np.array([0.9, 0.8, 0.1, 0.2, 0.7, 0.3, 0.55, 0.0])
     labels = np.array([True, True, False, False, True, True, False, False])
     left = np.tile([1.0, 0.0], (8, 1))
-    right = np.stack([scores, np.sqrt(1 - scores ** 2)], axis=1)
+    right = np.stack([scores, np.sqrt(1 - scores**2)], axis=1)
     return evaluate_pairs(left, right, labels, np.repeat([0, 1], 4))
 
 

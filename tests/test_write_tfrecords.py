@@ -1,4 +1,5 @@
 """write_tfrecords on real images: parallel workers, kill -9 and resume, refusals, bad images."""
+
 from __future__ import annotations
 
 import shutil
@@ -13,7 +14,6 @@ import pytest
 from common.paths import REPO_ROOT
 from input_pipeline import write_tfrecords
 from input_pipeline.file_list import scan_identity_folders
-from tests.train_support import standin_train_dir  # noqa: F401  (fixture)
 
 
 def shard_bytes(folder: Path) -> dict[str, bytes]:
@@ -21,8 +21,9 @@ def shard_bytes(folder: Path) -> dict[str, bytes]:
 
 
 def write(input_dir: Path, output_dir: Path, shards: int, workers: int = 1) -> dict:
-    return write_tfrecords.write_tfrecords(scan_identity_folders(input_dir), output_dir, shards,
-                                           workers=workers, show_progress=False)
+    return write_tfrecords.write_tfrecords(
+        scan_identity_folders(input_dir), output_dir, shards, workers=workers, show_progress=False
+    )
 
 
 @pytest.fixture()
@@ -35,7 +36,8 @@ def celeba_subset(data_dir, tmp_path) -> Path:
     return subset
 
 
-def test_two_workers_write_the_same_shards_as_one(standin_train_dir, tmp_path):  # noqa: F811
+@pytest.mark.integration
+def test_two_workers_write_the_same_shards_as_one(standin_train_dir, tmp_path):
     one = write(standin_train_dir, tmp_path / "one", shards=3, workers=1)
     two = write(standin_train_dir, tmp_path / "two", shards=3, workers=2)
     assert one["written"] == two["written"] == 24 and not one["bad"]
@@ -43,11 +45,21 @@ def test_two_workers_write_the_same_shards_as_one(standin_train_dir, tmp_path): 
     assert (tmp_path / "two" / "labels.txt").read_text() == (tmp_path / "one" / "labels.txt").read_text()
 
 
+@pytest.mark.integration
 def test_killed_run_resumes_to_the_shards_of_an_uninterrupted_run(celeba_subset, tmp_path, capsys):
     write(celeba_subset, tmp_path / "reference", shards=50)
     killed = tmp_path / "killed"
-    command = [sys.executable, "-m", "input_pipeline.write_tfrecords", "--input-dir", str(celeba_subset),
-               "--output-dir", str(killed), "--shards", "50"]
+    command = [
+        sys.executable,
+        "-m",
+        "input_pipeline.write_tfrecords",
+        "--input-dir",
+        str(celeba_subset),
+        "--output-dir",
+        str(killed),
+        "--shards",
+        "50",
+    ]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -61,8 +73,7 @@ def test_killed_run_resumes_to_the_shards_of_an_uninterrupted_run(celeba_subset,
     assert not (killed / "labels.txt").exists()  # an unfinished folder cannot be trained on
     before = {path.name: path.stat().st_mtime_ns for path in finished}
 
-    assert write_tfrecords.main(["--input-dir", str(celeba_subset), "--output-dir", str(killed),
-                                 "--shards", "50"]) == 0
+    assert write_tfrecords.main(["--input-dir", str(celeba_subset), "--output-dir", str(killed), "--shards", "50"]) == 0
     captured = capsys.readouterr()
     assert f"this run: {50 - len(finished)} shards" in captured.out and "img/s" in captured.err
     assert shard_bytes(killed) == shard_bytes(tmp_path / "reference")
@@ -70,7 +81,7 @@ def test_killed_run_resumes_to_the_shards_of_an_uninterrupted_run(celeba_subset,
     assert not list(killed.glob("*.partial"))
 
 
-def test_half_written_shard_and_lost_report_are_rewritten(standin_train_dir, tmp_path):  # noqa: F811
+def test_half_written_shard_and_lost_report_are_rewritten(standin_train_dir, tmp_path):
     out = tmp_path / "shards"
     write(standin_train_dir, out, shards=4)
     reference = shard_bytes(out)
@@ -85,7 +96,7 @@ def test_half_written_shard_and_lost_report_are_rewritten(standin_train_dir, tmp
     assert shard_bytes(out) == reference and not list(out.glob("*.partial"))
 
 
-def test_other_options_or_foreign_files_are_refused_not_overwritten(standin_train_dir, tmp_path, capsys):  # noqa: F811
+def test_other_options_or_foreign_files_are_refused_not_overwritten(standin_train_dir, tmp_path, capsys):
     train = shutil.copytree(standin_train_dir, tmp_path / "train")
     out = tmp_path / "shards"
     write(train, out, shards=3)
@@ -110,19 +121,48 @@ def test_other_options_or_foreign_files_are_refused_not_overwritten(standin_trai
         write(train, other, shards=3)
 
 
-def test_bad_images_are_left_out_counted_and_listed(standin_train_dir, tmp_path, capsys):  # noqa: F811
+def test_bad_images_are_left_out_counted_and_listed(standin_train_dir, tmp_path, capsys):
     train = shutil.copytree(standin_train_dir, tmp_path / "train")
     folder = sorted(p for p in train.iterdir() if p.is_dir())[0]
     real = next(folder.glob("*.png")).read_bytes()
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "text.jpg").write_text("not an image")
     (folder / "truncated.png").write_bytes(real[: len(real) // 2])
-    assert write_tfrecords.main(["--input-dir", str(train), "--output-dir", str(tmp_path / "shards"),
-                                 "--shards", "2"]) == 0
+    assert (
+        write_tfrecords.main(["--input-dir", str(train), "--output-dir", str(tmp_path / "shards"), "--shards", "2"])
+        == 0
+    )
     captured = capsys.readouterr()
     assert "wrote 24 images of 4 identities into 2 shards" in captured.out
     assert "(3 bad images skipped)" in captured.out
     skipped = sorted(line for line in captured.err.splitlines() if line.startswith("skipped: "))
-    assert skipped[:2] == [f"skipped: {folder.name}/empty.jpg: empty file",
-                           f"skipped: {folder.name}/text.jpg: not a JPEG or PNG"]
+    assert skipped[:2] == [
+        f"skipped: {folder.name}/empty.jpg: empty file",
+        f"skipped: {folder.name}/text.jpg: not a JPEG or PNG",
+    ]
     assert skipped[2].startswith(f"skipped: {folder.name}/truncated.png: cannot decode (") and len(skipped) == 3
+
+
+def test_non_utf8_names_are_written_and_reported_not_fatal(data_dir, tmp_path):
+    """An identity folder b'caf\\xe9' and a broken file b'bad\\xe9.jpg' (Latin-1 names) stopped the
+    writer with UnicodeEncodeError / UnicodeDecodeError; now the shards, labels.txt and the report
+    keep the original bytes."""
+    import os
+
+    from common.run_layout import read_labels
+
+    source = sorted((data_dir / "celeba299").iterdir())[0]
+    root = tmp_path / "in"
+    root.mkdir()
+    odd = os.path.join(os.fsencode(root), b"caf\xe9")
+    os.mkdir(odd)
+    for photo in sorted(source.glob("*.jpg"))[:3]:
+        with open(os.path.join(odd, os.fsencode(photo.name)), "wb") as handle:
+            handle.write(photo.read_bytes())
+    with open(os.path.join(odd, b"bad\xe9.jpg"), "wb") as handle:
+        handle.write(b"not an image")
+    totals = write(root, tmp_path / "out", shards=1)
+    assert totals["written"] == 3 and len(totals["bad"]) == 1
+    assert os.fsencode(totals["bad"][0]).startswith(b"caf\xe9/bad\xe9.jpg: not a JPEG or PNG")
+    assert (tmp_path / "out" / "labels.txt").read_bytes() == b"caf\xe9\n"
+    assert read_labels(tmp_path / "out" / "labels.txt") == [os.fsdecode(b"caf\xe9")]

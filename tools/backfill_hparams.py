@@ -10,6 +10,7 @@ lfw_check/accuracy and lfw_view2/*, and the View 2 point that ends the lfw/ curv
 trained before the sub-run existed (their old HParams summaries in the main run are removed, the
 rest of their logs kept); running it again rewrites the same values.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common.errors import entry_point  # noqa: E402
+from common.run_layout import RunLayout  # noqa: E402
 from common.tf_startup import import_tensorflow  # noqa: E402
 
 import_tensorflow()  # before training.summaries imports it: without the CPU-only start-up notices
@@ -27,7 +29,7 @@ import_tensorflow()  # before training.summaries imports it: without the CPU-onl
 from training import summaries  # noqa: E402
 from training.config import load_config  # noqa: E402
 
-VIEW2_JSON = Path("eval") / "lfw_view2.json"
+VIEW2_JSON = RunLayout(Path(".")).lfw_view2
 VIEW2_FOLDS = 10
 
 
@@ -44,9 +46,11 @@ def finished_runs(paths: list[Path]) -> list[Path]:
 
 def final_protocol(final: dict, source: Path) -> str:
     """The lfw/protocol text of the View 2 point, naming the JSON it was read from."""
-    return (f"eval_lfw.py: all {final['num_folds']} folds ({final['num_pairs']} pairs) of "
-            f"{Path(final['pairs']).name}, flip {final['flip']}, {final['similarity']} "
-            f"(read from {source} by tools/backfill_hparams.py)")
+    return (
+        f"eval_lfw.py: all {final['num_folds']} folds ({final['num_pairs']} pairs) of "
+        f"{Path(final['pairs']).name}, flip {final['flip']}, {final['similarity']} "
+        f"(read from {source} by tools/backfill_hparams.py)"
+    )
 
 
 def backfill(run_dir: Path) -> str:
@@ -56,8 +60,9 @@ def backfill(run_dir: Path) -> str:
         return f"{run_dir}: skipped, {VIEW2_JSON} used {final['num_folds']} folds, not all {VIEW2_FOLDS}"
     done = json.loads((run_dir / "DONE.json").read_text())
     config = load_config(run_dir / "config.yaml")
-    summaries.write_hparams_from_results(config, run_dir, done["steps"], done.get("lfw"), final,
-                                         final_protocol(final, VIEW2_JSON))
+    summaries.write_hparams_from_results(
+        config, run_dir, done["steps"], done.get("lfw"), final, final_protocol(final, VIEW2_JSON)
+    )
     check = f"{done['lfw']['accuracy_mean']:.2%}" if done.get("lfw") else "none"
     return f"{run_dir}: step {done['steps']}, View 2 {final['accuracy_mean']:.2%}, last check {check}"
 
@@ -69,8 +74,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     runs = finished_runs(args.paths)
     if not runs:
-        parser.error(f"no finished, evaluated run (config.yaml, DONE.json, {VIEW2_JSON}) at or below "
-                     f"{', '.join(map(str, args.paths))}")
+        parser.error(
+            f"no finished, evaluated run (config.yaml, DONE.json, {VIEW2_JSON}) at or below "
+            f"{', '.join(map(str, args.paths))}"
+        )
     for run_dir in runs:
         print(backfill(run_dir), flush=True)
     return 0

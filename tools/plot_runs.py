@@ -1,12 +1,14 @@
-"""Render loss, batch accuracy and LFW accuracy vs step of several runs into one PNG.
+"""Render loss, batch accuracy and each benchmark's accuracy vs step of several runs into one PNG.
 
     python tools/plot_runs.py runs/NAME_A runs/NAME_B ... --out curves.png
 
 Reads the TensorBoard event files under each run dir (tf.compat.v1.train.summary_iterator), with
-the tags TensorBoard shows (training/summaries.py): the LFW panel is the lfw/accuracy curve, the
-in-training checks and, at the last step, the final evaluation once eval_lfw.py has run on the run
-dir; a point that used more folds than the checks (the final View 2) is drawn as a star.
+the tags TensorBoard shows (training/summaries.py): one panel per benchmark found in the runs (LFW
+first: the lfw/accuracy curve, then cfp_fp/accuracy, ...), the in-training checks and, at the last
+step, the final evaluation once eval_lfw.py has run on the run dir; a point that used more folds
+than the checks (the final View 2) is drawn as a star.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,10 +27,27 @@ from common.tf_startup import import_tensorflow  # noqa: E402
 
 tf = import_tensorflow()  # before training.summaries imports it: without the CPU-only notices
 
-from training.summaries import LFW_ACCURACY_TAG, LFW_FOLDS_TAG  # noqa: E402
+from training.summaries import LFW_ACCURACY_TAG, accuracy_tag, folds_tag  # noqa: E402
 
-PANELS = (("train/total_loss", "training loss"), ("train/batch_accuracy", "batch accuracy"),
-          (LFW_ACCURACY_TAG, "LFW accuracy (checks on the first folds; * all folds)"))
+TRAINING_PANELS = (("train/total_loss", "training loss"), ("train/batch_accuracy", "batch accuracy"))
+FOLDS_SUFFIX = folds_tag("")  # "/folds": only a benchmark's curve has it
+
+
+def panels(all_scalars: list[dict]) -> list[tuple[str, str, str | None]]:
+    """(tag, title, folds tag or None): the training panels, then one per benchmark, LFW first."""
+    names = sorted(
+        {tag[: -len(FOLDS_SUFFIX)] for scalars in all_scalars for tag in scalars if tag.endswith(FOLDS_SUFFIX)},
+        key=lambda name: (accuracy_tag(name) != LFW_ACCURACY_TAG, name),
+    )
+    return [(tag, title, None) for tag, title in TRAINING_PANELS] + [
+        (
+            accuracy_tag(name),
+            f"{'LFW' if accuracy_tag(name) == LFW_ACCURACY_TAG else name} accuracy "
+            "(checks on the first folds; * all folds)",
+            folds_tag(name),
+        )
+        for name in names
+    ]
 
 
 def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -43,39 +62,41 @@ def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
                 # TF2 writes a tag's plugin metadata with its first value only.
                 plugin = value.metadata.plugin_data.plugin_name or plugins.get((path, value.tag), "")
                 plugins[(path, value.tag)] = plugin
-                number = np.asarray(tf.make_ndarray(value.tensor) if value.HasField("tensor")
-                                    else value.simple_value)
+                number = np.asarray(tf.make_ndarray(value.tensor) if value.HasField("tensor") else value.simple_value)
                 if plugin in ("scalars", "") and number.ndim == 0 and number.dtype.kind in "biuf":
                     points = series.setdefault(value.tag, {})
                     if event.step not in points or points[event.step][0] <= event.wall_time:
                         points[event.step] = (event.wall_time, float(number))
-    return {tag: sorted((step, value) for step, (_, value) in points.items())
-            for tag, points in series.items()}
+    return {tag: sorted((step, value) for step, (_, value) in points.items()) for tag, points in series.items()}
 
 
 def _mark_final(axis, points, folds: dict, color) -> None:
-    """A star on the last LFW point when it used more folds than the first (the final evaluation)."""
+    """A star on a benchmark's last point when it used more folds than the first (the final evaluation)."""
     (first, _), (last, value) = points[0], points[-1]
     if last in folds and first in folds and folds[last] > folds[first]:
         axis.plot([last], [value], marker="*", markersize=14, color=color, linestyle="none")
-        axis.annotate(f"{folds[last]:g} folds", (last, value), textcoords="offset points", xytext=(-8, 8),
-                      ha="right", fontsize=8)
+        axis.annotate(
+            f"{folds[last]:g} folds", (last, value), textcoords="offset points", xytext=(-8, 8), ha="right", fontsize=8
+        )
 
 
 def plot(run_dirs: list[Path], out: Path) -> None:
-    figure, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 4))
+    runs = []
     for run_dir in run_dirs:
-        scalars = read_scalars(run_dir)
-        if not scalars:
+        runs.append(read_scalars(run_dir))
+        if not runs[-1]:
             raise UserFileNotFoundError(f"{run_dir}: no TensorBoard scalars found")
-        for axis, (tag, _) in zip(axes, PANELS):
+    shown = panels(runs)
+    figure, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 4))
+    for run_dir, scalars in zip(run_dirs, runs, strict=True):
+        for axis, (tag, _, folds) in zip(axes, shown, strict=True):
             points = scalars.get(tag, [])
             if points:
-                steps, values = zip(*points)
-                line, = axis.plot(steps, values, marker="o" if len(points) < 10 else None, label=run_dir.name)
-                if tag == LFW_ACCURACY_TAG:
-                    _mark_final(axis, points, dict(scalars.get(LFW_FOLDS_TAG, [])), line.get_color())
-    for axis, (_, title) in zip(axes, PANELS):
+                steps, values = zip(*points, strict=True)
+                (line,) = axis.plot(steps, values, marker="o" if len(points) < 10 else None, label=run_dir.name)
+                if folds is not None:
+                    _mark_final(axis, points, dict(scalars.get(folds, [])), line.get_color())
+    for axis, (_, title, _) in zip(axes, shown, strict=True):
         axis.set_title(title)
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)

@@ -9,6 +9,7 @@ Needs Chromium and its driver (Debian: `apt-get install chromium chromium-driver
 The dashboard is Polymer inside shadow DOM, so the page is searched and clicked by script; the
 `seed` column, which TensorBoard leaves unticked, is ticked first.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,14 +27,20 @@ ALL_ELEMENTS = """
       out.push(el); if (el.shadowRoot) walk(el.shadowRoot, out); }); return out; };
   const all = walk(document, []);"""
 TEXT = ALL_ELEMENTS + "return all.filter(el => !el.children.length).map(el => el.textContent).join(' ');"
-TICK_SEED = ALL_ELEMENTS + """
+TICK_SEED = (
+    ALL_ELEMENTS
+    + """
   const boxes = all.filter(el => el.tagName === 'PAPER-CHECKBOX' && el.textContent.trim() === 'seed');
   boxes.forEach(box => { if (!box.checked) box.click(); });
   return boxes.length;"""
-OPEN_PARALLEL = ALL_ELEMENTS + """
+)
+OPEN_PARALLEL = (
+    ALL_ELEMENTS
+    + """
   const tabs = all.filter(el => el.tagName === 'PAPER-TAB' && el.textContent.trim().toUpperCase().startsWith('PARALLEL'));
   tabs.forEach(tab => tab.click());
   return tabs.length;"""
+)
 
 
 def wait_for_text(driver, text: str, seconds: float = 300) -> None:
@@ -52,8 +59,13 @@ def chrome(width: int, height: int):
     except ImportError:
         raise UserImportError("needs selenium: pip install selenium (and Chromium with its driver)") from None
     options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                 f"--window-size={width},{height}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--window-size={width},{height}",
+    ):
         options.add_argument(flag)
     return webdriver.Chrome(options=options)
 

@@ -13,6 +13,7 @@ Only layers that combine a window of positions are checked (their kernels are sh
 Batch normalization is not: Keras 3 computes it in float32 under a bfloat16 policy; elementwise
 layers (add, PReLU, activations) do not depend on the layer's shape that way.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,12 +36,13 @@ WINDOW_NAMES = {"conv": "", "depthwise": "depthwise ", "max_pool": "max pool ", 
 class LayerShape:
     """One convolution, dense or pooling layer as the model runs it; layers with equal shapes are
     checked once."""
-    kind: str                # "conv", "depthwise", "dense", "max_pool", "avg_pool" or "mean"
-    input_shape: tuple       # (batch, height, width, channels); (batch, features) for dense
-    kernel_shape: tuple      # (k_h, k_w, c_in, c_out), (k_h, k_w, c, multiplier), (in, out) or the
-                             # pool's (k_h, k_w); () for the global mean
+
+    kind: str  # "conv", "depthwise", "dense", "max_pool", "avg_pool" or "mean"
+    input_shape: tuple  # (batch, height, width, channels); (batch, features) for dense
+    kernel_shape: tuple  # (k_h, k_w, c_in, c_out), (k_h, k_w, c, multiplier), (in, out) or the
+    # pool's (k_h, k_w); () for the global mean
     strides: tuple = ()
-    padding: str = ""        # "SAME" / "VALID"
+    padding: str = ""  # "SAME" / "VALID"
     dilation: tuple = ()
 
     def describe(self) -> str:
@@ -50,9 +52,11 @@ class LayerShape:
         height, width, channels = self.input_shape[1:]
         if self.kind == "mean":
             return f"global mean over {height}x{width}x{channels} at batch {batch}"
-        return (f"{WINDOW_NAMES[self.kind]}{self.kernel_shape[0]}x{self.kernel_shape[1]} stride "
-                f"{'x'.join(map(str, self.strides))} {self.padding.lower()} on {height}x{width}x{channels} "
-                f"at batch {batch}")
+        return (
+            f"{WINDOW_NAMES[self.kind]}{self.kernel_shape[0]}x{self.kernel_shape[1]} stride "
+            f"{'x'.join(map(str, self.strides))} {self.padding.lower()} on {height}x{width}x{channels} "
+            f"at batch {batch}"
+        )
 
 
 def layer_shapes(model: keras.Model, batch_size: int) -> dict[LayerShape, str]:
@@ -77,15 +81,26 @@ def _shape_of(layer, batch_size: int) -> LayerShape | None:
     if isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
         _require_channels_last(layer)
         kind = "max_pool" if isinstance(layer, keras.layers.MaxPooling2D) else "avg_pool"
-        return LayerShape(kind, (batch_size, *layer.input.shape[1:]), tuple(layer.pool_size),
-                          tuple(layer.strides), layer.padding.upper())
+        return LayerShape(
+            kind,
+            (batch_size, *layer.input.shape[1:]),
+            tuple(layer.pool_size),
+            tuple(layer.strides),
+            layer.padding.upper(),
+        )
     if not isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
         return None
     if getattr(layer, "groups", 1) != 1 or layer.data_format != "channels_last":
         raise ValueError(f"{layer.name}: only ungrouped channels_last convolutions are checked")
     kind = "depthwise" if isinstance(layer, keras.layers.DepthwiseConv2D) else "conv"
-    return LayerShape(kind, (batch_size, *layer.input.shape[1:]), tuple(layer.kernel.shape),
-                      tuple(layer.strides), layer.padding.upper(), tuple(layer.dilation_rate))
+    return LayerShape(
+        kind,
+        (batch_size, *layer.input.shape[1:]),
+        tuple(layer.kernel.shape),
+        tuple(layer.strides),
+        layer.padding.upper(),
+        tuple(layer.dilation_rate),
+    )
 
 
 def _require_channels_last(layer) -> None:
@@ -105,8 +120,7 @@ def compute(shape: LayerShape, inputs, kernel):
     if shape.kind == "dense":
         return tf.matmul(inputs, kernel)
     if shape.kind == "depthwise":
-        return tf.nn.depthwise_conv2d(inputs, kernel, (1, *shape.strides, 1), shape.padding,
-                                      dilations=shape.dilation)
+        return tf.nn.depthwise_conv2d(inputs, kernel, (1, *shape.strides, 1), shape.padding, dilations=shape.dilation)
     return tf.nn.conv2d(inputs, kernel, shape.strides, shape.padding, dilations=shape.dilation)
 
 
@@ -126,14 +140,14 @@ def relative_bf16_error(shape: LayerShape, product=compute, seed: int = 0) -> fl
 
 
 def _he_kernel(shape: LayerShape, rng) -> np.ndarray:
-    fan_in = math.prod(shape.kernel_shape[:2 if shape.kind == "depthwise" else -1])
+    fan_in = math.prod(shape.kernel_shape[: 2 if shape.kind == "depthwise" else -1])
     return (rng.normal(size=shape.kernel_shape) / math.sqrt(fan_in)).astype(np.float32)
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    checked: int                          # distinct shapes
-    wrong: list                           # (layer name, shape, relative error), worst first
+    checked: int  # distinct shapes
+    wrong: list  # (layer name, shape, relative error), worst first
     seconds: float
 
 
@@ -156,7 +170,9 @@ def verdict(result: CheckResult, model_name: str) -> str | None:
     if not result.wrong:
         return None
     layer, shape, error = result.wrong[0]
-    return (f"this CPU computes {len(result.wrong)} of {model_name}'s {result.checked} convolution, dense "
-            f"and pooling shapes wrong in bfloat16 (worst: layer {layer}, {shape.describe()}, error {error:.3g} x the "
-            f"output's sd); train with train.precision=float32, or start with "
-            f"ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 in the environment (oneDNN without AMX: right, but slower)")
+    return (
+        f"this CPU computes {len(result.wrong)} of {model_name}'s {result.checked} convolution, dense "
+        f"and pooling shapes wrong in bfloat16 (worst: layer {layer}, {shape.describe()}, error {error:.3g} x the "
+        f"output's sd); train with train.precision=float32, or start with "
+        f"ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 in the environment (oneDNN without AMX: right, but slower)"
+    )

@@ -1,5 +1,6 @@
 """The run's training time, kept in its checkpoints: a resumed or extended run is timed over all its
 sessions, not only the last command."""
+
 from __future__ import annotations
 
 import time
@@ -17,8 +18,13 @@ class TrainClock(tf.Module):
 
     def __init__(self):
         super().__init__(name="train_clock")
-        self.seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="seconds",
-                                   aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.seconds = tf.Variable(
+            0.0,
+            dtype=tf.float64,
+            trainable=False,
+            name="seconds",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
         self._before = 0.0
         self._started = time.time()
 

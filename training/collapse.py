@@ -6,6 +6,7 @@ cosine 0 among 1,119 classes, and nothing more was learnt in the 1,190 steps lef
 0 is a solved batch, not a collapse. The rule is read during training (`CollapseWatch`, a warning
 in the run's log) and after it (experiments/convergence.py, the table's verdict).
 """
+
 from __future__ import annotations
 
 import collections
@@ -13,8 +14,8 @@ import logging
 
 import numpy as np
 
-COLLAPSE_LOGS = 10            # logged points in a row at one value
-COLLAPSE_TOLERANCE = 1e-6     # relative: the 6 significant digits TensorBoard keeps
+COLLAPSE_LOGS = 10  # logged points in a row at one value
+COLLAPSE_TOLERANCE = 1e-6  # relative: the 6 significant digits TensorBoard keeps
 
 
 def frozen_since(steps, losses) -> int | None:
@@ -41,11 +42,13 @@ class CollapseWatch:
         self.recent.append((step, loss))
         if self.warned:
             return
-        steps, losses = zip(*self.recent)
+        steps, losses = zip(*self.recent, strict=True)
         since = frozen_since(steps, losses)
         if since is not None:
             self.warned = True
-            self.log.warning(f"step {step}: the loss has been {loss:.6g} at every log since step {since}: "
-                             "the network gives every face the same output (a collapse) and is unlikely "
-                             "to learn more; stop it (Ctrl-C keeps a checkpoint) and lower the learning "
-                             "rate or turn batch norm on")
+            self.log.warning(
+                f"step {step}: the loss has been {loss:.6g} at every log since step {since}: "
+                "the network gives every face the same output (a collapse) and is unlikely "
+                "to learn more; stop it (Ctrl-C keeps a checkpoint) and lower the learning "
+                "rate or turn batch norm on"
+            )

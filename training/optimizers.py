@@ -9,6 +9,7 @@ Adam is used without weight decay in the article; the config still allows combin
 The learning rate is set by the training step from `schedule(step)`, so the schedule follows the
 checkpointed global step rather than the optimizer's own counter.
 """
+
 from __future__ import annotations
 
 import keras
@@ -37,8 +38,7 @@ def decayed_variables(variables, exclude: list[str]) -> list:
     Rank >= 2 keeps conv/dense kernels and class weight matrices and leaves out biases and BN
     scales; `exclude` removes other rank >= 2 weights such as PReLU slopes ("alpha").
     """
-    return [v for v in variables
-            if len(v.shape) >= 2 and not any(token in variable_path(v) for token in exclude)]
+    return [v for v in variables if len(v.shape) >= 2 and not any(token in variable_path(v) for token in exclude)]
 
 
 def l2_penalty(variables, weight_decay: float) -> tf.Tensor:

@@ -1,17 +1,18 @@
 """Run directories: resolved config, git state, label map; resume / finished / conflict rules.
 
-Rerunning the same command resumes; a finished run (DONE.json) is left alone; raising only
+Rerunning the same command resumes (or starts afresh when no checkpoint was saved yet); a
+finished run (DONE.json) is left alone; raising only
 train.max_steps extends a run from its last checkpoint (the old DONE.json, export/ and eval/ are
 kept as DONE.step<N>.json, export.step<N>, eval.step<N>); changing only how the run is spread
 over devices (train.strategy: a checkpoint of 2 replicas resumes on 1 and back) is allowed; any
 other config difference is an error unless `overwrite`, which moves the old dir aside (nothing
 produced is lost).
 """
+
 from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import shutil
 import subprocess
 import tempfile
@@ -19,10 +20,20 @@ from pathlib import Path
 
 import yaml
 
+from common.atomic_files import atomic_write_json, atomic_write_text
+from common.dir_lock import exclusive_folder
 from common.errors import UserError
 from common.paths import REPO_ROOT
-from common.run_layout import (CONFIG_FILE, DONE_FILE, EVAL_DIR, EXPORT_DIR, GIT_REVISION_KEY, LOG_FILE,
-                               RunLayout, read_labels)
+from common.run_layout import (
+    CONFIG_FILE,
+    DONE_FILE,
+    EVAL_DIR,
+    EXPORT_DIR,
+    GIT_REVISION_KEY,
+    LOG_FILE,
+    RunLayout,
+    read_labels,
+)
 from training.config import Config, save_config
 
 # Keys a resumed run may change: they decide where the steps run, not what they compute.
@@ -60,23 +71,47 @@ def prepare(config: Config, run_dir: Path, overwrite: bool = False) -> str:
         new = _normalised(config.to_dict())
         moved = _placement_of(saved) != _placement_of(new)
         saved = {**saved, "train": {**saved.get("train", {}), **_placement_of(new)}}
-        if _extends(saved, new):
+        started = has_checkpoint(run_dir) or (run_dir / DONE_FILE).exists()
+        if _extends(saved, new) and started:
             _keep_finished_outputs(run_dir, saved["train"]["max_steps"])
             save_config(config, config_path)
             return "resume"
-        difference = _first_difference(saved, new)
+        difference = None if _extends(saved, new) else _first_difference(saved, new)
         if difference:
-            raise RunDirError(f"{run_dir} holds a run with a different config ({difference}); "
-                              "use another name or pass --overwrite (the old run is moved aside)")
+            raise RunDirError(
+                f"{run_dir} holds a run with a different config ({difference}); "
+                "use another name or pass --overwrite (the old run is moved aside)"
+            )
+        if (run_dir / DONE_FILE).exists():
+            return "finished"
+        if not started:  # stopped during start-up: nothing to resume from
+            return _start(config, run_dir)
         if moved:
             save_config(config, config_path)
-        return "finished" if (run_dir / DONE_FILE).exists() else "resume"
+        return "resume"
     if run_dir.exists() and any(p.name != LOG_FILE for p in run_dir.iterdir()):
         raise RunDirError(f"{run_dir} is not empty and has no {CONFIG_FILE}; refusing to write into it")
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, config_path)
+    return _start(config, run_dir)
+
+
+def _start(config: Config, run_dir: Path) -> str:
+    """A fresh start in `run_dir`: its config and git state (rewritten: the labels and the file
+    list of an earlier start that never reached a checkpoint are rewritten after this too)."""
+    save_config(config, run_dir / CONFIG_FILE)
     record_git_state(run_dir)
     return "new"
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    """Whether the run saved a checkpoint (tf.train.CheckpointManager's index file)."""
+    return (RunLayout(run_dir).checkpoints / "checkpoint").is_file()
+
+
+def one_writer(run_dir: Path, is_chief: bool):
+    """The run dir's lock (common/dir_lock.py), held by the chief for the whole run; a second
+    train.py on the same run dir is refused in one line naming the holder."""
+    return exclusive_folder(run_dir, "the run dir") if is_chief else contextlib.nullcontext()
 
 
 def _placement_of(config: dict) -> dict:
@@ -120,17 +155,19 @@ def worker_dir(run_dir: Path, is_chief: bool, worker: int):
 
 def record_git_state(run_dir: Path) -> None:
     """`git.txt` (revision and status) and `git.diff` (uncommitted changes to tracked files)."""
+
     def git(*args):
         try:
-            return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                                  timeout=30).stdout
+            return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30).stdout
         except (OSError, subprocess.SubprocessError) as error:
             return f"unavailable: {error}\n"
 
     layout = RunLayout(run_dir)
-    layout.git_state.write_text(f"{GIT_REVISION_KEY} {git('rev-parse', 'HEAD').strip()}\n"
-                                f"status:\n{git('status', '--porcelain')}")
-    layout.git_diff.write_text(git("diff", "HEAD"))
+    atomic_write_text(
+        layout.git_state,
+        f"{GIT_REVISION_KEY} {git('rev-parse', 'HEAD').strip()}\nstatus:\n{git('status', '--porcelain')}",
+    )
+    atomic_write_text(layout.git_diff, git("diff", "HEAD"))
 
 
 def check_labels(run_dir: Path, identities: list[str]) -> None:
@@ -138,9 +175,11 @@ def check_labels(run_dir: Path, identities: list[str]) -> None:
     labels = RunLayout(run_dir).labels
     saved = read_labels(labels)
     if saved != identities:
-        raise RunDirError(f"{labels} differs from the identities now in the "
-                          f"training data ({len(saved)} saved vs {len(identities)} now); cannot resume")
+        raise RunDirError(
+            f"{labels} differs from the identities now in the "
+            f"training data ({len(saved)} saved vs {len(identities)} now); cannot resume"
+        )
 
 
 def mark_done(run_dir: Path, summary: dict) -> None:
-    (run_dir / DONE_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_json(run_dir / DONE_FILE, summary)

@@ -5,6 +5,7 @@ epochs increasing from 0. The rate of a line holds from its epoch until the next
 the last line's rate holds until the end of training (facenet's files end with a sentinel such
 as `1000: 0.0001`, which this reading handles the same way).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -54,7 +55,7 @@ class PiecewiseWithWarmup(keras.optimizers.schedules.LearningRateSchedule):
     def __init__(self, boundaries: list[int], values: list[float], warmup_steps: int = 0):
         if len(values) != len(boundaries) + 1:
             raise ScheduleError(f"need len(boundaries) + 1 values, got {len(boundaries)} and {len(values)}")
-        if any(b2 <= b1 for b1, b2 in zip(boundaries, boundaries[1:])):
+        if any(b2 <= b1 for b1, b2 in zip(boundaries, boundaries[1:], strict=False)):
             raise ScheduleError(f"boundaries must increase: {boundaries}")
         self.boundaries = [int(b) for b in boundaries]
         self.values = [float(v) for v in values]
@@ -63,8 +64,11 @@ class PiecewiseWithWarmup(keras.optimizers.schedules.LearningRateSchedule):
     def __call__(self, step):
         step = tf.cast(step, tf.int64)
         values = tf.constant(self.values, tf.float32)
-        index = tf.searchsorted(tf.constant(self.boundaries, tf.int64), step[None], side="right")[0] \
-            if self.boundaries else tf.constant(0, tf.int32)
+        index = (
+            tf.searchsorted(tf.constant(self.boundaries, tf.int64), step[None], side="right")[0]
+            if self.boundaries
+            else tf.constant(0, tf.int32)
+        )
         lr = tf.gather(values, index)
         if self.warmup_steps > 0:
             ramp = tf.minimum(1.0, tf.cast(step + 1, tf.float32) / float(self.warmup_steps))
@@ -91,5 +95,4 @@ def build_schedule(schedule_config, repo_root: Path | None = None) -> PiecewiseW
         if not path.is_absolute() and repo_root is not None:
             path = repo_root / path
         return from_epoch_file(path, schedule_config.steps_per_epoch, schedule_config.warmup_steps)
-    return PiecewiseWithWarmup(schedule_config.boundaries, schedule_config.values,
-                               schedule_config.warmup_steps)
+    return PiecewiseWithWarmup(schedule_config.boundaries, schedule_config.values, schedule_config.warmup_steps)

@@ -17,6 +17,7 @@ replica-averaged batch statistics, identical on every replica and worker. With e
 moving mean is what one device would get; the moving variance is the mean of the per-replica
 variances, a little below the global-batch variance.
 """
+
 from __future__ import annotations
 
 import keras
@@ -34,8 +35,7 @@ class TrainState(tf.Module):
         # ONLY_FIRST_REPLICA: every replica holds the same value, so replicas may update them.
         first = tf.VariableAggregation.ONLY_FIRST_REPLICA
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step", aggregation=first)
-        self.nonfinite_step = tf.Variable(-1, dtype=tf.int64, trainable=False, name="nonfinite_step",
-                                          aggregation=first)
+        self.nonfinite_step = tf.Variable(-1, dtype=tf.int64, trainable=False, name="nonfinite_step", aggregation=first)
 
     def current_step(self) -> int:
         """The step as a Python int (works for mirrored variables too)."""
@@ -50,12 +50,12 @@ def replica_updated_statistics(model) -> list:
     """The model's variables that the forward pass updates in replica context without an
     aggregation (the BN moving mean/variance): float, non-trainable, aggregation none. The seed
     generators' integer states are left out (every replica advances them identically)."""
-    return [v for v in model.non_trainable_variables
-            if v.dtype.startswith("float") and v.aggregation == "none"]
+    return [v for v in model.non_trainable_variables if v.dtype.startswith("float") and v.aggregation == "none"]
 
 
-def make_replica_step(model, loss_layer, optimizer, state: TrainState, *,
-                      decayed_variables, weight_decay: float, ema=None):
+def make_replica_step(
+    model, loss_layer, optimizer, state: TrainState, *, decayed_variables, weight_decay: float, ema=None
+):
     """Per-replica step(images, labels) -> dict of batch statistics (not yet reduced): the loss and
     its parts, the head's own `diagnostics`, and what every run logs (rates, norms, accuracy)."""
     variables = model.trainable_variables + loss_layer.trainable_variables
@@ -76,19 +76,18 @@ def make_replica_step(model, loss_layer, optimizer, state: TrainState, *,
             if scaled_optimizer:
                 objective = optimizer.scale_loss(objective)
         gradients = tape.gradient(objective, variables)
-        finite = tf.logical_and(tf.math.is_finite(total),
-                                tf.math.is_finite(tf.linalg.global_norm(gradients)))
+        finite = tf.logical_and(tf.math.is_finite(total), tf.math.is_finite(tf.linalg.global_norm(gradients)))
         context = tf.distribute.get_replica_context()
         if replicas > 1 and statistics:
             # Reads the local copies (updated by this replica's forward pass), writes the mean.
             averaged = context.all_reduce("mean", [tf.identity(v.value) for v in statistics])
-            for variable, value in zip(statistics, averaged):
+            for variable, value in zip(statistics, averaged, strict=True):
                 variable.assign(value)
         bad_replicas = context.all_reduce("sum", 1 - tf.cast(finite, tf.int32))
         learning_rate = tf.identity(optimizer.learning_rate)
 
         def update():
-            optimizer.apply_gradients(zip(gradients, variables))
+            optimizer.apply_gradients(zip(gradients, variables, strict=True))
             if ema is not None:
                 ema.update(state.step)
             state.step.assign_add(1)
@@ -101,16 +100,22 @@ def make_replica_step(model, loss_layer, optimizer, state: TrainState, *,
             update()
         else:
             tf.cond(bad_replicas == 0, update, lambda: tf.constant(False))
-        stats = {name: tf.cast(value, tf.float32) for name, value in outputs.items()
-                 if name != "logits" and value.shape.rank == 0}
-        stats.update({name: tf.cast(value, tf.float32)
-                      for name, value in loss_layer.diagnostics(embeddings, labels).items()})
-        stats.update({
-            "total_loss": total,
-            "weight_decay_loss": decay,
-            "learning_rate": learning_rate,
-            "embedding_norm": summaries.mean_embedding_norm(embeddings),
-        })
+        stats = {
+            name: tf.cast(value, tf.float32)
+            for name, value in outputs.items()
+            if name != "logits" and value.shape.rank == 0
+        }
+        stats.update(
+            {name: tf.cast(value, tf.float32) for name, value in loss_layer.diagnostics(embeddings, labels).items()}
+        )
+        stats.update(
+            {
+                "total_loss": total,
+                "weight_decay_loss": decay,
+                "learning_rate": learning_rate,
+                "embedding_norm": summaries.mean_embedding_norm(embeddings),
+            }
+        )
         if "logits" in outputs:
             stats["batch_accuracy"] = summaries.batch_accuracy(outputs["logits"], labels)
         return stats
@@ -118,12 +123,12 @@ def make_replica_step(model, loss_layer, optimizer, state: TrainState, *,
     return replica_step
 
 
-def make_train_step(strategy: tf.distribute.Strategy, replica_step, jit_compile: bool,
-                    optimizer, schedule, state: TrainState):
+def make_train_step(
+    strategy: tf.distribute.Strategy, replica_step, jit_compile: bool, optimizer, schedule, state: TrainState
+):
     """Compiled global step over a distributed batch; statistics are averaged over replicas."""
     # XLA compiles the replica computation; the cross-replica wrapper stays a plain tf.function.
-    compiled_replica_step = tf.function(replica_step, jit_compile=jit_compile) if jit_compile \
-        else replica_step
+    compiled_replica_step = tf.function(replica_step, jit_compile=jit_compile) if jit_compile else replica_step
 
     @tf.function
     def train_step(images, labels):

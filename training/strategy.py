@@ -5,13 +5,14 @@
 `mirrored` + `train.jit_compile` fails on a split CPU (XLA runs every replica's step on the first
 logical device, which cannot reach the other replicas' variables); on GPUs it is the path Keras
 itself takes, but it is untested here. `multi_worker` reads the cluster from the TF_CONFIG
-environment variable (README, "Several machines"); worker 0 (or the task of type `chief`) is the
+environment variable (docs/distributed.md); worker 0 (or the task of type `chief`) is the
 chief, the only one that writes the run dir.
 
 `train.precision` sets the Keras compute policy: bfloat16 runs natively on GPUs and on CPUs with
 AVX-512 BF16 / AMX (elsewhere it is emulated and slower, so a warning says so); float16 is for
 GPUs and trains with a loss-scale optimizer.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -26,8 +27,7 @@ def split_cpu(devices: int) -> None:
     each. They share the same cores and threads: this is for testing the multi-replica path, not
     for speed. Must run before TensorFlow initialises its devices (RuntimeError otherwise)."""
     cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(devices)])
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(devices)])
 
 
 def local_replica_devices() -> list[str]:
@@ -77,6 +77,7 @@ def worker_role(strategy: tf.distribute.Strategy) -> tuple[bool, int, int]:
 def _from_replica_zero(strategy: tf.distribute.Strategy, read, write, returned: bool):
     """In one compiled step: every replica all-reduces replica 0's values (the others add zeros)
     and `write`s the result; returns them (as numpy, replica 0's) when `returned`."""
+
     @tf.function
     def step():
         def replica_fn():
@@ -86,10 +87,11 @@ def _from_replica_zero(strategy: tf.distribute.Strategy, read, write, returned: 
             summed = [None] * len(values)
             for dtype in {value.dtype for value in values}:  # one batched all-reduce per dtype
                 rows = [i for i, value in enumerate(values) if value.dtype == dtype]
-                for i, value in zip(rows, context.all_reduce("sum", [values[i] for i in rows])):
+                for i, value in zip(rows, context.all_reduce("sum", [values[i] for i in rows]), strict=True):
                     summed[i] = value
             write(summed)
             return summed if returned else []
+
         return strategy.run(replica_fn)
 
     return [strategy.experimental_local_results(value)[0].numpy() for value in step()]
@@ -100,25 +102,22 @@ def chief_value(strategy: tf.distribute.Strategy, value: int) -> int:
     Without a cluster, `value` itself."""
     if worker_role(strategy)[2] == 1:
         return value
-    return int(_from_replica_zero(strategy, lambda: [tf.constant(value, tf.int64)], lambda _: None,
-                                 returned=True)[0])
+    return int(_from_replica_zero(strategy, lambda: [tf.constant(value, tf.int64)], lambda _: None, returned=True)[0])
 
 
 def broadcast_from_chief(strategy: tf.distribute.Strategy, variables) -> None:
     """Set `variables` (Keras or tf variables created under `strategy`) on every worker and
     replica to the chief's values, e.g. after only the chief restored a checkpoint."""
     variables = list(variables)
-    summed = [v for v in variables
-              if str(getattr(v, "aggregation", "none")).lower().endswith("sum")]
+    summed = [v for v in variables if str(getattr(v, "aggregation", "none")).lower().endswith("sum")]
     if summed:
         raise ValueError(f"cannot broadcast SUM-aggregated variables: {[v.name for v in summed]}")
 
     def write(values):
-        for variable, value in zip(variables, values):
+        for variable, value in zip(variables, values, strict=True):
             variable.assign(value)
 
-    _from_replica_zero(strategy, lambda: [tf.convert_to_tensor(v) for v in variables], write,
-                       returned=False)
+    _from_replica_zero(strategy, lambda: [tf.convert_to_tensor(v) for v in variables], write, returned=False)
 
 
 # The Keras policy of each of common.choices.PRECISIONS (mixed: float32 weights).
@@ -142,9 +141,11 @@ def set_precision(precision: str) -> None:
         raise ValueError(f"unknown precision {precision!r}: expected one of {tuple(POLICIES)}")
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
     if precision == "bfloat16" and not on_gpu and not cpu_has_native_bf16():
-        warnings.warn("train.precision bfloat16: this CPU has no native bfloat16 (no avx512_bf16 / "
-                      "amx_bf16 flag); it is emulated and usually slower than float32", stacklevel=2)
+        warnings.warn(
+            "train.precision bfloat16: this CPU has no native bfloat16 (no avx512_bf16 / "
+            "amx_bf16 flag); it is emulated and usually slower than float32",
+            stacklevel=2,
+        )
     if precision == "float16" and not on_gpu:
-        warnings.warn("train.precision float16 on CPU is emulated and slow; bfloat16 is the CPU choice",
-                      stacklevel=2)
+        warnings.warn("train.precision float16 on CPU is emulated and slow; bfloat16 is the CPU choice", stacklevel=2)
     keras.mixed_precision.set_global_policy(POLICIES[precision])

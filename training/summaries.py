@@ -1,6 +1,10 @@
-"""TensorBoard content: batch statistics of the step, LFW results, hparams, images, histograms.
+"""TensorBoard content: batch statistics of the step, verification results, hparams, images,
+histograms.
 
-The tag scheme (one TensorBoard run per training run; docs/design.md, "TensorBoard logs"):
+The tag scheme (one TensorBoard run per training run; docs/design.md, "TensorBoard logs"). Every
+verification benchmark (verification/benchmarks.py: `eval.targets`, eval_lfw.py `--benchmark`)
+has the tags below with its own name for `lfw`: `cfp_fp/accuracy`, `cfp_fp_check/accuracy`, and
+`cfp_fp_final/...` where LFW has `lfw_view2/...`, so one benchmark never writes into another's chart.
 
 `<run dir>/tensorboard` (the TensorBoard run `<run>/tensorboard`)
     train/...                 training scalars (loss and its parts, batch accuracy, learning rate, ...)
@@ -20,10 +24,12 @@ The tag scheme (one TensorBoard run per training run; docs/design.md, "TensorBoa
                               the final evaluation over every fold of the pairs file (eval_lfw.py)
 
 The session sits in a sub-run holding only its metrics because TensorBoard takes a session's
-metrics from the scalars of its run and sub-runs: the HParams columns are exactly those five, and
+metrics from the scalars of its run and sub-runs: the HParams columns are exactly those five of each
+benchmark (metric_tags), and
 TensorBoard infers the hparams' types, domains and which ones differ between runs (shown first)
 from all sessions, where an experiment summary written by each run would be one arbitrary run's.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,27 +41,72 @@ from tensorboard.plugins.hparams import api as hparams_api
 
 from common.paths import RUNS_DIR
 from common.run_layout import RunLayout
+from verification.benchmarks import LFW, LFW_FINAL, final_name
 
-HPARAMS_SUBDIR = "hparams"               # below the run's tensorboard/ (common.run_layout)
-HPARAMS_PLUGIN_PREFIX = "_hparams_/"     # the tags of the HParams plugin's own summaries
+HPARAMS_SUBDIR = "hparams"  # below the run's tensorboard/ (common.run_layout)
+HPARAMS_PLUGIN_PREFIX = "_hparams_/"  # the tags of the HParams plugin's own summaries
 
-LFW_ACCURACY_TAG = "lfw/accuracy"
-LFW_FOLDS_TAG = "lfw/folds"
-LFW_PROTOCOL_TAG = "lfw/protocol"
-LFW_CHECK_TAG = "lfw_check/accuracy"
-VIEW2_ACCURACY_TAG = "lfw_view2/accuracy"
-# The HParams metrics, all written into the session's sub-run.
-HPARAMS_METRIC_TAGS = (LFW_CHECK_TAG, VIEW2_ACCURACY_TAG, "lfw_view2/accuracy_std",
-                       "lfw_view2/val_at_far1e-3", "lfw_view2/auc")
-_DESCRIPTIONS = {
-    "lfw": "LFW verification, mean over folds. Points before the run's last step are train.py's "
-           "in-training checks on the first `eval.folds` folds; at the last step, once eval_lfw.py "
-           "has evaluated the run dir, the final evaluation over every fold (View 2). lfw/folds and "
-           "the lfw/protocol text name the folds of each point.",
-    "lfw_check": "train.py's in-training LFW check on the first `eval.folds` folds (HParams metric).",
-    "lfw_view2": "eval_lfw.py on the run dir: every fold of the pairs file (LFW View 2 with the "
-                 "official pairs.txt), at the run's last step (HParams metric).",
-}
+
+def lfw_tags(family: str, far_target: float = 1e-3) -> dict[str, str]:
+    """{protocol summary key: tag} of one tag family (`lfw`, `lfw_view2`, `cfp_fp`, ...)."""
+    far = "1e-3" if far_target == 1e-3 else f"{far_target:g}"
+    return {
+        "accuracy_mean": f"{family}/accuracy",
+        "accuracy_std": f"{family}/accuracy_std",
+        "val_mean": f"{family}/val_at_far{far}",
+        "auc": f"{family}/auc",
+    }
+
+
+def accuracy_tag(name: str) -> str:
+    return f"{name}/accuracy"
+
+
+def folds_tag(name: str) -> str:
+    return f"{name}/folds"
+
+
+def protocol_tag(name: str) -> str:
+    return f"{name}/protocol"
+
+
+def check_tag(name: str) -> str:
+    """The HParams metric of a benchmark's in-training check."""
+    return f"{name}_check/accuracy"
+
+
+LFW_ACCURACY_TAG = accuracy_tag(LFW)
+LFW_FOLDS_TAG = folds_tag(LFW)
+LFW_PROTOCOL_TAG = protocol_tag(LFW)
+LFW_CHECK_TAG = check_tag(LFW)
+VIEW2_ACCURACY_TAG = f"{LFW_FINAL}/accuracy"
+
+
+def metric_tags(name: str) -> tuple[str, ...]:
+    """A benchmark's HParams metrics (in the session's sub-run): its check and its final evaluation."""
+    return (check_tag(name), *lfw_tags(final_name(name)).values())
+
+
+HPARAMS_METRIC_TAGS = metric_tags(LFW)
+
+
+def _description(family: str, name: str) -> str:
+    """The TensorBoard description of a tag family of benchmark `name` (the curve, the check
+    metric or the final metrics)."""
+    if family == name:
+        return (
+            f"{name} verification, mean over folds. Points before the run's last step are train.py's "
+            "in-training checks on the first `eval.folds` folds; at the last step, once eval_lfw.py "
+            f"has evaluated the run dir, the final evaluation over every fold. {name}/folds and "
+            f"the {name}/protocol text name the folds of each point."
+        )
+    if family == f"{name}_check":
+        return f"train.py's in-training {name} check on the first `eval.folds` folds (HParams metric)."
+    return (
+        f"eval_lfw.py on the run dir: every fold of {name}"
+        f"{' (View 2, the official pairs.txt)' if name == LFW else ''}, at the run's last step "
+        "(HParams metric)."
+    )
 
 
 def batch_accuracy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
@@ -76,21 +127,15 @@ def write_scalars(values: dict, step: int, prefix: str = "") -> None:
 
 def write_images(images: tf.Tensor, step: int, max_images: int) -> None:
     """Input images as the network sees them before its own normalisation (0..255 -> 0..1)."""
-    tf.summary.image("input/images", tf.clip_by_value(images[:max_images] / 255.0, 0.0, 1.0),
-                     step=step, max_outputs=max_images)
+    tf.summary.image(
+        "input/images", tf.clip_by_value(images[:max_images] / 255.0, 0.0, 1.0), step=step, max_outputs=max_images
+    )
 
 
 def write_histograms(variables, step: int) -> None:
     for variable in variables:
         name = getattr(variable, "path", None) or variable.name
         tf.summary.histogram("weights/" + name.replace(":", "_"), variable, step=step)
-
-
-def lfw_tags(family: str, far_target: float = 1e-3) -> dict[str, str]:
-    """{protocol summary key: tag} of one LFW tag family (`lfw`, `lfw_view2`)."""
-    far = "1e-3" if far_target == 1e-3 else f"{far_target:g}"
-    return {"accuracy_mean": f"{family}/accuracy", "accuracy_std": f"{family}/accuracy_std",
-            "val_mean": f"{family}/val_at_far{far}", "auc": f"{family}/auc"}
 
 
 def tensorboard_dir(run_dir: str | os.PathLike) -> Path:
@@ -112,54 +157,60 @@ def _hparams_writer(run_dir) -> tf.summary.SummaryWriter:
     return _hparams_writers[key]
 
 
-def _write_family(summary: dict, step: int, family: str, far_target: float = 1e-3) -> None:
-    for key, tag in lfw_tags(family, far_target).items():
-        tf.summary.scalar(tag, float(summary[key]), step=step, description=_DESCRIPTIONS[family])
+def _write_family(summary: dict, step: int, family: str, name: str) -> None:
+    for key, tag in lfw_tags(family, summary.get("far_target", 1e-3)).items():
+        tf.summary.scalar(tag, float(summary[key]), step=step, description=_description(family, name))
 
 
-def _write_lfw_point(summary: dict, step: int, protocol: str) -> None:
-    """One point of the lfw/ curve (inside an active default writer)."""
-    _write_family(summary, step, "lfw", summary.get("far_target", 1e-3))
-    tf.summary.scalar(LFW_FOLDS_TAG, float(summary["num_folds"]), step=step,
-                      description="folds behind the lfw/ point of this step")
-    tf.summary.text(LFW_PROTOCOL_TAG, protocol, step=step)
+def _write_point(name: str, summary: dict, step: int, protocol: str) -> None:
+    """One point of benchmark `name`'s curve (inside an active default writer)."""
+    _write_family(summary, step, name, name)
+    tf.summary.scalar(
+        folds_tag(name),
+        float(summary["num_folds"]),
+        step=step,
+        description=f"folds behind the {name}/ point of this step",
+    )
+    tf.summary.text(protocol_tag(name), protocol, step=step)
 
 
 def check_protocol(result: dict, pairs: str, folds: int | None, flip: str) -> str:
-    """The lfw/protocol text of an in-training check."""
+    """The <name>/protocol text of an in-training check."""
     which = "all" if folds is None else "first"
-    return (f"train.py in-training check: {which} {result['num_folds']} folds "
-            f"({result['num_pairs']} pairs) of {Path(pairs).name}, flip {flip}")
+    return (
+        f"train.py in-training check: {which} {result['num_folds']} folds "
+        f"({result['num_pairs']} pairs) of {Path(pairs).name}, flip {flip}"
+    )
 
 
-def _write_check_metric(run_dir, step: int, accuracy: float) -> None:
+def _write_check_metric(run_dir, step: int, name: str, accuracy: float) -> None:
     writer = _hparams_writer(run_dir)
     with writer.as_default():
-        tf.summary.scalar(LFW_CHECK_TAG, float(accuracy), step=step, description=_DESCRIPTIONS["lfw_check"])
+        tf.summary.scalar(check_tag(name), float(accuracy), step=step, description=_description(f"{name}_check", name))
     writer.flush()
 
 
-def write_lfw_check(run_dir, step: int, result: dict, protocol: str) -> None:
-    """An in-training LFW check: a point of the lfw/ curve (active default writer, the run's
-    tensorboard dir) and the HParams metric lfw_check/accuracy (the run's HParams sub-run)."""
-    _write_lfw_point(result, step, protocol)
-    _write_check_metric(run_dir, step, result["accuracy_mean"])
+def write_check(run_dir, step: int, name: str, result: dict, protocol: str) -> None:
+    """An in-training check of benchmark `name`: a point of its curve (active default writer,
+    the run's tensorboard dir) and its HParams metric <name>_check/accuracy (the HParams sub-run)."""
+    _write_point(name, result, step, protocol)
+    _write_check_metric(run_dir, step, name, result["accuracy_mean"])
 
 
-def write_lfw_final(run_dir, step: int, summary: dict, protocol: str, all_folds: bool) -> list[Path]:
-    """The final evaluation of a run (eval_lfw.py): the last point of the lfw/ curve at `step` (the
-    run's last step) and, when every fold of the pairs file was used, the lfw_view2/ HParams
-    metrics. Returns the folders written."""
+def write_final(run_dir, step: int, name: str, summary: dict, protocol: str, all_folds: bool) -> list[Path]:
+    """The final evaluation of a run on benchmark `name` (eval_lfw.py): the last point of its
+    curve at `step` (the run's last step) and, when every fold was used, its final HParams
+    metrics (lfw_view2/ for LFW, <name>_final/ otherwise). Returns the folders written."""
     written = [tensorboard_dir(run_dir)]
     writer = tf.summary.create_file_writer(str(written[0]))
     with writer.as_default():
-        _write_lfw_point(summary, step, protocol)
+        _write_point(name, summary, step, protocol)
     writer.close()
     if all_folds:
         written.append(hparams_dir(run_dir))
         writer = tf.summary.create_file_writer(str(written[1]))
         with writer.as_default():
-            _write_family(summary, step, "lfw_view2", summary.get("far_target", 1e-3))
+            _write_family(summary, step, final_name(name), name)
         writer.close()
     return written
 
@@ -207,6 +258,7 @@ def hparams_of(config) -> dict:
         "train.precision": config.train.precision,
         "eval.folds": "all" if config.eval.folds is None else config.eval.folds,
         "eval.flip": config.eval.flip,
+        "eval.targets": ", ".join(config.eval.targets),
     }
     for prefix, options in (("model.options", config.model.options), ("loss.hparams", config.loss.hparams)):
         for key, value in sorted(options.items()):
@@ -215,7 +267,8 @@ def hparams_of(config) -> dict:
 
 
 def write_hparams(config, run_dir) -> None:
-    """The run's HParams session (in its sub-run; the metrics are HPARAMS_METRIC_TAGS there)."""
+    """The run's HParams session (in its sub-run; the metrics there are metric_tags(name) of
+    each benchmark evaluated)."""
     writer = _hparams_writer(run_dir)
     with writer.as_default():
         hparams_api.hparams(hparams_of(config), trial_id=run_label(run_dir))
@@ -252,8 +305,9 @@ def remove_main_run_hparams(run_dir) -> list[Path]:
     return rewritten
 
 
-def write_hparams_from_results(config, run_dir, step: int, last_check: dict | None, final: dict,
-                               protocol: str) -> list[Path]:
+def write_hparams_from_results(
+    config, run_dir, step: int, last_check: dict | None, final: dict, protocol: str
+) -> list[Path]:
     """The HParams session of a finished run from what it saved, without evaluating again: the
     session of `config`, lfw_check/accuracy of the last in-training check (DONE.json's `lfw`) and
     the final View 2 (`final`, eval_lfw.py's JSON, every fold) at `step`, the run's last step, which
@@ -263,5 +317,5 @@ def write_hparams_from_results(config, run_dir, step: int, last_check: dict | No
     remove_main_run_hparams(run_dir)
     write_hparams(config, run_dir)
     if last_check is not None:
-        _write_check_metric(run_dir, step, last_check["accuracy_mean"])
-    return write_lfw_final(run_dir, step, final, protocol, all_folds=True)
+        _write_check_metric(run_dir, step, LFW, last_check["accuracy_mean"])
+    return write_final(run_dir, step, LFW, final, protocol, all_folds=True)

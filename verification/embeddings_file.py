@@ -5,6 +5,7 @@ optional `embeddings_flip` (mirror-image features; without them eval_lfw.py eval
 `paths` are relative image paths such as `Aaron_Eckhart/Aaron_Eckhart_0001.jpg`; rows are
 looked up by the path without its extension, so .jpg and .png copies of LFW match alike.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.atomic_files import atomic_output
 from common.errors import UserFileNotFoundError, UserKeyError, UserValueError
 
 
@@ -26,18 +28,18 @@ def path_stem(relative_path: str) -> str:
 @dataclass(frozen=True)
 class EmbeddingTable:
     """Embeddings (and optionally mirror-image embeddings) of named images."""
+
     paths: tuple[str, ...]
     embeddings: np.ndarray
     embeddings_flip: np.ndarray | None = None
 
     def __post_init__(self):
         if self.embeddings.ndim != 2 or self.embeddings.shape[0] != len(self.paths):
-            raise ValueError(f"embeddings shape {self.embeddings.shape} does not match "
-                             f"{len(self.paths)} paths")
-        if self.embeddings_flip is not None and \
-                self.embeddings_flip.shape != self.embeddings.shape:
-            raise ValueError(f"embeddings_flip shape {self.embeddings_flip.shape} differs from "
-                             f"embeddings {self.embeddings.shape}")
+            raise ValueError(f"embeddings shape {self.embeddings.shape} does not match {len(self.paths)} paths")
+        if self.embeddings_flip is not None and self.embeddings_flip.shape != self.embeddings.shape:
+            raise ValueError(
+                f"embeddings_flip shape {self.embeddings_flip.shape} differs from embeddings {self.embeddings.shape}"
+            )
 
     def rows_for(self, stems: list[str], source: str = "embeddings") -> np.ndarray:
         """Row index of each stem; a missing one is an error naming it and the source."""
@@ -50,15 +52,12 @@ class EmbeddingTable:
         return np.array([index[s] for s in stems], dtype=np.int64)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write atomically (temporary file, then rename) so a crash never leaves half a file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write whole or not at all, private (embeddings of faces are personal data)."""
         arrays = {"paths": np.array(self.paths, dtype=str), "embeddings": self.embeddings}
         if self.embeddings_flip is not None:
             arrays["embeddings_flip"] = self.embeddings_flip
-        partial = path.with_name(path.name + ".partial.npz")
-        np.savez(partial, **arrays)
-        partial.replace(path)
+        with atomic_output(path, private=True) as partial:
+            np.savez(partial, **arrays)
 
 
 def load_embedding_table(path: str | os.PathLike) -> EmbeddingTable:
@@ -72,8 +71,7 @@ def load_embedding_table(path: str | os.PathLike) -> EmbeddingTable:
                 raise UserKeyError(f"{path}: missing key {key!r} (found {sorted(data.keys())})")
         paths = tuple(str(p) for p in data["paths"])
         embeddings = np.asarray(data["embeddings"], dtype=np.float32)
-        flipped = (np.asarray(data["embeddings_flip"], dtype=np.float32)
-                   if "embeddings_flip" in data else None)
+        flipped = np.asarray(data["embeddings_flip"], dtype=np.float32) if "embeddings_flip" in data else None
     try:
         return EmbeddingTable(paths, embeddings, flipped)
     except ValueError as error:

@@ -3,6 +3,7 @@
 Every decision rule is `same if score >= threshold`. All functions take `scores` (float [N]) and
 `is_same` (bool [N]) and are exact (no threshold grid), so results do not depend on a step size.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,8 +36,7 @@ def best_threshold(scores, is_same) -> tuple[float, float]:
     """
     scores, is_same = _check(scores, is_same)
     distinct = np.unique(scores)
-    candidates = np.concatenate([[distinct[0] - 1.0], (distinct[:-1] + distinct[1:]) / 2,
-                                 [distinct[-1] + 1.0]])
+    candidates = np.concatenate([[distinct[0] - 1.0], (distinct[:-1] + distinct[1:]) / 2, [distinct[-1] + 1.0]])
     same_sorted = np.sort(scores[is_same])
     diff_sorted = np.sort(scores[~is_same])
     # Candidate j separates distinct[:j] (called different) from distinct[j:] (called same).
@@ -89,8 +89,7 @@ def roc_curve(scores, is_same) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     diff_sorted = np.sort(scores[~is_same])
     tpr = 1.0 - np.searchsorted(same_sorted, thresholds, side="left") / same_sorted.size
     fpr = 1.0 - np.searchsorted(diff_sorted, thresholds, side="left") / diff_sorted.size
-    return (np.concatenate([[0.0], fpr]), np.concatenate([[0.0], tpr]),
-            np.concatenate([[np.inf], thresholds]))
+    return (np.concatenate([[0.0], fpr]), np.concatenate([[0.0], tpr]), np.concatenate([[np.inf], thresholds]))
 
 
 def roc_auc(scores, is_same) -> float:

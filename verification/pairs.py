@@ -3,14 +3,17 @@
 Never drops a pair: a malformed line or a missing image is an error naming the file and line,
 because one silently dropped pair shifts every later fold (a known facenet bug).
 """
+
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from common.errors import UserFileNotFoundError, UserValueError, require_file
+from verification.pair_set import PairSet, inside
 
 # Aligned folders may hold JPEG or PNG copies of LFW; probed in this order.
 IMAGE_EXTENSIONS = (".jpg", ".png")
@@ -26,6 +29,7 @@ class Pairs:
 
     `fold_ids[i]` is the cross-validation fold of pair i; `line_numbers[i]` its 1-based line.
     """
+
     source: str
     left: tuple[str, ...]
     right: tuple[str, ...]
@@ -42,17 +46,31 @@ class Pairs:
 
     def unique_stems(self) -> list[str]:
         """Every referenced image once, in first-appearance order."""
-        return list(dict.fromkeys(s for pair in zip(self.left, self.right) for s in pair))
+        return list(dict.fromkeys(s for pair in zip(self.left, self.right, strict=True) for s in pair))
 
-    def first_folds(self, n: int) -> "Pairs":
+    def fingerprint(self) -> str:
+        """SHA-256 of the pairs, labels and folds (not of the file's bytes: line endings and
+        spacing do not change it); LFW View 2 is recognised by it (verification/benchmarks.py)."""
+        text = "\n".join(
+            f"{a} {b} {int(s)} {f}"
+            for a, b, s, f in zip(self.left, self.right, self.is_same, self.fold_ids, strict=True)
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def first_folds(self, n: int) -> Pairs:
         """The pairs of folds 0..n-1 (a cheaper check, e.g. during training)."""
         if not 1 <= n <= self.num_folds:
             raise UserValueError(f"{self.source}: asked for {n} folds, file has {self.num_folds}")
         keep = self.fold_ids < n
         index = np.flatnonzero(keep)
-        return Pairs(self.source, tuple(self.left[i] for i in index),
-                     tuple(self.right[i] for i in index), self.is_same[keep],
-                     self.fold_ids[keep], tuple(self.line_numbers[i] for i in index))
+        return Pairs(
+            self.source,
+            tuple(self.left[i] for i in index),
+            tuple(self.right[i] for i in index),
+            self.is_same[keep],
+            self.fold_ids[keep],
+            tuple(self.line_numbers[i] for i in index),
+        )
 
 
 def image_stem(name: str, number: int) -> str:
@@ -77,8 +95,7 @@ def parse_pairs(path: str | Path, view1_folds: int = 10) -> Pairs:
     try:
         header_numbers = [int(v) for v in header]
     except ValueError:
-        raise PairsFormatError(f"{path}:1: header must be 'folds per_class' or 'count', "
-                               f"got {lines[0]!r}") from None
+        raise PairsFormatError(f"{path}:1: header must be 'folds per_class' or 'count', got {lines[0]!r}") from None
     is_view2 = len(header_numbers) == 2
     if is_view2:
         num_folds, per_class = header_numbers
@@ -87,18 +104,17 @@ def parse_pairs(path: str | Path, view1_folds: int = 10) -> Pairs:
         num_folds, per_class = view1_folds, header_numbers[0]
         blocks = [(per_class, per_class)]
     else:
-        raise PairsFormatError(f"{path}:1: header must be 'folds per_class' or 'count', "
-                               f"got {lines[0]!r}")
+        raise PairsFormatError(f"{path}:1: header must be 'folds per_class' or 'count', got {lines[0]!r}")
     if num_folds < 1 or per_class < 1:
         raise PairsFormatError(f"{path}:1: header numbers must be positive, got {lines[0]!r}")
     if not is_view2 and per_class < num_folds:
-        raise PairsFormatError(f"{path}:1: {per_class} pairs per class cannot fill "
-                               f"{num_folds} folds")
+        raise PairsFormatError(f"{path}:1: {per_class} pairs per class cannot fill {num_folds} folds")
     body = [(number, line) for number, line in enumerate(lines[1:], start=2) if line.strip()]
     expected = sum(same + diff for same, diff in blocks)
     if len(body) != expected:
-        raise PairsFormatError(f"{path}: header {lines[0]!r} promises {expected} pairs, "
-                               f"found {len(body)} non-empty lines")
+        raise PairsFormatError(
+            f"{path}: header {lines[0]!r} promises {expected} pairs, found {len(body)} non-empty lines"
+        )
 
     left, right, is_same, fold_ids, line_numbers = [], [], [], [], []
     position = 0
@@ -114,8 +130,14 @@ def parse_pairs(path: str | Path, view1_folds: int = 10) -> Pairs:
                 # View 2: one block per fold; View 1: round-robin inside the single block.
                 fold_ids.append(block_index if is_view2 else k % num_folds)
                 line_numbers.append(number)
-    return Pairs(str(path), tuple(left), tuple(right), np.array(is_same, dtype=bool),
-                 np.array(fold_ids, dtype=np.int64), tuple(line_numbers))
+    return Pairs(
+        str(path),
+        tuple(left),
+        tuple(right),
+        np.array(is_same, dtype=bool),
+        np.array(fold_ids, dtype=np.int64),
+        tuple(line_numbers),
+    )
 
 
 def _parse_line(path: Path, number: int, line: str, expect_same: bool) -> tuple[str, str]:
@@ -131,8 +153,7 @@ def _parse_line(path: Path, number: int, line: str, expect_same: bool) -> tuple[
         name1, i, name2, j = fields[0], int(fields[1]), fields[2], int(fields[3])
         return image_stem(name1, i), image_stem(name2, j)
     except ValueError:
-        raise PairsFormatError(f"{path}:{number}: image numbers must be integers in {line!r}") \
-            from None
+        raise PairsFormatError(f"{path}:{number}: image numbers must be integers in {line!r}") from None
 
 
 def resolve_images(pairs: Pairs, image_dir: str | Path) -> dict[str, Path]:
@@ -144,17 +165,35 @@ def resolve_images(pairs: Pairs, image_dir: str | Path) -> dict[str, Path]:
     if not image_dir.is_dir():
         raise UserFileNotFoundError(f"image folder {image_dir} does not exist")
     resolved: dict[str, Path] = {}
-    for stems, number in zip(zip(pairs.left, pairs.right), pairs.line_numbers):
+    for stems, number in zip(zip(pairs.left, pairs.right, strict=True), pairs.line_numbers, strict=True):
         for stem in stems:
             if stem in resolved:
                 continue
             for ext in IMAGE_EXTENSIONS:
-                candidate = image_dir / (stem + ext)
+                candidate = inside(image_dir, stem + ext, f"{pairs.source}:{number}")
                 if candidate.is_file():
                     resolved[stem] = candidate
                     break
             else:
                 raise UserFileNotFoundError(
-                    f"{pairs.source}:{number}: image {stem}{{{','.join(IMAGE_EXTENSIONS)}}} "
-                    f"not found in {image_dir}")
+                    f"{pairs.source}:{number}: image {stem}{{{','.join(IMAGE_EXTENSIONS)}}} not found in {image_dir}"
+                )
     return resolved
+
+
+def lfw_pair_set(name: str, pairs: Pairs, image_dir: str | Path | None) -> PairSet:
+    """The PairSet of an LFW-format pairs file over the image folder (ids: the image stems);
+    without a folder, the pairs alone."""
+    files = resolve_images(pairs, image_dir) if image_dir is not None else None
+    stems = pairs.unique_stems()
+    row = {stem: k for k, stem in enumerate(stems)}
+    return PairSet(
+        name,
+        pairs.source,
+        tuple(stems),
+        np.array([row[s] for s in pairs.left], np.int64),
+        np.array([row[s] for s in pairs.right], np.int64),
+        pairs.is_same,
+        pairs.fold_ids,
+        image_paths=None if files is None else tuple(files[s] for s in stems),
+    )

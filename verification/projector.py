@@ -7,12 +7,13 @@ cosine protocol compares), `metadata.tsv` (person and image of each row, same or
 such a folder as a run's plugin assets (`run_assets_dir(<run log dir>)`) or, on its own, as the
 root of `tensorboard --logdir FOLDER`; every path in the config is relative to it.
 """
+
 from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -39,14 +40,14 @@ def person_of(path: str) -> str:
     return path.replace("\\", "/").split("/")[0]
 
 
-def select_rows(paths: Sequence[str], min_images: int = DEFAULT_MIN_IMAGES,
-                max_points: int | None = DEFAULT_MAX_POINTS) -> np.ndarray:
+def select_rows(
+    paths: Sequence[str], min_images: int = DEFAULT_MIN_IMAGES, max_points: int | None = DEFAULT_MAX_POINTS
+) -> np.ndarray:
     """Rows of every image of the people with at least `min_images` images, whole people only,
     most-photographed first until `max_points` (None: no cap); returned grouped by person (sorted
     by name), each person's images in path order."""
     counts = Counter(person_of(p) for p in paths)
-    people = sorted((name for name, n in counts.items() if n >= min_images),
-                    key=lambda name: (-counts[name], name))
+    people = sorted((name for name, n in counts.items() if n >= min_images), key=lambda name: (-counts[name], name))
     kept, total = set(), 0
     for name in people:
         if max_points is not None and total + counts[name] > max_points:
@@ -77,12 +78,11 @@ def make_sprite(image_files: Sequence[Path], thumb: tuple[int, int]) -> np.ndarr
         with Image.open(path) as image:
             cell = np.asarray(image.convert("RGB").resize((width, height), Image.BILINEAR))
         row, col = divmod(i, grid)
-        sprite[row * height:(row + 1) * height, col * width:(col + 1) * width] = cell
+        sprite[row * height : (row + 1) * height, col * width : (col + 1) * width] = cell
     return sprite
 
 
-def write_projector(folder: str | Path, features: np.ndarray, paths: Sequence[str],
-                    image_dir: str | Path) -> Path:
+def write_projector(folder: str | Path, features: np.ndarray, paths: Sequence[str], image_dir: str | Path) -> Path:
     """Write the projector files of `features` [N, F] (row i is the image `paths[i]`, relative to
     `image_dir`) into `folder`; return the config path."""
     from PIL import Image

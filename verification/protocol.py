@@ -4,6 +4,7 @@ For each fold: optionally subtract the mean feature of the other folds (SphereFa
 score every pair, choose the accuracy-maximising threshold and the FAR-target threshold on the
 other folds, and measure accuracy, VAL and FAR on the held-out fold.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from common.choices import FLIP_MODES
+from common.vectors import l2_normalize
 from verification import metrics
 
 SIMILARITIES = ("cosine", "euclidean")
@@ -29,12 +31,6 @@ def combine_flip(embeddings: np.ndarray, flipped: np.ndarray | None, mode: str) 
     if mode == "concat":
         return np.concatenate([embeddings, flipped], axis=1)
     return embeddings + flipped
-
-
-def l2_normalize(features: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    """Rows scaled to unit length (all-zero rows stay zero instead of becoming NaN)."""
-    norms = np.linalg.norm(features, axis=1, keepdims=True)
-    return features / np.maximum(norms, eps)
 
 
 def pair_scores(left: np.ndarray, right: np.ndarray, similarity: str = "cosine") -> np.ndarray:
@@ -59,6 +55,7 @@ def threshold_in_units(threshold: float, similarity: str) -> float:
 @dataclass
 class VerificationResult:
     """Per-fold and summary numbers; `scores` are the held-out scores of every pair."""
+
     similarity: str
     subtract_mean: bool
     far_target: float
@@ -78,8 +75,11 @@ class VerificationResult:
     def to_dict(self) -> dict:
         """JSON-ready summary; thresholds in the similarity's units (see `threshold_rule`)."""
         units = lambda values: [threshold_in_units(t, self.similarity) for t in values]
-        rule = ("same if cosine >= threshold" if self.similarity == "cosine"
-                else "same if squared distance of normalised features <= threshold")
+        rule = (
+            "same if cosine >= threshold"
+            if self.similarity == "cosine"
+            else "same if squared distance of normalised features <= threshold"
+        )
         return {
             "accuracy_mean": float(np.mean(self.fold_accuracies)),
             "accuracy_std": float(np.std(self.fold_accuracies)),
@@ -102,9 +102,15 @@ class VerificationResult:
         }
 
 
-def evaluate_pairs(left: np.ndarray, right: np.ndarray, is_same, fold_ids,
-                   similarity: str = "cosine", subtract_mean: bool = False,
-                   far_target: float = 1e-3) -> VerificationResult:
+def evaluate_pairs(
+    left: np.ndarray,
+    right: np.ndarray,
+    is_same,
+    fold_ids,
+    similarity: str = "cosine",
+    subtract_mean: bool = False,
+    far_target: float = 1e-3,
+) -> VerificationResult:
     """Cross-validated verification of pair features `left[i]` vs `right[i]`.
 
     Each fold is scored with thresholds chosen on all the other folds; with `subtract_mean`,
@@ -114,16 +120,14 @@ def evaluate_pairs(left: np.ndarray, right: np.ndarray, is_same, fold_ids,
     left, right = np.asarray(left, np.float64), np.asarray(right, np.float64)
     is_same, fold_ids = np.asarray(is_same, bool), np.asarray(fold_ids)
     if left.shape != right.shape or left.ndim != 2 or left.shape[0] != is_same.size:
-        raise ValueError(f"left {left.shape} / right {right.shape} features do not match "
-                         f"{is_same.size} pairs")
+        raise ValueError(f"left {left.shape} / right {right.shape} features do not match {is_same.size} pairs")
     if fold_ids.shape != is_same.shape:
         raise ValueError(f"{fold_ids.size} fold ids for {is_same.size} pairs")
     folds = np.unique(fold_ids)
     if folds.size < 2:
         raise ValueError("cross-validation needs at least 2 folds")
 
-    result = VerificationResult(similarity, subtract_mean, far_target, is_same, fold_ids,
-                                np.zeros(is_same.size))
+    result = VerificationResult(similarity, subtract_mean, far_target, is_same, fold_ids, np.zeros(is_same.size))
     shared_scores = None if subtract_mean else pair_scores(left, right, similarity)
     for fold in folds:
         test = fold_ids == fold

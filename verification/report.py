@@ -2,10 +2,11 @@
 
 (TensorBoard output: `training.summaries.write_lfw_final`, called by eval_lfw.py.)
 """
+
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import matplotlib
 
@@ -20,9 +21,15 @@ from verification.protocol import VerificationResult, threshold_in_units
 def format_table(summary: dict, title: str) -> str:
     """Per-fold lines and the summary, as printed on stdout."""
     lines = [title, f"{'fold':>4}  {'accuracy':>8}  {'threshold':>9}  {'VAL':>6}  {'FAR':>7}"]
-    for k, (acc, thr, val, far) in enumerate(zip(summary["fold_accuracies"],
-                                                 summary["fold_thresholds"],
-                                                 summary["fold_vals"], summary["fold_fars"])):
+    for k, (acc, thr, val, far) in enumerate(
+        zip(
+            summary["fold_accuracies"],
+            summary["fold_thresholds"],
+            summary["fold_vals"],
+            summary["fold_fars"],
+            strict=True,
+        )
+    ):
         lines.append(f"{k:>4}  {acc:8.4f}  {thr:9.4f}  {val:6.4f}  {far:7.5f}")
     lines += [
         f"accuracy      {summary['accuracy_mean']:.4f} +- {summary['accuracy_std']:.4f}",
@@ -63,13 +70,20 @@ def hardest_errors(result: VerificationResult, count: int) -> tuple[np.ndarray, 
     margin = result.scores - thresholds
     false_accepts = np.flatnonzero(accepted & ~result.is_same)
     false_rejects = np.flatnonzero(~accepted & result.is_same)
-    return (false_accepts[np.argsort(-margin[false_accepts])][:count],
-            false_rejects[np.argsort(margin[false_rejects])][:count])
+    return (
+        false_accepts[np.argsort(-margin[false_accepts])][:count],
+        false_rejects[np.argsort(margin[false_rejects])][:count],
+    )
 
 
-def save_error_gallery(result: VerificationResult, left_names: list[str], right_names: list[str],
-                       load_image: Callable[[str], np.ndarray], path: str | os.PathLike,
-                       count: int = 8) -> tuple[int, int]:
+def save_error_gallery(
+    result: VerificationResult,
+    left_names: list[str],
+    right_names: list[str],
+    load_image: Callable[[str], np.ndarray],
+    path: str | os.PathLike,
+    count: int = 8,
+) -> tuple[int, int]:
     """PNG of the hardest false accepts (left columns) and false rejects (right columns),
     each pair side by side with its score and threshold. Returns the numbers shown."""
     false_accepts, false_rejects = hardest_errors(result, count)
@@ -77,8 +91,7 @@ def save_error_gallery(result: VerificationResult, left_names: list[str], right_
     figure, axes = plt.subplots(rows, 4, figsize=(8, 2.4 * rows), squeeze=False)
     for axis in axes.ravel():
         axis.axis("off")
-    for column, (kind, indices) in enumerate((("false accept", false_accepts),
-                                               ("false reject", false_rejects))):
+    for column, (kind, indices) in enumerate((("false accept", false_accepts), ("false reject", false_rejects))):
         for row, index in enumerate(indices):
             threshold = threshold_in_units(result.fold_threshold_of(index), result.similarity)
             score = threshold_in_units(result.scores[index], result.similarity)
@@ -87,8 +100,14 @@ def save_error_gallery(result: VerificationResult, left_names: list[str], right_
                 axis.imshow(load_image(names[index]))
                 axis.set_title(names[index].split("/")[-1], fontsize=6)
             axes[row, 2 * column].text(
-                1.0, -0.08, f"{kind}: {score:.3f} (thr {threshold:.3f})", fontsize=7,
-                ha="center", va="top", transform=axes[row, 2 * column].transAxes)
+                1.0,
+                -0.08,
+                f"{kind}: {score:.3f} (thr {threshold:.3f})",
+                fontsize=7,
+                ha="center",
+                va="top",
+                transform=axes[row, 2 * column].transAxes,
+            )
     figure.suptitle("hardest false accepts (left) and false rejects (right)", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=100)

@@ -1,4 +1,5 @@
 """Loading the 5k-digit MNIST subset and its seeded stratified train/test split."""
+
 from __future__ import annotations
 
 import os
@@ -42,16 +43,14 @@ def load_mnist(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     return images, labels.astype(np.int32)
 
 
-def stratified_split(images: np.ndarray, labels: np.ndarray, num_train: int, num_test: int,
-                     seed: int) -> Split:
+def stratified_split(images: np.ndarray, labels: np.ndarray, num_train: int, num_test: int, seed: int) -> Split:
     """Seeded split with each class represented in proportion in both parts.
 
     Stratified so a 1,000-image test set has 100 of each digit and the per-class colours in the
     figure are comparable.
     """
     if num_train + num_test > len(labels):
-        raise UserValueError(f"asked for {num_train} train + {num_test} test images, "
-                             f"only {len(labels)} available")
+        raise UserValueError(f"asked for {num_train} train + {num_test} test images, only {len(labels)} available")
     rng = np.random.default_rng(seed)
     train_parts, test_parts = [], []
     for cls in np.unique(labels):
@@ -60,19 +59,19 @@ def stratified_split(images: np.ndarray, labels: np.ndarray, num_train: int, num
         n_test = int(round(num_test * share))
         n_train = int(round(num_train * share))
         test_parts.append(members[:n_test])
-        train_parts.append(members[n_test:n_test + n_train])
+        train_parts.append(members[n_test : n_test + n_train])
     train_idx = rng.permutation(np.concatenate(train_parts))
     test_idx = np.sort(np.concatenate(test_parts))
 
     def to_float(batch: np.ndarray) -> np.ndarray:
         return (batch.astype(np.float32) / 255.0)[..., None]
 
-    return Split(to_float(images[train_idx]), labels[train_idx],
-                 to_float(images[test_idx]), labels[test_idx])
+    return Split(to_float(images[train_idx]), labels[train_idx], to_float(images[test_idx]), labels[test_idx])
 
 
-def load_split(data_root: str | os.PathLike | None = None, num_train: int = 4000,
-               num_test: int = 1000, seed: int = 0) -> Split:
+def load_split(
+    data_root: str | os.PathLike | None = None, num_train: int = 4000, num_test: int = 1000, seed: int = 0
+) -> Split:
     """The seeded train/test split of `<data root>/mnist_5k.npz`."""
     images, labels = load_mnist(require_data(MNIST_FILE, data_root))
     return stratified_split(images, labels, num_train, num_test, seed)

@@ -1,4 +1,5 @@
 """Numbers that summarise a feature cloud: norms (radial spread) and angular compactness."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,8 +42,7 @@ def radial_elongation(features: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(ratios))
 
 
-def feature_stats(features: np.ndarray, labels: np.ndarray,
-                  predictions: np.ndarray) -> dict[str, float]:
+def feature_stats(features: np.ndarray, labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
     """Norm statistics and angular spread of a feature cloud.
 
     `norm_cv` (std / mean) is the scale-free measure of radial spread: features that keep growing
@@ -51,8 +51,10 @@ def feature_stats(features: np.ndarray, labels: np.ndarray,
     how easy a sample is.
     """
     if features.ndim != 2 or len(features) != len(labels) or len(labels) != len(predictions):
-        raise ValueError(f"features {features.shape}, labels {labels.shape}, predictions "
-                         f"{predictions.shape}: expected [N, D], [N], [N]")
+        raise ValueError(
+            f"features {features.shape}, labels {labels.shape}, predictions "
+            f"{predictions.shape}: expected [N, D], [N], [N]"
+        )
     norms = np.linalg.norm(features, axis=1)
     correct = predictions == labels
     return {

@@ -1,4 +1,5 @@
 """The results table (markdown) and its machine-readable twin (JSON)."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,8 @@ from experiments.mnist.figure import LossRun
 TABLE_HEADER = (
     "| loss | hyperparameters | test acc. | mean norm | norm std | norm CV | norm 5-95 % "
     "| mean norm correct / wrong | angle to class centre (deg) | radial elongation | train s |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|\n")
+    "|---|---|---|---|---|---|---|---|---|---|---|\n"
+)
 
 
 def _hparams_text(run: LossRun) -> str:
@@ -28,12 +30,12 @@ def table(runs: Sequence[LossRun]) -> str:
             f"| {s['norm_std']:.2f} | {s['norm_cv']:.2f} | {s['norm_p05']:.2f}-{s['norm_p95']:.2f} "
             f"| {s['norm_mean_correct']:.2f} / {s['norm_mean_wrong']:.2f} "
             f"| {s['angle_to_class_mean_deg']:.1f} | {s['radial_elongation']:.2f} "
-            f"| {run.seconds:.0f} |")
+            f"| {run.seconds:.0f} |"
+        )
     return TABLE_HEADER + "\n".join(rows) + "\n"
 
 
-def markdown(runs_by_dim: dict[int, Sequence[LossRun]], command: str, settings: str,
-             images: dict[int, str]) -> str:
+def markdown(runs_by_dim: dict[int, Sequence[LossRun]], command: str, settings: str, images: dict[int, str]) -> str:
     """The whole README: command, settings, one table and figure per feature size, reading notes."""
     num_test = len(next(iter(runs_by_dim.values()))[0].result.labels)
     parts = [
@@ -44,7 +46,7 @@ def markdown(runs_by_dim: dict[int, Sequence[LossRun]], command: str, settings: 
         "Columns: test accuracy is the argmax of each head's logits without margin; norms are "
         "L2 norms of the un-normalised test features "
         f"({num_test:,} images); norm CV = std / mean, the "
-        "scale-free radial spread; \"correct / wrong\" splits the mean norm by whether the test "
+        'scale-free radial spread; "correct / wrong" splits the mean norm by whether the test '
         "image was classified correctly; the angle is the mean angle between a feature and its "
         "class's mean direction (smaller = angularly tighter classes); radial elongation "
         "is, averaged over classes, (std / mean of the norm) / (RMS angle to the class "
@@ -67,14 +69,29 @@ def markdown(runs_by_dim: dict[int, Sequence[LossRun]], command: str, settings: 
 
 
 def to_json(runs_by_dim: dict[int, Sequence[LossRun]], command: str) -> str:
-    return json.dumps({
-        "command": command,
-        "runs": [{"key": run.spec.key, "loss": run.spec.loss_name, "feature_dim": dim,
-                  "hparams": run.spec.hparams(dim), "steps": run.result.steps,
-                  "seconds": round(run.seconds, 1), "loss_history": run.result.loss_history,
-                  **run.stats}
-                 for dim, runs in runs_by_dim.items() for run in runs],
-    }, indent=1) + "\n"
+    return (
+        json.dumps(
+            {
+                "command": command,
+                "runs": [
+                    {
+                        "key": run.spec.key,
+                        "loss": run.spec.loss_name,
+                        "feature_dim": dim,
+                        "hparams": run.spec.hparams(dim),
+                        "steps": run.result.steps,
+                        "seconds": round(run.seconds, 1),
+                        "loss_history": run.result.loss_history,
+                        **run.stats,
+                    }
+                    for dim, runs in runs_by_dim.items()
+                    for run in runs
+                ],
+            },
+            indent=1,
+        )
+        + "\n"
+    )
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -9,6 +9,7 @@ sphere ten centres can be about 66 degrees apart (the Tammes bound), which leave
 SphereFace's lambda schedule is compressed so lambda reaches its floor within a few hundred steps
 (the Caffe schedule, gamma 0.12, needs ~1,700 steps; the whole run here is a few hundred).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -29,8 +30,10 @@ class LossSpec:
 
     def title(self, feature_dim: int) -> str:
         """Panel title naming the loss and every hyperparameter set for this feature size."""
-        values = ", ".join(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
-                           for name, value in self.hparams(feature_dim).items())
+        values = ", ".join(
+            f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+            for name, value in self.hparams(feature_dim).items()
+        )
         return f"{self.key} ({values})" if values else self.key
 
 
@@ -43,14 +46,18 @@ FIGURE_LOSSES: tuple[LossSpec, ...] = (
     # m = 1: psi(theta) = cos(theta), i.e. the "modified softmax" (normalised weights, no bias,
     # logit ||x|| cos): SphereFace without the margin, so lambda is irrelevant.
     LossSpec("sphereface_m1", "sphereface", {2: {"margin": 1}, 3: {"margin": 1}}),
-    LossSpec("sphereface_m4", "sphereface", {2: {"margin": 4, **_SPHEREFACE_SCHEDULE},
-                                             3: {"margin": 4, **_SPHEREFACE_SCHEDULE}}),
-    LossSpec("normface", "normface", {2: {"scale": 10.0, "learnable_scale": True},
-                                      3: {"scale": 10.0, "learnable_scale": True}}),
-    LossSpec("am_softmax", "am_softmax", {2: {"scale": 10.0, "margin": 0.1},
-                                          3: {"scale": 15.0, "margin": 0.25}}),
-    LossSpec("arcface", "arcface", {2: {"scale": 10.0, "margin": 0.15},
-                                    3: {"scale": 15.0, "margin": 0.3}}),
+    LossSpec(
+        "sphereface_m4",
+        "sphereface",
+        {2: {"margin": 4, **_SPHEREFACE_SCHEDULE}, 3: {"margin": 4, **_SPHEREFACE_SCHEDULE}},
+    ),
+    LossSpec(
+        "normface",
+        "normface",
+        {2: {"scale": 10.0, "learnable_scale": True}, 3: {"scale": 10.0, "learnable_scale": True}},
+    ),
+    LossSpec("am_softmax", "am_softmax", {2: {"scale": 10.0, "margin": 0.1}, 3: {"scale": 15.0, "margin": 0.25}}),
+    LossSpec("arcface", "arcface", {2: {"scale": 10.0, "margin": 0.15}, 3: {"scale": 15.0, "margin": 0.3}}),
 )
 
 

@@ -1,4 +1,5 @@
 """Training the feature net under one loss head, and measuring the features it learns."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,8 +35,15 @@ class TrainResult:
         return float(np.mean(self.predictions == self.labels))
 
 
-def train_features(model: keras.Model, loss_layer, x_train: np.ndarray, y_train: np.ndarray,
-                   x_test: np.ndarray, y_test: np.ndarray, config: TrainConfig) -> TrainResult:
+def train_features(
+    model: keras.Model,
+    loss_layer,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    config: TrainConfig,
+) -> TrainResult:
     """Adam on the CNN and the loss head's weights together; returns the test features.
 
     Adam without weight decay, the article's "works in TensorFlow" setting: nothing then holds the
@@ -55,7 +63,7 @@ def train_features(model: keras.Model, loss_layer, x_train: np.ndarray, y_train:
         with tf.GradientTape() as tape:
             out = loss_layer(model(images, training=True), labels, step=step)
             loss = out["loss"]
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         step.assign_add(1)
         return loss
 
@@ -67,7 +75,7 @@ def train_features(model: keras.Model, loss_layer, x_train: np.ndarray, y_train:
         for start in range(0, len(order), config.batch_size):
             if config.max_steps is not None and int(step.numpy()) >= config.max_steps:
                 break
-            batch = order[start:start + config.batch_size]
+            batch = order[start : start + config.batch_size]
             loss = float(train_step(tf.constant(x_train[batch]), tf.constant(y_train[batch])))
             if not np.isfinite(loss):
                 raise FloatingPointError(f"training loss became {loss} at step {int(step.numpy())}")

@@ -1,0 +1,135 @@
+"""experiments/verdicts.py: a set's comparisons, take-off counts and per-claim outcomes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from scipy import stats
+
+from experiments import convergence, verdicts
+from experiments.claims import Claim, ClaimTest
+from experiments.experiment_sets import load_set
+from experiments.results_table import RowResult
+
+SET = dataclasses.replace(load_set("regime"), equivalence_margin=1.0)  # reference: momentum_wd_bn_switch
+
+
+def run(points: float, took_off: bool = True, steps: int = 1440) -> RowResult:
+    kind = convergence.CONVERGES if took_off else convergence.STALLS
+    result = RowResult("r", "r", "done", lfw={"accuracy_mean": points / 100, "val_mean": 0.1, "auc": 0.9}, steps=steps)
+    result.training = convergence.Verdict(kind, 100)
+    return result
+
+
+def results(**rows) -> dict:
+    """Each row of the set: the given runs, else three 'not run' seeds."""
+    return {name: rows.get(name, [RowResult(name, name, "not run")] * 3) for name in SET.row_names()}
+
+
+def claim(*tests: ClaimTest) -> Claim:
+    return Claim("c", "A claim.", {"kind": "paper", "reference": "x"}, tests)
+
+
+def check(row, expect, measure="accuracy", against=None) -> ClaimTest:
+    return ClaimTest("regime", row, against, measure, expect)
+
+
+REFERENCE = [run(86.0), run(86.5), run(87.0)]
+
+
+def test_a_clear_gap_supports_the_expected_direction_and_contradicts_the_other():
+    data = results(momentum_wd_bn_switch=REFERENCE, arcface_m05=[run(71.0), run(72.0), run(72.5)])
+    for expect, outcome in (
+        ("worse", verdicts.SUPPORTS),
+        ("better", verdicts.CONTRADICTS),
+        ("not_worse", verdicts.CONTRADICTS),
+        ("equivalent", verdicts.CONTRADICTS),
+        ("open", verdicts.OPEN),
+    ):
+        judged = verdicts.judge_set(SET, data, [claim(check("arcface_m05", expect))])
+        assert judged.claims[0].outcome == outcome, expect
+    evidence = judged.claims[0].tests[0].evidence
+    welch = stats.ttest_ind([71.0, 72.0, 72.5], [86.0, 86.5, 87.0], equal_var=False)
+    assert evidence.startswith("-14.67 points (95% CI ") and evidence.endswith(": worse")
+    assert judged.comparisons[("arcface_m05", "momentum_wd_bn_switch")].welch.p == pytest.approx(welch.pvalue)
+
+
+def test_a_wide_interval_cannot_tell_and_a_tight_one_inside_the_margin_is_equivalent():
+    data = results(
+        momentum_wd_bn_switch=REFERENCE,
+        adam_bn_switch=[run(80.0), run(88.0), run(93.0)],
+        arcface_easy_margin=[run(86.1), run(86.6), run(87.1)],
+    )
+    judged = verdicts.judge_set(
+        SET, data, [claim(check("adam_bn_switch", "better")), claim(check("arcface_easy_margin", "equivalent"))]
+    )
+    assert [result.outcome for result in judged.claims] == [verdicts.CANNOT_TELL, verdicts.SUPPORTS]
+
+
+def test_take_off_counts_go_through_fisher():
+    three = results(momentum_wd_bn_switch=REFERENCE, arcface_m05=[run(70.0, took_off=False)] * 3)
+    judged = verdicts.judge_set(SET, three, [claim(check("arcface_m05", "fewer", "take_off"))])
+    assert str(judged.counts[("arcface_m05", "momentum_wd_bn_switch")]) == "0/3 vs 3/3, Fisher p = 0.1"
+    assert judged.claims[0].outcome == verdicts.CANNOT_TELL  # 3 seeds a side never reach p < 0.05
+    five = dataclasses.replace(SET, seeds=5)
+    data = {
+        **three,
+        "momentum_wd_bn_switch": REFERENCE + [run(86.2), run(86.7)],
+        "arcface_m05": [run(70.0, took_off=False)] * 5,
+    }
+    judged = verdicts.judge_set(
+        five, data, [claim(check("arcface_m05", "fewer", "take_off")), claim(check("arcface_m05", "more", "take_off"))]
+    )
+    assert [result.outcome for result in judged.claims] == [verdicts.SUPPORTS, verdicts.CONTRADICTS]
+    assert judged.counts[("arcface_m05", "momentum_wd_bn_switch")].p == pytest.approx(2 / 252)
+
+
+def test_a_claim_with_tests_that_disagree_or_cannot_tell_says_so():
+    data = results(
+        momentum_wd_bn_switch=REFERENCE,
+        arcface_m05=[run(71.0), run(72.0), run(72.5)],
+        adam_bn_switch=[run(95.0), run(95.5), run(96.0)],
+        arcface_easy_margin=[run(80.0), run(88.0), run(93.0)],
+    )
+    mixed = claim(check("arcface_m05", "worse"), check("adam_bn_switch", "worse"))
+    part = claim(check("arcface_m05", "worse"), check("arcface_easy_margin", "worse"))
+    judged = verdicts.judge_set(SET, data, [mixed, part])
+    assert [result.outcome for result in judged.claims] == [verdicts.MIXED, "supports in part"]
+
+
+def test_claim_pairs_beyond_the_reference_join_the_holm_family_and_rows_of_other_lengths_are_not_compared():
+    data = results(
+        momentum_wd_bn_switch=REFERENCE,
+        arcface_m05=[run(71.0), run(72.0), run(72.5)],
+        arcface_easy_margin=[run(80.0), run(81.0), run(81.5)],
+        adam_bn_switch=[run(88.0, steps=720)] * 3,
+    )
+    judged = verdicts.judge_set(
+        SET,
+        data,
+        [
+            claim(check("arcface_easy_margin", "better", against="arcface_m05")),
+            claim(check("arcface_easy_margin", "more", "take_off", "arcface_m05")),
+        ],
+    )
+    assert set(judged.comparisons) == {
+        ("arcface_m05", "momentum_wd_bn_switch"),
+        ("arcface_easy_margin", "momentum_wd_bn_switch"),
+        ("arcface_easy_margin", "arcface_m05"),
+    }  # one pair, not one per measure
+    assert judged.not_comparable[("adam_bn_switch", "momentum_wd_bn_switch")] == "not comparable (720 vs 1440 steps)"
+    p_values = [judged.comparisons[pair].welch.p for pair in judged.comparisons]
+    assert max(judged.comparisons[pair].p_holm for pair in judged.comparisons) == pytest.approx(
+        min(1.0, max(p * (3 - rank) for rank, p in enumerate(sorted(p_values)))), rel=1e-9
+    )
+
+
+def test_no_records_and_the_sets_power():
+    judged = verdicts.judge_set(SET, results(), [claim(check("arcface_m05", "worse"))])
+    assert judged.claims[0].outcome == verdicts.NO_DATA and judged.detectable is None
+    data = results(momentum_wd_bn_switch=REFERENCE, arcface_m05=[run(71.0), run(72.0), run(72.5)])
+    judged = verdicts.judge_set(SET, data, [])
+    # pooled sd: sqrt of the mean of the two seed variances (0.25 and 0.58333)
+    assert judged.pooled_sd == pytest.approx(((0.25 + 0.583333333) / 2) ** 0.5, rel=1e-6)
+    assert judged.detectable == pytest.approx(3.50 * judged.pooled_sd, rel=0.01)  # 3.50 sd at 3 seeds a side
