@@ -155,13 +155,13 @@ def last_quarter_gain(lfw) -> float | None:
 
 def summarise_gains(gains: list[float | None]) -> str:
     """One table cell: each seed's last-quarter gain in points, and how many stayed under the
-    criterion, e.g. "+0.3, +0.6 (1/2 under 0.5)"."""
+    criterion, e.g. "+0.34, +0.60 (1/2 under 0.5)"."""
     known = [gain for gain in gains if gain is not None]
     if not known:
         return "-"
     flat = sum(gain < LAST_QUARTER_GAIN for gain in known)
     return (
-        ", ".join(f"{100 * gain:+.1f}" for gain in known) + f" ({flat}/{len(known)} under {100 * LAST_QUARTER_GAIN:g})"
+        ", ".join(f"{100 * gain:+.2f}" for gain in known) + f" ({flat}/{len(known)} under {100 * LAST_QUARTER_GAIN:g})"
     )
 
 

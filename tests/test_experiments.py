@@ -363,3 +363,17 @@ def test_rows_run_with_the_running_interpreter_not_the_first_python_on_path(monk
     exp_set = load_set("margin")
     runner.run_row(exp_set, "am_softmax_m035", "cpu", tmp_path, seed=9999, dry_run=False)
     assert ran and all(command[0] == sys.executable for command in ran)
+
+
+def test_power_is_not_computed_from_seeds_that_do_not_vary():
+    from types import SimpleNamespace
+
+    from experiments.results_table import power_line
+
+    exp_set = SimpleNamespace(seeds=2)
+    judged = SimpleNamespace(detectable=0.0, pooled_sd=0.0, margin=1.0, detectable_at_reference=0.0, reference_sd=0.0)
+    assert power_line(exp_set, judged).startswith("Power: not computable yet: the evaluated seeds do not vary")
+    judged = SimpleNamespace(
+        detectable=4.03, pooled_sd=1.15, margin=1.0, detectable_at_reference=None, reference_sd=None
+    )
+    assert "4.03 points at the rows' pooled seed sd of 1.15" in power_line(exp_set, judged)

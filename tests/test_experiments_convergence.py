@@ -166,5 +166,5 @@ def test_last_quarter_gain_reads_the_checks_not_the_final_evaluation():
 
 
 def test_gains_are_summarised_per_seed_with_the_count_under_half_a_point():
-    assert convergence.summarise_gains([0.0034, 0.006, None]) == "+0.3, +0.6 (1/2 under 0.5)"
+    assert convergence.summarise_gains([0.0034, 0.006, None]) == "+0.34, +0.60 (1/2 under 0.5)"
     assert convergence.summarise_gains([None]) == "-"
