@@ -5,7 +5,7 @@ eval_lfw.py, experiments/, demo.py, `python -m models` and the recognition tools
       config.yaml          the resolved config (compared key by key on resume)
       git.txt, git.diff    the code's revision and uncommitted changes at the start
       labels.txt           one identity per line, line index = label
-      file_list.tsv        label<TAB>absolute path of every training image (folder routes)
+      file_list.tsv        label<TAB>root<TAB>path within the root of every training image (folder routes)
       train.log            the run's log
       checkpoints/         tf.train.CheckpointManager's files
       tensorboard/         event files; tensorboard/hparams/ holds the HParams session

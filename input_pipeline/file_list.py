@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from common.atomic_files import atomic_output
 from common.errors import UserFileNotFoundError, UserValueError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -45,10 +46,14 @@ class FileList:
         return self.roots[self.root_index[index]] / self.paths[index].decode()
 
     def save(self, path: Path) -> None:
-        """The run's file_list.tsv: label<TAB>absolute path per image (the label map is labels.txt)."""
-        with open(path, "wb") as handle:
-            for path, label in zip(self.absolute_paths(), self.labels, strict=True):
-                handle.write(b"%d\t%s\n" % (label, path))
+        """The run's file_list.tsv: a `# roots:` line naming each training root by its folder name,
+        then label<TAB>root number<TAB>path within that root per image (the label map is
+        labels.txt). No absolute path: the file travels with the run and names no home folder."""
+        names = ", ".join(f"{index} {root.name}" for index, root in enumerate(self.roots))
+        with atomic_output(path) as temporary, open(temporary, "wb") as handle:
+            handle.write(os.fsencode(f"# roots: {names}\n"))
+            for label, root, relative in zip(self.labels, self.root_index, self.paths, strict=True):
+                handle.write(b"%d\t%d\t%s\n" % (label, root, relative))
 
 
 def _image_names(folder: str) -> list[bytes]:

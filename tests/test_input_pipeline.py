@@ -52,8 +52,10 @@ def test_file_list_labels_sorted_identities_and_min_images(train_dir, tmp_path):
     (tmp_path / "run").mkdir()
     file_list.save(tmp_path / "run" / "file_list.tsv")
     assert [p.name for p in (tmp_path / "run").iterdir()] == ["file_list.tsv"]  # labels.txt: training writes it
-    first = (tmp_path / "run" / "file_list.tsv").read_text().splitlines()[0]
-    assert first == f"0\t{train_dir / file_list.paths[0].decode()}"
+    header, first = (tmp_path / "run" / "file_list.tsv").read_text().splitlines()[:2]
+    assert header == f"# roots: 0 {train_dir.name}"
+    assert first == f"0\t0\t{file_list.paths[0].decode()}"  # relative: no home folder in a run dir
+    assert str(tmp_path) not in (tmp_path / "run" / "file_list.tsv").read_text()
     with pytest.raises(ValueError, match=">= 99 images"):
         scan_identity_folders(train_dir, min_images=99)
 
