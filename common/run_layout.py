@@ -15,6 +15,7 @@ eval_lfw.py, experiments/, demo.py, `python -m models` and the recognition tools
       DONE.json            a finished run's summary (steps, train_minutes of this command and
                            total_train_minutes of all its sessions, last LFW check `lfw`, last check
                            of every target `checks`, export)
+      STOPPED.json         a run stopped by a non-finite loss: `step` and train.py's `message`
 
 TF-free, so every layer may use it.
 """
@@ -37,6 +38,7 @@ GIT_STATE_FILE = "git.txt"
 GIT_DIFF_FILE = "git.diff"
 GIT_REVISION_KEY = "revision:"  # git.txt's first line: "revision: <sha>"
 DONE_FILE = "DONE.json"
+STOPPED_FILE = "STOPPED.json"
 CHECKPOINTS_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
 EXPORT_DIR = "export"
@@ -88,6 +90,11 @@ class RunLayout:
     @property
     def done(self) -> Path:
         return self.root / DONE_FILE
+
+    @property
+    def stopped(self) -> Path:
+        """Written when training stops on a non-finite loss: the step and train.py's message."""
+        return self.root / STOPPED_FILE
 
     @property
     def checkpoints(self) -> Path:

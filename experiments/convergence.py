@@ -31,7 +31,6 @@ identities is 57 times chance, a loss that grows by half has left the task, and 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +45,6 @@ BLOW_UP = 1.5
 PLATEAU = 0.01
 LFW_RISE = 0.05
 LAST_QUARTER_GAIN = 0.005
-NONFINITE_STEP = re.compile(r"non-finite loss \(NaN/Inf\) at step (\d+)")
 
 
 @dataclass(frozen=True)
@@ -81,14 +79,13 @@ def _plateau_start(steps: np.ndarray, smooth_loss: np.ndarray, start: float) -> 
     return int(steps[gains[-1] + 1] if gains.size else steps[0])
 
 
-def judge(steps, losses, stop_message: str = "", accuracy=None, lfw=None) -> Verdict | None:
-    """The verdict on one run, or None when it logged nothing. `stop_message` is the line train.py
-    logged when it stopped early (e.g. its non-finite-loss error); `accuracy` the batch accuracy
+def judge(steps, losses, stopped_at: int | None = None, accuracy=None, lfw=None) -> Verdict | None:
+    """The verdict on one run, or None when it logged nothing. `stopped_at` is the step train.py
+    stopped at on a non-finite loss (the run's STOPPED.json), if it did; `accuracy` the batch accuracy
     logged at the same steps as the loss, or None for losses without logits; `lfw` the in-training
     LFW checks as (steps, accuracies), read only when there is no batch accuracy."""
-    stopped = NONFINITE_STEP.search(stop_message)
-    if stopped:
-        return Verdict(DIVERGES, int(stopped.group(1)))
+    if stopped_at is not None:
+        return Verdict(DIVERGES, stopped_at)
     if len(losses) == 0:
         return None
     steps, losses = np.asarray(steps), np.asarray(losses, dtype=float)

@@ -11,7 +11,6 @@ stopped (diverged, interrupted) is shown with the reason found in its log instea
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +45,7 @@ class RowResult:
     images_per_sec: float | None = None
     commands: tuple[str, str] = ("", "")
     curves: dict = field(default_factory=dict)  # tag -> (steps, values)
+    stopped_at: int | None = None  # the step of the non-finite loss that stopped training, if one did
     training: convergence.Verdict | None = None
 
 
@@ -77,14 +77,14 @@ def _tensor_value(proto):
     return tf.make_ndarray(proto)
 
 
-def _stop_reason(run_dir: Path) -> str:
-    log = RunLayout(run_dir).log
-    if not log.exists():
-        return "not run yet"
-    for line in reversed(log.read_text(errors="replace").splitlines()):
-        if re.search(r"non-finite|NaN|Inf|Error|error", line):
-            return line.split(" ", 2)[-1][:160]
-    return INTERRUPTED
+def _stop_of(run_dir: Path) -> tuple[str, int | None]:
+    """(why a run without DONE.json stopped, the step of its non-finite loss or None): train.py's
+    STOPPED.json, else "not run yet" (no log) or INTERRUPTED."""
+    layout = RunLayout(run_dir)
+    if layout.stopped.exists():
+        stopped = json.loads(layout.stopped.read_text())
+        return stopped["message"], stopped["step"]
+    return ("not run yet" if not layout.log.exists() else INTERRUPTED), None
 
 
 def _schedule_note(run_dir: Path) -> str:
@@ -119,13 +119,13 @@ def _scaled_session_minutes(done: dict, scalars: dict, result: RowResult) -> flo
 
 
 def judge_training(result: RowResult) -> convergence.Verdict | None:
-    """The convergence verdict from the run's curves; `result.note` carries a stopped run's reason.
-    A run stopped half-way (not diverged) has none yet: its curve ends where it was stopped."""
+    """The convergence verdict from the run's curves and, for a run stopped by a non-finite loss,
+    its step. A run stopped half-way (not diverged) has none yet: its curve ends where it was stopped."""
     if result.note == INTERRUPTED:
         return None
     accuracy = result.curves.get(BATCH_ACCURACY_TAG, (None, None))[1]
     return convergence.judge(
-        *result.curves.get(DATA_LOSS_TAG, ([], [])), result.note, accuracy, result.curves.get(LFW_ACCURACY_TAG)
+        *result.curves.get(DATA_LOSS_TAG, ([], [])), result.stopped_at, accuracy, result.curves.get(LFW_ACCURACY_TAG)
     )
 
 
@@ -150,7 +150,8 @@ def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResul
             minutes = _scaled_session_minutes(done, scalars, result)
         result.train_minutes = minutes
     else:
-        result.status, result.note = "stopped", _stop_reason(run_dir)
+        result.status = "stopped"
+        result.note, result.stopped_at = _stop_of(run_dir)
     result.training = judge_training(result)
     if eval_file.exists():
         result.lfw = json.loads(eval_file.read_text())

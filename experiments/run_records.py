@@ -81,6 +81,7 @@ def to_record(result: RowResult, run_dir: Path) -> dict:
         "format": FORMAT,
         "status": result.status,
         "note": result.note,
+        "stopped_at": result.stopped_at,
         "steps": result.steps,
         "train_minutes": result.train_minutes,
         "images_per_sec": result.images_per_sec,
@@ -111,6 +112,7 @@ def from_record(record: dict, name: str, label: str, commands: tuple[str, str]) 
         record["images_per_sec"],
         commands,
         {tag: tuple(curve) for tag, curve in record["curves"].items()},
+        stopped_at=record.get("stopped_at"),
     )
     result.training = judge_training(result)
     return result

@@ -241,8 +241,10 @@ def test_results_table_shows_seed_means_comparison_and_stopped_runs(tmp_path):
     ]
     stopped_dir = tmp_path / "stopped"
     stopped_dir.mkdir()
-    (stopped_dir / "train.log").write_text(  # train.py's own message when its guard stops a run
-        "2026 INFO step 20\n2026 ERROR non-finite loss (NaN/Inf) at step 37; training stopped\n"
+    (stopped_dir / "train.log").write_text("2026 INFO step 20\n")
+    # What train.py writes when its guard stops a run (training.run_dir.mark_stopped): read, not the log.
+    (stopped_dir / "STOPPED.json").write_text(
+        json.dumps({"step": 37, "message": "non-finite loss (NaN/Inf) at step 37; training stopped"})
     )
     stopped = collect_row(rows[2], stopped_dir, ["t"], ["e"])
     results = {row.name: [collect_row(row, tmp_path / "absent", ["t"], ["e"])] for row in rows}

@@ -104,6 +104,7 @@ def test_a_diverged_run_keeps_its_verdict_through_its_record(tmp_path):
         "stopped",
         note="non-finite loss (NaN/Inf) at step 37",
         curves={DATA_LOSS_TAG: ([10, 20, 30], [9.0, 8.0, 7.0])},
+        stopped_at=37,
     )
     path = tmp_path / "seed0.json"
     run_records.save(diverged, tmp_path, path)

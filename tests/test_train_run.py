@@ -123,6 +123,8 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(st
     with pytest.raises(NonFiniteLossError, match=r"at step 14; .*ckpt-10") as stopped:
         run_training(config)
     assert "precision" not in str(stopped.value)  # a run that diverged later gets no bfloat16 hint
+    written = json.loads((tmp_path / "run" / "STOPPED.json").read_text())
+    assert (written["step"], written["message"]) == (14, str(stopped.value))  # what the tables read
     checkpoints = tmp_path / "run" / "checkpoints"
     assert tf.train.latest_checkpoint(str(checkpoints)).endswith("ckpt-10")
     for name, _ in tf.train.list_variables(str(checkpoints)):

@@ -330,10 +330,13 @@ class Trainer:
         if bad >= 0:
             kept = self.manager.latest_checkpoint or "none (no checkpoint was written yet)"
             # bad + 1: the log's numbering ("step N" = after N updates).
-            raise NonFiniteLossError(
+            message = (
                 f"non-finite loss (NaN/Inf) at step {bad + 1}; training stopped, "
                 f"the last good checkpoint is kept: {kept}{self._first_step_hint(bad)}"
             )
+            if self.is_chief:
+                run_dirs.mark_stopped(self.run_dir, bad + 1, message)
+            raise NonFiniteLossError(message)
 
     def _first_step_hint(self, bad: int) -> str:
         """Non-finite before any update is not a diverging run: on a CPU in bfloat16 the likely cause

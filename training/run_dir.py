@@ -31,6 +31,7 @@ from common.run_layout import (
     EXPORT_DIR,
     GIT_REVISION_KEY,
     LOG_FILE,
+    STOPPED_FILE,
     RunLayout,
     read_labels,
 )
@@ -183,3 +184,11 @@ def check_labels(run_dir: Path, identities: list[str]) -> None:
 
 def mark_done(run_dir: Path, summary: dict) -> None:
     atomic_write_json(run_dir / DONE_FILE, summary)
+    (run_dir / STOPPED_FILE).unlink(missing_ok=True)
+
+
+def mark_stopped(run_dir: Path, step: int, message: str) -> None:
+    """STOPPED.json: training stopped on a non-finite loss at `step` (what the tables read)."""
+    atomic_write_json(
+        run_dir / STOPPED_FILE, {"status": "stopped", "reason": "non-finite loss", "step": step, "message": message}
+    )
