@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import subprocess
 import sys
 from collections import Counter
@@ -89,6 +90,9 @@ def test_projector_files_are_consistent_on_real_aligned_faces(aligned_lfw, tmp_p
         expected = Image.open(aligned_lfw / paths[i]).convert("RGB").resize((width, height), Image.BILINEAR)
         np.testing.assert_array_equal(cell, np.asarray(expected))
     assert not sprite[-height:, -width:].any()  # cells after the last face stay black
+    # Face crops, names and embeddings: the owner's alone.
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(f.stat().st_mode) for f in tmp_path.iterdir()} == {0o600}
 
 
 def test_thumbnails_shrink_to_keep_the_sprite_within_tensorboards_limit():

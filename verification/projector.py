@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.atomic_files import atomic_output, atomic_write_text, private_dir
+
 CONFIG_FILE = "projector_config.pbtxt"  # the name tensorboard.plugins.projector looks for
 TENSOR_FILE = "embeddings.tsv"
 METADATA_FILE = "metadata.tsv"
@@ -91,18 +93,20 @@ def write_projector(folder: str | Path, features: np.ndarray, paths: Sequence[st
     features = np.asarray(features, np.float32)
     if features.ndim != 2 or len(features) != len(paths) or not len(paths):
         raise ValueError(f"projector: {len(paths)} paths for features of shape {features.shape}")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    # Face crops, names and embeddings: personal data, readable by the owner alone.
+    folder = private_dir(folder)
     unit = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
-    np.savetxt(folder / TENSOR_FILE, unit, fmt="%.6f", delimiter="\t")
+    with atomic_output(folder / TENSOR_FILE, private=True) as temporary:
+        np.savetxt(temporary, unit, fmt="%.6f", delimiter="\t")
     lines = ["person\timage"] + [f"{person_of(p)}\t{Path(p).stem}" for p in paths]
-    (folder / METADATA_FILE).write_text("\n".join(lines) + "\n")
+    atomic_write_text(folder / METADATA_FILE, "\n".join(lines) + "\n", private=True)
 
     files = [Path(image_dir) / p for p in paths]
     with Image.open(files[0]) as first:
         image_size = (first.height, first.width)
     thumb = thumbnail_size(len(files), image_size)
-    Image.fromarray(make_sprite(files, thumb)).save(folder / SPRITE_FILE)
+    with atomic_output(folder / SPRITE_FILE, private=True) as temporary:
+        Image.fromarray(make_sprite(files, thumb)).save(temporary, format="PNG")
 
     config = ProjectorConfig()
     embedding = config.embeddings.add()
@@ -113,5 +117,5 @@ def write_projector(folder: str | Path, features: np.ndarray, paths: Sequence[st
     embedding.sprite.image_path = SPRITE_FILE
     embedding.sprite.single_image_dim.extend([thumb[1], thumb[0]])  # width, height
     config_path = folder / CONFIG_FILE
-    config_path.write_text(str(config))
+    atomic_write_text(config_path, str(config), private=True)
     return config_path
