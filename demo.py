@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from align.inputs import pairs_image_list, raw_training_sets
+from align.inputs import alignment_commands
 from common.atomic_files import atomic_write_json
 from common.errors import UserFileNotFoundError, entry_point
 from common.lfw_download import GET_LFW_HELP, download_lfw
@@ -128,44 +128,19 @@ def main(argv=None) -> int:
     root = data_root(args.data_root)
     check_data(root, args.download)
     config = load_config(args.config)
-    size = "x".join(str(v) for v in config.data.image_size)
     python = sys.executable
 
     stage_minutes = {}
-    lfw_list = pairs_image_list(root / "lfw_pairs.txt", CACHE_DIR / "lfw_pairs_images.txt")
-    for raw, aligned in raw_training_sets(root, config.data.train_dirs):
-        run(
-            [
-                python,
-                "align/align_dataset.py",
-                "--input-dir",
-                str(raw),
-                "--output-dir",
-                aligned,
-                "--image-size",
-                size,
-                "--skip-no-face",
-                "--workers",
-                str(args.workers),
-            ]
-        )
-    run(
-        [
-            python,
-            "align/align_dataset.py",
-            "--input-dir",
-            str(root / "lfw"),
-            "--output-dir",
-            config.eval.lfw_dir,
-            "--image-size",
-            size,
-            "--only-list",
-            str(lfw_list),
-            "--workers",
-            str(args.workers),
-        ]
-    )
-
+    for _, command in alignment_commands(
+        python,
+        root,
+        config.data.train_dirs,
+        config.eval.lfw_dir,
+        config.data.image_size,
+        args.workers,
+        CACHE_DIR / "lfw_pairs_images.txt",
+    ):
+        run(command)
     stage_minutes["align"] = (time.time() - started) / 60
     run_dir = run_dir_of(config.name, config.run_dir)
     run([python, "train.py", "--config", args.config, "--data-root", str(root)])

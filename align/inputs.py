@@ -31,3 +31,46 @@ def pairs_image_list(pairs_path: Path, out: Path) -> Path:
     names = sorted(f"{stem}.jpg" for stem in parse_pairs(pairs_path).unique_stems())
     out.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_text(out, "".join(f"{name}\n" for name in names))
+
+
+def alignment_commands(
+    python: str, root: Path, train_dirs: list[str], lfw_dir: str, image_size, workers: int, list_path: Path
+) -> list[tuple[str, list[str]]]:
+    """(aligned output folder, its align/align_dataset.py command line) for every training root and
+    for the LFW images that View 2's pairs name (their list written to `list_path`)."""
+    size = "x".join(str(v) for v in image_size)
+    common = ["--image-size", size, "--workers", str(workers)]
+    commands = [
+        (
+            aligned,
+            [
+                python,
+                "align/align_dataset.py",
+                "--input-dir",
+                str(raw),
+                "--output-dir",
+                aligned,
+                *common,
+                "--skip-no-face",
+            ],
+        )
+        for raw, aligned in raw_training_sets(root, train_dirs)
+    ]
+    lfw_list = pairs_image_list(root / "lfw_pairs.txt", list_path)
+    commands.append(
+        (
+            lfw_dir,
+            [
+                python,
+                "align/align_dataset.py",
+                "--input-dir",
+                str(root / "lfw"),
+                "--output-dir",
+                lfw_dir,
+                *common,
+                "--only-list",
+                str(lfw_list),
+            ],
+        )
+    )
+    return commands

@@ -319,46 +319,20 @@ def data_root_of(args) -> Path:
 
 def ensure_aligned(config, args) -> None:
     """Align what the demo config needs and cache/aligned/ lacks, with the demo's commands."""
-    from align.inputs import pairs_image_list, raw_training_sets
+    from align.inputs import alignment_commands
 
-    root = data_root_of(args)
-    size = "x".join(str(v) for v in config.data.image_size)
-    python = sys.executable
-    for raw, aligned in raw_training_sets(root, config.data.train_dirs):
+    commands = alignment_commands(
+        sys.executable,
+        data_root_of(args),
+        config.data.train_dirs,
+        config.eval.lfw_dir,
+        config.data.image_size,
+        os.cpu_count(),
+        REPO / "cache" / "lfw_pairs_images.txt",
+    )
+    for aligned, command in commands:
         if not (REPO / aligned).is_dir():
-            run(
-                [
-                    python,
-                    "align/align_dataset.py",
-                    "--input-dir",
-                    str(raw),
-                    "--output-dir",
-                    aligned,
-                    "--image-size",
-                    size,
-                    "--skip-no-face",
-                    "--workers",
-                    str(os.cpu_count()),
-                ]
-            )
-    if not (REPO / config.eval.lfw_dir).is_dir():
-        lfw_list = pairs_image_list(root / "lfw_pairs.txt", REPO / "cache" / "lfw_pairs_images.txt")
-        run(
-            [
-                python,
-                "align/align_dataset.py",
-                "--input-dir",
-                str(root / "lfw"),
-                "--output-dir",
-                config.eval.lfw_dir,
-                "--image-size",
-                size,
-                "--only-list",
-                str(lfw_list),
-                "--workers",
-                str(os.cpu_count()),
-            ]
-        )
+            run(command)
 
 
 @entry_point("benchmarks/gpu_check.py")

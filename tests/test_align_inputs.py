@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from align.inputs import pairs_image_list, raw_training_sets
+from align.inputs import alignment_commands, pairs_image_list, raw_training_sets
 from common.errors import UserFileNotFoundError
 
 
@@ -38,3 +38,46 @@ def test_the_image_list_holds_every_image_of_the_real_pairs_once(data_dir, tmp_p
     names = out.read_text().splitlines()
     assert names == sorted(expected)
     assert all((data_dir / "lfw" / name).is_file() for name in names[:50])
+
+
+def test_alignment_commands_align_each_training_set_and_the_view2_images(data_dir, tmp_path):
+    listed = tmp_path / "lfw_pairs_images.txt"
+    commands = alignment_commands(
+        "py", data_dir, ["cache/aligned/celeba299_112x96"], "cache/aligned/lfw_112x96", [112, 96], 2, listed
+    )
+    assert commands == [
+        (
+            "cache/aligned/celeba299_112x96",
+            [
+                "py",
+                "align/align_dataset.py",
+                "--input-dir",
+                str(data_dir / "celeba299"),
+                "--output-dir",
+                "cache/aligned/celeba299_112x96",
+                "--image-size",
+                "112x96",
+                "--workers",
+                "2",
+                "--skip-no-face",
+            ],
+        ),
+        (
+            "cache/aligned/lfw_112x96",
+            [
+                "py",
+                "align/align_dataset.py",
+                "--input-dir",
+                str(data_dir / "lfw"),
+                "--output-dir",
+                "cache/aligned/lfw_112x96",
+                "--image-size",
+                "112x96",
+                "--workers",
+                "2",
+                "--only-list",
+                str(listed),
+            ],
+        ),
+    ]
+    assert listed.read_text() == pairs_image_list(data_dir / "lfw_pairs.txt", tmp_path / "again.txt").read_text()
