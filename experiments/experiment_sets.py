@@ -4,7 +4,9 @@ A set file holds a `title`, the ids of the claims it tests (`claims`, stated onc
 experiments/claims.yaml), the `equivalence_margin` in accuracy points that its TOST uses (fixed
 before the runs are compared; experiments/significance.py), `rows`, each with a `name` and a
 `label`, and optionally the `reference` row the others are compared with (default: the first row),
-and `seeds`, the runs per row that `experiments/run.py` makes unless told (default 3).
+`seeds`, the runs per row that `experiments/run.py` makes unless told (default 3), and
+`compares_budgets: true` for a set whose rows differ in their training length on purpose (the
+scale pilot); elsewhere rows of other lengths are not compared.
 A set is trained at the scales for which its rows have configs (all rows or none). Row `r` at scale `s` with seed `k`
 is trained from experiments/configs/<set>/<s>_<r>.yaml into runs/<s>/<set>/<r>/seed<k>/. A row with
 `same_as: <other set>/<row>` is that set's row: its config and its runs, trained once for both sets
@@ -24,7 +26,7 @@ from experiments.claims import Claim, check_sets, load_claims
 
 SETS_DIR = REPO_ROOT / "experiments" / "sets"
 CONFIGS_DIR = REPO_ROOT / "experiments" / "configs"
-SET_KEYS = {"title", "claims", "equivalence_margin", "rows", "reference", "seeds"}
+SET_KEYS = {"title", "claims", "equivalence_margin", "rows", "reference", "seeds", "compares_budgets"}
 REQUIRED_SET_KEYS = {"title", "claims", "equivalence_margin", "rows"}
 DEFAULT_SEEDS = 3  # the fewest that give a seed sd and a test
 ROW_KEYS = {"name", "label"}
@@ -60,6 +62,7 @@ class ExperimentSet:
     reference: str
     seeds: int = DEFAULT_SEEDS
     scales: tuple[str, ...] = SCALES  # the scales its rows have configs for
+    compares_budgets: bool = False  # rows of different training lengths are compared (the scale pilot)
 
     def row_names(self) -> list[str]:
         return [row.name for row in self.rows]
@@ -154,6 +157,9 @@ def load_set(name: str) -> ExperimentSet:
     seeds = raw.get("seeds", DEFAULT_SEEDS)
     if type(seeds) is not int or seeds < 1:
         raise SetError(f"{path}: seeds must be a whole number >= 1, got {seeds!r}")
+    compares_budgets = raw.get("compares_budgets", False)
+    if type(compares_budgets) is not bool:
+        raise SetError(f"{path}: compares_budgets must be true or false, got {compares_budgets!r}")
     exp_set = ExperimentSet(
         name,
         str(raw["title"]),
@@ -162,6 +168,7 @@ def load_set(name: str) -> ExperimentSet:
         tuple(rows),
         reference,
         seeds,
+        compares_budgets=compares_budgets,
     )
     return replace(exp_set, scales=_scales(path, exp_set))
 

@@ -116,7 +116,7 @@ def judge_set(exp_set, results: dict, claims: list[Claim]) -> SetVerdicts:
         row_runs, against_runs = evaluated(results[row]), evaluated(results[against])
         if not row_runs or not against_runs:
             continue
-        if lengths(results[row]) != lengths(results[against]):
+        if lengths(results[row]) != lengths(results[against]) and not exp_set.compares_budgets:
             # A row trained longer (or shorter) than the other says nothing about the config.
             not_comparable[(row, against)] = (
                 f"not comparable ({lengths(results[row])} vs {lengths(results[against])} steps)"
