@@ -20,7 +20,7 @@ BACKBONES = {
     "inception_resnet_v1": inception_resnet_v1,
     "mobilefacenet": mobilefacenet,
 }
-# Options every backbone accepts (the BN settings of the article's TF version): they make its
+# Options every backbone accepts (the BN settings of the author's TensorFlow code): they make its
 # BatchNormConfig. Any other keyword argument of a backbone's function is an option of that one.
 EXTRA_OPTIONS = {"bn_decay": BN_DECAY, "bn_epsilon": BN_EPSILON}
 # The arguments `build` passes to every backbone itself (not options).

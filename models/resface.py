@@ -1,4 +1,5 @@
-"""Resface20 / Resface36 (SphereFace-20/36, Liu et al. 2017), optionally with the article's BN.
+"""Resface20 / Resface36 (SphereFace-20/36, Liu et al. 2017), optionally with batch norm as in the
+author's TensorFlow code (the article uses BN; its settings come from that code).
 
 Four stages of 64, 128, 256, 512 channels. Each stage opens with a 3x3 stride-2 conv + PReLU and
 continues with residual units (conv3x3 -> PReLU -> conv3x3 -> PReLU, added to the unit input).

@@ -20,7 +20,7 @@ def test_parse_comments_and_blank_lines(tmp_path):
 
 def test_article_schedule_file_steps():
     """The article's file: 0.1 until epoch 16, 0.01 until 24, 0.001 until 28, then 0.0001 for good."""
-    schedule = from_epoch_file(REPO_ROOT / "experiments/schedules/article_am.txt", steps_per_epoch=1000)
+    schedule = from_epoch_file(REPO_ROOT / "experiments/schedules/papers_am.txt", steps_per_epoch=1000)
     expected = {
         0: 0.1,
         15_999: 0.1,

@@ -60,7 +60,7 @@ class LossConfig:
 
 @dataclasses.dataclass
 class ScheduleConfig:
-    file: str | None  # `epoch: lr` file (article format); wins over boundaries
+    file: str | None  # `epoch: lr` file (facenet's format); wins over boundaries
     steps_per_epoch: int
     boundaries: list[int]  # piecewise steps (used when file is null)
     values: list[float]  # len(boundaries) + 1 learning rates

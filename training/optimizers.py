@@ -1,10 +1,10 @@
 """Optimizers and weight decay.
 
 Weight decay is an explicit L2 term added to the loss, `wd * sum(w^2) / 2` over every kernel of
-the backbone AND the loss head (class weight matrices). This is what the article's TensorFlow code
-did (L2 regularisation losses summed into the total loss) and what Caffe's `weight_decay` does to
+the backbone AND the loss head (class weight matrices). This is what the author's TensorFlow code
+does (L2 regularisation losses summed into the total loss) and what Caffe's `weight_decay` does to
 the gradient (`+ wd * w`), so it is coupled with the learning rate, unlike AdamW-style decay.
-Adam is used without weight decay in the article; the config still allows combining them.
+The article's TensorFlow setting is Adam without weight decay; the config still allows combining them.
 
 The learning rate is set by the training step from `schedule(step)`, so the schedule follows the
 checkpointed global step rather than the optimizer's own counter.

@@ -1,6 +1,6 @@
-"""Learning-rate schedules: the article's `epoch: lr` files and piecewise steps, with warm-up.
+"""Learning-rate schedules: `epoch: lr` files (facenet's format) and piecewise steps, with warm-up.
 
-File format (facenet / the article's repo): one `epoch: lr` per line, `#` starts a comment,
+File format (facenet / the author's repository): one `epoch: lr` per line, `#` starts a comment,
 epochs increasing from 0. The rate of a line holds from its epoch until the next line's epoch;
 the last line's rate holds until the end of training (facenet's files end with a sentinel such
 as `1000: 0.0001`, which this reading handles the same way).
