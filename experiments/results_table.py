@@ -46,6 +46,7 @@ class RowResult:
     commands: tuple[str, str] = ("", "")
     curves: dict = field(default_factory=dict)  # tag -> (steps, values)
     stopped_at: int | None = None  # the step of the non-finite loss that stopped training, if one did
+    benchmarks: dict = field(default_factory=dict)  # other benchmark -> its eval_lfw.py final summary
     training: convergence.Verdict | None = None
 
 
@@ -153,6 +154,7 @@ def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResul
         result.status = "stopped"
         result.note, result.stopped_at = _stop_of(run_dir)
     result.training = judge_training(result)
+    result.benchmarks = _other_benchmarks(layout)
     if eval_file.exists():
         result.lfw = json.loads(eval_file.read_text())
     elif result.status == "done":
@@ -309,6 +311,46 @@ def stage_line(scale: str, results: dict[str, list[RowResult]]) -> str:
     return f"Scale `{scale}`: {steps} steps per run."
 
 
+BENCHMARK_KEYS = ("accuracy_mean", "accuracy_std", "num_folds", "fold_accuracies")
+
+
+def _other_benchmarks(layout: RunLayout) -> dict:
+    """{benchmark: its final evaluation's summary} of every benchmark but LFW View 2 that the run
+    was evaluated on (eval/<name>_final.json, verification.benchmarks.final_name)."""
+    found = {}
+    for path in sorted(layout.eval.glob("*_final.json")):
+        summary = json.loads(path.read_text())
+        found[path.stem.removesuffix("_final")] = {key: summary.get(key) for key in BENCHMARK_KEYS}
+    return found
+
+
+def benchmark_lines(exp_set, results: dict[str, list[RowResult]]) -> list[str]:
+    """A column group per other benchmark the set's runs were evaluated on (CFP-FP, AgeDB-30, ...):
+    final accuracy, mean +- sd over the seeds evaluated there; none when no run has one."""
+    names = sorted({name for runs in results.values() for run in runs for name in run.benchmarks})
+    if not names:
+        return []
+    lines = [
+        "Other benchmarks (final evaluation, 10 folds; mean +- sd over the seeds evaluated on each, n):",
+        "",
+        "| config | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for row in exp_set.rows:
+        cells = []
+        for name in names:
+            values = [
+                100 * run.benchmarks[name]["accuracy_mean"] for run in results[row.name] if name in run.benchmarks
+            ]
+            if not values:
+                cells.append("-")
+                continue
+            spread = f" +- {np.std(values, ddof=1):.2f}" if len(values) > 1 else ""
+            cells.append(f"{np.mean(values):.2f}{spread}% ({len(values)})")
+        lines.append(f"| `{row.name}` | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def write_table(
     exp_set, scale: str, results: dict[str, list[RowResult]], path: Path, curves_name: str, command: str, claims: list
 ) -> str:
@@ -343,6 +385,7 @@ def write_table(
         lines.append(_row_line(exp_set, row, results[row.name], judged))
     lines += [
         "",
+        *benchmark_lines(exp_set, results),
         "Claims (experiments/claims.yaml):",
         "",
         *claim_lines(judged),

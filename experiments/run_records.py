@@ -86,6 +86,7 @@ def to_record(result: RowResult, run_dir: Path) -> dict:
         "train_minutes": result.train_minutes,
         "images_per_sec": result.images_per_sec,
         "lfw": result.lfw,
+        "benchmarks": result.benchmarks,
         "curves": {
             tag: [list(map(int, steps)), [float(f"{value:.{CURVE_DIGITS}g}") for value in values]]
             for tag, (steps, values) in sorted(result.curves.items())
@@ -113,6 +114,7 @@ def from_record(record: dict, name: str, label: str, commands: tuple[str, str]) 
         commands,
         {tag: tuple(curve) for tag, curve in record["curves"].items()},
         stopped_at=record.get("stopped_at"),
+        benchmarks=record.get("benchmarks", {}),
     )
     result.training = judge_training(result)
     return result

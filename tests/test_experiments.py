@@ -379,3 +379,27 @@ def test_power_is_not_computed_from_seeds_that_do_not_vary():
         detectable=4.03, pooled_sd=1.15, margin=1.0, detectable_at_reference=None, reference_sd=None
     )
     assert "4.03 points at the rows' pooled seed sd of 1.15" in power_line(exp_set, judged)
+
+
+def test_other_benchmarks_get_a_column_group_and_survive_the_record(tmp_path):
+    from experiments import run_records
+
+    exp_set = load_set("optimizer_bn")
+    reference, other = exp_set.rows[0], exp_set.rows[1]
+    runs = []
+    for k, cfp in enumerate((0.80, 0.84)):
+        run_dir = _finished_run(tmp_path / f"r{k}", [0.81] * 10)
+        (run_dir / "eval" / "cfp_fp_final.json").write_text(
+            json.dumps({"accuracy_mean": cfp, "accuracy_std": 0.01, "num_folds": 10, "fold_accuracies": [cfp] * 10})
+        )
+        runs.append(collect_row(reference, run_dir, ["t"], ["e"]))
+    plain = collect_row(other, _finished_run(tmp_path / "plain", [0.80] * 10), ["t"], ["e"])
+    results = {row.name: [collect_row(row, tmp_path / "absent", ["t"], ["e"])] for row in exp_set.rows}
+    results.update({reference.name: runs, other.name: [plain]})
+    text = write_table(exp_set, "cpu", results, tmp_path / "t.md", "c.png", "python experiments/run.py x", [])
+    # mean of 80 and 84 = 82.00, sd (ddof 1) = 2.83; the row never evaluated there shows "-"
+    assert f"| `{reference.name}` | 82.00 +- 2.83% (2) |" in text and f"| `{other.name}` | - |" in text
+    assert "| config | cfp_fp |" in text
+    run_records.save(runs[1], tmp_path / "r1", tmp_path / "seed1.json")
+    loaded = run_records.load(tmp_path / "seed1.json", reference.name, reference.label, ("t", "e"))
+    assert loaded.benchmarks["cfp_fp"]["accuracy_mean"] == pytest.approx(0.84)
