@@ -1,4 +1,4 @@
-"""Margin loss with distance-weighted sampling (Wu et al., "Sampling Matters", ICCV 2017)."""
+"""Margin loss with distance-weighted or uniform sampling (Wu et al., "Sampling Matters", ICCV 2017)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from losses.base import MetricLoss, l2_normalize
 from losses.distances import label_masks, pairwise_distances
-from losses.miners import distance_weighted_probabilities, sample_distance_weighted_negatives
+from losses.miners import check_sampling, distance_weighted_probabilities, sample_negatives, uniform_probabilities
 
 
 class MarginLoss(MetricLoss):
@@ -15,7 +15,8 @@ class MarginLoss(MetricLoss):
     Euclidean distance between unit embeddings.
 
     Pairs as in the authors' code: every (anchor, positive) pair of the batch, and for each one
-    negative of the anchor drawn by distance-weighted sampling. The sum over pairs is divided by
+    negative of the anchor drawn by ``sampling``: ``distance_weighted`` (the paper's) or
+    ``uniform`` (any negative of the anchor equally likely, the paper's baseline). The sum over pairs is divided by
     the number of pairs with non-zero loss (the authors' normalisation; 1 if there are none).
     ``learnable_beta``: beta becomes a trainable per-class vector (the paper's beta(class); a
     trainable scalar when ``num_classes`` is not given), read at the anchor's class, with the
@@ -32,6 +33,7 @@ class MarginLoss(MetricLoss):
         nu: float = 0.0,
         cutoff: float = 0.5,
         nonzero_loss_cutoff: float = 1.4,
+        sampling: str = "distance_weighted",
         seed: int | None = None,
         **kwargs,
     ):
@@ -43,6 +45,7 @@ class MarginLoss(MetricLoss):
         self.alpha, self.beta, self.nu = float(alpha), float(beta), float(nu)
         self.learnable_beta = bool(learnable_beta)
         self.cutoff, self.nonzero_loss_cutoff = float(cutoff), float(nonzero_loss_cutoff)
+        self.sampling = check_sampling(sampling, type(self).__name__)
         self.seed = seed
         if self.learnable_beta:
             shape = (self.num_classes,) if self.num_classes else ()
@@ -59,10 +62,13 @@ class MarginLoss(MetricLoss):
 
     def compute(self, embeddings, labels, step, training):
         d = pairwise_distances(l2_normalize(embeddings))
-        probabilities = distance_weighted_probabilities(
-            tf.stop_gradient(d), labels, self.embedding_size, self.cutoff, self.nonzero_loss_cutoff
-        )
-        negative_index = sample_distance_weighted_negatives(probabilities, seed=self.seed)
+        if self.sampling == "uniform":
+            probabilities = uniform_probabilities(labels, d.dtype)
+        else:
+            probabilities = distance_weighted_probabilities(
+                tf.stop_gradient(d), labels, self.embedding_size, self.cutoff, self.nonzero_loss_cutoff
+            )
+        negative_index = sample_negatives(probabilities, seed=self.seed)
         return self.loss_for_negatives(d, labels, negative_index)
 
     def loss_for_negatives(self, d, labels, negative_index):

@@ -13,6 +13,9 @@ from losses.distances import label_masks
 
 # What semi_hard_negatives takes for an (anchor, positive) pair without a semi-hard negative.
 FALLBACKS = ("easiest", "hardest")
+# How the margin loss draws the negative of each (anchor, positive) pair: Wu et al.'s
+# distance-weighted sampling, or uniformly among the anchor's negatives (their uniform baseline).
+SAMPLINGS = ("distance_weighted", "uniform")
 
 
 def check_fallback(fallback: str, owner: str = "semi_hard_negatives") -> str:
@@ -21,6 +24,13 @@ def check_fallback(fallback: str, owner: str = "semi_hard_negatives") -> str:
     if fallback not in FALLBACKS:
         raise UserValueError(f"{owner}: fallback must be one of {FALLBACKS}, got {fallback!r}")
     return fallback
+
+
+def check_sampling(sampling: str, owner: str = "MarginLoss") -> str:
+    """``sampling`` itself if it is one of SAMPLINGS (checked when the loss is built)."""
+    if sampling not in SAMPLINGS:
+        raise UserValueError(f"{owner}: sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    return sampling
 
 
 def semi_hard_negatives(
@@ -90,7 +100,15 @@ def distance_weighted_probabilities(
     return tf.math.divide_no_nan(weights, tf.reduce_sum(weights, axis=-1, keepdims=True))
 
 
-def sample_distance_weighted_negatives(probabilities: tf.Tensor, seed=None) -> tf.Tensor:
+def uniform_probabilities(labels: tf.Tensor, dtype=tf.float32) -> tf.Tensor:
+    """Every negative of an anchor equally likely, [B, B] rows summing to 1 (Wu et al.'s uniform
+    baseline); anchors without any negative get an all-zero row."""
+    _, negative = label_masks(labels)
+    weights = tf.cast(negative, dtype)
+    return tf.math.divide_no_nan(weights, tf.reduce_sum(weights, axis=-1, keepdims=True))
+
+
+def sample_negatives(probabilities: tf.Tensor, seed=None) -> tf.Tensor:
     """For each (anchor a, positive p) pair one negative drawn from row a: [B, B] indices."""
     batch = tf.shape(probabilities)[0]
     # A zero row (no negative at all) gets uniform logits; such pairs are masked out by the caller.

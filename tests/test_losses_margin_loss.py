@@ -1,4 +1,4 @@
-"""Margin loss (Wu et al.) with fixed negatives against NumPy; learnable beta; sampling in use."""
+"""Margin loss (Wu et al.) with fixed negatives against NumPy; learnable beta; both samplings in use."""
 
 import numpy as np
 import pytest
@@ -7,6 +7,7 @@ import tensorflow as tf
 from losses import MarginLoss
 from losses.base import l2_normalize
 from losses.distances import pairwise_distances
+from losses.miners import SAMPLINGS
 from tests.helpers.loss_reference import margin_loss, numerical_gradient
 
 LABELS = np.array([0, 0, 0, 1, 1, 2, 2, 2])
@@ -51,20 +52,21 @@ def test_learnable_per_class_beta_and_its_regulariser():
     assert any(v is layer.betas for v in layer.trainable_weights)
 
 
-def test_sampled_call_only_uses_negatives_and_equals_the_reference(monkeypatch):
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_sampled_call_only_uses_negatives_and_equals_the_reference(monkeypatch, sampling):
     """The negatives the call samples are recorded: each (anchor, positive) pair got a negative of
     another identity, and the loss is the NumPy reference's for exactly those negatives."""
     from losses import margin_loss as module
 
     drawn = []
-    sample = module.sample_distance_weighted_negatives
+    sample = module.sample_negatives
     monkeypatch.setattr(
         module,
-        "sample_distance_weighted_negatives",
+        "sample_negatives",
         lambda *args, **kwargs: drawn.append(sample(*args, **kwargs)) or drawn[-1],
     )
     x = np.random.default_rng(2).normal(size=(8, 16))
-    layer = MarginLoss(embedding_size=16, seed=3, dtype="float64")
+    layer = MarginLoss(embedding_size=16, sampling=sampling, seed=3, dtype="float64")
     with tf.GradientTape() as tape:
         xt = tf.constant(x)
         tape.watch(xt)
@@ -76,3 +78,29 @@ def test_sampled_call_only_uses_negatives_and_equals_the_reference(monkeypatch):
     assert float(out["loss"]) == pytest.approx(margin_loss(x, LABELS, negatives, 0.2, [1.2] * 8), rel=1e-8)
     assert np.isfinite(tape.gradient(out["loss"], xt).numpy()).all()
     assert MarginLoss.needs_pk_batches
+
+
+def test_uniform_sampling_ignores_the_distances(monkeypatch):
+    """With sampling="uniform" the probabilities handed to the sampler are 1 / (number of the
+    anchor's negatives), whatever the embeddings; the default is the paper's distance weighting."""
+    from losses import margin_loss as module
+
+    seen = []
+    sample = module.sample_negatives
+    monkeypatch.setattr(module, "sample_negatives", lambda p, **kw: seen.append(p.numpy()) or sample(p, **kw))
+    x = np.random.default_rng(4).normal(size=(8, 16))
+    MarginLoss(embedding_size=16, sampling="uniform", dtype="float64")(x, LABELS)
+    negatives = LABELS[:, None] != LABELS[None, :]
+    np.testing.assert_allclose(seen[0], negatives / negatives.sum(axis=1, keepdims=True))
+    MarginLoss(embedding_size=16, dtype="float64")(x, LABELS)
+    assert not np.allclose(seen[1], seen[0])
+    assert MarginLoss(embedding_size=4).sampling == "distance_weighted"
+
+
+def test_unknown_sampling_is_refused_at_build_time():
+    import losses
+
+    with pytest.raises(ValueError, match=r"sampling must be one of \('distance_weighted', 'uniform'\), got 'random'"):
+        losses.build("margin", embedding_size=4, sampling="random")
+    assert "sampling" in losses.hyperparameters("margin")
+    assert losses.build("margin", embedding_size=4, sampling="uniform").get_config()["sampling"] == "uniform"

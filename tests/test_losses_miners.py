@@ -8,8 +8,9 @@ from losses.distances import pairwise_distances, pairwise_squared_distances
 from losses.miners import (
     batch_hard,
     distance_weighted_probabilities,
-    sample_distance_weighted_negatives,
+    sample_negatives,
     semi_hard_negatives,
+    uniform_probabilities,
 )
 from tests.helpers.loss_reference import distance_matrix, distance_weight
 
@@ -86,13 +87,44 @@ def test_sampling_follows_the_probabilities():
         [[0.0, 0.0, 0.25, 0.75], [0.0, 0.0, 1.0, 0.0], [0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
     )
     tf.random.set_seed(0)
-    draws = np.concatenate(
-        [sample_distance_weighted_negatives(probabilities).numpy() for _ in range(500)], axis=1
-    )  # [4, 2000]
+    draws = np.concatenate([sample_negatives(probabilities).numpy() for _ in range(500)], axis=1)  # [4, 2000]
     assert np.mean(draws[0] == 3) == pytest.approx(0.75, abs=0.04)
     assert set(draws[0]) == {2, 3}
     assert set(draws[1]) == {2}
     assert set(draws[2]) == {0, 1}
+
+
+def test_uniform_probabilities_hand_worked():
+    p = uniform_probabilities(tf.constant([0, 0, 1, 2, 2]), tf.float64).numpy()
+    np.testing.assert_allclose(p[0], [0, 0, 1 / 3, 1 / 3, 1 / 3])
+    np.testing.assert_allclose(p[2], [1 / 4, 1 / 4, 0, 1 / 4, 1 / 4])
+    np.testing.assert_allclose(p[3], [1 / 3, 1 / 3, 1 / 3, 0, 0])
+    np.testing.assert_array_equal(uniform_probabilities(tf.constant([4, 4, 4])).numpy(), 0.0)  # no negative
+
+
+def test_uniform_sampling_draws_only_negatives_each_about_equally_often():
+    from scipy.stats import chisquare
+
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    tf.random.set_seed(0)
+    probabilities = uniform_probabilities(tf.constant(labels))
+    draws = np.concatenate([sample_negatives(probabilities).numpy() for _ in range(500)], axis=1)  # [8, 4000]
+    for anchor in range(8):
+        negatives = np.flatnonzero(labels != labels[anchor])
+        assert set(draws[anchor]) == set(negatives)  # every negative, and nothing else
+        counts = np.array([np.sum(draws[anchor] == n) for n in negatives])
+        assert chisquare(counts).pvalue > 1e-3, (anchor, counts)  # equal frequencies
+
+
+def test_sampling_repeats_with_the_seeds_and_differs_without():
+    probabilities = uniform_probabilities(tf.constant([0, 0, 0, 1, 1, 2, 2, 2]))
+
+    def draw(global_seed, op_seed):
+        tf.random.set_seed(global_seed)
+        return sample_negatives(probabilities, seed=op_seed).numpy()
+
+    np.testing.assert_array_equal(draw(1, 3), draw(1, 3))
+    assert not np.array_equal(draw(1, 3), draw(1, 4))  # 64 draws over 3 to 6 negatives each
 
 
 def test_anchors_without_a_negative_are_masked_by_the_margin_loss():
