@@ -45,6 +45,42 @@ def test_batch_hard_value_and_gradient_match_numpy(layer, soft):
     np.testing.assert_allclose(gx, numerical_gradient(reference, x), rtol=1e-5, atol=1e-8)
 
 
+@pytest.mark.parametrize("soft", [False, True], ids=["batch_hard", "soft_margin"])
+def test_batch_hard_on_squared_distances_matches_numpy(soft):
+    layer = (SoftMarginTripletLoss if soft else BatchHardTripletLoss)(squared=True, dtype="float64")
+    x = random_batch(5, scale=0.4)
+    reference = lambda v: batch_hard_triplet(v, LABELS, 0.2, soft=soft, squared=True)
+    loss, (gx,) = tf_loss_and_gradients(layer, x, LABELS)
+    assert loss > 0
+    assert loss == pytest.approx(reference(x), rel=1e-10)
+    assert loss != pytest.approx(batch_hard_triplet(x, LABELS, 0.2, soft=soft), rel=1e-3)
+    np.testing.assert_allclose(gx, numerical_gradient(reference, x), rtol=1e-5, atol=1e-8)
+
+
+def test_batch_hard_squared_hand_worked():
+    # Raw embeddings on a line and above it; labels 0, 0, 1, 1.
+    # d(0,1) = 1, d(0,2) = 2, d(0,3) = 3, d(1,2) = 1, d(1,3) = sqrt(10), d(2,3) = sqrt(13).
+    # (p*, n*) per anchor: 0: (1, 2), 1: (0, 2), 2: (3, 1), 3: (2, 0).
+    x = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
+    labels = np.array([0, 0, 1, 1])
+    squared = BatchHardTripletLoss(margin=0.2, squared=True, dtype="float64")(x, labels)
+    # gaps d^2(a, p*) - d^2(a, n*): 1 - 4, 1 - 1, 13 - 1, 13 - 9
+    assert float(squared["loss"]) == pytest.approx((0 + 0.2 + 12.2 + 4.2) / 4)
+    plain = BatchHardTripletLoss(margin=0.2, dtype="float64")(x, labels)
+    assert float(plain["loss"]) == pytest.approx((0 + 0.2 + (np.sqrt(13) - 0.8) + (np.sqrt(13) - 2.8)) / 4)
+    soft = SoftMarginTripletLoss(squared=True, dtype="float64")(x, labels)
+    assert float(soft["loss"]) == pytest.approx(np.mean(np.log1p(np.exp([-3.0, 0.0, 12.0, 4.0]))))
+
+
+def test_squared_is_a_hyperparameter_of_both_batch_hard_losses():
+    import losses
+
+    for name in ("batch_hard", "soft_margin"):
+        assert "squared" in losses.hyperparameters(name)
+        assert losses.build(name, squared=True).get_config()["squared"] is True
+        assert losses.build(name).squared is False
+
+
 def test_triplet_hand_worked_on_the_unit_circle():
     # a = (1, 0), p at 90 deg (d^2 = 2), negatives at 60 deg (d^2 = 1) and 180 deg (d^2 = 4).
     x = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, np.sqrt(3) / 2], [-1.0, 0.0]])

@@ -125,8 +125,8 @@ def semi_hard_triplet(x, labels, margin, fallback="easiest") -> float:
     return float(np.mean(terms))
 
 
-def batch_hard_triplet(x, labels, margin, soft=False) -> float:
-    d = distance_matrix(x)
+def batch_hard_triplet(x, labels, margin, soft=False, squared=False) -> float:
+    d = distance_matrix(x) ** 2 if squared else distance_matrix(x)
     terms = []
     for a in range(len(x)):
         positives = [d[a, p] for p in range(len(x)) if p != a and labels[p] == labels[a]]
