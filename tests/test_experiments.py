@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from experiments import run as runner
-from experiments.experiment_sets import SetError, load_set, set_names
+from experiments.experiment_sets import CONFIGS_DIR, SetError, load_set, set_names
 from experiments.results_table import RowResult, collect_row, curve_runs, mean_curve, write_table
 from training.config import load_config
 
@@ -31,6 +31,30 @@ def test_every_row_of_every_set_has_loadable_cpu_and_full_configs():
             full = load_config(exp_set.config_path(row.name, "full"))
             assert full.train.batch_size in (255, 256) and full.model.width == 1.0
             assert cpu.train.max_steps < full.train.max_steps == 30000
+
+
+def test_a_cpu_long_row_is_its_cpu_row_with_the_cpu_long_budget():
+    from common.strict_yaml import load_unique
+
+    budget = load_unique((CONFIGS_DIR / "scales" / "budget_6480.yaml").read_text())  # cpu_long.yaml's base
+    for name in set_names():
+        exp_set = load_set(name)
+        if "cpu_long" not in exp_set.scales or exp_set.compares_budgets:
+            continue
+        for row in exp_set.rows:
+            cpu = dataclasses.asdict(load_config(exp_set.config_path(row.name, "cpu")))
+            long = dataclasses.asdict(load_config(exp_set.config_path(row.name, "cpu_long")))
+            for section, values in budget.items():
+                for key, value in values.items():
+                    assert long[section][key] == (
+                        {**cpu[section][key], **value} if isinstance(value, dict) else value
+                    ), (name, row.name, section, key)
+                    long[section][key] = cpu[section][key]
+            del cpu["name"], long["name"]
+            # SphereFace's lambda annealing is stretched with the run (tested below).
+            for config in (cpu, long):
+                config["loss"]["hparams"].pop("lambda_gamma", None)
+            assert long == cpu, (name, row.name)
 
 
 def test_set_rows_differ_in_what_the_set_compares():
