@@ -2,6 +2,10 @@
 
     python align/align_dataset.py --input-dir IN --output-dir OUT [--image-size 112x96|112x112]
         [--workers N] [--shard I/N] [--skip-no-face] [--only-list FILE] [--landmarks FILE] [--png]
+        [--method mtcnn|centre_crop]
+
+`--method centre_crop` writes each photo's plain centre crop instead, without the detector: the
+unaligned baseline that the alignment set (experiments/sets/alignment.yaml) trains on.
 
 Resumable (finished outputs are skipped; files are written to a temporary name then renamed) and
 shardable (a path's shard is a hash of the path). Writes OUT/align_report.csv (one file per shard).
@@ -34,7 +38,7 @@ from align.detector import (  # noqa: E402
 from align.file_list import in_shard, parse_shard, read_path_list, walk_images  # noqa: E402
 from align.image_io import MAX_PIXELS, ImageReadError, add_max_pixels_argument, load_rgb  # noqa: E402
 from align.landmarks_file import read_landmarks_file  # noqa: E402
-from align.pipeline import SKIPPED, align_from_landmarks, align_images  # noqa: E402
+from align.pipeline import SKIPPED, align_from_landmarks, align_images, centre_crop_only  # noqa: E402
 from align.report import ReportWriter, compact_report, error_row, report_name, result_row, unfinished_statuses  # noqa: E402
 from align.warp import DEFAULT_CENTER_CROP_FRACTION  # noqa: E402
 from common.arg_types import float_in, int_at_least, int_in  # noqa: E402
@@ -42,12 +46,16 @@ from common.choices import DEFAULT_IMAGE_SIZE, format_image_size, parse_image_si
 from common.dir_lock import exclusive_folder  # noqa: E402
 from common.errors import UserFileNotFoundError, UserValueError, entry_point  # noqa: E402
 
+# mtcnn: detect and warp onto the 5-point template; centre_crop: the photo's centre, no detector.
+METHODS = ("mtcnn", "centre_crop")
+
 
 @dataclass
 class AlignConfig:
     """Everything a worker needs; picklable so spawned processes get their own copy."""
 
     input_dir: str
+    method: str = "mtcnn"
     image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE
     image_format: str = "jpg"
     jpeg_quality: int = 95
@@ -74,7 +82,10 @@ _worker_state: dict = {}
 
 def init_worker(config: AlignConfig, limit_threads: bool = True) -> None:
     """Per-process setup: thread limits (worker processes only: TensorFlow refuses changes once
-    started, as it may be in an inline caller) and a private detector."""
+    started, as it may be in an inline caller) and a private detector (none for centre crops)."""
+    _worker_state["config"] = config
+    if config.method == "centre_crop":
+        return
     from align.detector import FaceDetector
     from common.tf_startup import import_tensorflow
 
@@ -92,7 +103,6 @@ def init_worker(config: AlignConfig, limit_threads: bool = True) -> None:
             max_detect_side=config.max_detect_side,
         )
         _worker_state["detector_settings"] = settings
-    _worker_state["config"] = config
 
 
 def process_chunk(relative_paths: list[str]) -> list[tuple[str, dict, bytes | None]]:
@@ -100,7 +110,6 @@ def process_chunk(relative_paths: list[str]) -> list[tuple[str, dict, bytes | No
     import cv2
 
     config: AlignConfig = _worker_state["config"]
-    detector = _worker_state["detector"]
     outputs: dict[str, tuple[dict, bytes | None]] = {}
     to_detect: list[tuple[str, object]] = []
     for relative in relative_paths:
@@ -109,7 +118,13 @@ def process_chunk(relative_paths: list[str]) -> list[tuple[str, dict, bytes | No
         except (ImageReadError, OSError) as error:
             outputs[relative] = (error_row(relative, str(error)), None)
             continue
-        if relative in config.landmarks:
+        if config.method == "centre_crop":
+            try:
+                result = centre_crop_only(image, config.image_size, config.fallback_fraction)
+                outputs[relative] = (result_row(relative, result, image.shape), result.crop)
+            except Exception as error:  # noqa: BLE001 -- recorded, the run goes on
+                outputs[relative] = (error_row(relative, f"{type(error).__name__}: {error}"), None)
+        elif relative in config.landmarks:
             try:
                 result = align_from_landmarks(image, config.landmarks[relative], config.image_size)
                 outputs[relative] = (result_row(relative, result, image.shape), result.crop)
@@ -118,8 +133,16 @@ def process_chunk(relative_paths: list[str]) -> list[tuple[str, dict, bytes | No
         else:
             to_detect.append((relative, image))
 
-    results = align_images(
-        [image for _, image in to_detect], detector, config.image_size, config.skip_no_face, config.fallback_fraction
+    results = (
+        align_images(
+            [image for _, image in to_detect],
+            _worker_state["detector"],
+            config.image_size,
+            config.skip_no_face,
+            config.fallback_fraction,
+        )
+        if to_detect
+        else []
     )
     for (relative, image), result in zip(to_detect, results, strict=True):
         outputs[relative] = (result_row(relative, result, image.shape), result.crop)
@@ -220,6 +243,7 @@ def align_dataset(
     """Align every (pending) input of this shard; returns the report's counts by status."""
     output_dir = Path(output_dir)
     input_dir = Path(config.input_dir)
+    check_method(config)
     if not input_dir.is_dir():
         raise UserFileNotFoundError(f"input folder {input_dir} does not exist")
     if output_dir.resolve() == input_dir.resolve():
@@ -229,6 +253,14 @@ def align_dataset(
     # report file); a second one would interleave the same outputs and report.
     with exclusive_folder(output_dir, f"shard {shard[0]}/{shard[1]} of the output dir", part=report_name(shard)):
         return _align_pending(config, output_dir, input_dir, shard, only_list, workers, batch_size, progress)
+
+
+def check_method(config: AlignConfig) -> None:
+    """A known method; the detector's options only where the detector runs."""
+    if config.method not in METHODS:
+        raise UserValueError(f"--method must be one of {', '.join(METHODS)}, got {config.method!r}")
+    if config.method == "centre_crop" and (config.skip_no_face or config.landmarks):
+        raise UserValueError("--skip-no-face and --landmarks need --method mtcnn (a centre crop detects nothing)")
 
 
 def _align_pending(
@@ -270,7 +302,8 @@ def _align_pending(
     run_summary = (
         f"this run: processed={processed} already_done={counts['already_done']} "
         f"wall_s={wall:.1f} images_per_s={processed / wall if wall > 0 else 0:.2f} "
-        f"workers={workers} shard={shard[0]}/{shard[1]} size={format_image_size(config.image_size)}"
+        f"workers={workers} shard={shard[0]}/{shard[1]} size={format_image_size(config.image_size)} "
+        f"method={config.method}"
     )
     totals = compact_report(report_path, run_summary)
     print(f"{report_path}: " + " ".join(f"{k}={v}" for k, v in sorted(totals.items())) + f" | {run_summary}")
@@ -284,7 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--image-size", default=format_image_size(DEFAULT_IMAGE_SIZE), help="112x96 (SphereFace) or 112x112 (ArcFace)"
     )
-    parser.add_argument("--workers", type=int_at_least(0), default=1, help="detector processes (0: in this process)")
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        default="mtcnn",
+        help="mtcnn: detect and align; centre_crop: the photo's centre crop (--fallback-fraction), no detector",
+    )
+    parser.add_argument("--workers", type=int_at_least(0), default=1, help="worker processes (0: in this process)")
     parser.add_argument("--shard", default="0/1", help="I/N: only paths whose hash falls in shard I of N")
     parser.add_argument("--only-list", help="text file of relative paths to align instead of the whole folder")
     parser.add_argument("--landmarks", help="file of 'name x1 y1 ... x5 y5' lines: align these from the given points")
@@ -299,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fallback-fraction",
         type=float_in(0.0, 1.0, open_low=True),
         default=DEFAULT_CENTER_CROP_FRACTION,
-        help="no-face centre crop height as a fraction of the shorter side",
+        help="centre crop height as a fraction of the shorter side (no-face fallback; every crop of centre_crop)",
     )
     add_detector_arguments(parser)
     add_max_pixels_argument(parser)
@@ -316,6 +355,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     config = AlignConfig(
         input_dir=args.input_dir,
+        method=args.method,
         image_size=parse_image_size(args.image_size),
         image_format="png" if args.png else "jpg",
         jpeg_quality=args.jpeg_quality,

@@ -17,7 +17,8 @@ GIVEN = "given"  # warped from landmarks supplied by the user (--landmarks)
 FALLBACK = "fallback"  # no face: centre crop (evaluation sets must produce every image)
 SKIPPED = "skipped"  # no face and the caller allowed skipping (training sets)
 ERROR = "error"  # unreadable input or a failure; nothing written
-STATUSES = (DETECTED, GIVEN, FALLBACK, SKIPPED, ERROR)
+CENTRED = "centre_crop"  # asked for a plain centre crop: no detector ran
+STATUSES = (DETECTED, GIVEN, FALLBACK, SKIPPED, ERROR, CENTRED)
 
 
 @dataclass
@@ -88,3 +89,10 @@ def align_from_landmarks(image_rgb: np.ndarray, landmarks, image_size=DEFAULT_IM
     landmarks = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
     face = Face(box=(np.nan, np.nan, np.nan, np.nan), confidence=np.nan, landmarks=landmarks)
     return AlignResult(align_crop(image_rgb, landmarks, image_size), GIVEN, face, 0)
+
+
+def centre_crop_only(
+    image_rgb: np.ndarray, image_size=DEFAULT_IMAGE_SIZE, fraction: float = DEFAULT_CENTER_CROP_FRACTION
+) -> AlignResult:
+    """The photo's centre crop without detecting (the unaligned baseline of the alignment set)."""
+    return AlignResult(center_crop(image_rgb, image_size, fraction), CENTRED)

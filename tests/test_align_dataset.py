@@ -1,5 +1,5 @@
 """The dataset CLI end to end: awkward inputs, no-face policy, given landmarks, only-list, resume
-after kill -9, sharding, bad arguments."""
+after kill -9, sharding, bad arguments, plain centre crops."""
 
 import signal
 import subprocess
@@ -14,6 +14,7 @@ from PIL import Image
 
 from align.align_dataset import AlignConfig, align_dataset, main
 from align.file_list import in_shard, parse_shard, walk_images
+from align.image_io import load_rgb
 from align.report import SUMMARY_PREFIX, read_report, report_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -161,6 +162,44 @@ def test_given_landmarks_reproduce_the_detected_crop(awkward_dir, awkward_run, t
     assert np.abs(crop[:, 8:104].astype(int) - detected).mean() < 4
 
 
+def test_centre_crop_method_crops_the_listed_photos_without_the_detector(awkward_dir, data_dir, tmp_path, monkeypatch):
+    import align.detector
+
+    def no_detector(**_):
+        raise AssertionError("--method centre_crop must not build the detector")
+
+    monkeypatch.setattr(align.detector, "FaceDetector", no_detector)
+    only = tmp_path / "only.txt"
+    only.write_text("good.jpg\nodd/noface.png\nodd/text.jpg\n")
+    out = tmp_path / "out"
+    config = {"method": "centre_crop", "image_format": "png"}
+    counts = run(awkward_dir, out, only_list=only, config=config)
+    assert counts == {"centre_crop": 2, "error": 1}
+    # LFW's 250 x 250: a crop 0.52 * 250 = 130 tall, 130 * 96 / 112 = 111 wide, at (60, 69).
+    photo = load_rgb(str(awkward_dir / "good.jpg"))  # the aligner's own decoder: the crop is under test
+    expected = cv2.resize(photo[60:190, 69:180], (96, 112), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(read_crop(out / "good.png")[:, :, ::-1], expected)
+    assert read_crop(out / "odd" / "noface.png").shape == (112, 96, 3)
+    rows = read_report(out / "align_report.csv")
+    assert sorted(rows) == ["good.jpg", "odd/noface.png", "odd/text.jpg"]
+    assert rows["good.jpg"]["status"] == "centre_crop" and rows["good.jpg"]["lm1_x"] == ""
+    assert rows["odd/text.jpg"]["status"] == "error" and not (out / "odd" / "text.png").exists()
+    assert "method=centre_crop" in (out / "align_report.csv").read_text().splitlines()[-1]
+    assert run(awkward_dir, out, only_list=only, config=config) == counts  # a resume redoes only the error
+    assert "processed=1 already_done=2" in (out / "align_report.csv").read_text().splitlines()[-1]
+
+
+def test_centre_crop_fraction_sets_the_crop(awkward_dir, tmp_path):
+    only = tmp_path / "only.txt"
+    only.write_text("good.jpg\n")
+    config = {"method": "centre_crop", "image_format": "png", "fallback_fraction": 0.9}
+    run(awkward_dir, tmp_path / "out", only_list=only, config=config)
+    # 0.9 * 250 = 225 tall, 225 * 96 / 112 = 192.9 -> 193 wide, at (12, 28).
+    photo = load_rgb(str(awkward_dir / "good.jpg"))  # the aligner's own decoder: the crop is under test
+    expected = cv2.resize(photo[12:237, 28:221], (96, 112), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(read_crop(tmp_path / "out" / "good.png")[:, :, ::-1], expected)
+
+
 @pytest.mark.integration
 def test_resume_after_kill_minus_9(data_dir, tmp_path):
     input_dir = tmp_path / "in"
@@ -241,6 +280,8 @@ def test_sharded_runs_together_produce_every_image(awkward_dir, tmp_path):
         (["--max-pixels", "0"], "at least 1"),
         (["--jpeg-quality", "101"], "at most 100"),
         (["--workers", "-1"], "at least 0"),
+        (["--method", "haar"], "invalid choice: 'haar'"),
+        (["--method", "centre_crop", "--skip-no-face"], "--skip-no-face and --landmarks need --method mtcnn"),
     ],
 )
 def test_bad_arguments_give_one_line_errors(awkward_dir, tmp_path, capsys, arguments, message):
