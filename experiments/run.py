@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common.errors import entry_point  # noqa: E402
+from common.errors import UserFileNotFoundError, entry_point  # noqa: E402
 from common.paths import REPO_ROOT, data_root  # noqa: E402
 from common.run_layout import RunLayout  # noqa: E402
 from common.tf_startup import import_tensorflow  # noqa: E402
@@ -75,9 +75,36 @@ def with_this_python(command: list) -> list:
     return [sys.executable, *command[1:]] if command[0] == "python" else list(command)
 
 
+def recorded_elsewhere(exp_set: ExperimentSet, row_name: str, scale: str, seed: int) -> bool:
+    """The run has a record and no run directory here: it was trained on another machine."""
+    record = run_records.record_of(exp_set, row_name, scale, seed)
+    return record.exists() and not exp_set.run_dir(row_name, scale, seed).exists()
+
+
+def check_row_folders(
+    exp_set: ExperimentSet, row_names: list[str], scale: str, seeds: int, root: Path = REPO_ROOT
+) -> None:
+    """One line before anything trains when a row still to train reads a folder that is not under
+    `root` (a set not aligned or centre-cropped yet), instead of a failed run per seed."""
+    from training.config import load_config
+
+    for row_name in row_names:
+        if all(recorded_elsewhere(exp_set, row_name, scale, seed) for seed in range(seeds)):
+            continue
+        path = exp_set.config_path(row_name, scale)
+        config = load_config(path)
+        folders = [("data.train_dirs", folder) for folder in config.data.train_dirs if config.data.format == "folders"]
+        for key, folder in [*folders, ("eval.lfw_dir", config.eval.lfw_dir)]:
+            if not (root / folder).is_dir():
+                raise UserFileNotFoundError(
+                    f"{path.relative_to(REPO_ROOT)}: {key} {folder} not found; make it with "
+                    "python align/align_dataset.py (the commands: docs/data.md)"
+                )
+
+
 def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed: int, dry_run: bool) -> None:
     record = run_records.record_of(exp_set, row_name, scale, seed)
-    if record.exists() and not exp_set.run_dir(row_name, scale, seed).exists():
+    if recorded_elsewhere(exp_set, row_name, scale, seed):
         print(
             f"  recorded in {os.path.relpath(record, REPO_ROOT)} (its run directory is not here): not "
             "trained again; delete the record to rerun it"
@@ -191,6 +218,8 @@ def main(argv=None) -> int:
     if args.seeds < 1:
         parser.error("--seeds must be >= 1")
     if not args.report_only:
+        if not args.dry_run:
+            check_row_folders(exp_set, args.only or rows, args.scale, args.seeds)
         for seed in range(args.seeds):
             for row_name in args.only or rows:
                 print(f"== {args.set} / {row_name} / seed {seed} ({args.scale})", flush=True)

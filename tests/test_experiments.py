@@ -17,14 +17,24 @@ HEADER = "title: x\nclaims: []\nequivalence_margin: 1.0\n"  # the keys every set
 
 
 def test_every_row_of_every_set_has_loadable_cpu_and_full_configs():
-    assert set_names() == ["backbones", "margin", "metric", "optimizer_bn", "precision", "regime", "scale_pilot"]
+    assert set_names() == [
+        "alignment",
+        "backbones",
+        "margin",
+        "metric",
+        "optimizer_bn",
+        "precision",
+        "regime",
+        "scale_pilot",
+    ]
     assert load_set("scale_pilot").scales == ("cpu_long",)  # it picks the cpu_long budget, nothing else
+    assert load_set("alignment").scales == ("cpu", "cpu_long")  # no centre-cropped VGGFace2
     for name in set_names():
         exp_set = load_set(name)
         for scale in exp_set.scales:
             for row in exp_set.rows:
                 load_config(exp_set.config_path(row.name, scale))
-        if name == "scale_pilot":
+        if "full" not in exp_set.scales:
             continue
         for row in exp_set.rows:
             cpu = load_config(exp_set.config_path(row.name, "cpu"))
@@ -94,6 +104,40 @@ def test_precision_rows_are_set_1s_reference_row_differing_only_in_precision():
             assert config["train"].pop("precision") == row.name
             assert config.pop("name") == precision.config_path(row.name, scale).stem
             assert config == reference, (scale, row.name)
+
+
+def test_alignment_rows_differ_only_in_the_crops_of_the_same_photos():
+    alignment = load_set("alignment")
+    for scale in alignment.scales:
+        mtcnn, centre = (
+            dataclasses.asdict(load_config(alignment.config_path(row, scale))) for row in ("mtcnn", "centre_crop")
+        )
+        assert alignment.config_path("mtcnn", scale) == load_set("optimizer_bn").config_path("adam_bn_switch", scale)
+        for config in (mtcnn, centre):
+            config["data"]["train_dirs"] = [
+                path.replace("cache/aligned/", "cache/centre_crop/") for path in config["data"]["train_dirs"]
+            ]
+            config["eval"]["lfw_dir"] = config["eval"]["lfw_dir"].replace("cache/aligned/", "cache/centre_crop/")
+            del config["name"]
+        assert centre == mtcnn, scale
+    assert alignment.lfw_dir("centre_crop", "cpu_long") == "cache/centre_crop/lfw_112x96"  # run.py evaluates on it
+    assert alignment.lfw_dir("mtcnn", "cpu_long") == "cache/aligned/lfw_112x96"
+
+
+def test_a_missing_crop_folder_stops_the_set_in_one_line_naming_the_aligner(tmp_path, monkeypatch, capsys):
+    for folder in ("celeba299_112x96", "celeba841_112x96", "lfw_112x96"):
+        (tmp_path / "cache" / "aligned" / folder).mkdir(parents=True)
+    (tmp_path / "cache" / "centre_crop" / "celeba299_112x96").mkdir(parents=True)
+    (tmp_path / "cache" / "centre_crop" / "celeba841_112x96").mkdir(parents=True)
+    check = runner.check_row_folders
+    monkeypatch.setattr(runner, "check_row_folders", lambda *args: check(*args, root=tmp_path))
+    monkeypatch.setattr(runner, "run_row", lambda *args: pytest.fail("trained before the folders were checked"))
+    assert runner.main(["alignment", "--scale", "cpu_long"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0
+    assert "eval.lfw_dir cache/centre_crop/lfw_112x96 not found; make it with python align/align_dataset.py" in error
+    (tmp_path / "cache" / "centre_crop" / "lfw_112x96").mkdir()
+    check(load_set("alignment"), ["mtcnn", "centre_crop"], "cpu_long", 3, root=tmp_path)  # all there now
 
 
 def test_regime_rows_train_the_article_network_at_its_learning_rate():

@@ -56,6 +56,8 @@ def test_issue_36_claims_are_tested_by_the_rows_that_isolate_them():
         ("metric", "margin_uniform", "margin_distance_weighted", "not_worse")
     ]
     assert tests["hermans_non_squared_distance"] == [("metric", "batch_hard", "batch_hard_squared", "better")]
+    assert tests["article_alignment_matters"] == [("alignment", "centre_crop", None, "worse")]  # against mtcnn
+    assert load_set("alignment").reference == "mtcnn"
     metric = load_set("metric")
     hparams = {row: load_config(metric.config_path(row, "cpu")).loss.hparams for row in metric.row_names()}
     assert hparams["margin_uniform"] == {**hparams["margin_distance_weighted"], "sampling": "uniform"}

@@ -223,8 +223,13 @@ def test_report_only_all_rebuilds_every_table_with_records_and_only_those(homes,
     assert runner.main(["--all", "--report-only"]) == 0
     written = sorted(path.name for path in runner.RESULTS_DIR.iterdir())
     # precision's bfloat16 row is set 1's reference row: its records make set 1's table too; set
-    # 1's reference row at cpu_long is the scale pilot's 4,320-step row: the pilot's table too
+    # 1's reference row at cpu_long is the scale pilot's 4,320-step row: the pilot's table too; and
+    # the alignment set's mtcnn row at both scales, beside its centre-crop row not run yet
     assert written == [
+        "alignment_cpu.md",
+        "alignment_cpu_curves.png",
+        "alignment_cpu_long.md",
+        "alignment_cpu_long_curves.png",
         "optimizer_bn_cpu.md",
         "optimizer_bn_cpu_curves.png",
         "optimizer_bn_cpu_long.md",
@@ -234,6 +239,8 @@ def test_report_only_all_rebuilds_every_table_with_records_and_only_those(homes,
         "scale_pilot_cpu_long.md",
         "scale_pilot_cpu_long_curves.png",
     ]
+    alignment = (runner.RESULTS_DIR / "alignment_cpu_long.md").read_text()
+    assert "not run" in next(line for line in alignment.splitlines() if "(`centre_crop`)" in line)
     converged = (runner.RESULTS_DIR / "optimizer_bn_cpu_long.md").read_text()
     assert "| 2/3 | 86.50 +- 0.71% |" in converged and "**Early training**" not in converged
     table = (runner.RESULTS_DIR / "precision_cpu.md").read_text()
