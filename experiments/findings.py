@@ -82,12 +82,13 @@ def _set_block(set_name: str, scale: str, claims: dict[str, Claim], with_claims:
     recorded = run_records.recorded_seeds(exp_set, scale)
     if not recorded:
         return [NO_RECORDS]
-    results = run_records.load_recorded(exp_set, scale, max(recorded, exp_set.seeds))
+    seeds = max(recorded, exp_set.seeds)
+    results = run_records.load_recorded(exp_set, scale, seeds)
     judged = verdicts.judge_set(exp_set, results, claims_of_set(claims, set_name))
     if with_claims:
         return claim_lines(judged)
     return [
-        stage_line(scale, results),
+        " ".join(filter(None, (stage_line(scale, results), run_records.training_time_line(exp_set, scale, seeds)))),
         "",
         *headline_lines(exp_set, results, judged),
         "",

@@ -352,17 +352,25 @@ def benchmark_lines(exp_set, results: dict[str, list[RowResult]]) -> list[str]:
 
 
 def write_table(
-    exp_set, scale: str, results: dict[str, list[RowResult]], path: Path, curves_name: str, command: str, claims: list
+    exp_set,
+    scale: str,
+    results: dict[str, list[RowResult]],
+    path: Path,
+    curves_name: str,
+    command: str,
+    claims: list,
+    training_time: str = "",
 ) -> str:
     """The markdown table of a set: one line per row (mean +- sd over seeds, comparison with the
     reference row), the verdict per claim, the set's power, then each run's accuracy and the
-    commands. Returns its text."""
+    commands. `training_time`: what the runs took (run_records.training_time_line). Returns its
+    text."""
     reference = exp_set.reference
     judged = verdicts.judge_set(exp_set, results, claims)
     lines = [
         f"# {exp_set.title} ({scale} scale)",
         "",
-        stage_line(scale, results),
+        " ".join(filter(None, (stage_line(scale, results), training_time))),
         "",
         "LFW View 2, 10 folds, cosine similarity, flipped features concatenated; mean +- sd over "
         f"seeds (the seed is the unit). Each row against the reference row (`{reference}`): "

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 
 from common.atomic_files import atomic_write_text
-from common.machine import cpu_model
+from common.machine import cpu_description
 from common.paths import REPO_ROOT
 from common.run_layout import read_revision
 from experiments.results_table import INTERRUPTED, RowResult, judge_training
@@ -69,6 +69,26 @@ def load_recorded(exp_set, scale: str, seeds: int) -> dict[str, list[RowResult]]
     return results
 
 
+def training_time_line(exp_set, scale: str, seeds: int) -> str:
+    """What the set's recorded runs at the scale took to train, per machine that trained them (its
+    CPU as the record names it), e.g. 'Training: 2.4 h over 9 runs on AMD EPYC (family 26), 2 CPUs,
+    AVX-512 BF16.'; "" when no run is recorded. A `same_as` row's runs count in each set that
+    shows them."""
+    minutes_per_machine: dict[str, list[float]] = {}
+    for row in exp_set.row_names():
+        for seed in range(seeds):
+            path = record_of(exp_set, row, scale, seed)
+            if path.exists():
+                record = json.loads(path.read_text())
+                if record["train_minutes"] is not None:
+                    minutes_per_machine.setdefault(record["source"]["cpu"], []).append(record["train_minutes"])
+    parts = [
+        f"{sum(minutes) / 60:.1f} h over {len(minutes)} run{'' if len(minutes) == 1 else 's'} on {cpu}"
+        for cpu, minutes in sorted(minutes_per_machine.items())
+    ]
+    return f"Training: {'; '.join(parts)}." if parts else ""
+
+
 def is_recordable(result: RowResult) -> bool:
     """A finished and evaluated run, or one that stopped for a reason other than an interruption."""
     if result.status == "done":
@@ -93,7 +113,7 @@ def to_record(result: RowResult, run_dir: Path) -> dict:
         },
         "source": {
             "revision": read_revision(run_dir),
-            "cpu": cpu_model(),
+            "cpu": cpu_description(),
             "recorded": datetime.date.today().isoformat(),
         },
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -202,6 +203,35 @@ def test_recorded_seeds_and_a_set_loaded_from_its_records(homes):
     assert results["adam_bn_switch"][0].lfw["accuracy_mean"] == pytest.approx(0.80)
     assert results["adam_bn_switch"][0].training.kind == "converges"
     assert [run.status for run in results["momentum_wd_no_bn"]] == ["not run"] * 4
+
+
+def test_training_time_adds_each_machines_recorded_minutes(homes):
+    """Three runs on two machines (by hand: 45 + 63 = 108 min = 1.8 h; 18 min = 0.3 h); a seed
+    past the table's seeds does not count."""
+    runs, records = homes
+    exp_set = load_set("regime")
+    assert run_records.training_time_line(exp_set, "cpu", 3) == ""
+    for row, seed, minutes, cpu in [
+        ("adam_bn_switch", 0, 45.0, "CPU A"),
+        ("arcface_m05", 1, 63.0, "CPU A"),
+        ("arcface_m05", 2, 18.0, "CPU B"),
+        ("arcface_m05", 3, 600.0, "CPU B"),
+    ]:
+        path = run_records.record_of(exp_set, row, "cpu", seed)
+        run_records.save(_finished(row), runs, path)
+        record = json.loads(path.read_text())
+        record["train_minutes"], record["source"]["cpu"] = minutes, cpu
+        path.write_text(json.dumps(record))
+    assert run_records.training_time_line(exp_set, "cpu", 3) == (
+        "Training: 1.8 h over 2 runs on CPU A; 0.3 h over 1 run on CPU B."
+    )
+
+
+def test_a_record_names_the_cpu_family_and_cores(homes):
+    runs, records = homes
+    path = records / "r.json"
+    run_records.save(_finished(), runs, path)
+    assert f"{os.cpu_count()} CPUs" in json.loads(path.read_text())["source"]["cpu"]
 
 
 def test_report_only_all_rebuilds_every_table_with_records_and_only_those(homes, monkeypatch, capsys):
