@@ -38,8 +38,25 @@ from align.detector import (  # noqa: E402
 from align.file_list import in_shard, parse_shard, read_path_list, walk_images  # noqa: E402
 from align.image_io import MAX_PIXELS, ImageReadError, add_max_pixels_argument, load_rgb  # noqa: E402
 from align.landmarks_file import read_landmarks_file  # noqa: E402
-from align.pipeline import SKIPPED, align_from_landmarks, align_images, centre_crop_only  # noqa: E402
-from align.report import ReportWriter, compact_report, error_row, report_name, result_row, unfinished_statuses  # noqa: E402
+from align.pipeline import (  # noqa: E402
+    CENTRED,
+    DETECTED,
+    FALLBACK,
+    GIVEN,
+    SKIPPED,
+    align_from_landmarks,
+    align_images,
+    centre_crop_only,
+)
+from align.report import (  # noqa: E402
+    ReportWriter,
+    compact_report,
+    error_row,
+    first_status_among,
+    report_name,
+    result_row,
+    unfinished_statuses,
+)
 from align.warp import DEFAULT_CENTER_CROP_FRACTION  # noqa: E402
 from common.arg_types import float_in, int_at_least, int_in  # noqa: E402
 from common.choices import DEFAULT_IMAGE_SIZE, format_image_size, parse_image_size  # noqa: E402
@@ -47,7 +64,9 @@ from common.dir_lock import exclusive_folder  # noqa: E402
 from common.errors import UserFileNotFoundError, UserValueError, entry_point  # noqa: E402
 
 # mtcnn: detect and warp onto the 5-point template; centre_crop: the photo's centre, no detector.
-METHODS = ("mtcnn", "centre_crop")
+# The report statuses each method writes (errors are either's): one folder holds one kind of crop.
+METHOD_STATUSES = {"mtcnn": (DETECTED, GIVEN, FALLBACK, SKIPPED), "centre_crop": (CENTRED,)}
+METHODS = tuple(METHOD_STATUSES)
 
 
 @dataclass
@@ -252,6 +271,7 @@ def align_dataset(
     # One process per shard of the output dir (shards may run side by side, each with its own
     # report file); a second one would interleave the same outputs and report.
     with exclusive_folder(output_dir, f"shard {shard[0]}/{shard[1]} of the output dir", part=report_name(shard)):
+        check_one_method(config, output_dir)
         return _align_pending(config, output_dir, input_dir, shard, only_list, workers, batch_size, progress)
 
 
@@ -261,6 +281,19 @@ def check_method(config: AlignConfig) -> None:
         raise UserValueError(f"--method must be one of {', '.join(METHODS)}, got {config.method!r}")
     if config.method == "centre_crop" and (config.skip_no_face or config.landmarks):
         raise UserValueError("--skip-no-face and --landmarks need --method mtcnn (a centre crop detects nothing)")
+
+
+def check_one_method(config: AlignConfig, output_dir: Path) -> None:
+    """Refuse a folder whose reports show crops of the other method: resuming there would mix two
+    kinds of crops and take the other method's outputs for done."""
+    others = [status for method, statuses in METHOD_STATUSES.items() if method != config.method for status in statuses]
+    for report_path in sorted(output_dir.glob("align_report*.csv")):
+        found = first_status_among(report_path, others)
+        if found:
+            raise UserValueError(
+                f"{output_dir} holds crops of another method ({report_path.name} lists status {found!r}); "
+                f"--method {config.method} would mix two kinds of crops in one folder: give another --output-dir"
+            )
 
 
 def _align_pending(

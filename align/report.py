@@ -129,6 +129,16 @@ def read_report(path) -> dict[str, dict]:
     return rows
 
 
+def first_status_among(path, statuses) -> str | None:
+    """The status of the report's first row whose status is one of `statuses`, else None; reads
+    only as far as that row."""
+    for line in _data_lines(path):
+        status = _parse_line(line)["status"]
+        if status in statuses:
+            return status
+    return None
+
+
 def unfinished_statuses(path) -> dict[str, str]:
     """path -> status for paths whose last row is skipped or error (usually few), for resuming."""
     pending: dict[str, str] = {}

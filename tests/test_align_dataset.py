@@ -1,6 +1,7 @@
 """The dataset CLI end to end: awkward inputs, no-face policy, given landmarks, only-list, resume
 after kill -9, sharding, bad arguments, plain centre crops."""
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from align.align_dataset import AlignConfig, align_dataset, main
 from align.file_list import in_shard, parse_shard, walk_images
 from align.image_io import load_rgb
 from align.report import SUMMARY_PREFIX, read_report, report_name
+from common.errors import UserValueError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FACE = "lfw/Aaron_Eckhart/Aaron_Eckhart_0001.jpg"
@@ -187,6 +189,21 @@ def test_centre_crop_method_crops_the_listed_photos_without_the_detector(awkward
     assert "method=centre_crop" in (out / "align_report.csv").read_text().splitlines()[-1]
     assert run(awkward_dir, out, only_list=only, config=config) == counts  # a resume redoes only the error
     assert "processed=1 already_done=2" in (out / "align_report.csv").read_text().splitlines()[-1]
+
+
+def test_a_folder_of_one_method_refuses_the_other(awkward_dir, awkward_run, tmp_path):
+    only = tmp_path / "only.txt"
+    only.write_text("good.jpg\n")
+    centred = tmp_path / "centred"
+    run(awkward_dir, centred, only_list=only, config={"method": "centre_crop"})
+    with pytest.raises(UserValueError, match="status 'centre_crop'.*--method mtcnn would mix"):
+        run(awkward_dir, centred, only_list=only)
+    aligned = tmp_path / "aligned"
+    aligned.mkdir()
+    shutil.copy(awkward_run[0] / "align_report.csv", aligned)  # the MTCNN run's report: its statuses
+    with pytest.raises(UserValueError, match="status '(detected|fallback)'.*--method centre_crop would mix"):
+        run(awkward_dir, aligned, only_list=only, config={"method": "centre_crop"})
+    assert not (aligned / "good.jpg").exists()
 
 
 def test_centre_crop_fraction_sets_the_crop(awkward_dir, tmp_path):
