@@ -123,7 +123,10 @@ def run_row(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed:
         result = subprocess.run(with_this_python(command), cwd=REPO_ROOT)
         if result.returncode != 0:
             # A diverged row (e.g. ArcFace used directly) is a result, not a reason to stop the set.
-            print(f"  row {row_name!r} seed {seed} stopped with exit code {result.returncode}; recorded, continuing")
+            print(
+                f"  row {row_name!r} seed {seed}: {command[1]} exited with code {result.returncode} (its message "
+                "is above); going on with the next run (a run stopped by a diverged loss goes in the table)"
+            )
             return
 
 
