@@ -436,18 +436,26 @@ def curve_runs(runs: list[RowResult]) -> list[RowResult]:
     return [run for run in runs if run.status == "done"] or [run for run in runs if run.curves]
 
 
+# The panels of a set's figure: (tag, title, y label, log scale).
+CURVE_PANELS = (
+    (LOSS_TAG, "training loss (mean +- sd over seeds)", "loss", True),
+    (BATCH_ACCURACY_TAG, "training batch accuracy", "accuracy", False),
+    (LFW_ACCURACY_TAG, "LFW accuracy: in-training checks (first folds), then View 2", "accuracy", False),
+)
+
+
 def write_curves(exp_set, results: dict[str, list[RowResult]], path: Path) -> None:
-    """Training loss and in-training LFW accuracy vs step: mean over seeds, band = +- sd; n in the
-    legend is the number of runs averaged."""
+    """Training loss, batch accuracy and in-training LFW accuracy vs step (CURVE_PANELS): mean over
+    seeds, band = +- sd; n in the legend is the number of runs averaged."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    figure, axes = plt.subplots(1, len(CURVE_PANELS), figsize=(6.2 * len(CURVE_PANELS), 4.8))
     for row in exp_set.rows:
         runs = curve_runs(results[row.name])
-        for axis, tag in zip(axes, (LOSS_TAG, LFW_ACCURACY_TAG), strict=True):
+        for axis, (tag, *_) in zip(axes, CURVE_PANELS, strict=True):
             curve = mean_curve(runs, tag)
             if curve is None:
                 continue
@@ -460,12 +468,12 @@ def write_curves(exp_set, results: dict[str, list[RowResult]], path: Path) -> No
                 label=f"{row.name} (n={len(runs)})",
             )
             axis.fill_between(steps, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
-    axes[0].set(title="training loss (mean +- sd over seeds)", xlabel="step", ylabel="loss")
-    axes[0].set_yscale("log")
-    axes[1].set(title="LFW accuracy: in-training checks (first folds), then View 2", xlabel="step", ylabel="accuracy")
-    for axis in axes:
+    for axis, (_, title, ylabel, log_scale) in zip(axes, CURVE_PANELS, strict=True):
+        axis.set(title=title, xlabel="step", ylabel=ylabel)
+        if log_scale:
+            axis.set_yscale("log")
         axis.grid(alpha=0.3)
-    axes[1].legend(fontsize=8, loc="lower right")
+    axes[-1].legend(fontsize=8, loc="lower right")
     figure.suptitle(exp_set.title)
     figure.tight_layout()
     with atomic_output(path) as temporary:

@@ -10,7 +10,18 @@ import pytest
 
 from experiments import run as runner
 from experiments.experiment_sets import CONFIGS_DIR, SetError, load_set, set_names
-from experiments.results_table import RowResult, collect_row, curve_runs, mean_curve, write_table
+from experiments.results_table import (
+    BATCH_ACCURACY_TAG,
+    CURVE_PANELS,
+    LFW_ACCURACY_TAG,
+    LOSS_TAG,
+    RowResult,
+    collect_row,
+    curve_runs,
+    mean_curve,
+    write_curves,
+    write_table,
+)
 from training.config import load_config
 
 HEADER = "title: x\nclaims: []\nequivalence_margin: 1.0\n"  # the keys every set file has
@@ -294,6 +305,25 @@ def test_curves_average_the_finished_seeds_not_one_still_going():
     assert steps.tolist() == [10, 20, 30] and mean.tolist() == [4.0, 3.0, 2.0] and sd.tolist() == [1.0] * 3
     # Nothing finished yet: what has been logged is shown.
     assert curve_runs([going, RowResult("r", "r", "not run")]) == [going]
+
+
+def test_the_curves_figure_draws_loss_batch_accuracy_and_lfw_of_every_row(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    assert [tag for tag, *_ in CURVE_PANELS] == [LOSS_TAG, BATCH_ACCURACY_TAG, LFW_ACCURACY_TAG]
+    exp_set = load_set("precision")
+    steps = [10, 20, 30]
+    curves = {tag: (steps, [1.0, 0.5, 0.25]) for tag, *_ in CURVE_PANELS}
+    results = {row.name: [RowResult(row.name, row.name, "done", curves=curves)] * 2 for row in exp_set.rows}
+    drawn = []
+    monkeypatch.setattr(plt, "close", drawn.append)  # keep the figure to look at it
+    write_curves(exp_set, results, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    axes = drawn[0].axes
+    assert [axis.get_title() for axis in axes] == [title for _, title, *_ in CURVE_PANELS]
+    for axis in axes:
+        assert [line.get_label() for line in axis.get_lines()] == [f"{row.name} (n=2)" for row in exp_set.rows]
+        assert axis.get_lines()[0].get_ydata().tolist() == [1.0, 0.5, 0.25]
 
 
 def test_results_table_shows_seed_means_comparison_and_stopped_runs(tmp_path):
