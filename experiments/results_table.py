@@ -438,14 +438,15 @@ def curve_runs(runs: list[RowResult]) -> list[RowResult]:
 
 # The panels of a set's figure: (tag, title, y label, log scale).
 CURVE_PANELS = (
-    (LOSS_TAG, "training loss (mean +- sd over seeds)", "loss", True),
+    # The data term: rows with and without weight decay compare on the same quantity.
+    (DATA_LOSS_TAG, "training loss without the weight-decay term (mean +- sd over seeds)", "loss", True),
     (BATCH_ACCURACY_TAG, "training batch accuracy", "accuracy", False),
     (LFW_ACCURACY_TAG, "LFW accuracy: in-training checks (first folds), then View 2", "accuracy", False),
 )
 
 
 def write_curves(exp_set, results: dict[str, list[RowResult]], path: Path) -> None:
-    """Training loss, batch accuracy and in-training LFW accuracy vs step (CURVE_PANELS): mean over
+    """Training loss (data term), batch accuracy and in-training LFW accuracy vs step (CURVE_PANELS): mean over
     seeds, band = +- sd; n in the legend is the number of runs averaged."""
     import matplotlib
 

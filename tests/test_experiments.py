@@ -13,8 +13,8 @@ from experiments.experiment_sets import CONFIGS_DIR, SetError, load_set, set_nam
 from experiments.results_table import (
     BATCH_ACCURACY_TAG,
     CURVE_PANELS,
+    DATA_LOSS_TAG,
     LFW_ACCURACY_TAG,
-    LOSS_TAG,
     RowResult,
     collect_row,
     curve_runs,
@@ -310,7 +310,7 @@ def test_curves_average_the_finished_seeds_not_one_still_going():
 def test_the_curves_figure_draws_loss_batch_accuracy_and_lfw_of_every_row(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
-    assert [tag for tag, *_ in CURVE_PANELS] == [LOSS_TAG, BATCH_ACCURACY_TAG, LFW_ACCURACY_TAG]
+    assert [tag for tag, *_ in CURVE_PANELS] == [DATA_LOSS_TAG, BATCH_ACCURACY_TAG, LFW_ACCURACY_TAG]
     exp_set = load_set("precision")
     steps = [10, 20, 30]
     curves = {tag: (steps, [1.0, 0.5, 0.25]) for tag, *_ in CURVE_PANELS}
