@@ -142,7 +142,9 @@ def judge_set(exp_set, results: dict, claims: list[Claim]) -> SetVerdicts:
 
 
 def _detectable(sd: float | None, seeds: int) -> float | None:
-    return None if sd is None else significance.detectable_difference(sd, seeds, sd, seeds)
+    """The difference detectable at this seed sd; None without an sd or with seeds that agree
+    exactly (a zero sd says nothing about the seed noise)."""
+    return None if not sd else significance.detectable_difference(sd, seeds, sd, seeds)
 
 
 def describe(comparison: significance.Comparison) -> str:

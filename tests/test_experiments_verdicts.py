@@ -10,7 +10,7 @@ from scipy import stats
 from experiments import convergence, verdicts
 from experiments.claims import Claim, ClaimTest
 from experiments.experiment_sets import load_set
-from experiments.results_table import RowResult
+from experiments.results_table import RowResult, power_line
 
 SET = dataclasses.replace(load_set("regime"), equivalence_margin=1.0)  # reference: momentum_wd_bn_switch
 
@@ -133,3 +133,11 @@ def test_no_records_and_the_sets_power():
     # pooled sd: sqrt of the mean of the two seed variances (0.25 and 0.58333)
     assert judged.pooled_sd == pytest.approx(((0.25 + 0.583333333) / 2) ** 0.5, rel=1e-6)
     assert judged.detectable == pytest.approx(3.50 * judged.pooled_sd, rel=0.01)  # 3.50 sd at 3 seeds a side
+
+
+def test_a_reference_whose_seeds_agree_exactly_gives_no_power_at_its_sd():
+    data = results(momentum_wd_bn_switch=[run(86.0)] * 3, arcface_m05=[run(71.0), run(72.0), run(72.5)])
+    judged = verdicts.judge_set(SET, data, [])
+    assert judged.reference_sd == 0 and judged.detectable_at_reference is None
+    assert judged.detectable == pytest.approx(3.50 * judged.pooled_sd, rel=0.01)
+    assert "reference row's sd" not in power_line(SET, judged)
