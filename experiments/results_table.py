@@ -279,9 +279,9 @@ def claim_lines(judged: verdicts.SetVerdicts) -> list[str]:
 
 
 def power_line(exp_set, judged: verdicts.SetVerdicts) -> str:
-    if judged.detectable is None:
+    if judged.pooled_sd is None:
         return "Power: no row has two evaluated seeds yet."
-    if judged.pooled_sd == 0:
+    if judged.detectable is None:
         return (
             "Power: not computable yet: the evaluated seeds do not vary (a seed sd of zero). "
             f"Equivalence margin (TOST): +-{judged.margin:g} points."

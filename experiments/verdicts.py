@@ -141,10 +141,16 @@ def judge_set(exp_set, results: dict, claims: list[Claim]) -> SetVerdicts:
     )
 
 
+# Points: a seed sd below this is seeds that agree exactly, up to float rounding of their means.
+ZERO_SD = 1e-9
+
+
 def _detectable(sd: float | None, seeds: int) -> float | None:
     """The difference detectable at this seed sd; None without an sd or with seeds that agree
     exactly (a zero sd says nothing about the seed noise)."""
-    return None if not sd else significance.detectable_difference(sd, seeds, sd, seeds)
+    if sd is None or sd < ZERO_SD:
+        return None
+    return significance.detectable_difference(sd, seeds, sd, seeds)
 
 
 def describe(comparison: significance.Comparison) -> str:
