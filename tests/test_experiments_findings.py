@@ -9,7 +9,7 @@ import pytest
 
 from common.errors import UserValueError
 from common.paths import REPO_ROOT
-from experiments import findings
+from experiments import findings, run_records
 from experiments.experiment_sets import check_registry
 
 README = REPO_ROOT / "README.md"
@@ -44,7 +44,7 @@ def test_the_readme_quotes_no_number_that_no_generated_table_holds(claims, sourc
     assert findings.unsourced_numbers(text, sources) == []
 
 
-def test_findings_render_the_committed_records(claims):
+def test_findings_render_the_committed_records(claims, monkeypatch):
     block = findings.render_block("optimizer_bn_cpu", claims)
     table = (REPO_ROOT / "experiments" / "results" / "optimizer_bn_cpu.md").read_text()
     for line in block.splitlines():
@@ -54,6 +54,8 @@ def test_findings_render_the_committed_records(claims):
             full = next(row for row in table.splitlines() if row.startswith("| ") and f"(`{name}`)" in row)
             assert f" | {accuracy} | " in full  # the same number as the full table
     assert "**Early training**" in block
+    assert "Full table: experiments/results/margin_cpu_long.md" in findings.render_block("margin_cpu_long", claims)
+    monkeypatch.setattr(run_records, "recorded_seeds", lambda exp_set, scale: 0)
     assert findings.render_block("margin_cpu_long", claims) == findings.NO_RECORDS + "\n"
     with pytest.raises(UserValueError, match="no generated block 'nonsense'"):
         findings.render_block("nonsense", claims)
