@@ -14,7 +14,7 @@ interrupted ones resume, so rerunning the command after a stop only does what is
 (mean +- sd over seeds, significance against the reference row) and the figure in
 experiments/results/ are rebuilt every time from the run directories and, for runs whose
 directory is on another machine, from their committed records (experiments/results/records/,
-written here for every finished run; a recorded run is not trained again). `--all --report-only`
+written here as soon as each run finishes; a recorded run is not trained again). `--all --report-only`
 rebuilds every table that has records, from the records alone where the runs are elsewhere, and
 renders the generated blocks of docs/findings.md and experiments/README.md
 (experiments/findings.py). Each table judges the claims its set tests (experiments/claims.yaml)
@@ -146,6 +146,13 @@ def collect_seed(exp_set: ExperimentSet, row, scale: str, data: Path, seed: int)
     return result
 
 
+def record_finished_run(exp_set: ExperimentSet, row_name: str, scale: str, data: Path, seed: int) -> None:
+    """The run's record as soon as it is finished, not at the end of the set: a set stopped part-way,
+    or a machine given back, keeps the record of every run done so far."""
+    row = next(row for row in exp_set.rows if row.name == row_name)
+    collect_seed(exp_set, row, scale, data, seed)
+
+
 def report(exp_set: ExperimentSet, scale: str, seeds: int, data: Path, claims: dict) -> str:
     """Rebuild the set's table and figure at the scale (run directories here, else records)."""
     results = {
@@ -228,6 +235,8 @@ def main(argv=None) -> int:
             for row_name in args.only or rows:
                 print(f"== {args.set} / {row_name} / seed {seed} ({args.scale})", flush=True)
                 run_row(exp_set, row_name, args.scale, data, seed, args.dry_run)
+                if not args.dry_run:
+                    record_finished_run(exp_set, row_name, args.scale, data, seed)
     if args.dry_run:
         return 0
     print(report(exp_set, args.scale, args.seeds, data, claims))

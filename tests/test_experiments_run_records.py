@@ -174,6 +174,28 @@ def test_a_recorded_run_is_not_trained_again(homes, monkeypatch, capsys):
     assert "trained again; delete the record to rerun it" in capsys.readouterr().out
 
 
+def test_a_runs_record_is_written_before_the_next_run_trains(homes, monkeypatch):
+    """A set stopped during its second run keeps the first run's record."""
+    runs, records = homes
+    exp_set = load_set("regime")
+    trained = []
+
+    def train_or_stop(command, **kwargs):
+        if "seed1" in " ".join(command):
+            raise KeyboardInterrupt
+        trained.append(command)
+        return runner.subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(runner.subprocess, "run", train_or_stop)
+    monkeypatch.setattr(runner, "check_row_folders", lambda *args: None)
+    monkeypatch.setattr(runner, "collect_row", lambda row, *args: _finished(row.name))
+    with pytest.raises(KeyboardInterrupt):
+        runner.main(["regime", "--scale", "cpu", "--only", "adam_bn_switch", "--seeds", "2"])
+    assert len(trained) == 2  # seed 0: train, evaluate
+    assert run_records.record_of(exp_set, "adam_bn_switch", "cpu", 0).exists()
+    assert not run_records.record_of(exp_set, "adam_bn_switch", "cpu", 1).exists()
+
+
 def test_a_same_as_row_shares_the_other_rows_record():
     exp_set = next(load_set(name) for name in runner.set_names() if any(row.same_as for row in load_set(name).rows))
     row = next(row for row in exp_set.rows if row.same_as)
