@@ -201,7 +201,6 @@ def _comparison_cells(pair, judged: verdicts.SetVerdicts) -> list[str]:
 
 def _row_line(exp_set, row, runs: list[RowResult], judged: verdicts.SetVerdicts) -> str:
     evaluated = verdicts.evaluated(runs)
-    notes = sorted({run.note or run.status for run in runs if run.status != "done" or run.note})
     minutes = [run.train_minutes for run in runs if run.train_minutes is not None]
     speeds = [run.images_per_sec for run in runs if run.images_per_sec is not None]
     cells = [f"{row.label} (`{row.name}`)", f"{len(evaluated)}/{len(runs)}"]
@@ -220,9 +219,22 @@ def _row_line(exp_set, row, runs: list[RowResult], judged: verdicts.SetVerdicts)
     cells += [
         _fmt(float(np.mean(minutes)) if minutes else None, "{:.1f} min"),
         _fmt(float(np.median(speeds)) if speeds else None, "{:.0f}"),
-        "; ".join(notes),
+        _notes_cell(runs),
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def _notes_cell(runs: list[RowResult]) -> str:
+    """Each note once, with the seeds it applies to where that is not all of them (a row with
+    fewer seeds than the table says which ones are not run, not that the row is not run)."""
+    seeds_of: dict[str, list[int]] = {}
+    for seed, run in enumerate(runs):
+        if run.status != "done" or run.note:
+            seeds_of.setdefault(run.note or run.status, []).append(seed)
+    return "; ".join(
+        note if len(seeds) == len(runs) else f"{note} (seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))})"
+        for note, seeds in sorted(seeds_of.items())
+    )
 
 
 def _last_quarter_cell(runs: list[RowResult]) -> str:

@@ -347,6 +347,7 @@ def test_results_table_shows_seed_means_comparison_and_stopped_runs(tmp_path):
     stopped = collect_row(rows[2], stopped_dir, ["t"], ["e"])
     results = {row.name: [collect_row(row, tmp_path / "absent", ["t"], ["e"])] for row in rows}
     results.update({rows[0].name: reference_runs, rows[1].name: better_runs, rows[2].name: [stopped]})
+    results[rows[4].name] = [reference_runs[0], *(collect_row(rows[4], tmp_path / "absent", ["t"], ["e"]),) * 2]
     text = write_table(exp_set, "cpu", results, tmp_path / "t.md", "c.png", "python experiments/run.py x", [])
     lines = {
         row.name: next(line for line in text.splitlines() if line.startswith("| ") and f"(`{row.name}`)" in line)
@@ -359,6 +360,7 @@ def test_results_table_shows_seed_means_comparison_and_stopped_runs(tmp_path):
     assert "non-finite loss (NaN/Inf) at step 37" in lines[rows[2].name] and "| 0/1 |" in lines[rows[2].name]
     assert "| diverges @37 |" in lines[rows[2].name]
     assert lines[rows[3].name].endswith("| not run |")
+    assert lines[rows[4].name].endswith("| not run (seeds 1, 2) |")  # which seeds, not the whole row
     header = next(line for line in text.splitlines() if line.startswith("| config |"))
     for line in lines.values():  # every row fills every column, the training verdict included
         assert line.count(" | ") == header.count(" | "), line
