@@ -32,7 +32,7 @@ import_tensorflow()  # before the tables' code imports it (TensorBoard's tags): 
 from experiments import run_records, verdicts  # noqa: E402
 from experiments.claims import CLAIMS_FILE, Claim, claims_of_set  # noqa: E402
 from experiments.experiment_sets import check_registry, load_set, set_names  # noqa: E402
-from experiments.results_table import claim_lines, headline_lines, power_line, stage_line  # noqa: E402
+from experiments.results_table import claim_lines, headline_lines, more_seeds_lines, power_line, stage_line  # noqa: E402
 
 FINDINGS = REPO_ROOT / "docs" / "findings.md"
 DOCUMENTS = (FINDINGS, REPO_ROOT / "experiments" / "README.md", REPO_ROOT / "README.md")
@@ -94,6 +94,7 @@ def _set_block(set_name: str, scale: str, claims: dict[str, Claim], with_claims:
         "",
         power_line(exp_set, judged),
         "",
+        *more_seeds_lines(exp_set, scale, results, judged),
         f"Full table: experiments/results/{set_name}_{scale}.md",
     ]
 

@@ -290,6 +290,23 @@ def claim_lines(judged: verdicts.SetVerdicts) -> list[str]:
     return lines
 
 
+def more_seeds_lines(exp_set, scale: str, results: dict, judged: verdicts.SetVerdicts) -> list[str]:
+    """The command that adds the seeds the rule of verdicts.CLOSE_GAP asks of the rows whose claim
+    rests on a close gap (verdicts.rows_wanting_seeds), as a paragraph; [] when no row wants more or the scale
+    is early training (its rows are still learning: more seeds would not decide the claim)."""
+    wanting = verdicts.rows_wanting_seeds(exp_set, results, judged)
+    if not wanting or scale in EARLY_TRAINING_SCALES:
+        return []
+    rows = [row for row in exp_set.row_names() if row in wanting]
+    return [
+        f"More seeds: a claim here rests on a gap under {verdicts.CLOSE_GAP:g} points, decided at "
+        f"{verdicts.CLOSE_GAP_SEEDS} seeds a row ({', '.join(f'`{row}` has {wanting[row]}' for row in rows)}): "
+        f"`python experiments/run.py {exp_set.name} --scale {scale} --only {' '.join(rows)} "
+        f"--seeds {verdicts.CLOSE_GAP_SEEDS}`.",
+        "",
+    ]
+
+
 def power_line(exp_set, judged: verdicts.SetVerdicts) -> str:
     if judged.pooled_sd is None:
         return "Power: no row has two evaluated seeds yet."
@@ -412,6 +429,7 @@ def write_table(
         "",
         power_line(exp_set, judged),
         "",
+        *more_seeds_lines(exp_set, scale, results, judged),
         f"![curves]({curves_name})",
         "",
         PER_SEED_HEADING,

@@ -141,6 +141,28 @@ def judge_set(exp_set, results: dict, claims: list[Claim]) -> SetVerdicts:
     )
 
 
+# A claim resting on a gap under CLOSE_GAP points once both rows have the set's seeds is decided at
+# CLOSE_GAP_SEEDS seeds a row: 3 seeds a row see a 2-3 point gap with low power at the spreads seen.
+CLOSE_GAP = 5.0
+CLOSE_GAP_SEEDS = 5
+
+
+def rows_wanting_seeds(exp_set, results: dict, judged: SetVerdicts) -> dict[str, int]:
+    """row -> its evaluated seeds, for each row of a claim's accuracy test whose gap is under
+    CLOSE_GAP points with both rows at the set's seeds or more but a row under CLOSE_GAP_SEEDS."""
+    wanting = {}
+    for claim_result in judged.claims:
+        for test_result in claim_result.tests:
+            pair = (test_result.test.row, test_result.against)
+            comparison = judged.comparisons.get(pair)
+            if test_result.test.measure != ACCURACY or comparison is None or abs(comparison.difference) >= CLOSE_GAP:
+                continue
+            seeds = {row: len(evaluated(results[row])) for row in pair}
+            if min(seeds.values()) >= exp_set.seeds:
+                wanting.update({row: n for row, n in seeds.items() if n < CLOSE_GAP_SEEDS})
+    return wanting
+
+
 # Points: a seed sd below this is seeds that agree exactly, up to float rounding of their means.
 ZERO_SD = 1e-9
 

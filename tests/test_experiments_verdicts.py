@@ -10,7 +10,7 @@ from scipy import stats
 from experiments import convergence, verdicts
 from experiments.claims import Claim, ClaimTest
 from experiments.experiment_sets import load_set
-from experiments.results_table import RowResult, power_line
+from experiments.results_table import RowResult, more_seeds_lines, power_line
 
 SET = dataclasses.replace(load_set("regime"), equivalence_margin=1.0)  # reference: momentum_wd_bn_switch
 
@@ -143,3 +143,22 @@ def test_a_reference_whose_seeds_agree_exactly_gives_no_power_at_its_sd():
     assert judged.reference_sd < 1e-9 and judged.detectable_at_reference is None
     assert judged.detectable == pytest.approx(3.50 * judged.pooled_sd, rel=0.01)
     assert "reference row's sd" not in power_line(SET, judged)
+
+
+def test_a_claim_on_a_gap_under_five_points_asks_for_five_seeds_once_both_rows_have_three():
+    close = [run(84.0), run(85.0), run(86.0)]  # 2 points below the reference
+    far = [run(71.0), run(72.0), run(72.5)]  # 14.67 below
+    claims = [claim(check("adam_bn_switch", "better"), check("arcface_m05", "worse"))]
+    data = results(momentum_wd_bn_switch=REFERENCE, adam_bn_switch=close, arcface_m05=far)
+    judged = verdicts.judge_set(SET, data, claims)
+    assert verdicts.rows_wanting_seeds(SET, data, judged) == {"momentum_wd_bn_switch": 3, "adam_bn_switch": 3}
+    line = more_seeds_lines(SET, "cpu_long", data, judged)[0]
+    assert line.endswith(
+        "`python experiments/run.py regime --scale cpu_long --only momentum_wd_bn_switch adam_bn_switch --seeds 5`."
+    )
+    assert more_seeds_lines(SET, "cpu", data, judged) == []  # early training: still learning
+    two_seeds = results(momentum_wd_bn_switch=REFERENCE, adam_bn_switch=close[:2], arcface_m05=far)
+    assert verdicts.rows_wanting_seeds(SET, two_seeds, verdicts.judge_set(SET, two_seeds, claims)) == {}
+    five = [*REFERENCE, run(86.2), run(86.8)]
+    done = results(momentum_wd_bn_switch=five, adam_bn_switch=[*close, run(84.5), run(85.5)], arcface_m05=far)
+    assert more_seeds_lines(SET, "cpu_long", done, verdicts.judge_set(SET, done, claims)) == []
