@@ -37,8 +37,10 @@ def test_every_row_of_every_set_has_loadable_cpu_and_full_configs():
         "precision",
         "regime",
         "scale_pilot",
+        "sphereface_annealing",
     ]
     assert load_set("scale_pilot").scales == ("cpu_long",)  # it picks the cpu_long budget, nothing else
+    assert load_set("sphereface_annealing").scales == ("cpu_long",)  # a diagnostic of set 2's converged row
     assert load_set("alignment").scales == ("cpu", "cpu_long")  # no centre-cropped VGGFace2
     for name in set_names():
         exp_set = load_set(name)
@@ -60,7 +62,7 @@ def test_a_cpu_long_row_is_its_cpu_row_with_the_cpu_long_budget():
     budget = load_unique((CONFIGS_DIR / "scales" / "budget_6480.yaml").read_text())  # cpu_long.yaml's base
     for name in set_names():
         exp_set = load_set(name)
-        if "cpu_long" not in exp_set.scales or exp_set.compares_budgets:
+        if not {"cpu", "cpu_long"} <= set(exp_set.scales) or exp_set.compares_budgets:
             continue
         for row in exp_set.rows:
             cpu = dataclasses.asdict(load_config(exp_set.config_path(row.name, "cpu")))
@@ -422,6 +424,26 @@ def test_sphereface_lambda_reaches_its_floor_at_the_same_fraction_of_the_run_at_
     assert fractions["full"] == pytest.approx(1659 / 30000, abs=1e-4)
     for scale in margin.scales:
         assert fractions[scale] == pytest.approx(fractions["full"], abs=0.01), scale
+
+
+def test_the_per_step_annealing_row_is_set_2s_sphereface_row_at_the_full_schedules_speed_per_step():
+    import losses
+
+    annealing = load_set("sphereface_annealing")
+    scaled = load_config(annealing.config_path("scaled_to_run", "cpu_long"))
+    per_step = load_config(annealing.config_path("per_step", "cpu_long"))
+    full = load_config(load_set("margin").config_path("sphereface_m4", "full"))
+    assert annealing.config_path("scaled_to_run", "cpu_long") == load_set("margin").config_path(
+        "sphereface_m4", "cpu_long"
+    )
+    assert per_step.loss.hparams == full.loss.hparams != scaled.loss.hparams
+    head = losses.build("sphereface", num_classes=4, embedding_size=8, **per_step.loss.hparams)
+    lambdas = head.lambda_at(np.arange(per_step.train.max_steps + 1)).numpy()
+    assert int(np.argmax(lambdas <= 5.0 + 1e-6)) == 1659  # 1000 / (1 + 0.12 s) = 5 at s = 1658.3
+    differing = dataclasses.asdict(per_step), dataclasses.asdict(scaled)
+    for config in differing:
+        del config["name"], config["loss"]["hparams"]
+    assert differing[0] == differing[1]
 
 
 def test_table_note_says_when_sphereface_lambda_reached_its_floor(tmp_path):
