@@ -8,8 +8,10 @@ median of SMOOTHING logged points; start = the first logged loss.
 
 - diverges @s: the first logged loss that is not finite or exceeds BLOW_UP x start; a run
   stopped by train.py's non-finite guard diverges at the step it names.
-- collapses @s: the loss holds one value over the last COLLAPSE_LOGS or more logged points, s the
-  first of them (training/collapse.py, which train.py also reads to warn while the run goes on).
+- collapses @s: the loss holds one value over the last COLLAPSE_LOGS or more logged points
+  (training/collapse.py, which train.py also reads to warn while the run goes on); s the first
+  logged point from which it stays within COLLAPSE_ONSET of that value (a network whose outputs
+  shrink towards one value wobbles in the 4th digit until its learning rate drops, then freezes).
 - With a batch accuracy: converges @s when the smoothed accuracy reaches TAKE_OFF_ACCURACY, s
   the first step it does; else stalls. A falling loss alone does not count: a margin loss can
   fall a long way (e.g. by shrinking every logit) while the network still tells no identity apart,
@@ -45,6 +47,7 @@ BLOW_UP = 1.5
 PLATEAU = 0.01
 LFW_RISE = 0.05
 LAST_QUARTER_GAIN = 0.005
+COLLAPSE_ONSET = 1e-3  # relative to the frozen value
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,12 @@ def _plateau_start(steps: np.ndarray, smooth_loss: np.ndarray, start: float) -> 
     return int(steps[gains[-1] + 1] if gains.size else steps[0])
 
 
+def _collapse_onset(steps: np.ndarray, losses: np.ndarray) -> int:
+    """The first step of the tail that stays within COLLAPSE_ONSET of the frozen (last) value."""
+    near = np.abs(losses - losses[-1]) <= COLLAPSE_ONSET * abs(losses[-1])
+    return int(steps[len(steps) - int(np.argmin(near[::-1]))] if not near.all() else steps[0])
+
+
 def judge(steps, losses, stopped_at: int | None = None, accuracy=None, lfw=None) -> Verdict | None:
     """The verdict on one run, or None when it logged nothing. `stopped_at` is the step train.py
     stopped at on a non-finite loss (the run's STOPPED.json), if it did; `accuracy` the batch accuracy
@@ -93,9 +102,8 @@ def judge(steps, losses, stopped_at: int | None = None, accuracy=None, lfw=None)
     bad = ~np.isfinite(losses) | (losses > BLOW_UP * start)
     if bad.any():
         return Verdict(DIVERGES, int(steps[np.argmax(bad)]))
-    collapsed = frozen_since(steps, losses)
-    if collapsed is not None:
-        return Verdict(COLLAPSES, collapsed)
+    if frozen_since(steps, losses) is not None:
+        return Verdict(COLLAPSES, _collapse_onset(steps, losses))
     smooth = running_median(losses)
     end = float(np.median(losses[-SMOOTHING:]))
     drop = (start - end) / start

@@ -134,6 +134,17 @@ def test_a_loss_frozen_at_the_all_cosines_zero_value_collapses_where_it_froze():
     assert str(verdict) == f"collapses @{STEPS[8]}"
 
 
+def test_a_collapse_dates_from_where_the_loss_came_within_a_thousandth_of_its_frozen_value():
+    # set 2's SphereFace m = 4 at cpu_long, seed 0: near ln(1140) in the 4th digit from step 2000,
+    # frozen only once the learning rate dropped to 1e-5.
+    frozen = 7.0202
+    wobble = frozen + 6e-4 * (-1.0) ** np.arange(6)  # within 1e-3 relative (7.0e-3)
+    losses = np.r_[np.linspace(7.6, 7.1, 4), wobble, np.full(10, frozen)]
+    assert judge(STEPS, losses, accuracy=np.zeros(20)) == Verdict(COLLAPSES, STEPS[4])
+    drifting = np.r_[np.linspace(7.6, 7.1, 4), frozen + 0.01 * (-1.0) ** np.arange(6), np.full(10, frozen)]
+    assert judge(STEPS, drifting, accuracy=np.zeros(20)) == Verdict(COLLAPSES, STEPS[10])
+
+
 def test_a_constant_stretch_shorter_than_ten_logs_or_at_zero_is_not_a_collapse():
     # The rule itself: tests/test_train_collapse.py; here, what the verdict makes of its answer.
     nine_frozen = np.r_[np.linspace(22.0, 18.7, 11), np.full(9, 17.5193)]
