@@ -53,6 +53,15 @@ class Claim:
     tests: tuple[ClaimTest, ...]
     untested: str = ""
 
+    def who(self) -> str:
+        """Who makes the claim, in a few words: 'the article', "the author's README, 2018-08-29"."""
+        kind = self.source["kind"]
+        if kind == "article":
+            return "the article"
+        if kind == "author_readme":
+            return f"the author's README, {self.source['date']}"
+        return kind.replace("_", " ")
+
     def cite(self) -> str:
         """Who makes the claim, in one phrase (the article's section, the README's date, ...)."""
         kind = self.source["kind"]

@@ -6,7 +6,8 @@ from the committed run records and the claims registry into marked blocks
     <!-- /generated:NAME -->
 
 NAME is `registry` (every claim with its source, tested or not), `power` (each set's power at each
-scale with records), `<set>_<scale>` (the set's verdicts
+scale with records), `converged_verdicts` (each claim's outcome in each set that judges it at a
+converged scale, early training left out), `demo` (the demo's record), `<set>_<scale>` (the set's verdicts
 in brief: the same numbers as experiments/results/<set>_<scale>.md) or `<set>_<scale>_claims` (each
 claim the set tests: supports / contradicts / cannot tell, with its CI). Text outside the blocks is
 prose: it quotes no result number (tests/test_experiments_findings.py checks that).
@@ -32,7 +33,14 @@ import_tensorflow()  # before the tables' code imports it (TensorBoard's tags): 
 from experiments import run_records, verdicts  # noqa: E402
 from experiments.claims import CLAIMS_FILE, Claim, claims_of_set  # noqa: E402
 from experiments.experiment_sets import check_registry, load_set, set_names  # noqa: E402
-from experiments.results_table import claim_lines, headline_lines, more_seeds_lines, power_line, stage_line  # noqa: E402
+from experiments.results_table import (
+    EARLY_TRAINING_SCALES,
+    claim_lines,
+    headline_lines,
+    more_seeds_lines,
+    power_line,
+    stage_line,
+)  # noqa: E402
 
 FINDINGS = REPO_ROOT / "docs" / "findings.md"
 DOCUMENTS = (FINDINGS, REPO_ROOT / "experiments" / "README.md", REPO_ROOT / "README.md")
@@ -64,16 +72,38 @@ def _demo_lines() -> list[str]:
     ]
 
 
-def _power_lines(claims: dict[str, Claim]) -> list[str]:
-    lines = []
+def _judged_sets(claims: dict[str, Claim]):
+    """(set, scale, its results, its verdicts) for every set and scale with records."""
     for set_name in set_names():
         exp_set = load_set(set_name)
         for scale in exp_set.scales:
             recorded = run_records.recorded_seeds(exp_set, scale)
             if recorded:
                 results = run_records.load_recorded(exp_set, scale, max(recorded, exp_set.seeds))
-                judged = verdicts.judge_set(exp_set, results, claims_of_set(claims, set_name))
-                lines.append(f"- `{set_name}` at `{scale}`: {power_line(exp_set, judged).removeprefix('Power: ')}")
+                yield exp_set, scale, results, verdicts.judge_set(exp_set, results, claims_of_set(claims, set_name))
+
+
+def _power_lines(claims: dict[str, Claim]) -> list[str]:
+    lines = [
+        f"- `{exp_set.name}` at `{scale}`: {power_line(exp_set, judged).removeprefix('Power: ')}"
+        for exp_set, scale, _, judged in _judged_sets(claims)
+    ]
+    return lines or [NO_RECORDS]
+
+
+def _converged_verdict_lines(claims: dict[str, Claim]) -> list[str]:
+    """Each claim judged at a converged scale once every row its tests name has the set's seeds."""
+    lines = [
+        f"- **{result.outcome}** ({result.claim.who()}; set `{exp_set.name}`): {result.claim.statement}"
+        for exp_set, scale, results, judged in _judged_sets(claims)
+        if scale not in EARLY_TRAINING_SCALES
+        for result in judged.claims
+        if all(
+            len(verdicts.evaluated(results[row])) >= exp_set.seeds
+            for test in result.tests
+            for row in (test.test.row, test.against)
+        )
+    ]
     return lines or [NO_RECORDS]
 
 
@@ -101,7 +131,7 @@ def _set_block(set_name: str, scale: str, claims: dict[str, Claim], with_claims:
 
 def block_names() -> list[str]:
     """Every name a block may have."""
-    names = ["registry", "power", "demo"]
+    names = ["registry", "power", "demo", "converged_verdicts"]
     for set_name in set_names():
         for scale in load_set(set_name).scales:
             names += [f"{set_name}_{scale}", f"{set_name}_{scale}_claims"]
@@ -116,6 +146,8 @@ def render_block(name: str, claims: dict[str, Claim]) -> str:
         return "\n".join(_power_lines(claims)) + "\n"
     if name == "demo":
         return "\n".join(_demo_lines()) + "\n"
+    if name == "converged_verdicts":
+        return "\n".join(_converged_verdict_lines(claims)) + "\n"
     with_claims = name.endswith("_claims")
     stem = name.removesuffix("_claims")
     for set_name in set_names():

@@ -10,7 +10,7 @@ import pytest
 from common.errors import UserValueError
 from common.paths import REPO_ROOT
 from experiments import findings, run_records
-from experiments.experiment_sets import check_registry
+from experiments.experiment_sets import check_registry, load_set
 
 README = REPO_ROOT / "README.md"
 
@@ -105,3 +105,32 @@ def test_the_demo_block_renders_the_demo_record(tmp_path, monkeypatch, claims):
         "took 14.0 min in all (alignment 2.0, training 11.0, evaluation 0.9) on AMD EPYC (family 26), 2 CPUs, "
         "AVX-512 BF16 at 0123456.\n"
     )
+
+
+def test_the_converged_verdicts_list_a_claim_once_its_rows_have_the_sets_seeds(claims, tmp_path, monkeypatch):
+    from tests.test_experiments_run_records import _finished
+
+    monkeypatch.setattr(run_records, "RECORDS_DIR", tmp_path)
+    set1 = load_set("optimizer_bn")
+
+    def record(row, scale, seeds, accuracy):
+        for seed in range(seeds):
+            path = run_records.record_of(set1, row, scale, seed)
+            run_records.save(_finished(row, [accuracy + 0.002 * seed] * 10), tmp_path, path)
+
+    record("adam_bn_switch", "cpu", 3, 0.80)  # early training: never listed
+    record("momentum_wd_bn_switch", "cpu", 3, 0.70)
+    record("adam_bn_switch", "cpu_long", 3, 0.90)
+    record("momentum_wd_bn_switch", "cpu_long", 2, 0.80)
+    assert findings.render_block("converged_verdicts", claims) == findings.NO_RECORDS + "\n"
+    record("momentum_wd_bn_switch", "cpu_long", 3, 0.80)
+    lines = findings.render_block("converged_verdicts", claims).splitlines()
+    # The claims on Momentum + wd + BN switch vs Adam + BN switch, 10 points below: the article's
+    # "only Adam works" and the README of 2018-02 are supported, the README's withdrawal contradicted.
+    assert lines == [
+        "- **supports** (the article; set `optimizer_bn`): " + claims["article_only_adam"].statement,
+        "- **supports** (the author's README, 2018-02-28; set `optimizer_bn`): "
+        + claims["readme_adam_only_2018_02"].statement,
+        "- **contradicts** (the author's README, 2018-08-29; set `optimizer_bn`): "
+        + claims["readme_momentum_corrected"].statement,
+    ]
