@@ -320,10 +320,15 @@ def power_line(exp_set, judged: verdicts.SetVerdicts) -> str:
         if judged.detectable_at_reference is None
         else f"; at the reference row's sd of {judged.reference_sd:.2f}, {judged.detectable_at_reference:.2f} points"
     )
+    at_most = (
+        ""
+        if judged.detectable_at_most is None
+        else f"; at {judged.most_seeds} seeds a row (the most any row has), {judged.detectable_at_most:.2f} points"
+    )
     return (
         f"Power: at {exp_set.seeds} seeds a row, Welch's test (two-sided, 5%, before Holm) detects with "
         f"probability 0.8 a true difference of {judged.detectable:.2f} points at the rows' pooled seed sd "
-        f"of {judged.pooled_sd:.2f}{at_reference} (simulated, normal seeds); smaller gaps are mostly "
+        f"of {judged.pooled_sd:.2f}{at_reference}{at_most} (simulated, normal seeds); smaller gaps are mostly "
         f'"not distinguishable". Equivalence margin (TOST): +-{judged.margin:g} points.'
     )
 

@@ -64,6 +64,8 @@ class SetVerdicts:
     pooled_sd: float | None
     reference_sd: float | None = None
     detectable_at_reference: float | None = None  # the same at the reference row's seed sd
+    most_seeds: int = 0  # the most evaluated seeds any row has
+    detectable_at_most: float | None = None  # at the pooled sd, with most_seeds a row (when above the set's)
 
 
 def evaluated(runs) -> list[dict]:
@@ -128,6 +130,7 @@ def judge_set(exp_set, results: dict, claims: list[Claim]) -> SetVerdicts:
     claim_results = tuple(_judge_claim(claim, exp_set, comparisons, counts) for claim in claims)
     pooled = _pooled_sd(results)
     reference_sd = _pooled_sd({exp_set.reference: results[exp_set.reference]})
+    most_seeds = max((len(evaluated(runs)) for runs in results.values()), default=0)
     return SetVerdicts(
         comparisons,
         counts,
@@ -138,6 +141,8 @@ def judge_set(exp_set, results: dict, claims: list[Claim]) -> SetVerdicts:
         pooled,
         reference_sd,
         _detectable(reference_sd, exp_set.seeds),
+        most_seeds,
+        _detectable(pooled, most_seeds) if most_seeds > exp_set.seeds else None,
     )
 
 

@@ -495,10 +495,22 @@ def test_power_is_not_computed_from_seeds_that_do_not_vary():
     from experiments.results_table import power_line
 
     exp_set = SimpleNamespace(seeds=2)
-    judged = SimpleNamespace(detectable=None, pooled_sd=0.0, margin=1.0, detectable_at_reference=None, reference_sd=0.0)
+    judged = SimpleNamespace(
+        detectable=None,
+        pooled_sd=0.0,
+        margin=1.0,
+        detectable_at_reference=None,
+        reference_sd=0.0,
+        detectable_at_most=None,
+    )
     assert power_line(exp_set, judged).startswith("Power: not computable yet: the evaluated seeds do not vary")
     judged = SimpleNamespace(
-        detectable=4.03, pooled_sd=1.15, margin=1.0, detectable_at_reference=None, reference_sd=None
+        detectable=4.03,
+        pooled_sd=1.15,
+        margin=1.0,
+        detectable_at_reference=None,
+        reference_sd=None,
+        detectable_at_most=None,
     )
     assert "4.03 points at the rows' pooled seed sd of 1.15" in power_line(exp_set, judged)
 

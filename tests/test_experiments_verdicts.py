@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 
 from experiments import convergence, verdicts
 from experiments.claims import Claim, ClaimTest
@@ -133,6 +133,27 @@ def test_no_records_and_the_sets_power():
     # pooled sd: sqrt of the mean of the two seed variances (0.25 and 0.58333)
     assert judged.pooled_sd == pytest.approx(((0.25 + 0.583333333) / 2) ** 0.5, rel=1e-6)
     assert judged.detectable == pytest.approx(3.50 * judged.pooled_sd, rel=0.01)  # 3.50 sd at 3 seeds a side
+
+
+def test_power_is_also_stated_at_the_most_seeds_a_row_has():
+    five = [run(86.0), run(86.5), run(87.0), run(85.5), run(86.2)]
+    data = results(momentum_wd_bn_switch=five, arcface_m05=[run(71.0), run(72.0), run(72.5)])
+    judged = verdicts.judge_set(SET, data, [])
+    # Independent bounds: with equal n and sd, Welch's test is a t test whose df (estimated from the
+    # samples) lies between n - 1 and 2n - 2; at df the power at a standardized difference d is the
+    # noncentral t's tail beyond the critical value, so the 80%-power d lies between the two df's.
+    n = 5
+
+    def d_80(df: int) -> float:
+        critical = stats.t.ppf(0.975, df)
+        return optimize.brentq(lambda d: stats.nct.sf(critical, df, d * (n / 2) ** 0.5) - 0.8, 0.5, 5.0)
+
+    assert judged.most_seeds == 5
+    assert d_80(2 * n - 2) * judged.pooled_sd < judged.detectable_at_most < d_80(n - 1) * judged.pooled_sd
+    assert judged.detectable_at_most < judged.detectable  # 5 seeds a row see a smaller gap than 3
+    assert f"at 5 seeds a row (the most any row has), {judged.detectable_at_most:.2f} points" in power_line(SET, judged)
+    three = verdicts.judge_set(SET, results(momentum_wd_bn_switch=REFERENCE, arcface_m05=five[:3]), [])
+    assert three.detectable_at_most is None and "the most any row has" not in power_line(SET, three)
 
 
 def test_a_reference_whose_seeds_agree_exactly_gives_no_power_at_its_sd():
