@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from common.atomic_files import atomic_output, atomic_write_text
+from common.machine import cpu_description
 from common.run_layout import RunLayout
 from experiments import convergence, significance, verdicts
 from training.summaries import LFW_ACCURACY_TAG
@@ -48,6 +49,7 @@ class RowResult:
     stopped_at: int | None = None  # the step of the non-finite loss that stopped training, if one did
     benchmarks: dict = field(default_factory=dict)  # other benchmark -> its eval_lfw.py final summary
     training: convergence.Verdict | None = None
+    cpu: str = ""  # the machine that trained it (common.machine.cpu_description), "" if unknown
 
 
 def read_scalars(run_dir: Path) -> dict:
@@ -154,6 +156,7 @@ def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResul
         result.status = "stopped"
         result.note, result.stopped_at = _stop_of(run_dir)
     result.training = judge_training(result)
+    result.cpu = cpu_description()
     result.benchmarks = _other_benchmarks(layout)
     if eval_file.exists():
         result.lfw = json.loads(eval_file.read_text())
@@ -199,10 +202,28 @@ def _comparison_cells(pair, judged: verdicts.SetVerdicts) -> list[str]:
     ]
 
 
-def _row_line(exp_set, row, runs: list[RowResult], judged: verdicts.SetVerdicts) -> str:
+def machines(results: dict[str, list[RowResult]]) -> set[str]:
+    """The CPUs that trained the set's timed runs."""
+    return {run.cpu for runs in results.values() for run in runs if run.train_minutes is not None}
+
+
+def _per_machine_cell(runs: list[RowResult], attribute: str, form: str, average, name_machine: bool) -> str:
+    """The runs' `average` of `attribute`, one per machine that trained them, each named (the CPU up
+    to its first comma) when the set's runs come from more than one machine: speeds differ 2x."""
+    values: dict[str, list[float]] = {}
+    for run in runs:
+        if getattr(run, attribute) is not None:
+            values.setdefault(run.cpu, []).append(getattr(run, attribute))
+    if not values:
+        return "-"
+    return "; ".join(
+        form.format(float(average(numbers))) + (f" ({cpu.split(',')[0] or 'CPU not recorded'})" * name_machine)
+        for cpu, numbers in sorted(values.items())
+    )
+
+
+def _row_line(exp_set, row, runs: list[RowResult], judged: verdicts.SetVerdicts, name_machine: bool = False) -> str:
     evaluated = verdicts.evaluated(runs)
-    minutes = [run.train_minutes for run in runs if run.train_minutes is not None]
-    speeds = [run.images_per_sec for run in runs if run.images_per_sec is not None]
     cells = [f"{row.label} (`{row.name}`)", f"{len(evaluated)}/{len(runs)}"]
     if evaluated:
         summary = significance.summarise(evaluated)
@@ -217,8 +238,8 @@ def _row_line(exp_set, row, runs: list[RowResult], judged: verdicts.SetVerdicts)
     cells.append(convergence.summarise([run.training for run in runs]))
     cells.append(_last_quarter_cell(runs))
     cells += [
-        _fmt(float(np.mean(minutes)) if minutes else None, "{:.1f} min"),
-        _fmt(float(np.median(speeds)) if speeds else None, "{:.0f}"),
+        _per_machine_cell(runs, "train_minutes", "{:.1f} min", np.mean, name_machine),
+        _per_machine_cell(runs, "images_per_sec", "{:.0f}", np.median, name_machine),
         _notes_cell(runs),
     ]
     return "| " + " | ".join(cells) + " |"
@@ -423,8 +444,9 @@ def write_table(
         "| verdict | take-off | training | last quarter | training time / run | images/s | note |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    name_machine = len(machines(results)) > 1
     for row in exp_set.rows:
-        lines.append(_row_line(exp_set, row, results[row.name], judged))
+        lines.append(_row_line(exp_set, row, results[row.name], judged, name_machine))
     lines += [
         "",
         *benchmark_lines(exp_set, results),

@@ -113,7 +113,7 @@ def to_record(result: RowResult, run_dir: Path) -> dict:
         },
         "source": {
             "revision": read_revision(run_dir),
-            "cpu": cpu_description(),
+            "cpu": result.cpu or cpu_description(),
             "recorded": datetime.date.today().isoformat(),
         },
     }
@@ -137,6 +137,7 @@ def from_record(record: dict, name: str, label: str, commands: tuple[str, str]) 
         benchmarks=record.get("benchmarks", {}),
     )
     result.training = judge_training(result)
+    result.cpu = record["source"]["cpu"]
     return result
 
 

@@ -305,3 +305,32 @@ def _usage_error(argv, capsys) -> str:
     with pytest.raises(SystemExit):
         runner.main(argv)
     return capsys.readouterr().err
+
+
+def test_training_time_is_given_per_machine_once_a_set_mixes_machines(tmp_path):
+    """A record keeps the CPU that trained the run; a table whose runs come from two CPUs names the
+    CPU in each time and speed cell (one machine can be twice as fast), a table from one does not."""
+    from experiments.results_table import write_table
+
+    exp_set = load_set("regime")
+    fast, slow = "AMD EPYC (family 26), 2 CPUs, AVX-512 BF16", "AMD EPYC (family 25), 2 CPUs, AVX-512 BF16"
+    reference = []
+    for seed, (cpu, minutes, speed) in enumerate(((fast, 10.0, 40.0), (slow, 20.0, 20.0), (fast, 12.0, 44.0))):
+        run = _finished(exp_set.reference)
+        run.cpu, run.train_minutes, run.images_per_sec = cpu, minutes, speed
+        run_records.save(run, tmp_path, tmp_path / f"seed{seed}.json")
+        reference.append(run_records.load(tmp_path / f"seed{seed}.json", exp_set.reference, "ref", ("t", "e")))
+    assert [run.cpu for run in reference] == [fast, slow, fast]
+    results = {row: [RowResult(row, row, "not run")] for row in exp_set.row_names()}
+
+    mixed = write_table(exp_set, "cpu", {**results, exp_set.reference: reference}, tmp_path / "t.md", "c.png", "x", [])
+    # family 25: 20.0 min at 20 img/s; family 26: the mean of 10 and 12 min, the median of 40 and 44 img/s
+    assert (
+        "| 20.0 min (AMD EPYC (family 25)); 11.0 min (AMD EPYC (family 26)) | 20 (AMD EPYC (family 25)); 42 (AMD EPYC (family 26)) |"
+        in mixed
+    )
+
+    one = write_table(
+        exp_set, "cpu", {**results, exp_set.reference: reference[::2]}, tmp_path / "t.md", "c.png", "x", []
+    )
+    assert "| 11.0 min | 42 |" in one and "(family 26))" not in one
