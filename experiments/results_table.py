@@ -202,14 +202,15 @@ def _comparison_cells(pair, judged: verdicts.SetVerdicts) -> list[str]:
     ]
 
 
-def machines(results: dict[str, list[RowResult]]) -> set[str]:
+def _machines(results: dict[str, list[RowResult]]) -> set[str]:
     """The CPUs that trained the set's timed runs."""
     return {run.cpu for runs in results.values() for run in runs if run.train_minutes is not None}
 
 
 def _per_machine_cell(runs: list[RowResult], attribute: str, form: str, average, name_machine: bool) -> str:
     """The runs' `average` of `attribute`, one per machine that trained them, each named (the CPU up
-    to its first comma) when the set's runs come from more than one machine: speeds differ 2x."""
+    to its first comma) when the set's runs come from more than one machine: CPU generations differ
+    up to 2x."""
     values: dict[str, list[float]] = {}
     for run in runs:
         if getattr(run, attribute) is not None:
@@ -444,7 +445,7 @@ def write_table(
         "| verdict | take-off | training | last quarter | training time / run | images/s | note |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    name_machine = len(machines(results)) > 1
+    name_machine = len(_machines(results)) > 1
     for row in exp_set.rows:
         lines.append(_row_line(exp_set, row, results[row.name], judged, name_machine))
     lines += [
