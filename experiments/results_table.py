@@ -207,14 +207,20 @@ def _machines(results: dict[str, list[RowResult]]) -> set[str]:
     return {run.cpu for runs in results.values() for run in runs if run.train_minutes is not None}
 
 
-def _per_machine_cell(runs: list[RowResult], attribute: str, form: str, average, name_machine: bool) -> str:
-    """The runs' `average` of `attribute`, one per machine that trained them, each named (the CPU up
-    to its first comma) when the set's runs come from more than one machine: CPU generations differ
-    up to 2x."""
+def by_machine(runs: list[RowResult], attribute: str) -> dict[str, list[float]]:
+    """The runs' values of `attribute` (those that have one), grouped by the CPU that trained them."""
     values: dict[str, list[float]] = {}
     for run in runs:
         if getattr(run, attribute) is not None:
             values.setdefault(run.cpu, []).append(getattr(run, attribute))
+    return values
+
+
+def _per_machine_cell(runs: list[RowResult], attribute: str, form: str, average, name_machine: bool) -> str:
+    """The runs' `average` of `attribute`, one per machine that trained them, each named (the CPU up
+    to its first comma) when the set's runs come from more than one machine: CPU generations differ
+    up to 2x."""
+    values = by_machine(runs, attribute)
     if not values:
         return "-"
     return "; ".join(

@@ -23,7 +23,7 @@ from common.atomic_files import atomic_write_text
 from common.machine import cpu_description
 from common.paths import REPO_ROOT
 from common.run_layout import read_revision
-from experiments.results_table import INTERRUPTED, RowResult, judge_training
+from experiments.results_table import INTERRUPTED, RowResult, by_machine, judge_training
 
 RECORDS_DIR = REPO_ROOT / "experiments" / "results" / "records"
 
@@ -74,14 +74,8 @@ def training_time_line(exp_set, scale: str, seeds: int) -> str:
     CPU as the record names it), e.g. 'Training: 2.4 h over 9 runs on AMD EPYC (family 26), 2 CPUs,
     AVX-512 BF16.'; "" when no run is recorded. A `same_as` row's runs count in each set that
     shows them."""
-    minutes_per_machine: dict[str, list[float]] = {}
-    for row in exp_set.row_names():
-        for seed in range(seeds):
-            path = record_of(exp_set, row, scale, seed)
-            if path.exists():
-                record = json.loads(path.read_text())
-                if record["train_minutes"] is not None:
-                    minutes_per_machine.setdefault(record["source"]["cpu"], []).append(record["train_minutes"])
+    results = load_recorded(exp_set, scale, seeds)
+    minutes_per_machine = by_machine([run for runs in results.values() for run in runs], "train_minutes")
     parts = [
         f"{sum(minutes) / 60:.1f} h over {len(minutes)} run{'' if len(minutes) == 1 else 's'} on {cpu}"
         for cpu, minutes in sorted(minutes_per_machine.items())
