@@ -34,6 +34,8 @@ from common.run_layout import RunLayout, read_revision, run_dir_of
 from training.config import load_config
 from verification import benchmarks
 
+PROG = "demo.py"
+
 DEFAULT_CONFIG = "experiments/configs/demo.yaml"
 
 
@@ -106,9 +108,11 @@ def demo_summary(config_path: str, config, run_dir: Path, minutes: float, stage_
     }
 
 
-@entry_point("demo.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--data-root",
         help="folder with lfw/, lfw_pairs.txt, celeba299/, celeba841/ (default $FACEREC_DATA or ../shared/data)",

@@ -58,9 +58,11 @@ from verification.embeddings_file import EmbeddingTable, load_embedding_table, p
 from verification.pair_set import PairSet
 from verification.pairs import lfw_pair_set, parse_pairs
 
+PROG = "eval_lfw.py"
+
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="run dir, exported SavedModel dir, .tflite file, or registry name")
     source.add_argument(
@@ -357,7 +359,7 @@ def write_projector_view(
     )
 
 
-@entry_point("eval_lfw.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
     args = parse_args(argv)
     target = tensorboard_target(args)  # a bad target fails before the embedding pass

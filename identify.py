@@ -30,6 +30,8 @@ from recognition.photos import list_images
 from recognition.search import identify_photos, write_csv
 from recognition.thresholds import resolve_threshold
 
+PROG = "identify.py"
+
 
 def run_enroll(args: argparse.Namespace) -> int:
     if os.path.exists(args.out) and not args.overwrite:
@@ -99,7 +101,7 @@ def print_row(row: dict) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     enroll_parser = commands.add_parser("enroll", help="build a gallery from identity folders")
@@ -137,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@entry_point("identify.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     return run_enroll(args) if args.command == "enroll" else run_search(args)

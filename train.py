@@ -17,10 +17,14 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 from common.errors import entry_point  # noqa: E402
 
+PROG = "train.py"
 
-@entry_point("train.py")
+
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", required=True, help="experiments/configs/NAME.yaml")
     parser.add_argument(
         "--set",

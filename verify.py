@@ -21,9 +21,11 @@ from recognition.compare import verify_photos
 from recognition.report import describe_photo, photo_lines
 from recognition.thresholds import resolve_threshold
 
+PROG = "verify.py"
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("photos", nargs=2, metavar="PHOTO")
     cli.add_model_arguments(parser)
     cli.add_threshold_arguments(parser)
@@ -32,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@entry_point("verify.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     threshold = resolve_threshold(args.threshold, args.threshold_from, args.flip, args.far)

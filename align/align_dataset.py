@@ -63,6 +63,8 @@ from common.choices import DEFAULT_IMAGE_SIZE, format_image_size, parse_image_si
 from common.dir_lock import exclusive_folder  # noqa: E402
 from common.errors import UserFileNotFoundError, UserValueError, entry_point  # noqa: E402
 
+PROG = "align/align_dataset.py"
+
 # mtcnn: detect and warp onto the 5-point template; centre_crop: the photo's centre, no detector.
 # The report statuses each method writes (errors are either's): one folder holds one kind of crop.
 METHOD_STATUSES = {"mtcnn": (DETECTED, GIVEN, FALLBACK, SKIPPED), "centre_crop": (CENTRED,)}
@@ -344,7 +346,7 @@ def _align_pending(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--input-dir", required=True, help="folder of raw photos (any nesting)")
     parser.add_argument("--output-dir", required=True, help="aligned crops go here, same layout")
     parser.add_argument(
@@ -383,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@entry_point("align/align_dataset.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     config = AlignConfig(

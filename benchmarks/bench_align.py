@@ -24,6 +24,8 @@ from common.errors import entry_point  # noqa: E402
 from common.paths import require_data  # noqa: E402
 from common.tf_startup import import_tensorflow  # noqa: E402
 
+PROG = "benchmarks/bench_align.py"
+
 
 def naive_loop(input_dir: Path, relative_paths: list[str], output_dir: Path) -> float:
     """Seconds for the straightforward per-image loop (the baseline)."""
@@ -81,9 +83,9 @@ def pipeline(input_dir: Path, relative_paths: list[str], output_dir: Path, worke
     return elapsed
 
 
-@entry_point("benchmarks/bench_align.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", help="data folder holding lfw/ (default: common.paths)")
     parser.add_argument("--num-images", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2)

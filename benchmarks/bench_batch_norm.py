@@ -35,6 +35,8 @@ from models.layers import FlagBatchNormalization  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.loop import Trainer  # noqa: E402
 
+PROG = "benchmarks/bench_batch_norm.py"
+
 VARIANTS = ("no BN", "BN switch, fused kernel", "BN switch, Keras BatchNormalization")
 
 
@@ -82,9 +84,11 @@ def make_step(args, variant: str, work: Path, train_dirs: list[Path]):
     return run, config.train.batch_size
 
 
-@entry_point("benchmarks/bench_batch_norm.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", default=str(REPO_ROOT / "experiments/configs/demo.yaml"))
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)

@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common.errors import entry_point, require_file  # noqa: E402
 from common.paths import REPO_ROOT, data_root  # noqa: E402
 
+PROG = "benchmarks/bench_big_image.py"
+
 PHOTO = "lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg"
 MEASURE = (
     "import resource, subprocess, sys; code = subprocess.run(sys.argv[1:], "
@@ -55,9 +57,9 @@ def untrained_export(folder: Path) -> Path:
     return models.export_embedder(model, folder / "export", (112, 96), {"note": "bench_big_image"})
 
 
-@entry_point("benchmarks/bench_big_image.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="exported embedder (default: an untrained one)")
     args = parser.parse_args(argv)
     photo = require_file(data_root() / PHOTO, "LFW photo")

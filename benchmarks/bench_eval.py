@@ -33,10 +33,12 @@ import models  # noqa: E402
 from verification.embedding import compiled_embed_fn, embed_paths  # noqa: E402
 from verification.pairs import parse_pairs, resolve_images  # noqa: E402
 
+PROG = "benchmarks/bench_eval.py"
 
-@entry_point("benchmarks/bench_eval.py")
+
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--lfw-dir", type=Path, default=CACHE_DIR / "aligned" / "lfw_112x96")
     parser.add_argument("--pairs", type=Path, default=None, help="default: data root lfw_pairs.txt")
     parser.add_argument("--model", default="resface20")

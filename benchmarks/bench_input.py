@@ -42,6 +42,8 @@ from input_pipeline.memory_cache import decode_all  # noqa: E402
 from input_pipeline.train_data import TrainSource, build_train_dataset  # noqa: E402
 from input_pipeline.write_tfrecords import write_tfrecords  # noqa: E402
 
+PROG = "benchmarks/bench_input.py"
+
 IMAGE_SIZE = (112, 96)
 ASSUMED_GPU_RATE = 2000  # img/s, Resface20 batch 256 on one GPU: an assumption until measured
 
@@ -72,9 +74,11 @@ def write_shards(file_list, output_dir: Path, shards: int, workers: int) -> tupl
     return time.perf_counter() - started, cpu_seconds() + cpu_seconds(children=True) - cpu
 
 
-@entry_point("benchmarks/bench_input.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--train-dirs",
         nargs="+",

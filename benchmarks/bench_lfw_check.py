@@ -51,6 +51,8 @@ from verification import protocol  # noqa: E402
 from verification.embeddings_file import load_embedding_table  # noqa: E402
 from verification.pairs import parse_pairs  # noqa: E402
 
+PROG = "benchmarks/bench_lfw_check.py"
+
 
 def make_trainer(config_path: str, width: float, work: Path) -> Trainer:
     """The config's Trainer at `width`, with an LFW evaluator (summaries into `work`)."""
@@ -174,9 +176,11 @@ def agreement(args) -> None:
             )
 
 
-@entry_point("benchmarks/bench_lfw_check.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", default=str(REPO_ROOT / "experiments/configs/cpu_sets.yaml"))
     parser.add_argument("--widths", nargs="+", type=float, default=[0.25, 0.5])
     parser.add_argument("--folds", nargs="+", type=int, default=[4, 2])

@@ -22,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common.errors import USER_ERROR, UserError, entry_point  # noqa: E402
 
+PROG = "benchmarks/bench_onednn_isa.py"
+
 BENCH_TRAIN = Path(__file__).resolve().parent / "bench_train.py"
 # oneDNN's names (its dnnl_cpu_isa_t, upper case); DEFAULT lifts the cap.
 ISAS = (
@@ -90,9 +92,11 @@ def measure(args, isa: str | None) -> tuple[float, str]:
     return bare_step_speed(done.stdout, args.precision), model
 
 
-@entry_point("benchmarks/bench_onednn_isa.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--isa", choices=ISAS, default="AVX512_CORE_BF16", help="the cap to compare with no cap")
     parser.add_argument("--rounds", type=int, default=3, help="alternated rounds (two child processes each)")
     parser.add_argument("--steps", type=int, default=15, help="timed bare steps per child")

@@ -36,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common.errors import UserError, UserFileExistsError, entry_point  # noqa: E402
 
+PROG = "benchmarks/bench_scan.py"
+
 VGGFACE2_IDENTITIES = 9131
 MIN_FILES, MAX_FILES = 87, 638  # uniform: mean 362.5 per identity, VGGFace2's 3.31 M / 9,131
 COMPLETE_MARKER = ".complete.json"
@@ -141,9 +143,11 @@ def measure(root: Path, traced: bool) -> dict:
     return queue.get()
 
 
-@entry_point("benchmarks/bench_scan.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--tree",
         help="folder for the synthetic tree, kept and reused by the next run "

@@ -31,6 +31,8 @@ from common.errors import entry_point  # noqa: E402
 from common.paths import CACHE_DIR  # noqa: E402
 from common.tf_startup import import_tensorflow  # noqa: E402
 
+PROG = "benchmarks/bench_tflite.py"
+
 FACE = CACHE_DIR / "aligned" / "lfw_112x96" / "Aaron_Peirsol" / "Aaron_Peirsol_0001.jpg"
 CALIBRATION = [CACHE_DIR / "aligned" / "celeba299_112x96"]
 
@@ -107,9 +109,9 @@ def agreement(run_dir: Path, names: list[str]) -> dict[str, float]:
     return result
 
 
-@entry_point("benchmarks/bench_tflite.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("run_dir", nargs="?", type=Path, help="run dir with export/*.tflite")
     source.add_argument("--untrained", help="registry name: build, export and convert it")

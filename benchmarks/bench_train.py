@@ -41,6 +41,8 @@ from training.config import load_config  # noqa: E402
 from training.loop import Trainer, build_model  # noqa: E402
 from training.strategy import cpu_has_native_bf16  # noqa: E402
 
+PROG = "benchmarks/bench_train.py"
+
 XLA_MODES = {"off": (False,), "on": (True,), "both": (False, True)}
 
 
@@ -116,9 +118,11 @@ def report_variant(speed, precision: str, xla: bool, bare_only: bool) -> None:
         )
 
 
-@entry_point("benchmarks/bench_train.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--train-dirs",
         nargs="+",

@@ -48,6 +48,8 @@ sys.path.insert(0, str(REPO))
 from common.errors import UserError, entry_point  # noqa: E402
 from common.tf_startup import import_tensorflow  # noqa: E402
 
+PROG = "benchmarks/gpu_check.py"
+
 FULL_CONFIG = REPO / "experiments/configs/full_resface20_am_vggface2.yaml"
 DEMO_CONFIG = REPO / "experiments/configs/demo.yaml"
 # Dense peaks in TFLOP/s by GPU name: float32 on CUDA cores, TF32 and bfloat16 on tensor cores.
@@ -335,9 +337,11 @@ def ensure_aligned(config, args) -> None:
             run(command)
 
 
-@entry_point("benchmarks/gpu_check.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny sizes: check the code paths in seconds")
     parser.add_argument("--out", default=None, help="output folder (default runs/gpu_check, dry run: a temp dir)")
     parser.add_argument("--data-root", default=None, help="data root (default $FACEREC_DATA or ../shared/data)")

@@ -79,7 +79,8 @@ def one_line(error: BaseException) -> str:
 def entry_point(prog: str):
     """Decorator for a tool's `main(argv=None) -> int`: a UserError becomes `<prog>: error:
     <message>` on stderr and the return value USER_ERROR; any other exception propagates with
-    its traceback (exit code BUG)."""
+    its traceback (exit code BUG). Give the tool's argparse parser the same `prog`, so that its
+    usage errors start with the same name."""
 
     def decorate(main):
         @functools.wraps(main)

@@ -42,6 +42,7 @@ from experiments.results_table import (
     stage_line,
 )  # noqa: E402
 
+PROG = "python -m experiments.findings"
 FINDINGS = REPO_ROOT / "docs" / "findings.md"
 DOCUMENTS = (FINDINGS, REPO_ROOT / "experiments" / "README.md", REPO_ROOT / "README.md")
 BLOCK = re.compile(r"(<!-- generated:([\w-]+) -->\n)(.*?)(<!-- /generated:\2 -->)", re.S)
@@ -216,9 +217,11 @@ def render_file(paths=DOCUMENTS, claims: dict[str, Claim] | None = None) -> str:
     return ", ".join(rendered) or "no document with generated blocks"
 
 
-@entry_point("python -m experiments.findings")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="only report stale blocks (exit 1 if any)")
     args = parser.parse_args(argv)
     claims = check_registry()

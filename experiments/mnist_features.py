@@ -27,12 +27,14 @@ from experiments.mnist import figure, plots, report, specs  # noqa: E402
 from experiments.mnist.data import load_split  # noqa: E402
 from experiments.mnist.train import TrainConfig  # noqa: E402
 
+PROG = "python -m experiments.mnist_features"
+
 DEFAULT_OUT_DIR = REPO_ROOT / "experiments" / "results" / "mnist"
 IMAGE_NAMES = {2: "features_2d.png", 3: "features_3d_sphere.png"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", help="folder holding mnist_5k.npz (default: $FACEREC_DATA, else ../shared/data)")
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
     parser.add_argument("--overwrite", action="store_true", help="replace results already in --out-dir")
@@ -51,7 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@entry_point("python -m experiments.mnist_features")
+@entry_point(PROG)
 def main(argv=None) -> int:
     args = parse_args(argv)
     chosen = specs.select(args.losses)

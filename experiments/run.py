@@ -44,6 +44,8 @@ from experiments.claims import claims_of_set  # noqa: E402
 from experiments.experiment_sets import SCALES, ExperimentSet, check_registry, load_set, set_names  # noqa: E402
 from experiments.results_table import RowResult, collect_row, write_curves, write_table  # noqa: E402
 
+PROG = "experiments/run.py"
+
 RESULTS_DIR = REPO_ROOT / "experiments" / "results"
 
 
@@ -186,9 +188,11 @@ def report_all(data: Path, claims: dict) -> None:
     print(f"{findings.render_file(claims=claims)}: generated blocks rendered", flush=True)
 
 
-@entry_point("experiments/run.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("set", nargs="?", choices=set_names(), help="experiment set (a file of experiments/sets/)")
     parser.add_argument(
         "--all",

@@ -29,6 +29,8 @@ tf = import_tensorflow()  # before losses/ imports it: without the CPU-only star
 
 from losses import AMSoftmax, ArcFace, CombinedMargin, NormFace, SphereFace  # noqa: E402
 
+PROG = "experiments/target_logit_curve.py"
+
 DEFAULT_OUT_DIR = REPO_ROOT / "experiments" / "results" / "target_logit"
 CSV_NAME, PNG_NAME = "target_logit.csv", "target_logit.png"
 
@@ -83,9 +85,9 @@ def write_png(path: Path, theta_deg: np.ndarray, curves: dict[str, np.ndarray]) 
     plt.close(fig)
 
 
-@entry_point("experiments/target_logit_curve.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
     args = parser.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)

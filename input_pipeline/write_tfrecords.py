@@ -41,6 +41,8 @@ tf = import_tensorflow()
 from input_pipeline.file_list import FileList, scan_identity_folders  # noqa: E402
 from input_pipeline.tfrecords import REPORT_DIR, SHARD_PATTERN, report_path, serialize_example  # noqa: E402
 
+PROG = "python -m input_pipeline.write_tfrecords"
+
 PLAN_FILE = "write_plan.json"
 PARTIAL_SUFFIX = ".partial"
 PROGRESS_EVERY = 64  # images between updates of the shared progress counter
@@ -266,9 +268,11 @@ def write_tfrecords(
     }
 
 
-@entry_point("python -m input_pipeline.write_tfrecords")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--input-dir", required=True, nargs="+", help="aligned root(s)/<identity>/<image>")
     parser.add_argument("--output-dir", required=True, help="new folder, or the folder of an interrupted run")
     parser.add_argument("--shards", type=int, default=16)

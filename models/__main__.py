@@ -19,6 +19,8 @@ from models.layers import BN_MODES
 from models.registry import available, build, parse_image_size
 from models.tflite import QUANTIZE_MODES
 
+PROG = "python -m models"
+
 
 def summary(args) -> int:
     model = build(
@@ -72,9 +74,9 @@ def export_tflite(args) -> int:
     return 0
 
 
-@entry_point("python -m models")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     summary_parser = commands.add_parser("summary", help="parameters and multiply-adds of a backbone")
     summary_parser.add_argument("name", choices=available())

@@ -120,6 +120,16 @@ def test_every_tool_is_listed_once_reports_through_the_helper_and_has_a_section_
         assert f"### `python {entry.command}`" in cli_docs, entry.command
 
 
+def test_every_tools_usage_errors_name_it_as_its_user_errors_do(capsys):
+    for entry in ENTRY_POINTS:
+        main = importlib.import_module(entry.module).main
+        with pytest.raises(SystemExit) as stopped:
+            main(["--no-such-option"])
+        assert stopped.value.code == 2, entry.command
+        err = capsys.readouterr().err.splitlines()
+        assert err[0].startswith(f"usage: {entry.prog} ") and err[-1].startswith(f"{entry.prog}: error: "), err
+
+
 # ---- every tool for real, in its own process (slow: most import TensorFlow) -------------------------
 
 

@@ -29,6 +29,8 @@ import_tensorflow()  # before training.summaries imports it: without the CPU-onl
 from training import summaries  # noqa: E402
 from training.config import load_config  # noqa: E402
 
+PROG = "tools/backfill_hparams.py"
+
 VIEW2_JSON = RunLayout(Path(".")).lfw_view2
 VIEW2_FOLDS = 10
 
@@ -67,9 +69,11 @@ def backfill(run_dir: Path) -> str:
     return f"{run_dir}: step {done['steps']}, View 2 {final['accuracy_mean']:.2%}, last check {check}"
 
 
-@entry_point("tools/backfill_hparams.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("paths", nargs="+", type=Path, help="run dirs or folders holding run dirs")
     args = parser.parse_args(argv)
     runs = finished_runs(args.paths)

@@ -30,6 +30,8 @@ from recognition.gallery import IdentitySearcher  # noqa: E402
 from recognition.photos import list_images  # noqa: E402
 from recognition.thresholds import resolve_threshold  # noqa: E402
 
+PROG = "tools/demo_identification.py"
+
 
 def split_identities(
     root: Path, min_photos: int, num_known: int, num_unknown: int, enroll_photos: int, probe_photos: int, seed: int
@@ -92,9 +94,9 @@ def threshold_tradeoff(known, strangers, report: str, flip: str | None) -> dict:
     return {name: open_set_rates(known, strangers, value) for name, value in thresholds.items()}
 
 
-@entry_point("tools/demo_identification.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     cli.add_model_arguments(parser)
     cli.add_threshold_arguments(parser)
     cli.add_face_arguments(parser)

@@ -28,6 +28,8 @@ from recognition.thresholds import resolve_threshold  # noqa: E402
 from verification import protocol  # noqa: E402
 from verification.pairs import parse_pairs  # noqa: E402
 
+PROG = "tools/demo_verification.py"
+
 
 def sample_pairs(pairs, num_pairs: int, seed: int) -> list[int]:
     """Indices of `num_pairs` pairs, half same-person and half different, in file order."""
@@ -69,9 +71,9 @@ def eval_features(args, embedder, stems: list[str]) -> dict[str, np.ndarray]:
     return dict(zip(stems, l2_normalize(features), strict=True))
 
 
-@entry_point("tools/demo_verification.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     cli.add_model_arguments(parser)
     cli.add_threshold_arguments(parser)
     cli.add_face_arguments(parser)

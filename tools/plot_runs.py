@@ -29,6 +29,8 @@ tf = import_tensorflow()  # before training.summaries imports it: without the CP
 
 from training.summaries import LFW_ACCURACY_TAG, accuracy_tag, folds_tag  # noqa: E402
 
+PROG = "tools/plot_runs.py"
+
 TRAINING_PANELS = (("train/total_loss", "training loss"), ("train/batch_accuracy", "batch accuracy"))
 FOLDS_SUFFIX = folds_tag("")  # "/folds": only a benchmark's curve has it
 
@@ -105,9 +107,11 @@ def plot(run_dirs: list[Path], out: Path) -> None:
     figure.savefig(out, dpi=100)
 
 
-@entry_point("tools/plot_runs.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("run_dirs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("curves.png"))
     args = parser.parse_args(argv)

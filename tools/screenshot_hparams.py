@@ -21,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common.errors import UserImportError, entry_point  # noqa: E402
 
+PROG = "tools/screenshot_hparams.py"
+
 # Every element of the page, shadow roots included.
 ALL_ELEMENTS = """
   const walk = (root, out) => { root.querySelectorAll('*').forEach(el => {
@@ -70,9 +72,11 @@ def chrome(width: int, height: int):
     return webdriver.Chrome(options=options)
 
 
-@entry_point("tools/screenshot_hparams.py")
+@entry_point(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("url", help="TensorBoard's HParams page, e.g. http://localhost:6123/#hparams")
     parser.add_argument("table_png", help="screenshot of the table view")
     parser.add_argument("parallel_png", help="screenshot of the parallel coordinates view")
