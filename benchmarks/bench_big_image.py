@@ -1,5 +1,5 @@
 """Peak memory of verify.py on a normal photo and on an 8000x8000 RGBA PNG (64 Mpx in a few hundred
-KiB, the decompression case of issue 39), each in a fresh process.
+KiB: a decompression bomb), each in a fresh process.
 
     python benchmarks/bench_big_image.py [--model runs/<name>/export]
 

@@ -368,7 +368,7 @@ def stage_line(scale: str, results: dict[str, list[RowResult]]) -> str:
         return (
             f"**Early training**: {steps} steps, runs still learning when stopped: the table ranks how "
             "far each configuration gets in that budget, not where it ends. The converged comparison "
-            "is the `cpu_long` scale (issue 36)."
+            "is the `cpu_long` scale."
         )
     return f"Scale `{scale}`: {steps} steps per run."
 

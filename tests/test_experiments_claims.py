@@ -49,7 +49,7 @@ def test_the_only_adam_claim_and_its_withdrawal_test_the_same_comparison_with_th
     assert {(t.set, t.row, t.against): t.expect for t in readme.tests}[pair] == "not_worse"
 
 
-def test_issue_36_claims_are_tested_by_the_rows_that_isolate_them():
+def test_alignment_sampling_and_distance_claims_are_tested_by_the_rows_that_isolate_them():
     claims = load_claims()
     tests = {claim_id: [(t.set, t.row, t.against, t.expect) for t in claims[claim_id].tests] for claim_id in claims}
     assert tests["article_distance_weighted_no_gain"] == [

@@ -138,8 +138,8 @@ def test_fixture_photos_are_what_they_claim(odd_photos):
 
 
 def test_verify_refuses_a_model_that_touches_files_before_it_runs(data_dir, hostile_model, capsys):
-    """The probe of issue 39: a SavedModel whose serving function copies a file ran under
-    verify.py with exit 0 and 'same person'. Now: exit 2, one line naming the ops, no file."""
+    """A SavedModel whose serving function copies a file: exit 2, one line naming the ops, and no
+    file copied."""
     import verify
 
     export, stolen = hostile_model
