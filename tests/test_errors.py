@@ -148,128 +148,95 @@ def _pairs(tmp: Path) -> Path:
     return _file(tmp / "pairs.txt", "\n".join(pairs_lines(2, 2)[0]) + "\n")
 
 
-# Per tool: a bad input that fails after TensorFlow is imported (where the tool imports it), and the
-# start of its error line (argparse's own usage errors name the script alone).
+# Per tool: a bad input that fails after TensorFlow is imported (where the tool imports it).
 BAD_INPUTS = {
-    "demo.py": (lambda t: ["--data-root", t / "no_data"], "demo.py"),
-    "align/align_dataset.py": (
-        lambda t: [
-            "--input-dir",
-            _folder(t / "photos"),
-            "--output-dir",
-            t / "out",
-            "--workers",
-            "0",
-            "--only-list",
-            _file(t / "list.txt", "/absolute/a.jpg\n"),
-        ],
-        "align/align_dataset.py",
-    ),
-    "train.py": (
-        lambda t: [
-            "--config",
-            BASE_CONFIG,
-            "--set",
-            "loss.name=am_softmax",
-            "--set",
-            "loss.hparams.margn=1",
-            "--set",
-            f"run_dir={t / 'run'}",
-        ],
-        "train.py",
-    ),
-    "eval_lfw.py": (
-        lambda t: ["--model", t / "no_model", "--lfw-dir", t, "--pairs", t / "no_pairs.txt"],
-        "eval_lfw.py",
-    ),
-    "verify.py": (
-        lambda t: [_file(t / "a.jpg"), _file(t / "b.jpg"), "--model", t / "no_model", "--threshold", "0.3"],
-        "verify.py",
-    ),
-    "identify.py": (
-        lambda t: [
-            "enroll",
-            "--gallery",
-            _file(t / "people" / "P0" / "a.jpg").parent.parent,
-            "--out",
-            t / "g.npz",
-            "--model",
-            t / "no_model",
-        ],
-        "identify.py",
-    ),
-    "-m models": (lambda t: ["export-tflite", t / "no_run"], "python -m models"),
-    "-m input_pipeline.write_tfrecords": (
-        lambda t: ["--input-dir", t / "none", "--output-dir", t / "out"],
-        "python -m input_pipeline.write_tfrecords",
-    ),
-    "tools/demo_verification.py": (
-        lambda t: [
-            "--model",
-            t / "no_model",
-            "--threshold",
-            "0.3",
-            "--aligned-lfw",
-            t,
-            "--num-pairs",
-            "2",
-            "--data-root",
-            _folder(t / "lfw").parent,
-            "--pairs",
-            _pairs(t),
-        ],
-        "tools/demo_verification.py",
-    ),
-    "tools/demo_identification.py": (
-        lambda t: [
-            "--model",
-            t / "no_model",
-            "--threshold",
-            "0.3",
-            "--min-photos",
-            "1",
-            "--num-known",
-            "1",
-            "--num-unknown",
-            "0",
-            "--data-root",
-            _file(t / "celeba299" / "P0" / "a.jpg").parent.parent.parent,
-        ],
-        "tools/demo_identification.py",
-    ),
-    "experiments/run.py": (lambda t: ["optimizer_bn", "--seeds", "0"], "run.py"),
-    "-m experiments.mnist_features": (
-        lambda t: ["--data-root", t / "none", "--out-dir", t / "out"],
-        "python -m experiments.mnist_features",
-    ),
-    "-m experiments.findings": (lambda t: ["--no-such-option"], "findings.py"),
-    "experiments/target_logit_curve.py": (lambda t: ["--no-such-option"], "target_logit_curve.py"),
-    "tools/plot_runs.py": (lambda t: [t / "absent", "--out", t / "x.png"], "tools/plot_runs.py"),
-    "tools/backfill_hparams.py": (lambda t: [t], "backfill_hparams.py"),
-    "tools/screenshot_hparams.py": (lambda t: [], "screenshot_hparams.py"),
-    "benchmarks/bench_align.py": (lambda t: ["--data-root", t / "none"], "benchmarks/bench_align.py"),
-    "benchmarks/bench_batch_norm.py": (lambda t: ["--config", t / "none.yaml"], "benchmarks/bench_batch_norm.py"),
-    "benchmarks/bench_big_image.py": (lambda t: ["--model", t / "no_model"], "benchmarks/bench_big_image.py"),
-    "benchmarks/bench_eval.py": (lambda t: ["--pairs", t / "none.txt"], "benchmarks/bench_eval.py"),
-    "benchmarks/bench_input.py": (lambda t: ["--train-dirs", t / "none"], "benchmarks/bench_input.py"),
-    "benchmarks/bench_lfw_check.py": (
-        lambda t: ["--config", t / "none.yaml", "--widths", "0.25"],
-        "benchmarks/bench_lfw_check.py",
-    ),
-    "benchmarks/bench_onednn_isa.py": (
-        lambda t: ["--width", "-1", "--rounds", "1", "--steps", "1"],
-        "benchmarks/bench_onednn_isa.py",
-    ),  # the child refuses the width
-    "benchmarks/bench_scan.py": (
-        lambda t: ["--tree", _file(t / "tree" / "mine.txt").parent, "--identities", "2"],
-        "benchmarks/bench_scan.py",
-    ),
-    "benchmarks/bench_tflite.py": (lambda t: [t / "no_run"], "benchmarks/bench_tflite.py"),
-    "benchmarks/bench_train.py": (
-        lambda t: ["--train-dirs", t, "--config", t / "none.yaml"],
-        "benchmarks/bench_train.py",
-    ),
-    "benchmarks/gpu_check.py": (lambda t: ["--out", t / "out"], "benchmarks/gpu_check.py"),  # GPUs hidden
+    "demo.py": lambda t: ["--data-root", t / "no_data"],
+    "align/align_dataset.py": lambda t: [
+        "--input-dir",
+        _folder(t / "photos"),
+        "--output-dir",
+        t / "out",
+        "--workers",
+        "0",
+        "--only-list",
+        _file(t / "list.txt", "/absolute/a.jpg\n"),
+    ],
+    "train.py": lambda t: [
+        "--config",
+        BASE_CONFIG,
+        "--set",
+        "loss.name=am_softmax",
+        "--set",
+        "loss.hparams.margn=1",
+        "--set",
+        f"run_dir={t / 'run'}",
+    ],
+    "eval_lfw.py": lambda t: ["--model", t / "no_model", "--lfw-dir", t, "--pairs", t / "no_pairs.txt"],
+    "verify.py": lambda t: [_file(t / "a.jpg"), _file(t / "b.jpg"), "--model", t / "no_model", "--threshold", "0.3"],
+    "identify.py": lambda t: [
+        "enroll",
+        "--gallery",
+        _file(t / "people" / "P0" / "a.jpg").parent.parent,
+        "--out",
+        t / "g.npz",
+        "--model",
+        t / "no_model",
+    ],
+    "-m models": lambda t: ["export-tflite", t / "no_run"],
+    "-m input_pipeline.write_tfrecords": lambda t: ["--input-dir", t / "none", "--output-dir", t / "out"],
+    "tools/demo_verification.py": lambda t: [
+        "--model",
+        t / "no_model",
+        "--threshold",
+        "0.3",
+        "--aligned-lfw",
+        t,
+        "--num-pairs",
+        "2",
+        "--data-root",
+        _folder(t / "lfw").parent,
+        "--pairs",
+        _pairs(t),
+    ],
+    "tools/demo_identification.py": lambda t: [
+        "--model",
+        t / "no_model",
+        "--threshold",
+        "0.3",
+        "--min-photos",
+        "1",
+        "--num-known",
+        "1",
+        "--num-unknown",
+        "0",
+        "--data-root",
+        _file(t / "celeba299" / "P0" / "a.jpg").parent.parent.parent,
+    ],
+    "experiments/run.py": lambda t: ["optimizer_bn", "--seeds", "0"],
+    "-m experiments.mnist_features": lambda t: ["--data-root", t / "none", "--out-dir", t / "out"],
+    "-m experiments.findings": lambda t: ["--no-such-option"],
+    "experiments/target_logit_curve.py": lambda t: ["--no-such-option"],
+    "tools/plot_runs.py": lambda t: [t / "absent", "--out", t / "x.png"],
+    "tools/backfill_hparams.py": lambda t: [t],
+    "tools/screenshot_hparams.py": lambda t: [],
+    "benchmarks/bench_align.py": lambda t: ["--data-root", t / "none"],
+    "benchmarks/bench_batch_norm.py": lambda t: ["--config", t / "none.yaml"],
+    "benchmarks/bench_big_image.py": lambda t: ["--model", t / "no_model"],
+    "benchmarks/bench_eval.py": lambda t: ["--pairs", t / "none.txt"],
+    "benchmarks/bench_input.py": lambda t: ["--train-dirs", t / "none"],
+    "benchmarks/bench_lfw_check.py": lambda t: ["--config", t / "none.yaml", "--widths", "0.25"],
+    "benchmarks/bench_onednn_isa.py": lambda t: [
+        "--width",
+        "-1",
+        "--rounds",
+        "1",
+        "--steps",
+        "1",
+    ],  # the child refuses the width
+    "benchmarks/bench_scan.py": lambda t: ["--tree", _file(t / "tree" / "mine.txt").parent, "--identities", "2"],
+    "benchmarks/bench_tflite.py": lambda t: [t / "no_run"],
+    "benchmarks/bench_train.py": lambda t: ["--train-dirs", t, "--config", t / "none.yaml"],
+    "benchmarks/gpu_check.py": lambda t: ["--out", t / "out"],  # GPUs hidden
 }
 
 # Reports whether a process imported TensorFlow, from Python's start-up hook (no tool is changed).
@@ -285,7 +252,7 @@ def test_every_tool_has_a_bad_input_below():
 def _run_on_bad_input(entry, tmp_path: Path) -> tuple[subprocess.CompletedProcess, str]:
     """The tool on its bad input, TensorFlow's logging at its default; (process, whether it
     imported TensorFlow)."""
-    arguments, _ = BAD_INPUTS[entry.command]
+    arguments = BAD_INPUTS[entry.command]
     hook = _file(tmp_path / "hook" / "sitecustomize.py", IMPORT_REPORT_HOOK).parent
     env = {key: value for key, value in os.environ.items() if key not in (LOG_LEVEL_VARIABLE, FILTER_MARKER)}
     env.update(PYTHONPATH=str(hook), TF_IMPORT_REPORT=str(tmp_path / "imported"))
@@ -326,10 +293,9 @@ def test_tool_reports_bad_input_in_one_line_and_starts_tensorflow_quietly(entry,
     its default: exit code 2, the error as the last line, no traceback and none of the CPU-only
     start-up notices."""
     done, imported = tool_runs[entry.command]
-    prefix = BAD_INPUTS[entry.command][1]
     assert done.returncode == 2, done.stderr[-3000:]
     lines = done.stderr.strip().splitlines()
-    assert lines[-1].startswith(f"{prefix}: error: "), done.stderr[-3000:]
+    assert lines[-1].startswith(f"{entry.prog}: error: "), done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     assert not [line for line in lines if any(notice in line for notice in NOTICES)], done.stderr[-3000:]
     assert imported == str(entry.tensorflow)
