@@ -119,7 +119,7 @@ def _set_block(set_name: str, scale: str, claims: dict[str, Claim], with_claims:
     if with_claims:
         return claim_lines(judged)
     return [
-        " ".join(filter(None, (stage_line(scale, results), run_records.training_time_line(exp_set, scale, seeds)))),
+        " ".join(filter(None, (stage_line(scale, results), run_records.training_time_line(results)))),
         "",
         *headline_lines(exp_set, results, judged),
         "",

@@ -204,7 +204,7 @@ def _comparison_cells(pair, judged: verdicts.SetVerdicts) -> list[str]:
 
 def _machines(results: dict[str, list[RowResult]]) -> set[str]:
     """The CPUs that trained the set's timed runs."""
-    return {run.cpu for runs in results.values() for run in runs if run.train_minutes is not None}
+    return set(by_machine([run for runs in results.values() for run in runs], "train_minutes"))
 
 
 def by_machine(runs: list[RowResult], attribute: str) -> dict[str, list[float]]:

@@ -170,7 +170,8 @@ def report(exp_set: ExperimentSet, scale: str, seeds: int, data: Path, claims: d
         f"{stem}_curves.png",
         command,
         claims_of_set(claims, exp_set.name),
-        run_records.training_time_line(exp_set, scale, seeds),
+        # Records only: `results` may hold a run still training here.
+        run_records.training_time_line(run_records.load_recorded(exp_set, scale, seeds)),
     )
     write_curves(exp_set, results, RESULTS_DIR / f"{stem}_curves.png")
     return table

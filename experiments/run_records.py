@@ -69,13 +69,12 @@ def load_recorded(exp_set, scale: str, seeds: int) -> dict[str, list[RowResult]]
     return results
 
 
-def training_time_line(exp_set, scale: str, seeds: int) -> str:
-    """What the set's recorded runs at the scale took to train, per machine that trained them (its
+def training_time_line(recorded: dict[str, list[RowResult]]) -> str:
+    """What a set's recorded runs (load_recorded) took to train, per machine that trained them (its
     CPU as the record names it), e.g. 'Training: 2.4 h over 9 runs on AMD EPYC (family 26), 2 CPUs,
     AVX-512 BF16.'; "" when no run is recorded. A `same_as` row's runs count in each set that
     shows them."""
-    results = load_recorded(exp_set, scale, seeds)
-    minutes_per_machine = by_machine([run for runs in results.values() for run in runs], "train_minutes")
+    minutes_per_machine = by_machine([run for runs in recorded.values() for run in runs], "train_minutes")
     parts = [
         f"{sum(minutes) / 60:.1f} h over {len(minutes)} run{'' if len(minutes) == 1 else 's'} on {cpu}"
         for cpu, minutes in sorted(minutes_per_machine.items())

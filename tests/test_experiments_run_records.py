@@ -232,7 +232,7 @@ def test_training_time_adds_each_machines_recorded_minutes(homes):
     past the table's seeds does not count."""
     runs, records = homes
     exp_set = load_set("regime")
-    assert run_records.training_time_line(exp_set, "cpu", 3) == ""
+    assert run_records.training_time_line(run_records.load_recorded(exp_set, "cpu", 3)) == ""
     for row, seed, minutes, cpu in [
         ("adam_bn_switch", 0, 45.0, "CPU A"),
         ("arcface_m05", 1, 63.0, "CPU A"),
@@ -244,7 +244,7 @@ def test_training_time_adds_each_machines_recorded_minutes(homes):
         record = json.loads(path.read_text())
         record["train_minutes"], record["source"]["cpu"] = minutes, cpu
         path.write_text(json.dumps(record))
-    assert run_records.training_time_line(exp_set, "cpu", 3) == (
+    assert run_records.training_time_line(run_records.load_recorded(exp_set, "cpu", 3)) == (
         "Training: 1.8 h over 2 runs on CPU A; 0.3 h over 1 run on CPU B."
     )
 
