@@ -108,8 +108,7 @@ def demo_summary(config_path: str, config, run_dir: Path, minutes: float, stage_
     }
 
 
-@entry_point(PROG)
-def main(argv=None) -> int:
+def parse_args(argv) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -126,8 +125,29 @@ def main(argv=None) -> int:
         help=f"also write the summary to {DEMO_RECORD.relative_to(REPO_ROOT)}, the committed "
         "record that the README's demo result is rendered from",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def print_summary(minutes: float, result: dict, others: dict[str, dict], run_dir: Path, result_json: Path) -> None:
+    print(f"\nDemo finished in {minutes:.1f} min.")
+    print(
+        f"  LFW View 2 accuracy: {100 * result['accuracy_mean']:.2f} +- {100 * result['accuracy_std']:.2f}%"
+        f"   VAL@FAR=1e-3: {100 * result['val_mean']:.2f}%   AUC: {result['auc']:.4f}"
+    )
+    for name, other in others.items():
+        print(
+            f"  {name}: {100 * other['accuracy_mean']:.2f} +- {100 * other['accuracy_std']:.2f}%"
+            f"   ({benchmarks.BENCHMARKS[name].measures})"
+        )
+    print(f"  run directory:   {run_dir.relative_to(REPO_ROOT)}/ (config, log, checkpoints, export/)")
+    print(f"  evaluation:      {result_json.parent.relative_to(REPO_ROOT)}/ (JSON, ROC and error-gallery PNGs)")
+    print(f"  TensorBoard:     tensorboard --logdir {RUNS_DIR.relative_to(REPO_ROOT)}")
+    print(f"  curves as PNG:   python tools/plot_runs.py {run_dir.relative_to(REPO_ROOT)} --out curves.png")
+
+
+@entry_point(PROG)
+def main(argv=None) -> int:
+    args = parse_args(argv)
     started = time.time()
     root = data_root(args.data_root)
     check_data(root, args.download)
@@ -176,20 +196,7 @@ def main(argv=None) -> int:
     summary = demo_summary(args.config, config, run_dir, minutes, stage_minutes, result)
     for path in [RunLayout(run_dir).root / "demo.json"] + ([DEMO_RECORD] if args.record else []):
         atomic_write_json(path, summary)
-    print(f"\nDemo finished in {minutes:.1f} min.")
-    print(
-        f"  LFW View 2 accuracy: {100 * result['accuracy_mean']:.2f} +- {100 * result['accuracy_std']:.2f}%"
-        f"   VAL@FAR=1e-3: {100 * result['val_mean']:.2f}%   AUC: {result['auc']:.4f}"
-    )
-    for name, other in others.items():
-        print(
-            f"  {name}: {100 * other['accuracy_mean']:.2f} +- {100 * other['accuracy_std']:.2f}%"
-            f"   ({benchmarks.BENCHMARKS[name].measures})"
-        )
-    print(f"  run directory:   {run_dir.relative_to(REPO_ROOT)}/ (config, log, checkpoints, export/)")
-    print(f"  evaluation:      {result_json.parent.relative_to(REPO_ROOT)}/ (JSON, ROC and error-gallery PNGs)")
-    print(f"  TensorBoard:     tensorboard --logdir {RUNS_DIR.relative_to(REPO_ROOT)}")
-    print(f"  curves as PNG:   python tools/plot_runs.py {run_dir.relative_to(REPO_ROOT)} --out curves.png")
+    print_summary(minutes, result, others, run_dir, result_json)
     return 0
 
 
