@@ -11,9 +11,10 @@
    = images/s x 3 x 2 x multiply-adds per image / peak: a training step is taken as 3 forward
    passes (forward, backward for activations and for weights), the multiply-adds are counted from
    the model (1.75 G for Resface20 at 112x96, BN/activations/loss head not counted). Peaks assumed
-   (dense, no sparsity): H200 SXM 989 TFLOP/s bf16 tensor cores, 67 TFLOP/s float32 CUDA cores;
-   TensorFlow runs float32 convolutions and matmuls as TF32 on tensor cores by default (494 TFLOP/s
-   on an H200), so float32 is also shown against that. Other GPUs: --peak-bf16 / --peak-fp32.
+   (dense, no sparsity): H200 and H100 SXM 989 TFLOP/s bf16 tensor cores, 67 TFLOP/s float32 CUDA
+   cores; H100 PCIe 756 and 51. TensorFlow runs float32 convolutions and matmuls as TF32 on tensor
+   cores by default (494 TFLOP/s on an H200, 378 on an H100 PCIe), so float32 is also shown against
+   that. Other GPUs: --peak-bf16 / --peak-fp32.
 3. Training: train.py on the demo config (experiments/configs/demo.yaml) at full width (model.width
    1.0) for 500 steps, TensorBoard and checkpoints into <out>/demo_full_width (--overwrite).
 4. Evaluation: eval_lfw.py on that run, LFW View 2 (10 folds), JSON into <out>/lfw_view2.json.
@@ -52,8 +53,13 @@ PROG = "benchmarks/gpu_check.py"
 
 FULL_CONFIG = REPO / "experiments/configs/full_resface20_am_vggface2.yaml"
 DEMO_CONFIG = REPO / "experiments/configs/demo.yaml"
-# Dense peaks in TFLOP/s by GPU name: float32 on CUDA cores, TF32 and bfloat16 on tensor cores.
-PEAKS = {"H200": {"float32": 67.0, "tf32": 494.0, "bfloat16": 989.0}}
+# Dense peaks in TFLOP/s by GPU name (the first key found in the name): float32 on CUDA cores,
+# TF32 and bfloat16 on tensor cores. An H100 not named PCIe is the SXM part, the H200's chip.
+PEAKS = {
+    "H200": {"float32": 67.0, "tf32": 494.0, "bfloat16": 989.0},
+    "H100 PCIe": {"float32": 51.0, "tf32": 378.0, "bfloat16": 756.0},
+    "H100": {"float32": 67.0, "tf32": 494.0, "bfloat16": 989.0},
+}
 VARIANTS = (("float32", False), ("bfloat16", False), ("bfloat16", True))
 BUDGET_MINUTES = 8.0
 

@@ -16,6 +16,8 @@ from common.paths import REPO_ROOT
 def test_peaks_come_from_the_gpu_name_or_the_command_line():
     plain = argparse.Namespace(peak_bf16=None, peak_fp32=None)
     assert gpu_check.peaks_for(["NVIDIA H200"], plain) == {"float32": 67.0, "tf32": 494.0, "bfloat16": 989.0}
+    assert gpu_check.peaks_for(["NVIDIA H100 80GB HBM3"], plain)["bfloat16"] == 989.0
+    assert gpu_check.peaks_for(["NVIDIA H100 PCIe"], plain) == {"float32": 51.0, "tf32": 378.0, "bfloat16": 756.0}
     assert gpu_check.peaks_for(["NVIDIA A10"], plain) == {}
     given = argparse.Namespace(peak_bf16=312.0, peak_fp32=19.5)
     assert gpu_check.peaks_for(["NVIDIA A100"], given) == {"bfloat16": 312.0, "float32": 19.5}
