@@ -24,11 +24,11 @@ from common.machine import cpu_description
 from common.paths import REPO_ROOT
 from common.run_layout import read_revision
 from experiments.results_table import INTERRUPTED, RowResult, by_machine, judge_training
+from training.collapse import at_logged_digits
 
 RECORDS_DIR = REPO_ROOT / "experiments" / "results" / "records"
 
 FORMAT = 1
-CURVE_DIGITS = 6  # significant digits kept of a curve's values: far below any verdict threshold
 NOT_RECORDED_NOTES = (INTERRUPTED, "not run yet")
 
 
@@ -101,7 +101,7 @@ def to_record(result: RowResult, run_dir: Path) -> dict:
         "lfw": result.lfw,
         "benchmarks": result.benchmarks,
         "curves": {
-            tag: [list(map(int, steps)), [float(f"{value:.{CURVE_DIGITS}g}") for value in values]]
+            tag: [list(map(int, steps)), at_logged_digits(values).tolist()]
             for tag, (steps, values) in sorted(result.curves.items())
         },
         "source": {

@@ -15,13 +15,20 @@ import logging
 import numpy as np
 
 COLLAPSE_LOGS = 10  # logged points in a row at one value
-COLLAPSE_TOLERANCE = 1e-6  # relative: the 6 significant digits TensorBoard keeps
+LOGGED_DIGITS = 6  # significant digits of a logged value, as TensorBoard shows it and run records keep it
+COLLAPSE_TOLERANCE = 2e-5  # relative, between values at LOGGED_DIGITS: a rounding step or two apart
+
+
+def at_logged_digits(values) -> np.ndarray:
+    """The values rounded to LOGGED_DIGITS significant digits."""
+    return np.array([float(f"{value:.{LOGGED_DIGITS}g}") for value in values], dtype=float)
 
 
 def frozen_since(steps, losses) -> int | None:
     """The first step of the constant stretch that ends the curve when it spans COLLAPSE_LOGS or
-    more logged points, else None."""
-    losses = np.asarray(losses, dtype=float)
+    more logged points, else None. The losses are compared at LOGGED_DIGITS, so a run's curve and
+    its record's rounded copy get the same answer."""
+    losses = at_logged_digits(losses)
     if len(losses) == 0 or not np.isfinite(losses[-1]) or abs(losses[-1]) <= COLLAPSE_TOLERANCE:
         return None
     same = np.abs(losses - losses[-1]) <= COLLAPSE_TOLERANCE * abs(losses[-1])
