@@ -21,6 +21,7 @@ from common.atomic_files import atomic_output, atomic_write_text
 from common.machine import cpu_description
 from common.run_layout import RunLayout
 from experiments import convergence, significance, verdicts
+from training.collapse import at_logged_digits
 from training.summaries import LFW_ACCURACY_TAG
 
 LOSS_TAG = "train/total_loss"
@@ -139,7 +140,8 @@ def collect_row(row, run_dir: Path, train_cmd: list, eval_cmd: list) -> RowResul
     scalars = read_scalars(run_dir)
     for tag in (LOSS_TAG, DATA_LOSS_TAG, BATCH_ACCURACY_TAG, LFW_ACCURACY_TAG):
         if tag in scalars:
-            result.curves[tag] = scalars[tag][:2]
+            # At the digits its record keeps, so the run directory and the record judge alike.
+            result.curves[tag] = (scalars[tag][0], at_logged_digits(scalars[tag][1]).tolist())
     if SPEED_TAG in scalars:
         steps, speeds, walls = scalars[SPEED_TAG]
         result.images_per_sec = float(np.median(speeds))

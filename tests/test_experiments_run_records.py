@@ -18,6 +18,7 @@ from experiments.results_table import (
     INTERRUPTED,
     LOSS_TAG,
     RowResult,
+    collect_row,
     judge_training,
 )
 
@@ -87,6 +88,34 @@ def test_a_record_gives_back_the_run_its_verdict_and_its_source(tmp_path):
     stalled = _finished(take_off_step=10_000)
     run_records.save(stalled, run_dir, path)
     assert run_records.load(path, "r", "R", ("t", "e")).training.kind == "stalls"
+
+
+def test_a_run_directory_and_its_record_judge_alike(tmp_path):
+    """Event files whose float32 losses straddle a 6th-digit rounding step (a collapsed run's tail,
+    as set 2's SphereFace seed 2 logged it): the table reads them at the digits the record keeps,
+    so the run directory and its record give one curve and one verdict."""
+    import tensorflow as tf
+
+    from common.run_layout import RunLayout
+
+    run_dir = tmp_path / "run"
+    steps = list(range(20, 420, 20))
+    tail = [7.0202003, 7.0202022, 7.0202065, 7.0202017, 7.0202079, 7.0202017]
+    losses = [7.3 - 0.02 * k for k in range(8)] + tail * 2
+    with tf.summary.create_file_writer(str(RunLayout(run_dir).tensorboard / "train")).as_default():
+        for step, loss in zip(steps, losses, strict=True):
+            tf.summary.scalar(DATA_LOSS_TAG, loss, step=step)
+            tf.summary.scalar(BATCH_ACCURACY_TAG, 0.0, step=step)
+    (run_dir / "DONE.json").write_text(json.dumps({"steps": 400, "total_train_minutes": 1.0}))
+    row = load_set("regime").rows[0]
+    from_dir = collect_row(row, run_dir, ["t"], ["e"])
+    path = tmp_path / "record.json"
+    from_dir.lfw = _lfw([0.6] * 10)
+    run_records.save(from_dir, run_dir, path)
+    from_record = run_records.load(path, row.name, row.label, ("t", "e"))
+    assert from_dir.curves[DATA_LOSS_TAG] == from_record.curves[DATA_LOSS_TAG]
+    assert from_dir.training == from_record.training
+    assert from_dir.training.kind == "collapses"
 
 
 def test_only_finished_or_diverged_runs_are_recorded():
