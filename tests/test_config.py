@@ -189,3 +189,12 @@ def test_eval_targets_default_to_lfw_and_earlier_configs_still_load(tmp_path):
 def test_bad_eval_targets_are_named(targets, message):
     with pytest.raises(ConfigError, match=message):
         load_config(CONFIGS / "base.yaml", [f"eval.targets={targets}"])
+
+
+def test_the_one_hour_config_is_set_1s_momentum_row_at_cpu_long():
+    """experiments/README.md quotes that row's seeds as the one-hour config's result."""
+    import dataclasses
+
+    one_hour = load_config(REPO_ROOT / "experiments/configs/cpu_best_1h.yaml")
+    row = load_config(REPO_ROOT / "experiments/configs/optimizer_bn/cpu_long_momentum_wd_bn_switch.yaml")
+    assert dataclasses.replace(one_hour, name=row.name) == row
